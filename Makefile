@@ -1,0 +1,30 @@
+# biocrypt: PGXS build.  The version lives in biocrypt.control only.
+EXTENSION = biocrypt
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = biocrypt
+OBJS = src/biocrypt.o src/envelope.o src/enrol.o src/keys.o src/retention.o \
+	src/seal.o src/secmem.o src/template.o
+
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+# pg_regress inputs, listed one per feature (sql/ also holds extension scripts)
+REGRESS = type protect header tamper errors roles
+REGRESS_OPTS = --temp-instance=tmp_check_regress \
+	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+SODIUM_CFLAGS := $(shell pkg-config --cflags libsodium)
+SODIUM_LIBS := $(shell pkg-config --libs libsodium)
+# server headers as system headers: -Wextra then checks only our own code
+PG_CPPFLAGS = $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK = $(SODIUM_LIBS)
+
+EXTRA_CLEAN = tmp_check_regress test/unit/envelope_test test/fuzz/fuzz_envelope
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

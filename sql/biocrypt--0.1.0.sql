@@ -1,0 +1,204 @@
+-- biocrypt 0.1.0: encrypted biometric templates.
+-- The type and its I/O go to the schema CREATE EXTENSION chooses; everything
+-- else lives in the fixed schema biocrypt.
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION biocrypt" to load this file. \quit
+
+CREATE SCHEMA biocrypt;
+COMMENT ON SCHEMA biocrypt IS 'biocrypt: key ring, enrolment, comparison, retention and audit';
+REVOKE ALL ON SCHEMA biocrypt FROM PUBLIC;
+
+----------------------------------------------------------------------------
+-- roles (cluster-wide, so created only when missing)
+----------------------------------------------------------------------------
+
+DO $roles$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['biocrypt_enroller', 'biocrypt_matcher',
+							 'biocrypt_auditor', 'biocrypt_admin']
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+END
+$roles$;
+
+GRANT biocrypt_enroller, biocrypt_matcher, biocrypt_auditor TO biocrypt_admin;
+GRANT USAGE ON SCHEMA biocrypt
+	TO biocrypt_enroller, biocrypt_matcher, biocrypt_auditor, biocrypt_admin;
+
+----------------------------------------------------------------------------
+-- type
+----------------------------------------------------------------------------
+
+CREATE TYPE protected_template;
+
+CREATE FUNCTION protected_template_in(cstring) RETURNS protected_template
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION protected_template_out(protected_template) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION protected_template_recv(internal) RETURNS protected_template
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION protected_template_send(protected_template) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- storage main keeps a template inline (out of line only as a last resort)
+CREATE TYPE protected_template (
+	INPUT = protected_template_in,
+	OUTPUT = protected_template_out,
+	RECEIVE = protected_template_recv,
+	SEND = protected_template_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = int4,
+	STORAGE = main
+);
+
+COMMENT ON TYPE protected_template IS 'an AEAD-encrypted biometric template with an authenticated, readable header';
+COMMENT ON FUNCTION protected_template_in(cstring) IS 'protected_template text input: base64 of an envelope';
+COMMENT ON FUNCTION protected_template_out(protected_template) IS 'protected_template text output: base64 of the envelope (ciphertext only)';
+COMMENT ON FUNCTION protected_template_recv(internal) IS 'protected_template binary input: envelope bytes';
+COMMENT ON FUNCTION protected_template_send(protected_template) IS 'protected_template binary output: envelope bytes';
+
+----------------------------------------------------------------------------
+-- key ring
+----------------------------------------------------------------------------
+
+CREATE TABLE biocrypt.keys (
+	id integer PRIMARY KEY,
+	epoch date NOT NULL,
+	cipher text NOT NULL CHECK (cipher IN ('aes-256-gcm', 'xchacha20-poly1305')),
+	state text NOT NULL DEFAULT 'active'
+		CHECK (state IN ('active', 'retired', 'destroyed')),
+	wrapped bytea CHECK (octet_length(wrapped) = 72),
+	kcv bytea NOT NULL CHECK (octet_length(kcv) = 16),
+	counter_base bigint NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	retired_at timestamptz,
+	destroyed_at timestamptz,
+	CHECK ((state = 'destroyed') = (wrapped IS NULL))
+);
+CREATE UNIQUE INDEX keys_active_epoch ON biocrypt.keys (epoch, cipher)
+	WHERE state = 'active';
+CREATE SEQUENCE biocrypt.keys_id_seq AS integer OWNED BY biocrypt.keys.id;
+CREATE SEQUENCE biocrypt.encryption_counter;
+
+COMMENT ON TABLE biocrypt.keys IS 'data keys, one per retention epoch, stored only wrapped by a key derived from the root key';
+COMMENT ON COLUMN biocrypt.keys.epoch IS 'first day of the UTC month in which the templates sealed under this key expire';
+COMMENT ON COLUMN biocrypt.keys.wrapped IS 'XChaCha20-Poly1305(nonce || data key || tag) under the root-derived wrapping key; NULL once destroyed';
+COMMENT ON COLUMN biocrypt.keys.kcv IS 'key-check value of the wrapping key, to detect a wrong root key';
+COMMENT ON COLUMN biocrypt.keys.counter_base IS 'biocrypt.encryption_counter when the key was created; bounds its encryptions';
+COMMENT ON SEQUENCE biocrypt.keys_id_seq IS 'data key ids (never reused)';
+COMMENT ON SEQUENCE biocrypt.encryption_counter IS 'counts every template encryption, to retire data keys long before nonce limits';
+
+-- pg_dump carries the key ring, so restored templates stay readable
+SELECT pg_catalog.pg_extension_config_dump('biocrypt.keys', '');
+SELECT pg_catalog.pg_extension_config_dump('biocrypt.keys_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('biocrypt.encryption_counter', '');
+
+REVOKE ALL ON biocrypt.keys, biocrypt.keys_id_seq, biocrypt.encryption_counter FROM PUBLIC;
+GRANT SELECT (id, epoch, cipher, state, created_at, retired_at, destroyed_at)
+	ON biocrypt.keys TO biocrypt_admin;
+
+----------------------------------------------------------------------------
+-- enrolment
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.protect(embedding real[], subject text,
+		retain_until timestamptz DEFAULT NULL, purposes text[] DEFAULT NULL,
+		format text DEFAULT 'f32')
+	RETURNS protected_template
+	AS 'MODULE_PATHNAME', 'biocrypt_protect' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION biocrypt.protect_bits(code bytea, mask bytea, subject text,
+		retain_until timestamptz DEFAULT NULL, purposes text[] DEFAULT NULL,
+		layout int[] DEFAULT NULL)
+	RETURNS protected_template
+	AS 'MODULE_PATHNAME', 'biocrypt_protect_bits' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION biocrypt.protect(real[], text, timestamptz, text[], text) IS 'encrypt an embedding (f32, f16 or i8) for a subject, with retention and purposes';
+COMMENT ON FUNCTION biocrypt.protect_bits(bytea, bytea, text, timestamptz, text[], int[]) IS 'encrypt an iris-style bit code and optional mask, with layout {rows, cols, bits_per_cell}';
+
+----------------------------------------------------------------------------
+-- header accessors (no key needed)
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.subject_of(protected_template) RETURNS text
+	AS 'MODULE_PATHNAME', 'biocrypt_subject_of' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.expires_at(protected_template) RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'biocrypt_expires_at' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.created_at(protected_template) RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'biocrypt_created_at' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.purposes_of(protected_template) RETURNS text[]
+	AS 'MODULE_PATHNAME', 'biocrypt_purposes_of' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.key_id_of(protected_template) RETURNS integer
+	AS 'MODULE_PATHNAME', 'biocrypt_key_id_of' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.format_of(protected_template) RETURNS text
+	AS 'MODULE_PATHNAME', 'biocrypt_format_of' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.dims_of(protected_template) RETURNS integer
+	AS 'MODULE_PATHNAME', 'biocrypt_dims_of' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION biocrypt.subject_of(protected_template) IS 'subject of a template (authenticated header, no decryption)';
+COMMENT ON FUNCTION biocrypt.expires_at(protected_template) IS 'end of a template''s retention';
+COMMENT ON FUNCTION biocrypt.created_at(protected_template) IS 'when a template was sealed';
+COMMENT ON FUNCTION biocrypt.purposes_of(protected_template) IS 'purposes a template may be used for';
+COMMENT ON FUNCTION biocrypt.key_id_of(protected_template) IS 'id of the data key in biocrypt.keys that sealed a template';
+COMMENT ON FUNCTION biocrypt.format_of(protected_template) IS 'element format: f32, f16, i8 or bits';
+COMMENT ON FUNCTION biocrypt.dims_of(protected_template) IS 'number of elements, or of bits for a bit code';
+
+----------------------------------------------------------------------------
+-- reveal (admins only, while biocrypt.allow_reveal is on)
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.reveal(tpl protected_template) RETURNS real[]
+	AS 'MODULE_PATHNAME', 'biocrypt_reveal' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.reveal_bits(tpl protected_template, OUT code bytea, OUT mask bytea)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'biocrypt_reveal_bits' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION biocrypt.reveal(protected_template) IS 'decrypt an embedding (admins, while biocrypt.allow_reveal is on; logged)';
+COMMENT ON FUNCTION biocrypt.reveal_bits(protected_template) IS 'decrypt a bit code and its mask (admins, while biocrypt.allow_reveal is on; logged)';
+
+----------------------------------------------------------------------------
+-- privileges: PUBLIC keeps only the type's I/O
+----------------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION
+	biocrypt.protect(real[], text, timestamptz, text[], text),
+	biocrypt.protect_bits(bytea, bytea, text, timestamptz, text[], int[]),
+	biocrypt.subject_of(protected_template),
+	biocrypt.expires_at(protected_template),
+	biocrypt.created_at(protected_template),
+	biocrypt.purposes_of(protected_template),
+	biocrypt.key_id_of(protected_template),
+	biocrypt.format_of(protected_template),
+	biocrypt.dims_of(protected_template),
+	biocrypt.reveal(protected_template),
+	biocrypt.reveal_bits(protected_template)
+	FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	biocrypt.protect(real[], text, timestamptz, text[], text),
+	biocrypt.protect_bits(bytea, bytea, text, timestamptz, text[], int[])
+	TO biocrypt_enroller;
+
+GRANT EXECUTE ON FUNCTION
+	biocrypt.subject_of(protected_template),
+	biocrypt.expires_at(protected_template),
+	biocrypt.created_at(protected_template),
+	biocrypt.purposes_of(protected_template),
+	biocrypt.key_id_of(protected_template),
+	biocrypt.format_of(protected_template),
+	biocrypt.dims_of(protected_template)
+	TO biocrypt_enroller, biocrypt_matcher;
+
+GRANT EXECUTE ON FUNCTION
+	biocrypt.reveal(protected_template),
+	biocrypt.reveal_bits(protected_template)
+	TO biocrypt_admin;

@@ -1,0 +1,56 @@
+/*-------------------------------------------------------------------------
+ *
+ * biocrypt.h
+ *		Declarations shared by the biocrypt modules.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BIOCRYPT_H
+#define BIOCRYPT_H
+
+#include "fmgr.h"
+#include "datatype/timestamp.h"
+
+#include "envelope.h"
+
+#define BIOCRYPT_KEY_BYTES		32
+
+/* A protected_template datum: a varlena whose payload is one envelope. */
+#define DatumGetProtectedTemplateP(X)	((bytea *) PG_DETOAST_DATUM(X))
+#define PG_GETARG_TEMPLATE_P(n)	DatumGetProtectedTemplateP(PG_GETARG_DATUM(n))
+
+/* Locked scratch memory (secmem.c) */
+typedef struct SecBuf
+{
+	uint8	   *data;
+	size_t		len;			/* bytes in use, zeroed on release */
+	size_t		cap;
+	bool		in_use;
+} SecBuf;
+
+extern SecBuf *SecmemAcquire(size_t len);
+extern void SecmemRelease(SecBuf *buf);
+
+/* Key hierarchy (keys.c) */
+extern void KeysInit(void);
+extern bool KeysRootKeyLoaded(void);
+extern const uint8 *KeysGetDek(uint32 key_id, uint8 cipher);
+extern const uint8 *KeysActiveDek(TimestampTz expires, uint8 cipher,
+								  uint32 *key_id);
+extern uint8 KeysNewTemplateCipher(void);
+
+/* Sealing and opening envelopes (seal.c) */
+extern bytea *SealTemplate(EnvelopeHeader *hdr, const uint8 *plain);
+extern void ParseTemplate(bytea *tpl, EnvelopeHeader *hdr);
+extern SecBuf *OpenTemplate(bytea *tpl, EnvelopeHeader *hdr);
+
+/* Enrolment and reveal (enrol.c) */
+extern void EnrolInit(void);
+
+/* Retention (retention.c) */
+extern void RetentionInit(void);
+extern TimestampTz RetentionResolveExpiry(bool isnull, TimestampTz requested,
+										  TimestampTz now);
+extern bool RetentionIsExpired(const EnvelopeHeader *hdr);
+
+#endif							/* BIOCRYPT_H */

@@ -1,0 +1,575 @@
+/*-------------------------------------------------------------------------
+ *
+ * enrol.c
+ *		Enrolment (protect, protect_bits) and the audited way back (reveal).
+ *
+ * protect() validates an embedding, quantises it into a locked buffer
+ * (f32 as is, f16 rounded to nearest even, i8 with one scale per template),
+ * seals it and zeroes the buffer.  Subject, expiry and purposes go into the
+ * authenticated header.  reveal() is the only path that returns plaintext:
+ * superusers or members of biocrypt_admin, only while the superuser-only
+ * setting biocrypt.allow_reveal is on, never for an expired template.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "biocrypt.h"
+#include "halfutils.h"
+
+#define BIOCRYPT_ADMIN_ROLE	"biocrypt_admin"
+
+static bool biocrypt_allow_reveal = false;
+static char *biocrypt_default_purposes = NULL;
+
+/* Raise a 22023 error about an argument (messages never carry values). */
+#define ArgError(...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE), \
+			 errmsg(__VA_ARGS__), \
+			 errhidestmt(true)))
+
+/* Refuse a NULL argument with 22004. */
+static void
+RequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: %s must not be NULL", name),
+				 errhidestmt(true)));
+}
+
+/* Check an embedding: 1-D, 1..16000 finite values, no NULLs. */
+static const float4 *
+CheckEmbedding(ArrayType *arr, int *dims)
+{
+	const float4 *x = (const float4 *) ARR_DATA_PTR(arr);
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("biocrypt: embedding must be a one-dimensional array"),
+				 errhidestmt(true)));
+	if (array_contains_nulls(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: embedding must not contain NULLs"),
+				 errhidestmt(true)));
+	n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("biocrypt: embedding must have at least 1 dimension"),
+				 errhidestmt(true)));
+	if (n > ENVELOPE_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("biocrypt: embedding cannot have more than %d dimensions",
+						ENVELOPE_MAX_DIMS),
+				 errhidestmt(true)));
+	for (int i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("biocrypt: embedding must not contain NaN or infinity"),
+					 errhidestmt(true)));
+	*dims = n;
+	return x;
+}
+
+/* Map a format name to its id. */
+static uint8
+ParseFormat(text *name)
+{
+	char	   *s = text_to_cstring(name);
+
+	if (strcmp(s, "f32") == 0)
+		return ENVELOPE_FORMAT_F32;
+	if (strcmp(s, "f16") == 0)
+		return ENVELOPE_FORMAT_F16;
+	if (strcmp(s, "i8") == 0)
+		return ENVELOPE_FORMAT_I8;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("biocrypt: unknown template format"),
+			 errhint("Use 'f32', 'f16' or 'i8'."),
+			 errhidestmt(true)));
+	return 0;					/* keep compiler quiet */
+}
+
+/* qsort comparator for purpose names (C strings). */
+static int
+PurposeCmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Validate, sort and de-duplicate purposes into the header. */
+static void
+SetPurposes(EnvelopeHeader *hdr, char **names, int n)
+{
+	if (n == 0)
+		ArgError("biocrypt: at least one purpose is required");
+	for (int i = 0; i < n; i++)
+		if (!EnvelopePurposeValid(names[i], strlen(names[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("biocrypt: invalid purpose name"),
+					 errdetail("A purpose is 1 to %d characters of a-z, 0-9, \"_\", \".\" or \"-\".",
+							   ENVELOPE_MAX_PURPOSE_LEN),
+					 errhidestmt(true)));
+	qsort(names, n, sizeof(char *), PurposeCmp);
+	hdr->npurposes = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && strcmp(names[i - 1], names[i]) == 0)
+			continue;
+		if (hdr->npurposes == ENVELOPE_MAX_PURPOSES)
+			ArgError("biocrypt: a template cannot have more than %d purposes",
+					 ENVELOPE_MAX_PURPOSES);
+		hdr->purpose[hdr->npurposes] = names[i];
+		hdr->purpose_len[hdr->npurposes] = (uint8) strlen(names[i]);
+		hdr->npurposes++;
+	}
+}
+
+/* Purposes from a text[] argument. */
+static void
+PurposesFromArray(EnvelopeHeader *hdr, ArrayType *arr)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	char	  **names;
+
+	if (ARR_NDIM(arr) > 1)
+		ArgError("biocrypt: purposes must be a one-dimensional array");
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	names = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("biocrypt: purposes must not contain NULLs"),
+					 errhidestmt(true)));
+		names[i] = TextDatumGetCString(elems[i]);
+	}
+	SetPurposes(hdr, names, n);
+}
+
+/* Split a comma-separated purpose list (biocrypt.default_purposes). */
+static int
+SplitPurposeList(char *list, char **names, int max)
+{
+	int			n = 0;
+
+	for (char *tok = strtok(list, ","); tok != NULL; tok = strtok(NULL, ","))
+	{
+		char	   *end;
+
+		while (*tok == ' ')
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && end[-1] == ' ')
+			*--end = '\0';
+		if (n == max)
+			return -1;
+		names[n++] = tok;
+	}
+	return n;
+}
+
+/* Purposes from biocrypt.default_purposes. */
+static void
+PurposesFromDefault(EnvelopeHeader *hdr)
+{
+	char	  **names = palloc(sizeof(char *) * ENVELOPE_MAX_PURPOSES);
+	int			n = SplitPurposeList(pstrdup(biocrypt_default_purposes), names,
+									 ENVELOPE_MAX_PURPOSES);
+
+	if (n <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: no purposes given and biocrypt.default_purposes is empty"),
+				 errhint("Pass purposes, or set biocrypt.default_purposes."),
+				 errhidestmt(true)));
+	SetPurposes(hdr, names, n);
+}
+
+/* Fill subject, timestamps and purposes from arguments subj..subj+2. */
+static void
+FillLabels(FunctionCallInfo fcinfo, int subj, EnvelopeHeader *hdr)
+{
+	text	   *subject;
+	char	   *utf8;
+	int			len;
+	TimestampTz now = GetCurrentTimestamp();
+
+	RequireArg(fcinfo, subj, "subject");
+	subject = PG_GETARG_TEXT_PP(subj);
+	len = VARSIZE_ANY_EXHDR(subject);
+	utf8 = pg_server_to_any(VARDATA_ANY(subject), len, PG_UTF8);
+	if (utf8 != VARDATA_ANY(subject))
+		len = strlen(utf8);
+	if (len == 0)
+		ArgError("biocrypt: subject must not be empty");
+	if (len > ENVELOPE_MAX_SUBJECT)
+		ArgError("biocrypt: subject cannot be longer than %d bytes",
+				 ENVELOPE_MAX_SUBJECT);
+	hdr->subject = utf8;
+	hdr->subject_len = (uint16) len;
+	hdr->created = now;
+	hdr->expires = RetentionResolveExpiry(PG_ARGISNULL(subj + 1),
+										  PG_ARGISNULL(subj + 1) ? 0 :
+										  PG_GETARG_TIMESTAMPTZ(subj + 1), now);
+	if (PG_ARGISNULL(subj + 2))
+		PurposesFromDefault(hdr);
+	else
+		PurposesFromArray(hdr, PG_GETARG_ARRAYTYPE_P(subj + 2));
+}
+
+/* Quantise an embedding into the payload format of hdr. */
+static void
+Quantise(const EnvelopeHeader *hdr, const float4 *x, uint8 *out)
+{
+	int			n = (int) hdr->dims;
+
+	if (hdr->format == ENVELOPE_FORMAT_F32)
+		memcpy(out, x, sizeof(float4) * n);
+	else if (hdr->format == ENVELOPE_FORMAT_F16)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			uint16		h = HalfFromFloat(x[i]);
+
+			if ((h & 0x7fff) == HALF_INF)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("biocrypt: embedding value out of range for f16"),
+						 errdetail("f16 holds magnitudes below 65520."),
+						 errhidestmt(true)));
+			memcpy(out + 2 * i, &h, 2);
+		}
+	}
+	else
+	{
+		/* i8: symmetric, one scale per template so that max |x| maps to 127 */
+		float4		maxabs = 0;
+		float4		scale;
+
+		for (int i = 0; i < n; i++)
+			maxabs = Max(maxabs, fabsf(x[i]));
+		scale = maxabs / 127.0f;
+		memcpy(out, &scale, sizeof(scale));
+		for (int i = 0; i < n; i++)
+		{
+			long		q = scale > 0 ? lrintf(x[i] / scale) : 0;
+
+			out[4 + i] = (uint8) (int8) Max(-127, Min(127, q));
+		}
+	}
+}
+
+/* Seal a payload built by fill into a template, zeroing it on every path. */
+static bytea *
+SealPayload(EnvelopeHeader *hdr, const float4 *x, const uint8 *code,
+			const uint8 *mask)
+{
+	SecBuf	   *plain;
+	bytea	   *volatile result = NULL;
+	size_t		codelen = hdr->dims / 8;
+
+	plain = SecmemAcquire(EnvelopePayloadSize(hdr->format, hdr->dims, hdr->flags));
+	PG_TRY();
+	{
+		if (hdr->format == ENVELOPE_FORMAT_BITS)
+		{
+			memcpy(plain->data, code, codelen);
+			if (mask != NULL)
+				memcpy(plain->data + codelen, mask, codelen);
+		}
+		else
+			Quantise(hdr, x, plain->data);
+		result = SealTemplate(hdr, plain->data);
+	}
+	PG_FINALLY();
+	{
+		SecmemRelease(plain);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_protect);
+/* protect(embedding, subject, retain_until, purposes, format) */
+Datum
+biocrypt_protect(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+	const float4 *x;
+	int			dims;
+
+	memset(&hdr, 0, sizeof(hdr));
+	RequireArg(fcinfo, 0, "embedding");
+	RequireArg(fcinfo, 4, "format");
+	x = CheckEmbedding(PG_GETARG_ARRAYTYPE_P(0), &dims);
+	hdr.format = ParseFormat(PG_GETARG_TEXT_PP(4));
+	hdr.dims = (uint32) dims;
+	FillLabels(fcinfo, 1, &hdr);
+	PG_RETURN_BYTEA_P(SealPayload(&hdr, x, NULL, NULL));
+}
+
+/* Read layout {rows, cols, bits_per_cell} and check it covers bits. */
+static void
+SetLayout(EnvelopeHeader *hdr, ArrayType *arr)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int64		v[3];
+
+	deconstruct_array(arr, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+	if (ARR_NDIM(arr) != 1 || n != 3)
+		ArgError("biocrypt: layout must be {rows, cols, bits_per_cell}");
+	for (int i = 0; i < 3; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("biocrypt: layout must not contain NULLs"),
+					 errhidestmt(true)));
+		v[i] = DatumGetInt32(elems[i]);
+		if (v[i] < 1 || v[i] > PG_UINT16_MAX)
+			ArgError("biocrypt: layout entries must be between 1 and %d",
+					 PG_UINT16_MAX);
+	}
+	if (v[0] * v[1] * v[2] != hdr->dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: layout does not match the code length"),
+				 errdetail("rows * cols * bits_per_cell must equal the %u bits of the code.",
+						   hdr->dims),
+				 errhidestmt(true)));
+	hdr->rows = (uint16) v[0];
+	hdr->cols = (uint16) v[1];
+	hdr->bits_per_cell = (uint16) v[2];
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_protect_bits);
+/* protect_bits(code, mask, subject, retain_until, purposes, layout) */
+Datum
+biocrypt_protect_bits(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+	bytea	   *code;
+	bytea	   *mask = NULL;
+	size_t		len;
+
+	memset(&hdr, 0, sizeof(hdr));
+	RequireArg(fcinfo, 0, "code");
+	code = PG_GETARG_BYTEA_PP(0);
+	len = VARSIZE_ANY_EXHDR(code);
+	if (len == 0)
+		ArgError("biocrypt: code must not be empty");
+	if (len > ENVELOPE_MAX_BITS / 8)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("biocrypt: code cannot be longer than %d bits",
+						ENVELOPE_MAX_BITS),
+				 errhidestmt(true)));
+	if (!PG_ARGISNULL(1))
+	{
+		mask = PG_GETARG_BYTEA_PP(1);
+		if (VARSIZE_ANY_EXHDR(mask) != len)
+			ArgError("biocrypt: mask must be as long as the code");
+		hdr.flags = ENVELOPE_FLAG_MASK;
+	}
+	hdr.format = ENVELOPE_FORMAT_BITS;
+	hdr.dims = (uint32) (len * 8);
+	if (!PG_ARGISNULL(5))
+		SetLayout(&hdr, PG_GETARG_ARRAYTYPE_P(5));
+	FillLabels(fcinfo, 2, &hdr);
+	PG_RETURN_BYTEA_P(SealPayload(&hdr, NULL, (const uint8 *) VARDATA_ANY(code),
+								  mask ? (const uint8 *) VARDATA_ANY(mask) : NULL));
+}
+
+/* Allow reveal only to admins, only while biocrypt.allow_reveal is on. */
+static void
+CheckRevealAllowed(void)
+{
+	Oid			admin = get_role_oid(BIOCRYPT_ADMIN_ROLE, true);
+
+	if (!superuser() && !(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("biocrypt: permission denied to reveal templates"),
+				 errhint("Only superusers and members of %s may reveal templates.",
+						 BIOCRYPT_ADMIN_ROLE),
+				 errhidestmt(true)));
+	if (!biocrypt_allow_reveal)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("biocrypt: reveal is disabled"),
+				 errhint("A superuser must set biocrypt.allow_reveal = on."),
+				 errhidestmt(true)));
+}
+
+/* Decrypt a template for reveal: checks rights, kind and expiry first. */
+static SecBuf *
+OpenForReveal(bytea *tpl, EnvelopeHeader *hdr, bool want_bits)
+{
+	CheckRevealAllowed();
+	ParseTemplate(tpl, hdr);
+	if ((hdr->format == ENVELOPE_FORMAT_BITS) != want_bits)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("biocrypt: template is %s", want_bits ?
+						"an embedding, not a bit code" :
+						"a bit code, not an embedding"),
+				 errhint("Use biocrypt.%s for this template.",
+						 want_bits ? "reveal" : "reveal_bits"),
+				 errhidestmt(true)));
+	if (RetentionIsExpired(hdr))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biocrypt: template has expired"),
+				 errdetail("Expired templates are never decrypted."),
+				 errhidestmt(true)));
+	ereport(LOG,
+			(errmsg("biocrypt: role \"%s\" revealed a template sealed under data key %u",
+					GetUserNameFromId(GetUserId(), false), hdr->key_id),
+			 errhidestmt(true)));
+	return OpenTemplate(tpl, hdr);
+}
+
+/* Expand a decrypted payload to float4 values. */
+static void
+Dequantise(const EnvelopeHeader *hdr, const uint8 *p, float4 *out)
+{
+	int			n = (int) hdr->dims;
+
+	if (hdr->format == ENVELOPE_FORMAT_F32)
+		memcpy(out, p, sizeof(float4) * n);
+	else if (hdr->format == ENVELOPE_FORMAT_F16)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			uint16		h;
+
+			memcpy(&h, p + 2 * i, 2);
+			out[i] = HalfToFloat(h);
+		}
+	}
+	else
+	{
+		float4		scale;
+
+		memcpy(&scale, p, sizeof(scale));
+		for (int i = 0; i < n; i++)
+			out[i] = (float4) (int8) p[4 + i] * scale;
+	}
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_reveal);
+/* reveal(tpl) RETURNS real[]: the embedding, for admins, audited. */
+Datum
+biocrypt_reveal(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+	SecBuf	   *plain = OpenForReveal(PG_GETARG_TEMPLATE_P(0), &hdr, false);
+	int			dims = (int) hdr.dims;
+	size_t		size = ARR_OVERHEAD_NONULLS(1) + sizeof(float4) * dims;
+	ArrayType  *result = (ArrayType *) palloc0(size);
+
+	/* build the array in place: no intermediate copy of the plaintext */
+	SET_VARSIZE(result, size);
+	result->ndim = 1;
+	result->dataoffset = 0;
+	result->elemtype = FLOAT4OID;
+	ARR_DIMS(result)[0] = dims;
+	ARR_LBOUND(result)[0] = 1;
+	Dequantise(&hdr, plain->data, (float4 *) ARR_DATA_PTR(result));
+	SecmemRelease(plain);
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_reveal_bits);
+/* reveal_bits(tpl, OUT code bytea, OUT mask bytea): a bit code and mask. */
+Datum
+biocrypt_reveal_bits(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	SecBuf	   *plain;
+	size_t		len;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "biocrypt: reveal_bits must return a record");
+	plain = OpenForReveal(PG_GETARG_TEMPLATE_P(0), &hdr, true);
+	len = hdr.dims / 8;
+	values[0] = PointerGetDatum(cstring_to_text_with_len((char *) plain->data, len));
+	if (hdr.flags & ENVELOPE_FLAG_MASK)
+		values[1] = PointerGetDatum(cstring_to_text_with_len((char *) plain->data + len, len));
+	else
+		nulls[1] = true;
+	SecmemRelease(plain);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
+
+/* GUC check hook: a comma-separated list of valid purpose names. */
+static bool
+CheckDefaultPurposes(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = strdup(*newval ? *newval : "");
+	char	   *names[ENVELOPE_MAX_PURPOSES];
+	int			n;
+	bool		ok = true;
+
+	if (copy == NULL)
+		return false;
+	n = SplitPurposeList(copy, names, ENVELOPE_MAX_PURPOSES);
+	if (n < 0)
+		ok = false;
+	for (int i = 0; ok && i < n; i++)
+		ok = EnvelopePurposeValid(names[i], strlen(names[i]));
+	free(copy);
+	if (!ok)
+		GUC_check_errdetail("List at most %d purposes of a-z, 0-9, \"_\", \".\" or \"-\", separated by commas.",
+							ENVELOPE_MAX_PURPOSES);
+	return ok;
+}
+
+/* Define the enrolment and reveal settings. */
+void
+EnrolInit(void)
+{
+	DefineCustomBoolVariable("biocrypt.allow_reveal",
+							 "Allows biocrypt.reveal() for administrators.",
+							 NULL, &biocrypt_allow_reveal, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("biocrypt.default_purposes",
+							   "Purposes of a template sealed without purposes (comma-separated).",
+							   NULL, &biocrypt_default_purposes, "verification",
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   CheckDefaultPurposes, NULL, NULL);
+}

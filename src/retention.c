@@ -1,0 +1,137 @@
+/*-------------------------------------------------------------------------
+ *
+ * retention.c
+ *		Retention rules: how long a new template may live, and expiry checks.
+ *
+ * Every template carries an expiry in its authenticated header.  A new
+ * template gets the caller's retain_until, or biocrypt.default_retention
+ * from now, and never more than biocrypt.max_retention from now.  Both
+ * settings are intervals, parsed once in their check hooks.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "biocrypt.h"
+
+static char *biocrypt_default_retention = NULL;
+static char *biocrypt_max_retention = NULL;
+static Interval *default_retention = NULL;
+static Interval *max_retention = NULL;
+
+/* GUC check hook: a positive interval, kept parsed in *extra. */
+static bool
+CheckRetentionInterval(char **newval, void **extra, GucSource source)
+{
+	char		workbuf[256];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	struct pg_itm_in itm;
+	Interval	span;
+	Interval   *parsed;
+
+	if (*newval == NULL ||
+		ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype,
+					  MAXDATEFIELDS, &nf) != 0 ||
+		DecodeInterval(field, ftype, nf, INTERVAL_FULL_RANGE, &dtype, &itm) != 0 ||
+		dtype != DTK_DELTA || itmin2interval(&itm, &span) != 0)
+	{
+		GUC_check_errdetail("The value must be an interval such as \"1 year\".");
+		return false;
+	}
+	if (span.month < 0 || span.day < 0 || span.time < 0 ||
+		(span.month == 0 && span.day == 0 && span.time == 0))
+	{
+		GUC_check_errdetail("The interval must be positive in every field.");
+		return false;
+	}
+	parsed = malloc(sizeof(Interval));
+	if (parsed == NULL)
+		return false;
+	*parsed = span;
+	*extra = parsed;
+	return true;
+}
+
+/* Assign hooks: point at the interval the check hook parsed. */
+static void
+AssignDefaultRetention(const char *newval, void *extra)
+{
+	default_retention = (Interval *) extra;
+}
+
+static void
+AssignMaxRetention(const char *newval, void *extra)
+{
+	max_retention = (Interval *) extra;
+}
+
+/* t + span, as timestamptz arithmetic in the session time zone. */
+static TimestampTz
+AddInterval(TimestampTz t, Interval *span)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t),
+												   IntervalPGetDatum(span)));
+}
+
+/*
+ * The expiry for a template sealed at now: requested if given (in the
+ * future, within biocrypt.max_retention), else the default retention,
+ * capped at the maximum.
+ */
+TimestampTz
+RetentionResolveExpiry(bool isnull, TimestampTz requested, TimestampTz now)
+{
+	TimestampTz limit = AddInterval(now, max_retention);
+
+	if (isnull)
+	{
+		TimestampTz expires = AddInterval(now, default_retention);
+
+		return Min(expires, limit);
+	}
+	if (requested <= now)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: retain_until must be in the future"),
+				 errhidestmt(true)));
+	if (requested > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: retain_until is beyond biocrypt.max_retention"),
+				 errdetail("No template may be kept longer than %s from now.",
+						   biocrypt_max_retention),
+				 errhidestmt(true)));
+	return requested;
+}
+
+/* Has this template's retention run out?  Uses the current clock. */
+bool
+RetentionIsExpired(const EnvelopeHeader *hdr)
+{
+	return GetCurrentTimestamp() >= hdr->expires;
+}
+
+/* Define the retention settings. */
+void
+RetentionInit(void)
+{
+	DefineCustomStringVariable("biocrypt.default_retention",
+							   "Retention of a template sealed without retain_until.",
+							   NULL, &biocrypt_default_retention, "1 year",
+							   PGC_SUSET, 0,
+							   CheckRetentionInterval, AssignDefaultRetention, NULL);
+	DefineCustomStringVariable("biocrypt.max_retention",
+							   "Longest retention any template may have.",
+							   NULL, &biocrypt_max_retention, "3 years",
+							   PGC_SUSET, 0,
+							   CheckRetentionInterval, AssignMaxRetention, NULL);
+}

@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * seal.c
+ *		AEAD sealing and opening of template envelopes.
+ *
+ * Sealing picks the cipher (biocrypt.cipher), the epoch's data key and a
+ * random nonce, and authenticates the whole header as associated data.
+ * Opening parses the header strictly, fetches the data key named in it and
+ * decrypts into a locked scratch buffer that the caller must release; a
+ * failed tag check is an ERROR and the buffer is zeroed first.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "utils/timestamp.h"
+
+#include "biocrypt.h"
+
+#ifdef WORDS_BIGENDIAN
+#error "biocrypt stores little-endian payloads and does not support big-endian hosts"
+#endif
+
+/* AEAD-encrypt plain into out (payload_len + tag) under dek. */
+static void
+Encrypt(const EnvelopeHeader *hdr, const uint8 *ad, const uint8 *nonce,
+		const uint8 *plain, const uint8 *dek, uint8 *out)
+{
+	if (hdr->cipher == ENVELOPE_CIPHER_AES256GCM)
+		crypto_aead_aes256gcm_encrypt(out, NULL, plain, hdr->payload_len,
+									  ad, hdr->header_len, NULL, nonce, dek);
+	else
+		crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, plain,
+												   hdr->payload_len, ad,
+												   hdr->header_len, NULL,
+												   nonce, dek);
+}
+
+/*
+ * Seal plain (hdr->payload_len bytes, described by hdr) into a new
+ * protected_template.  Fills in hdr's cipher and key id.
+ */
+bytea *
+SealTemplate(EnvelopeHeader *hdr, const uint8 *plain)
+{
+	const uint8 *dek;
+	EnvelopeStatus status;
+	bytea	   *result;
+	uint8	   *env;
+
+	hdr->cipher = KeysNewTemplateCipher();
+	dek = KeysActiveDek(hdr->expires, hdr->cipher, &hdr->key_id);
+	status = EnvelopeComputeSizes(hdr);
+	if (status != ENVELOPE_OK)
+		elog(ERROR, "biocrypt: cannot build envelope: %s",
+			 EnvelopeStatusMessage(status));
+
+	result = palloc(VARHDRSZ + hdr->total_len);
+	SET_VARSIZE(result, VARHDRSZ + hdr->total_len);
+	env = (uint8 *) VARDATA(result);
+	EnvelopeWriteHeader(hdr, env);
+	randombytes_buf(env + hdr->header_len, hdr->nonce_len);
+	Encrypt(hdr, env, env + hdr->header_len, plain, dek,
+			env + hdr->header_len + hdr->nonce_len);
+	return result;
+}
+
+/*
+ * Parse a stored template's header.  Input functions already refuse
+ * malformed envelopes, so failure here means the datum was damaged.
+ */
+void
+ParseTemplate(bytea *tpl, EnvelopeHeader *hdr)
+{
+	EnvelopeStatus status = EnvelopeParse((const uint8 *) VARDATA_ANY(tpl),
+										  VARSIZE_ANY_EXHDR(tpl), hdr);
+
+	if (status != ENVELOPE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("biocrypt: protected template is damaged: %s",
+						EnvelopeStatusMessage(status)),
+				 errhidestmt(true)));
+}
+
+/* Refuse to open a template whose cipher this CPU cannot run. */
+static void
+CheckCipherAvailable(uint8 cipher)
+{
+	if (cipher == ENVELOPE_CIPHER_AES256GCM &&
+		!crypto_aead_aes256gcm_is_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("biocrypt: template is sealed with AES-256-GCM, which this CPU does not accelerate"),
+				 errhint("Re-seal such templates with biocrypt.cipher = 'xchacha20-poly1305' on a server that can read them."),
+				 errhidestmt(true)));
+}
+
+/*
+ * Decrypt a template into a locked buffer (hdr describes it).  The caller
+ * owns the buffer and must SecmemRelease it; an abort also zeroes it.
+ */
+SecBuf *
+OpenTemplate(bytea *tpl, EnvelopeHeader *hdr)
+{
+	const uint8 *env = (const uint8 *) VARDATA_ANY(tpl);
+	const uint8 *nonce;
+	const uint8 *dek;
+	SecBuf	   *buf;
+	int			rc;
+
+	ParseTemplate(tpl, hdr);
+	CheckCipherAvailable(hdr->cipher);
+	dek = KeysGetDek(hdr->key_id, hdr->cipher);
+	nonce = env + hdr->header_len;
+	buf = SecmemAcquire(hdr->payload_len);
+	if (hdr->cipher == ENVELOPE_CIPHER_AES256GCM)
+		rc = crypto_aead_aes256gcm_decrypt(buf->data, NULL, NULL,
+										   nonce + hdr->nonce_len,
+										   hdr->payload_len + ENVELOPE_TAG_SIZE,
+										   env, hdr->header_len, nonce, dek);
+	else
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(buf->data, NULL, NULL,
+														nonce + hdr->nonce_len,
+														hdr->payload_len + ENVELOPE_TAG_SIZE,
+														env, hdr->header_len,
+														nonce, dek);
+	if (rc != 0)
+	{
+		SecmemRelease(buf);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("biocrypt: protected template failed authentication"),
+				 errdetail("Its header, nonce, ciphertext or tag was altered, or it was sealed under another key."),
+				 errhidestmt(true)));
+	}
+	return buf;
+}

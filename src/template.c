@@ -1,0 +1,202 @@
+/*-------------------------------------------------------------------------
+ *
+ * template.c
+ *		The protected_template type: text and binary I/O, header accessors.
+ *
+ * A protected_template is a varlena holding one envelope (envelope.c).  Its
+ * text form is the envelope in base64 and its binary form the raw envelope
+ * bytes, so COPY, pg_dump and replication only ever carry ciphertext.  Input
+ * and receive parse as strictly as each other and never echo the input in
+ * an error.  The accessors read the authenticated header without any key.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "biocrypt.h"
+
+/* Validate envelope bytes and wrap them as a protected_template datum. */
+static bytea *
+TemplateFromBytes(const uint8 *bytes, size_t len, int sqlstate)
+{
+	EnvelopeHeader hdr;
+	EnvelopeStatus status = EnvelopeParse(bytes, len, &hdr);
+	bytea	   *result;
+
+	if (status != ENVELOPE_OK)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("biocrypt: invalid protected_template: %s",
+						EnvelopeStatusMessage(status)),
+				 errhidestmt(true)));
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), bytes, len);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(protected_template_in);
+/* Text input: base64 of an envelope; whitespace is ignored. */
+Datum
+protected_template_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	size_t		len = strlen(str);
+	size_t		maxbin = len / 4 * 3 + 3;
+	uint8	   *bin = palloc(maxbin);
+	size_t		binlen = 0;
+	const char *end = NULL;
+
+	if (sodium_base642bin(bin, maxbin, str, len, " \t\r\n", &binlen, &end,
+						  sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		end != str + len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("biocrypt: invalid protected_template: not valid base64"),
+				 errhidestmt(true)));
+	PG_RETURN_BYTEA_P(TemplateFromBytes(bin, binlen,
+										ERRCODE_INVALID_TEXT_REPRESENTATION));
+}
+
+PG_FUNCTION_INFO_V1(protected_template_out);
+/* Text output: base64 of the envelope (ciphertext only). */
+Datum
+protected_template_out(PG_FUNCTION_ARGS)
+{
+	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
+	size_t		len = VARSIZE_ANY_EXHDR(tpl);
+	size_t		b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	char	   *out = palloc(b64len);
+
+	sodium_bin2base64(out, b64len, (const unsigned char *) VARDATA_ANY(tpl),
+					  len, sodium_base64_VARIANT_ORIGINAL);
+	PG_RETURN_CSTRING(out);
+}
+
+PG_FUNCTION_INFO_V1(protected_template_recv);
+/* Binary input: the raw envelope, validated like text input. */
+Datum
+protected_template_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int			len = buf->len - buf->cursor;
+	const char *bytes = pq_getmsgbytes(buf, len);
+
+	PG_RETURN_BYTEA_P(TemplateFromBytes((const uint8 *) bytes, len,
+										ERRCODE_INVALID_BINARY_REPRESENTATION));
+}
+
+PG_FUNCTION_INFO_V1(protected_template_send);
+/* Binary output: the raw envelope. */
+Datum
+protected_template_send(PG_FUNCTION_ARGS)
+{
+	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbytes(&buf, VARDATA_ANY(tpl), VARSIZE_ANY_EXHDR(tpl));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* Parse the header of argument 0 of an accessor. */
+static void
+HeaderOfArg(FunctionCallInfo fcinfo, EnvelopeHeader *hdr)
+{
+	ParseTemplate(PG_GETARG_TEMPLATE_P(0), hdr);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_subject_of);
+/* The subject, converted from UTF-8 to the database encoding. */
+Datum
+biocrypt_subject_of(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+	char	   *subject;
+
+	HeaderOfArg(fcinfo, &hdr);
+	subject = pnstrdup(hdr.subject, hdr.subject_len);
+	subject = pg_any_to_server(subject, hdr.subject_len, PG_UTF8);
+	PG_RETURN_TEXT_P(cstring_to_text(subject));
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_expires_at);
+/* When the template's retention runs out. */
+Datum
+biocrypt_expires_at(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+
+	HeaderOfArg(fcinfo, &hdr);
+	PG_RETURN_TIMESTAMPTZ(hdr.expires);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_created_at);
+/* When the template was sealed. */
+Datum
+biocrypt_created_at(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+
+	HeaderOfArg(fcinfo, &hdr);
+	PG_RETURN_TIMESTAMPTZ(hdr.created);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_purposes_of);
+/* The purposes the template may be used for, sorted. */
+Datum
+biocrypt_purposes_of(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+	Datum		elems[ENVELOPE_MAX_PURPOSES];
+
+	HeaderOfArg(fcinfo, &hdr);
+	for (int i = 0; i < hdr.npurposes; i++)
+		elems[i] = PointerGetDatum(cstring_to_text_with_len(hdr.purpose[i],
+															hdr.purpose_len[i]));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, hdr.npurposes, TEXTOID,
+										  -1, false, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_key_id_of);
+/* The id of the data key in biocrypt.keys that sealed the template. */
+Datum
+biocrypt_key_id_of(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+
+	HeaderOfArg(fcinfo, &hdr);
+	PG_RETURN_INT32((int32) hdr.key_id);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_format_of);
+/* The element format: f32, f16, i8 or bits. */
+Datum
+biocrypt_format_of(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {NULL, "f32", "f16", "i8", "bits"};
+	EnvelopeHeader hdr;
+
+	HeaderOfArg(fcinfo, &hdr);
+	PG_RETURN_TEXT_P(cstring_to_text(names[hdr.format]));
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_dims_of);
+/* Number of elements (bits for bit codes). */
+Datum
+biocrypt_dims_of(PG_FUNCTION_ARGS)
+{
+	EnvelopeHeader hdr;
+
+	HeaderOfArg(fcinfo, &hdr);
+	PG_RETURN_INT32((int32) hdr.dims);
+}
