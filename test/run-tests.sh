@@ -1,0 +1,94 @@
+#!/bin/bash
+# Run every biocrypt test suite from a clean clone on Debian 12, as root:
+# install build and test packages, build with -Werror, install, then run the
+# C unit tests, a fuzz smoke run, pg_regress and TAP (the server runs as the
+# postgres user, in a scratch copy it owns).  Ends with "N passed, N failed".
+set -uo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+PACKAGES="postgresql-15 postgresql-server-dev-15 libsodium-dev libipc-run-perl clang pkg-config make gcc rsync"
+LOG=${BIOCRYPT_TEST_LOG:-/tmp/biocrypt-test-logs}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "run-tests.sh: run as root (it installs packages and the extension)" >&2
+	exit 2
+fi
+
+# install what is missing; apt-get update only when something is
+missing=$(for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing" ]; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null || exit 2
+fi
+export PATH=/usr/lib/postgresql/15/bin:$PATH
+
+rm -rf "$LOG"
+mkdir -p "$LOG"
+passed=0
+failed=0
+
+# count: add a suite's "N passed, N failed"-style figures to the totals
+count() {
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+	echo "== $3: $1 passed, $2 failed"
+}
+
+# build and install as root, warnings are errors
+make -C "$SRC" -s clean >/dev/null
+if ! make -C "$SRC" -s PG_CFLAGS_EXTRA=-Werror >"$LOG/build.log" 2>&1 ||
+	! make -C "$SRC" -s install >>"$LOG/build.log" 2>&1; then
+	cat "$LOG/build.log"
+	count 0 1 build
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+count 1 0 build
+
+# scratch copy owned by postgres: the server refuses to run as root
+WORK=$(mktemp -d /tmp/biocrypt-test.XXXXXX)
+rsync -a --exclude .git "$SRC/" "$WORK/"
+chown -R postgres:postgres "$WORK" "$LOG"
+
+# C unit tests (kernels, envelope parser)
+make -C "$WORK" -s unit >"$LOG/unit.log" 2>&1
+cat "$LOG/unit.log"
+read -r up uf < <(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$LOG/unit.log" | tail -1)
+count "${up:-0}" "${uf:-1}" unit
+
+# fuzz smoke: each target runs a bounded number of inputs from its corpus
+if make -C "$WORK" -s fuzz-smoke >"$LOG/fuzz.log" 2>&1; then
+	count 1 0 fuzz
+else
+	tail -40 "$LOG/fuzz.log"
+	count 0 1 fuzz
+fi
+
+# pg_regress and TAP, as postgres
+runuser -u postgres -- make -C "$WORK" installcheck >"$LOG/installcheck.log" 2>&1
+rc=$?
+cat "$LOG/installcheck.log"
+rp=$(grep -cE '^(test| ) +[a-z_0-9]+ +\.\.\. ok' "$LOG/installcheck.log")
+rf=$(grep -cE '\.\.\. FAILED' "$LOG/installcheck.log")
+[ -f "$WORK/regression.diffs" ] && cat "$WORK/regression.diffs"
+count "$rp" "$rf" pg_regress
+
+tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$LOG/installcheck.log" | tail -1)
+tf=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$LOG/installcheck.log" |
+	awk '{s += $1} END {print s + 0}')
+if [ -z "$tests" ]; then
+	# TAP never ran (pg_regress failed first, or prove could not start)
+	count 0 1 tap
+elif [ "$rc" -ne 0 ] && [ "$tf" -eq 0 ] && [ "$rf" -eq 0 ]; then
+	# a test script died outside an assertion
+	count "$tests" 1 tap
+else
+	count $((tests - tf)) "$tf" tap
+fi
+for f in "$WORK"/tmp_check/log/regress_log_*; do
+	[ "$rc" -ne 0 ] && [ -f "$f" ] && grep -q "not ok" "$f" && tail -60 "$f"
+done
+
+echo "logs in $LOG, scratch tree in $WORK"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
