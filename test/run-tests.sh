@@ -6,20 +6,7 @@
 set -uo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-PACKAGES="postgresql-15 postgresql-server-dev-15 libsodium-dev libipc-run-perl clang pkg-config make gcc rsync"
 LOG=${BIOCRYPT_TEST_LOG:-/tmp/biocrypt-test-logs}
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run-tests.sh: run as root (it installs packages and the extension)" >&2
-	exit 2
-fi
-
-# install what is missing; apt-get update only when something is
-missing=$(for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
-if [ -n "$missing" ]; then
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null || exit 2
-fi
 export PATH=/usr/lib/postgresql/15/bin:$PATH
 
 rm -rf "$LOG"
@@ -34,10 +21,8 @@ count() {
 	echo "== $3: $1 passed, $2 failed"
 }
 
-# build and install as root, warnings are errors
-make -C "$SRC" -s clean >/dev/null
-if ! make -C "$SRC" -s PG_CFLAGS_EXTRA=-Werror >"$LOG/build.log" 2>&1 ||
-	! make -C "$SRC" -s install >>"$LOG/build.log" 2>&1; then
+# packages, then build (warnings are errors) and install, as root
+if ! BIOCRYPT_WERROR=1 "$SRC/test/install.sh" >"$LOG/build.log" 2>&1; then
 	cat "$LOG/build.log"
 	count 0 1 build
 	echo "$passed passed, $failed failed"

@@ -1,0 +1,209 @@
+# Copyright (c) biocrypt authors
+#
+# A server started with a different root key than the one that built the
+# key ring: it starts (the key cannot be checked before use), header
+# accessors still work since they need no key, but reveal, reveal_bits and
+# protect fail with one clear error, "the root key does not match the key
+# ring" (SQLSTATE F0000), never with a per-template authentication failure,
+# and the key ring is left untouched.  Going back to the right key restores
+# reveal with the original values.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $KEY_A = '1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100';
+my $KEY_B = '1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020101';
+my $keydir = PostgreSQL::Test::Utils::tempdir;
+
+# Write a mode 0600 key file.
+sub write_key
+{
+	my ($name, $hex) = @_;
+	my $path = "$keydir/$name";
+	open(my $fh, '>', $path) or die "could not write $path: $!";
+	print $fh "$hex\n";
+	close($fh) or die "could not close $path: $!";
+	chmod(0600, $path) or die "could not chmod $path: $!";
+	return $path;
+}
+
+# Point the node at a key file (an included file, rewritten each time).
+sub use_key
+{
+	my ($node, $path) = @_;
+	my $conf = $node->data_dir . '/biocrypt_key.conf';
+	open(my $fh, '>', $conf) or die "could not write $conf: $!";
+	print $fh "biocrypt.root_key_file = '$path'\n";
+	close($fh) or die "could not close $conf: $!";
+	return;
+}
+
+# Run SQL with verbose errors; returns (exit code, stdout, stderr).
+sub psql_verbose
+{
+	my ($node, $sql, %params) = @_;
+	my ($ret, $out, $err) = $node->psql(
+		'postgres', $sql,
+		extra_params => [ '-v', 'VERBOSITY=verbose' ],
+		%params);
+	return ($ret, $out, $err);
+}
+
+# Number of ERROR lines in psql's stderr.
+sub count_errors
+{
+	my ($err) = @_;
+	my @errors = ($err =~ /^(?:psql:<stdin>:\d+: )?ERROR:/mg);
+	return scalar @errors;
+}
+
+my $key_a = write_key('a.key', $KEY_A);
+my $key_b = write_key('b.key', $KEY_B);
+
+my $node = PostgreSQL::Test::Cluster->new('wrong_key');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'biocrypt'\n"
+	  . "include_if_exists = 'biocrypt_key.conf'\n");
+use_key($node, $key_a);
+$node->start;
+
+# -- enrol under key A: 10 embeddings and a bit code
+$node->safe_psql(
+	'postgres', q{
+	CREATE EXTENSION biocrypt;
+	CREATE TABLE t (id int PRIMARY KEY, tpl protected_template NOT NULL);
+	INSERT INTO t
+	SELECT g, biocrypt.protect(ARRAY[g, -g, g / 8.0, 0.1 * g]::real[],
+	                           'subject-' || g, NULL, '{verification}',
+	                           (ARRAY['f32', 'f16', 'i8'])[1 + (g - 1) % 3])
+	FROM generate_series(1, 10) g;
+	CREATE TABLE codes (id int PRIMARY KEY, tpl protected_template NOT NULL);
+	INSERT INTO codes VALUES
+	  (1, biocrypt.protect_bits('\xa5a5'::bytea, NULL, 'subject-code'));
+});
+
+my $reveal_sql = q{
+	SET biocrypt.allow_reveal = on;
+	SELECT id, biocrypt.reveal(tpl)::text FROM t ORDER BY id};
+my $header_sql = q{
+	SELECT id, biocrypt.subject_of(tpl), biocrypt.key_id_of(tpl),
+	       biocrypt.format_of(tpl), biocrypt.dims_of(tpl),
+	       biocrypt.purposes_of(tpl), biocrypt.expires_at(tpl),
+	       biocrypt.created_at(tpl)
+	FROM t ORDER BY id};
+my $ring_sql = q{
+	SELECT id, epoch, cipher, state, encode(wrapped, 'hex'),
+	       encode(kcv, 'hex'), counter_base
+	FROM biocrypt.keys ORDER BY id};
+
+my $revealed = $node->safe_psql('postgres', $reveal_sql);
+my $headers  = $node->safe_psql('postgres', $header_sql);
+my $ring     = $node->safe_psql('postgres', $ring_sql);
+like($revealed, qr/^1\|\{1,-1,0\.125,0\.1\}$/m,
+	'key A: first template reveals');
+my @lines = split /\n/, $revealed;
+is(scalar @lines, 10, 'key A: all 10 templates reveal');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM biocrypt.keys'),
+	'1', 'key A: one data key');
+
+# -- restart with key B
+$node->stop;
+use_key($node, $key_b);
+$node->start;
+
+is($node->safe_psql('postgres', $header_sql),
+	$headers, 'key B: header accessors still work and are unchanged');
+is( $node->safe_psql(
+		'postgres', 'SELECT biocrypt.subject_of(tpl) FROM codes'),
+	'subject-code',
+	'key B: accessors work on a bit code');
+
+my ($ret, $out, $err) = psql_verbose(
+	$node, q{
+	SET biocrypt.allow_reveal = on;
+	SELECT biocrypt.reveal(tpl) FROM t WHERE id = 1});
+is($ret, 3, 'key B: reveal of one template fails');
+like(
+	$err,
+	qr/ERROR:  F0000: biocrypt: the root key does not match the key ring/,
+	'key B: reveal fails with SQLSTATE F0000 and a clear message');
+like(
+	$err,
+	qr/DETAIL:  Data key 1 was wrapped under a different root key than the one this server loaded\./,
+	'key B: DETAIL names the data key');
+like($err, qr/HINT:  Start the server with the root key that created biocrypt\.keys\./,
+	'key B: HINT says which key to use');
+
+($ret, $out, $err) = psql_verbose($node, $reveal_sql);
+is($ret, 3, 'key B: reveal over 10 rows fails');
+is($out, '', 'key B: reveal over 10 rows returns no row');
+is(count_errors($err), 1, 'key B: reveal over 10 rows gives exactly one error');
+like(
+	$err,
+	qr/ERROR:  F0000: biocrypt: the root key does not match the key ring/,
+	'key B: the one error is the root key mismatch');
+unlike($err, qr/failed authentication/,
+	'key B: no authentication failure is reported');
+
+# without verbose errors, the message as users see it
+($ret, $out, $err) = $node->psql('postgres', $reveal_sql);
+like(
+	$err,
+	qr/^psql:<stdin>:\d+: ERROR:  biocrypt: the root key does not match the key ring$/m,
+	'key B: default verbosity shows the same message');
+
+# every attempt in a session fails the same way (nothing cached)
+($ret, $out, $err) = psql_verbose(
+	$node, q{
+	SET biocrypt.allow_reveal = on;
+	SELECT biocrypt.reveal(tpl) FROM t WHERE id = 2;
+	SELECT biocrypt.reveal(tpl) FROM t WHERE id = 3;
+	SELECT 'still alive'},
+	on_error_stop => 0);
+is(count_errors($err), 2, 'key B: two reveals in one session give two errors');
+is(scalar(() = $err =~ /ERROR:  F0000: biocrypt: the root key does not match/g),
+	2, 'key B: both errors are the root key mismatch');
+is($out, 'still alive', 'key B: the session survives the errors');
+
+($ret, $out, $err) = psql_verbose(
+	$node, q{
+	SET biocrypt.allow_reveal = on;
+	SELECT * FROM codes, biocrypt.reveal_bits(tpl)});
+like(
+	$err,
+	qr/ERROR:  F0000: biocrypt: the root key does not match the key ring/,
+	'key B: reveal_bits fails with SQLSTATE F0000');
+
+# enrolling into the existing epoch must not wrap anything under key B
+($ret, $out, $err) = psql_verbose($node,
+	q{INSERT INTO t VALUES (11, biocrypt.protect('{1,2}'::real[], 'subject-11'))});
+like(
+	$err,
+	qr/ERROR:  F0000: biocrypt: the root key does not match the key ring/,
+	'key B: protect fails with SQLSTATE F0000');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM t'),
+	'10', 'key B: nothing was enrolled');
+is($node->safe_psql('postgres', $ring_sql),
+	$ring, 'key B: key ring unchanged');
+
+# -- back to key A
+$node->stop;
+use_key($node, $key_a);
+$node->start;
+is($node->safe_psql('postgres', $reveal_sql),
+	$revealed, 'key A again: all templates reveal to the original values');
+is( $node->safe_psql(
+		'postgres', q{
+		SET biocrypt.allow_reveal = on;
+		SELECT code FROM codes, biocrypt.reveal_bits(tpl)}),
+	'\xa5a5',
+	'key A again: bit code reveals');
+is($node->safe_psql('postgres', $ring_sql),
+	$ring, 'key A again: key ring unchanged');
+$node->stop;
+
+done_testing();
