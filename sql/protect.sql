@@ -81,8 +81,19 @@ BEGIN;
 SELECT biocrypt.key_id_of(biocrypt.protect(ARRAY[1]::real[], 's', :'m0'::timestamptz + interval '22 months 7 days')) IS NOT NULL AS sealed;
 ROLLBACK;
 CREATE TEMP TABLE after_rb AS SELECT biocrypt.protect(ARRAY[7]::real[], 's', :'m0'::timestamptz + interval '22 months 8 days') AS t;
-SELECT biocrypt.reveal(t) AS after_rollback FROM after_rb;
+SELECT biocrypt.reveal(t) AS after_rollback,
+	EXISTS (SELECT 1 FROM biocrypt.keys k WHERE k.id = biocrypt.key_id_of(t)) AS key_in_ring FROM after_rb;
 SELECT count(*) AS keys_for_that_month FROM biocrypt.keys WHERE epoch = (:'m0'::timestamptz + interval '22 months') AT TIME ZONE 'UTC';
+
+-- the same inside a transaction that rolls back to a savepoint
+BEGIN;
+SAVEPOINT sp;
+SELECT biocrypt.key_id_of(biocrypt.protect(ARRAY[1]::real[], 's', :'m0'::timestamptz + interval '23 months 7 days')) IS NOT NULL AS sealed;
+ROLLBACK TO SAVEPOINT sp;
+CREATE TEMP TABLE after_sp AS SELECT biocrypt.protect(ARRAY[8]::real[], 's', :'m0'::timestamptz + interval '23 months 8 days') AS t;
+COMMIT;
+SELECT biocrypt.reveal(t) AS after_savepoint_rollback,
+	EXISTS (SELECT 1 FROM biocrypt.keys k WHERE k.id = biocrypt.key_id_of(t)) AS key_in_ring FROM after_sp;
 
 -- protect is volatile: two seals of one input differ (fresh nonce)
 SELECT a::text <> b::text AS fresh_nonce

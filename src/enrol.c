@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sodium.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -230,6 +231,8 @@ FillLabels(FunctionCallInfo fcinfo, int subj, EnvelopeHeader *hdr)
 		len = strlen(utf8);
 	if (len == 0)
 		ArgError("biocrypt: subject must not be empty");
+	if (!pg_verify_mbstr(PG_UTF8, utf8, len, true))
+		ArgError("biocrypt: subject must be valid UTF-8 text");
 	if (len > ENVELOPE_MAX_SUBJECT)
 		ArgError("biocrypt: subject cannot be longer than %d bytes",
 				 ENVELOPE_MAX_SUBJECT);
@@ -287,7 +290,15 @@ Quantise(const EnvelopeHeader *hdr, const float4 *x, uint8 *out)
 	}
 }
 
-/* Seal a payload built by fill into a template, zeroing it on every path. */
+/* Zero a plaintext argument if detoasting made a private copy of it. */
+static void
+WipeDetoasted(void *value, Datum original)
+{
+	if (value != DatumGetPointer(original))
+		sodium_memzero(value, VARSIZE_ANY(value));
+}
+
+/* Seal an embedding or a bit code, zeroing the plaintext buffer on every path. */
 static bytea *
 SealPayload(EnvelopeHeader *hdr, const float4 *x, const uint8 *code,
 			const uint8 *mask)
@@ -326,14 +337,20 @@ biocrypt_protect(PG_FUNCTION_ARGS)
 	const float4 *x;
 	int			dims;
 
+	ArrayType  *arr;
+	bytea	   *result;
+
 	memset(&hdr, 0, sizeof(hdr));
 	RequireArg(fcinfo, 0, "embedding");
 	RequireArg(fcinfo, 4, "format");
-	x = CheckEmbedding(PG_GETARG_ARRAYTYPE_P(0), &dims);
+	arr = PG_GETARG_ARRAYTYPE_P(0);
+	x = CheckEmbedding(arr, &dims);
 	hdr.format = ParseFormat(PG_GETARG_TEXT_PP(4));
 	hdr.dims = (uint32) dims;
 	FillLabels(fcinfo, 1, &hdr);
-	PG_RETURN_BYTEA_P(SealPayload(&hdr, x, NULL, NULL));
+	result = SealPayload(&hdr, x, NULL, NULL);
+	WipeDetoasted(arr, PG_GETARG_DATUM(0));
+	PG_RETURN_BYTEA_P(result);
 }
 
 /* Read layout {rows, cols, bits_per_cell} and check it covers bits. */
@@ -380,6 +397,7 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	EnvelopeHeader hdr;
 	bytea	   *code;
 	bytea	   *mask = NULL;
+	bytea	   *result;
 	size_t		len;
 
 	memset(&hdr, 0, sizeof(hdr));
@@ -406,8 +424,12 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(5))
 		SetLayout(&hdr, PG_GETARG_ARRAYTYPE_P(5));
 	FillLabels(fcinfo, 2, &hdr);
-	PG_RETURN_BYTEA_P(SealPayload(&hdr, NULL, (const uint8 *) VARDATA_ANY(code),
-								  mask ? (const uint8 *) VARDATA_ANY(mask) : NULL));
+	result = SealPayload(&hdr, NULL, (const uint8 *) VARDATA_ANY(code),
+						 mask ? (const uint8 *) VARDATA_ANY(mask) : NULL);
+	WipeDetoasted(code, PG_GETARG_DATUM(0));
+	if (mask != NULL)
+		WipeDetoasted(mask, PG_GETARG_DATUM(1));
+	PG_RETURN_BYTEA_P(result);
 }
 
 /* Allow reveal only to admins, only while biocrypt.allow_reveal is on. */

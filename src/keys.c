@@ -199,6 +199,8 @@ ReadRootKeyCommand(const char *command, uint8 *root)
 	pipe = popen(command, "r");
 	if (pipe == NULL)
 		RootKeyFatal("biocrypt: could not run biocrypt.root_key_command: %m");
+	/* unbuffered, so that no stdio buffer keeps a copy of the key */
+	setvbuf(pipe, NULL, _IONBF, 0);
 	n = fread(text, 1, sizeof(text), pipe);
 	/* drain anything longer so the program is not killed by SIGPIPE */
 	while (n == sizeof(text) && fgetc(pipe) != EOF)
@@ -274,7 +276,17 @@ KeysAtExit(int code, Datum arg)
 	derived_keys = NULL;
 }
 
-/* Drop cached keys that a rolled-back transaction may have created. */
+/* Forget every cached key: some may belong to rows that rolled back. */
+static void
+KeysForgetCached(void)
+{
+	memset(dek_slots, 0, sizeof(dek_slots));
+	if (dek_bytes != NULL)
+		sodium_memzero(dek_bytes, DEK_CACHE_SLOTS * BIOCRYPT_KEY_BYTES);
+	memset(active_keys, 0, sizeof(active_keys));
+}
+
+/* The active-key choice lasts one transaction; an abort drops all keys. */
 static void
 KeysXactCallback(XactEvent event, void *arg)
 {
@@ -282,10 +294,8 @@ KeysXactCallback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			memset(dek_slots, 0, sizeof(dek_slots));
-			if (dek_bytes != NULL)
-				sodium_memzero(dek_bytes, DEK_CACHE_SLOTS * BIOCRYPT_KEY_BYTES);
-			/* FALLTHROUGH */
+			KeysForgetCached();
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
@@ -294,6 +304,18 @@ KeysXactCallback(XactEvent event, void *arg)
 		default:
 			break;
 	}
+}
+
+/*
+ * A subtransaction abort (savepoint, exception block) may undo a key row
+ * created inside it while the transaction goes on: never seal with it.
+ */
+static void
+KeysSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		KeysForgetCached();
 }
 
 /*
@@ -327,6 +349,7 @@ KeysAttach(void)
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(KeysXactCallback, NULL);
+		RegisterSubXactCallback(KeysSubXactCallback, NULL);
 		xact_callback_registered = true;
 	}
 }
@@ -470,7 +493,7 @@ FetchDek(uint32 key_id, uint8 cipher)
 
 	KeyRingBegin(&st);
 	if (SPI_execute_with_args("SELECT cipher, state, kcv, wrapped FROM biocrypt.keys WHERE id = $1",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: key ring query failed");
 	if (SPI_processed == 0)
 		ereport(ERROR,
