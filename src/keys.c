@@ -177,7 +177,8 @@ ReadRootKeyFile(const char *path, uint8 *root)
 	}
 	n = read(fd, text, sizeof(text));
 	close(fd);
-	if (n < 0 || !ParseRootKeyHex(text, (size_t) n, root))
+	/* a full buffer means more text than a key: refuse, never truncate */
+	if (n < 0 || n == sizeof(text) || !ParseRootKeyHex(text, (size_t) n, root))
 	{
 		sodium_memzero(text, sizeof(text));
 		RootKeyFatal("biocrypt: biocrypt.root_key_file \"%s\" does not hold 64 hexadecimal digits",
@@ -193,6 +194,7 @@ ReadRootKeyCommand(const char *command, uint8 *root)
 	char		text[160];
 	size_t		n;
 	int			rc;
+	bool		too_long = false;
 	FILE	   *pipe;
 
 	fflush(NULL);
@@ -204,7 +206,7 @@ ReadRootKeyCommand(const char *command, uint8 *root)
 	n = fread(text, 1, sizeof(text), pipe);
 	/* drain anything longer so the program is not killed by SIGPIPE */
 	while (n == sizeof(text) && fgetc(pipe) != EOF)
-		continue;
+		too_long = true;
 	rc = pclose(pipe);
 	if (rc != 0)
 	{
@@ -212,7 +214,7 @@ ReadRootKeyCommand(const char *command, uint8 *root)
 		RootKeyFatal("biocrypt: biocrypt.root_key_command failed: %s",
 					 wait_result_to_str(rc));
 	}
-	if (!ParseRootKeyHex(text, n, root))
+	if (too_long || n == sizeof(text) || !ParseRootKeyHex(text, n, root))
 	{
 		sodium_memzero(text, sizeof(text));
 		RootKeyFatal("biocrypt: biocrypt.root_key_command did not print 64 hexadecimal digits");
@@ -431,6 +433,18 @@ DekCacheCommit(const uint8 *dek)
 	dek_slots[(dek - dek_bytes) / BIOCRYPT_KEY_BYTES].valid = true;
 }
 
+/* The one error for a key ring wrapped under another root key. */
+static void
+RootKeyMismatch(uint32 key_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIG_FILE_ERROR),
+			 errmsg("biocrypt: the root key does not match the key ring"),
+			 errdetail("Data key %u was wrapped under a different root key than the one this server loaded.", key_id),
+			 errhint("Start the server with the root key that created biocrypt.keys."),
+			 errhidestmt(true)));
+}
+
 /* Check a key row's state, cipher and key-check value before unwrapping. */
 static void
 CheckKeyRow(uint32 key_id, uint8 cipher, const char *row_cipher,
@@ -449,12 +463,7 @@ CheckKeyRow(uint32 key_id, uint8 cipher, const char *row_cipher,
 				 errhidestmt(true)));
 	if (VARSIZE_ANY_EXHDR(kcv) != KCV_BYTES ||
 		sodium_memcmp(VARDATA_ANY(kcv), derived_keys->kcv, KCV_BYTES) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("biocrypt: the root key does not match the key ring"),
-				 errdetail("Data key %u was wrapped under a different root key than the one this server loaded.", key_id),
-				 errhint("Start the server with the root key that created biocrypt.keys."),
-				 errhidestmt(true)));
+		RootKeyMismatch(key_id);
 }
 
 /* Unwrap a DEK fetched from the ring into a cache slot. */
@@ -627,6 +636,33 @@ CreateKey(ActiveKey *ak, int64 counter)
 	return true;
 }
 
+/*
+ * Refuse to add a key to a ring wrapped under another root key: a server
+ * started with the wrong key must not split the ring between two roots.
+ */
+static void
+CheckRingRootKey(void)
+{
+	Oid			argtypes[1] = {BYTEAOID};
+	Datum		args[1];
+	bytea	   *kcv = palloc(VARHDRSZ + KCV_BYTES);
+
+	memcpy(VARDATA(kcv), derived_keys->kcv, KCV_BYTES);
+	SET_VARSIZE(kcv, VARHDRSZ + KCV_BYTES);
+	args[0] = PointerGetDatum(kcv);
+	if (SPI_execute_with_args("SELECT id FROM biocrypt.keys WHERE kcv <> $1 LIMIT 1",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: key ring query failed");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		int32		key_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+
+		RootKeyMismatch((uint32) key_id);
+	}
+}
+
 /* Find or create the active key of ak's epoch and cipher. */
 static void
 ResolveActiveKey(ActiveKey *ak, int64 counter)
@@ -642,6 +678,7 @@ ResolveActiveKey(ActiveKey *ak, int64 counter)
 				break;
 			RetireKey(ak->key_id);
 		}
+		CheckRingRootKey();
 		if (CreateKey(ak, counter))
 			break;
 		/* a concurrent transaction created the key: read it on the next try */

@@ -136,6 +136,13 @@ $log = start_fails($node, "biocrypt.root_key_file = '$f'\n",
 like($log, qr/FATAL:  biocrypt: .* does not hold 64 hexadecimal digits/,
 	'key file with 66 hex digits: FATAL says 64 hex digits are needed');
 
+# text past the first 160 bytes is still checked, never ignored
+$f = write_key('padded.key', $KEY . (' ' x 150) . "JUNKJUNK\n", 0600);
+$log = start_fails($node, "biocrypt.root_key_file = '$f'\n",
+	'key file with junk after padding');
+like($log, qr/FATAL:  biocrypt: .* does not hold 64 hexadecimal digits/,
+	'key file with junk after padding: FATAL says 64 hex digits are needed');
+
 $f = write_key('empty.key', '', 0600);
 $log = start_fails($node, "biocrypt.root_key_file = '$f'\n", 'empty key file');
 like($log, qr/FATAL:  biocrypt: .* does not hold 64 hexadecimal digits/,
@@ -167,6 +174,12 @@ like(
 	$log,
 	qr/FATAL:  biocrypt: biocrypt\.root_key_command did not print 64 hexadecimal digits/,
 	'command printing 63 hex digits: FATAL says 64 hex digits are needed');
+
+$log = start_fails($node,
+	"biocrypt.root_key_command = 'printf \"%s%150s%s\" $KEY \"\" JUNK'\n",
+	'command printing junk after padding');
+like($log, qr/FATAL:  biocrypt: biocrypt\.root_key_command did not print 64 hexadecimal digits/,
+	'command printing junk after padding: FATAL says 64 hex digits are needed');
 
 $log = start_fails($node, "biocrypt.root_key_command = 'echo ${KEY}00'\n",
 	'command printing 66 hex digits');

@@ -190,6 +190,18 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM t'),
 is($node->safe_psql('postgres', $ring_sql),
 	$ring, 'key B: key ring unchanged');
 
+# a new epoch must not get a data key wrapped under key B either: that
+# would split the ring between two root keys
+($ret, $out, $err) = psql_verbose($node,
+	q{INSERT INTO t VALUES (12, biocrypt.protect('{3,4}'::real[], 'subject-12',
+		now() + interval '2 months'))});
+like(
+	$err,
+	qr/ERROR:  F0000: biocrypt: the root key does not match the key ring/,
+	'key B: protect into a new epoch fails with SQLSTATE F0000');
+is($node->safe_psql('postgres', $ring_sql),
+	$ring, 'key B: no key was added for the new epoch');
+
 # -- back to key A
 $node->stop;
 use_key($node, $key_a);
