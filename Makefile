@@ -35,7 +35,7 @@ UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
 test/unit/envelope_test: test/unit/envelope_test.c src/envelope.c src/envelope.h src/halfutils.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/envelope_test.c src/envelope.c $(SODIUM_LIBS) -lm
 
-.PHONY: unit fuzz-smoke
+.PHONY: unit fuzz-smoke cppcheck
 unit: test/unit/envelope_test
 	test/unit/envelope_test
 
@@ -49,3 +49,11 @@ fuzz-smoke: test/fuzz/fuzz_envelope
 	mkdir -p test/fuzz/work
 	test/fuzz/fuzz_envelope -runs=$(or $(FUZZ_RUNS),300000) -max_len=4096 \
 		test/fuzz/work test/fuzz/corpus/envelope
+
+# static analysis of our sources (server headers are not ours to fix)
+cppcheck:
+	cppcheck --enable=warning,style,performance,portability --std=c11 --quiet \
+		--inline-suppr --error-exitcode=1 -Isrc -I$(shell $(PG_CONFIG) --includedir-server) \
+		--suppress=missingIncludeSystem --suppress=missingInclude \
+		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \
+		src/*.c test/unit/*.c test/fuzz/*.c

@@ -59,6 +59,7 @@ RequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
 static const float4 *
 CheckEmbedding(ArrayType *arr, int *dims)
 {
+	/* cppcheck-suppress invalidPointerCast ; array data of a real[] */
 	const float4 *x = (const float4 *) ARR_DATA_PTR(arr);
 	int			n;
 
@@ -221,7 +222,7 @@ FillLabels(FunctionCallInfo fcinfo, int subj, EnvelopeHeader *hdr)
 	text	   *subject;
 	char	   *utf8;
 	int			len;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz sealed_at = GetCurrentTimestamp();
 
 	RequireArg(fcinfo, subj, "subject");
 	subject = PG_GETARG_TEXT_PP(subj);
@@ -238,10 +239,11 @@ FillLabels(FunctionCallInfo fcinfo, int subj, EnvelopeHeader *hdr)
 				 ENVELOPE_MAX_SUBJECT);
 	hdr->subject = utf8;
 	hdr->subject_len = (uint16) len;
-	hdr->created = now;
+	hdr->created = sealed_at;
 	hdr->expires = RetentionResolveExpiry(PG_ARGISNULL(subj + 1),
 										  PG_ARGISNULL(subj + 1) ? 0 :
-										  PG_GETARG_TIMESTAMPTZ(subj + 1), now);
+										  PG_GETARG_TIMESTAMPTZ(subj + 1),
+										  sealed_at);
 	if (PG_ARGISNULL(subj + 2))
 		PurposesFromDefault(hdr);
 	else
@@ -527,6 +529,7 @@ biocrypt_reveal(PG_FUNCTION_ARGS)
 	result->elemtype = FLOAT4OID;
 	ARR_DIMS(result)[0] = dims;
 	ARR_LBOUND(result)[0] = 1;
+	/* cppcheck-suppress invalidPointerCast ; array data of a real[] */
 	Dequantise(&hdr, plain->data, (float4 *) ARR_DATA_PTR(result));
 	SecmemRelease(plain);
 	PG_RETURN_ARRAYTYPE_P(result);

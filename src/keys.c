@@ -205,8 +205,12 @@ ReadRootKeyCommand(const char *command, uint8 *root)
 	setvbuf(pipe, NULL, _IONBF, 0);
 	n = fread(text, 1, sizeof(text), pipe);
 	/* drain anything longer so the program is not killed by SIGPIPE */
-	while (n == sizeof(text) && fgetc(pipe) != EOF)
+	if (n == sizeof(text) && fgetc(pipe) != EOF)
+	{
 		too_long = true;
+		while (fgetc(pipe) != EOF)
+			;
+	}
 	rc = pclose(pipe);
 	if (rc != 0)
 	{

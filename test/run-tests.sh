@@ -35,6 +35,14 @@ WORK=$(mktemp -d /tmp/biocrypt-test.XXXXXX)
 rsync -a --exclude .git "$SRC/" "$WORK/"
 chown -R postgres:postgres "$WORK" "$LOG"
 
+# static analysis
+if make -C "$WORK" -s cppcheck >"$LOG/cppcheck.log" 2>&1; then
+	count 1 0 cppcheck
+else
+	cat "$LOG/cppcheck.log"
+	count 0 1 cppcheck
+fi
+
 # C unit tests (kernels, envelope parser)
 make -C "$WORK" -s unit >"$LOG/unit.log" 2>&1
 cat "$LOG/unit.log"
