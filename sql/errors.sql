@@ -131,6 +131,12 @@ SELECT pg_temp.err($$SET biocrypt.default_retention = 'garbage'$$) AS default_re
 SELECT pg_temp.err($$SET biocrypt.default_retention = ''$$) AS default_retention_empty;
 SELECT pg_temp.err($$SET biocrypt.max_retention = '0'$$) AS max_retention_zero;
 SELECT pg_temp.err($$SET biocrypt.max_retention = 'forever'$$) AS max_retention_garbage;
+SELECT pg_temp.err($$SET biocrypt.max_retention = '300000 years'$$) AS max_retention_huge;
+SELECT pg_temp.err($$SET biocrypt.default_retention = '101 years'$$) AS default_retention_over_100_years;
+SELECT pg_temp.err($$SET biocrypt.max_retention = '100 years'$$) AS max_retention_100_years;
+RESET biocrypt.max_retention;
+SELECT pg_temp.err($$SET biocrypt.default_purposes = 'a,,b'$$) AS default_purposes_empty_entry;
+SELECT pg_temp.err($$SET biocrypt.default_purposes = ',a'$$) AS default_purposes_leading_comma;
 SELECT pg_temp.err($$SET biocrypt.cipher = 'des'$$) AS cipher_unknown;
 SELECT pg_temp.err($$SET biocrypt.root_key_command = 'echo 00'$$) AS root_key_command_runtime;
 SELECT pg_temp.err($$SET biocrypt.no_such_setting = 'on'$$) AS unknown_biocrypt_setting;

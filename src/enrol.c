@@ -176,26 +176,40 @@ PurposesFromArray(EnvelopeHeader *hdr, ArrayType *arr)
 	SetPurposes(hdr, names, n);
 }
 
-/* Split a comma-separated purpose list (biocrypt.default_purposes). */
+/*
+ * Split a comma-separated purpose list (biocrypt.default_purposes) in place,
+ * trimming spaces.  Returns the count, or -1 for an empty entry or too many.
+ */
 static int
 SplitPurposeList(char *list, char **names, int max)
 {
 	int			n = 0;
+	char	   *tok = list;
 
-	for (char *tok = strtok(list, ","); tok != NULL; tok = strtok(NULL, ","))
+	while (*tok == ' ')
+		tok++;
+	if (*tok == '\0')
+		return 0;				/* the empty list */
+	for (;;)
 	{
-		char	   *end;
+		char	   *comma = strchr(tok, ',');
+		char	   *end = comma ? comma : tok + strlen(tok);
 
 		while (*tok == ' ')
 			tok++;
-		end = tok + strlen(tok);
 		while (end > tok && end[-1] == ' ')
-			*--end = '\0';
-		if (n == max)
+			end--;
+		if (end == tok || n == max)
 			return -1;
 		names[n++] = tok;
+		if (comma == NULL)
+		{
+			*end = '\0';
+			return n;
+		}
+		*end = '\0';
+		tok = comma + 1;
 	}
-	return n;
 }
 
 /* Purposes from biocrypt.default_purposes. */

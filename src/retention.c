@@ -19,6 +19,8 @@
 
 #include "biocrypt.h"
 
+#define RETENTION_MAX_YEARS 100
+
 static char *biocrypt_default_retention = NULL;
 static char *biocrypt_max_retention = NULL;
 static Interval *default_retention = NULL;
@@ -50,6 +52,15 @@ CheckRetentionInterval(char **newval, void **extra, GucSource source)
 		(span.month == 0 && span.day == 0 && span.time == 0))
 	{
 		GUC_check_errdetail("The interval must be positive in every field.");
+		return false;
+	}
+	/* a bound keeps now + span far from the end of the timestamp range */
+	if (span.month > 12 * RETENTION_MAX_YEARS ||
+		span.day > 366 * RETENTION_MAX_YEARS ||
+		span.time > INT64CONST(366) * RETENTION_MAX_YEARS * USECS_PER_DAY)
+	{
+		GUC_check_errdetail("The interval must be at most %d years in every field.",
+							RETENTION_MAX_YEARS);
 		return false;
 	}
 	parsed = malloc(sizeof(Interval));

@@ -1,0 +1,873 @@
+/*-------------------------------------------------------------------------
+ *
+ * kernels.c
+ *		Distance kernels with run-time CPU dispatch.
+ *
+ * kernel_ops starts on the portable C path, which any compiler and CPU
+ * (ARM included) builds.  On x86-64 the AVX2+FMA+F16C and AVX-512
+ * (F, BW, VL) versions are compiled with target attributes, never with
+ * -march, and switched in only after CPUID says the CPU has the
+ * instructions and XGETBV says the OS saves their registers.  AVX-512 bit
+ * kernels use VPOPCNTDQ where present, else the scalar POPCNT ones.
+ *
+ * Each vector kernel is written once per path as an always-inline body
+ * taking the element format and the sums wanted as constants; the small
+ * wrappers below let the compiler specialise it.  SIMD loops hand their
+ * tail to the portable body (AVX2) or use masked loads (AVX-512), so every
+ * length is handled.  Summation order differs between paths: results agree
+ * to float rounding, which the unit tests bound.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "halfutils.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KERNELS_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* element formats and wanted sums, as compile-time constants */
+enum
+{
+	ELEM_F32,
+	ELEM_F16,
+	ELEM_I8
+};
+enum
+{
+	SUM_DOT,
+	SUM_DOT_NORM,
+	SUM_L2
+};
+
+/* ---------------------------------------------------------------------
+ * Portable C
+ * --------------------------------------------------------------------- */
+
+/* Element i of a template as float (i8: the code, unscaled). */
+ALWAYS_INLINE float
+LoadElem(const void *t, size_t i, int elem)
+{
+	uint16_t	h;
+
+	switch (elem)
+	{
+		case ELEM_F32:
+			return ((const float *) t)[i];
+		case ELEM_F16:
+			memcpy(&h, (const char *) t + 2 * i, sizeof(h));
+			return HalfToFloat(h);
+		default:
+			return (float) ((const int8_t *) t)[i];
+	}
+}
+
+/*
+ * Sums over [0, n) with 8 independent accumulators, which gives the
+ * compiler room to vectorise without reassociating a single chain.
+ */
+ALWAYS_INLINE void
+SumsPortable(const float *p, const void *t, size_t n, int elem, int what,
+			 float scale, float *s1, float *s2)
+{
+	float		a[8] = {0};
+	float		b[8] = {0};
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		for (int k = 0; k < 8; k++)
+		{
+			float		x = LoadElem(t, i + k, elem);
+
+			if (what == SUM_L2)
+			{
+				float		d = p[i + k] - scale * x;
+
+				a[k] += d * d;
+			}
+			else
+			{
+				a[k] += p[i + k] * x;
+				if (what == SUM_DOT_NORM)
+					b[k] += x * x;
+			}
+		}
+	for (; i < n; i++)
+	{
+		float		x = LoadElem(t, i, elem);
+
+		if (what == SUM_L2)
+			a[0] += (p[i] - scale * x) * (p[i] - scale * x);
+		else
+		{
+			a[0] += p[i] * x;
+			b[0] += x * x;
+		}
+	}
+	*s1 = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+	*s2 = ((b[0] + b[4]) + (b[1] + b[5])) + ((b[2] + b[6]) + (b[3] + b[7]));
+}
+
+/* Portable wrappers, one per operation. */
+static float
+DotF32Portable(const float *p, const float *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsPortable(p, t, n, ELEM_F32, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+static void
+DotNormF32Portable(const float *p, const float *t, size_t n, float *dot, float *tnorm)
+{
+	SumsPortable(p, t, n, ELEM_F32, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+static float
+L2SqF32Portable(const float *p, const float *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsPortable(p, t, n, ELEM_F32, SUM_L2, 1, &s1, &s2);
+	return s1;
+}
+
+static float
+DotF16Portable(const float *p, const uint16_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsPortable(p, t, n, ELEM_F16, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+static void
+DotNormF16Portable(const float *p, const uint16_t *t, size_t n, float *dot, float *tnorm)
+{
+	SumsPortable(p, t, n, ELEM_F16, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+static float
+L2SqF16Portable(const float *p, const uint16_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsPortable(p, t, n, ELEM_F16, SUM_L2, 1, &s1, &s2);
+	return s1;
+}
+
+static float
+DotI8Portable(const float *p, const int8_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsPortable(p, t, n, ELEM_I8, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+static void
+DotNormI8Portable(const float *p, const int8_t *t, size_t n, float *dot, float *tnorm)
+{
+	SumsPortable(p, t, n, ELEM_I8, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+static float
+L2SqI8Portable(const float *p, const int8_t *t, float scale, size_t n)
+{
+	float		s1, s2;
+
+	SumsPortable(p, t, n, ELEM_I8, SUM_L2, scale, &s1, &s2);
+	return s1;
+}
+
+/* Read 8 bytes as a word (any alignment). */
+ALWAYS_INLINE uint64_t
+Word(const uint8_t *p)
+{
+	uint64_t	w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/* popcount(a ^ b), word at a time, then the tail bytes. */
+ALWAYS_INLINE uint64_t
+HammingBody(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t	c = 0;
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		c += (uint64_t) __builtin_popcountll(Word(a + i) ^ Word(b + i));
+	for (; i < n; i++)
+		c += (uint64_t) __builtin_popcount((unsigned) (a[i] ^ b[i]));
+	return c;
+}
+
+/* Masked difference and valid counts, word at a time. */
+ALWAYS_INLINE void
+MaskedHammingBody(const uint8_t *a, const uint8_t *ma, const uint8_t *b,
+				  const uint8_t *mb, size_t n, uint64_t *diff, uint64_t *valid)
+{
+	uint64_t	d = 0;
+	uint64_t	v = 0;
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		uint64_t	m = Word(ma + i) & Word(mb + i);
+
+		d += (uint64_t) __builtin_popcountll((Word(a + i) ^ Word(b + i)) & m);
+		v += (uint64_t) __builtin_popcountll(m);
+	}
+	for (; i < n; i++)
+	{
+		unsigned	m = ma[i] & mb[i];
+
+		d += (uint64_t) __builtin_popcount((a[i] ^ b[i]) & m);
+		v += (uint64_t) __builtin_popcount(m);
+	}
+	*diff = d;
+	*valid = v;
+}
+
+static uint64_t
+HammingPortable(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	return HammingBody(a, b, n);
+}
+
+static void
+MaskedHammingPortable(const uint8_t *a, const uint8_t *ma, const uint8_t *b,
+					  const uint8_t *mb, size_t n, uint64_t *diff, uint64_t *valid)
+{
+	MaskedHammingBody(a, ma, b, mb, n, diff, valid);
+}
+
+static KernelOps ops_portable = {
+	DotF32Portable, DotNormF32Portable, L2SqF32Portable,
+	DotF16Portable, DotNormF16Portable, L2SqF16Portable,
+	DotI8Portable, DotNormI8Portable, L2SqI8Portable,
+	HammingPortable, MaskedHammingPortable
+};
+
+#ifdef KERNELS_X86
+
+/* ---------------------------------------------------------------------
+ * AVX2 + FMA + F16C (8 lanes); POPCNT for bits
+ * --------------------------------------------------------------------- */
+#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c,popcnt")))
+
+/* Eight template elements from index i, as floats. */
+TARGET_AVX2 ALWAYS_INLINE __m256
+Load8Avx2(const void *t, size_t i, int elem)
+{
+	switch (elem)
+	{
+		case ELEM_F32:
+			return _mm256_loadu_ps((const float *) t + i);
+		case ELEM_F16:
+			return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) ((const uint16_t *) t + i)));
+		default:
+			return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+									  _mm_loadl_epi64((const __m128i *) ((const int8_t *) t + i))));
+	}
+}
+
+/* Horizontal sum of 8 floats. */
+TARGET_AVX2 ALWAYS_INLINE float
+HsumAvx2(__m256 v)
+{
+	__m128		s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* Sums over whole blocks of 8 with two accumulators; the rest goes portable. */
+TARGET_AVX2 ALWAYS_INLINE void
+SumsAvx2(const float *p, const void *t, size_t n, int elem, int what,
+		 float scale, float *s1, float *s2)
+{
+	__m256		a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+	__m256		b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+	__m256		vs = _mm256_set1_ps(scale);
+	size_t		i = 0;
+	float		t1, t2;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		x0 = Load8Avx2(t, i, elem), x1 = Load8Avx2(t, i + 8, elem);
+		__m256		p0 = _mm256_loadu_ps(p + i), p1 = _mm256_loadu_ps(p + i + 8);
+
+		if (what == SUM_L2)
+		{
+			__m256		d0 = _mm256_fnmadd_ps(vs, x0, p0), d1 = _mm256_fnmadd_ps(vs, x1, p1);
+
+			a0 = _mm256_fmadd_ps(d0, d0, a0);
+			a1 = _mm256_fmadd_ps(d1, d1, a1);
+		}
+		else
+		{
+			a0 = _mm256_fmadd_ps(p0, x0, a0);
+			a1 = _mm256_fmadd_ps(p1, x1, a1);
+			if (what == SUM_DOT_NORM)
+			{
+				b0 = _mm256_fmadd_ps(x0, x0, b0);
+				b1 = _mm256_fmadd_ps(x1, x1, b1);
+			}
+		}
+	}
+	SumsPortable(p + i, (const char *) t + i * (elem == ELEM_F32 ? 4 : elem == ELEM_F16 ? 2 : 1),
+				 n - i, elem, what, scale, &t1, &t2);
+	*s1 = HsumAvx2(_mm256_add_ps(a0, a1)) + t1;
+	*s2 = HsumAvx2(_mm256_add_ps(b0, b1)) + t2;
+}
+
+TARGET_AVX2 static float
+DotF32Avx2(const float *p, const float *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx2(p, t, n, ELEM_F32, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX2 static void
+DotNormF32Avx2(const float *p, const float *t, size_t n, float *dot, float *tnorm)
+{
+	SumsAvx2(p, t, n, ELEM_F32, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+TARGET_AVX2 static float
+L2SqF32Avx2(const float *p, const float *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx2(p, t, n, ELEM_F32, SUM_L2, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX2 static float
+DotF16Avx2(const float *p, const uint16_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx2(p, t, n, ELEM_F16, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX2 static void
+DotNormF16Avx2(const float *p, const uint16_t *t, size_t n, float *dot, float *tnorm)
+{
+	SumsAvx2(p, t, n, ELEM_F16, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+TARGET_AVX2 static float
+L2SqF16Avx2(const float *p, const uint16_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx2(p, t, n, ELEM_F16, SUM_L2, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX2 static float
+DotI8Avx2(const float *p, const int8_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx2(p, t, n, ELEM_I8, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX2 static void
+DotNormI8Avx2(const float *p, const int8_t *t, size_t n, float *dot, float *tnorm)
+{
+	SumsAvx2(p, t, n, ELEM_I8, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+TARGET_AVX2 static float
+L2SqI8Avx2(const float *p, const int8_t *t, float scale, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx2(p, t, n, ELEM_I8, SUM_L2, scale, &s1, &s2);
+	return s1;
+}
+
+/* Bit kernels with the POPCNT instruction. */
+TARGET_AVX2 static uint64_t
+HammingPopcnt(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	return HammingBody(a, b, n);
+}
+
+TARGET_AVX2 static void
+MaskedHammingPopcnt(const uint8_t *a, const uint8_t *ma, const uint8_t *b,
+					const uint8_t *mb, size_t n, uint64_t *diff, uint64_t *valid)
+{
+	MaskedHammingBody(a, ma, b, mb, n, diff, valid);
+}
+
+static KernelOps ops_avx2 = {
+	DotF32Avx2, DotNormF32Avx2, L2SqF32Avx2,
+	DotF16Avx2, DotNormF16Avx2, L2SqF16Avx2,
+	DotI8Avx2, DotNormI8Avx2, L2SqI8Avx2,
+	HammingPopcnt, MaskedHammingPopcnt
+};
+
+/* ---------------------------------------------------------------------
+ * AVX-512 (F, BW, VL; 16 lanes, masked tails); VPOPCNTDQ for bits
+ * --------------------------------------------------------------------- */
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
+#define TARGET_AVX512POP __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq")))
+
+/* Up to 16 template elements from index i (lanes outside m read as 0). */
+TARGET_AVX512 ALWAYS_INLINE __m512
+Load16Avx512(const void *t, size_t i, __mmask16 m, int elem)
+{
+	switch (elem)
+	{
+		case ELEM_F32:
+			return _mm512_maskz_loadu_ps(m, (const float *) t + i);
+		case ELEM_F16:
+			return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *) t + i));
+		default:
+			return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+									  _mm_maskz_loadu_epi8(m, (const int8_t *) t + i)));
+	}
+}
+
+/* Accumulate one block of up to 16 lanes into a (and b). */
+TARGET_AVX512 ALWAYS_INLINE void
+Step16Avx512(const float *p, const void *t, size_t i, __mmask16 m, int elem,
+			 int what, __m512 vs, __m512 *a, __m512 *b)
+{
+	__m512		x = Load16Avx512(t, i, m, elem);
+	__m512		q = _mm512_maskz_loadu_ps(m, p + i);
+
+	if (what == SUM_L2)
+	{
+		__m512		d = _mm512_fnmadd_ps(vs, x, q);
+
+		*a = _mm512_fmadd_ps(d, d, *a);
+	}
+	else
+	{
+		*a = _mm512_fmadd_ps(q, x, *a);
+		if (what == SUM_DOT_NORM)
+			*b = _mm512_fmadd_ps(x, x, *b);
+	}
+}
+
+/* Sums over [0, n): two accumulators, then a masked tail block. */
+TARGET_AVX512 ALWAYS_INLINE void
+SumsAvx512(const float *p, const void *t, size_t n, int elem, int what,
+		   float scale, float *s1, float *s2)
+{
+	__m512		a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+	__m512		b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+	__m512		vs = _mm512_set1_ps(scale);
+	size_t		i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		Step16Avx512(p, t, i, 0xFFFF, elem, what, vs, &a0, &b0);
+		Step16Avx512(p, t, i + 16, 0xFFFF, elem, what, vs, &a1, &b1);
+	}
+	for (; i < n; i += 16)
+	{
+		__mmask16	m = n - i >= 16 ? 0xFFFF : (__mmask16) ((1u << (n - i)) - 1);
+
+		Step16Avx512(p, t, i, m, elem, what, vs, &a0, &b0);
+	}
+	*s1 = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+	*s2 = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+}
+
+TARGET_AVX512 static float
+DotF32Avx512(const float *p, const float *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx512(p, t, n, ELEM_F32, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX512 static void
+DotNormF32Avx512(const float *p, const float *t, size_t n, float *dot, float *tnorm)
+{
+	SumsAvx512(p, t, n, ELEM_F32, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+TARGET_AVX512 static float
+L2SqF32Avx512(const float *p, const float *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx512(p, t, n, ELEM_F32, SUM_L2, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX512 static float
+DotF16Avx512(const float *p, const uint16_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx512(p, t, n, ELEM_F16, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX512 static void
+DotNormF16Avx512(const float *p, const uint16_t *t, size_t n, float *dot, float *tnorm)
+{
+	SumsAvx512(p, t, n, ELEM_F16, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+TARGET_AVX512 static float
+L2SqF16Avx512(const float *p, const uint16_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx512(p, t, n, ELEM_F16, SUM_L2, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX512 static float
+DotI8Avx512(const float *p, const int8_t *t, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx512(p, t, n, ELEM_I8, SUM_DOT, 1, &s1, &s2);
+	return s1;
+}
+
+TARGET_AVX512 static void
+DotNormI8Avx512(const float *p, const int8_t *t, size_t n, float *dot, float *tnorm)
+{
+	SumsAvx512(p, t, n, ELEM_I8, SUM_DOT_NORM, 1, dot, tnorm);
+}
+
+TARGET_AVX512 static float
+L2SqI8Avx512(const float *p, const int8_t *t, float scale, size_t n)
+{
+	float		s1, s2;
+
+	SumsAvx512(p, t, n, ELEM_I8, SUM_L2, scale, &s1, &s2);
+	return s1;
+}
+
+/* popcount(a ^ b), 64 bytes per step with a masked tail. */
+TARGET_AVX512POP static uint64_t
+HammingAvx512(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	__m512i		c = _mm512_setzero_si512();
+
+	for (size_t i = 0; i < n; i += 64)
+	{
+		__mmask64	m = n - i >= 64 ? ~(__mmask64) 0 : (((__mmask64) 1 << (n - i)) - 1);
+		__m512i		x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i),
+										 _mm512_maskz_loadu_epi8(m, b + i));
+
+		c = _mm512_add_epi64(c, _mm512_popcnt_epi64(x));
+	}
+	return (uint64_t) _mm512_reduce_add_epi64(c);
+}
+
+/* Masked difference and valid counts, 64 bytes per step. */
+TARGET_AVX512POP static void
+MaskedHammingAvx512(const uint8_t *a, const uint8_t *ma, const uint8_t *b,
+					const uint8_t *mb, size_t n, uint64_t *diff, uint64_t *valid)
+{
+	__m512i		d = _mm512_setzero_si512();
+	__m512i		v = _mm512_setzero_si512();
+
+	for (size_t i = 0; i < n; i += 64)
+	{
+		__mmask64	m = n - i >= 64 ? ~(__mmask64) 0 : (((__mmask64) 1 << (n - i)) - 1);
+		__m512i		mm = _mm512_and_si512(_mm512_maskz_loadu_epi8(m, ma + i),
+										  _mm512_maskz_loadu_epi8(m, mb + i));
+		__m512i		x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i),
+										 _mm512_maskz_loadu_epi8(m, b + i));
+
+		d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_and_si512(x, mm)));
+		v = _mm512_add_epi64(v, _mm512_popcnt_epi64(mm));
+	}
+	*diff = (uint64_t) _mm512_reduce_add_epi64(d);
+	*valid = (uint64_t) _mm512_reduce_add_epi64(v);
+}
+
+static KernelOps ops_avx512 = {
+	DotF32Avx512, DotNormF32Avx512, L2SqF32Avx512,
+	DotF16Avx512, DotNormF16Avx512, L2SqF16Avx512,
+	DotI8Avx512, DotNormI8Avx512, L2SqI8Avx512,
+	HammingPopcnt, MaskedHammingPopcnt	/* VPOPCNTDQ ones if present */
+};
+
+/* ---------------------------------------------------------------------
+ * CPU feature detection
+ * --------------------------------------------------------------------- */
+
+/* XCR0: which register states the OS saves on context switch. */
+static uint64_t
+ReadXcr0(void)
+{
+	uint32_t	eax, edx;
+
+	__asm__ volatile ("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+	return ((uint64_t) edx << 32) | eax;
+}
+
+/* CPU and OS support: 1 = AVX2+FMA+F16C, 2 = AVX-512 F/BW/VL too. */
+static int
+X86Level(int *vpopcntdq)
+{
+	unsigned	eax, ebx, ecx, edx;
+	unsigned	ebx7 = 0, ecx7 = 0, edx7;
+	uint64_t	xcr0;
+	int			level = 0;
+
+	*vpopcntdq = 0;
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return 0;
+	/* OSXSAVE, AVX, FMA, F16C, POPCNT */
+	if (!(ecx & (1u << 27)) || !(ecx & (1u << 28)) || !(ecx & (1u << 12)) ||
+		!(ecx & (1u << 29)) || !(ecx & (1u << 23)))
+		return 0;
+	xcr0 = ReadXcr0();
+	if ((xcr0 & 0x6) != 0x6)	/* XMM and YMM state */
+		return 0;
+	if (!__get_cpuid_count(7, 0, &eax, &ebx7, &ecx7, &edx7))
+		return 0;
+	if (ebx7 & (1u << 5))		/* AVX2 */
+		level = 1;
+	/* AVX512F, BW, VL and the opmask/ZMM states */
+	if (level == 1 && (ebx7 & (1u << 16)) && (ebx7 & (1u << 30)) &&
+		(ebx7 & (1u << 31)) && (xcr0 & 0xe6) == 0xe6)
+	{
+		level = 2;
+		*vpopcntdq = (ecx7 & (1u << 14)) != 0;
+	}
+	return level;
+}
+#endif							/* KERNELS_X86 */
+
+const KernelOps *kernel_ops = &ops_portable;
+static KernelPath kernel_path = KERNEL_PATH_PORTABLE;
+
+/* Can this CPU run a path? */
+int
+KernelPathSupported(KernelPath path)
+{
+#ifdef KERNELS_X86
+	int			vpop;
+	int			level = X86Level(&vpop);
+
+	return path == KERNEL_PATH_PORTABLE ||
+		(path == KERNEL_PATH_AVX2 && level >= 1) ||
+		(path == KERNEL_PATH_AVX512 && level >= 2);
+#else
+	return path == KERNEL_PATH_PORTABLE;
+#endif
+}
+
+/* The fastest path this CPU supports. */
+KernelPath
+KernelBestPath(void)
+{
+	if (KernelPathSupported(KERNEL_PATH_AVX512))
+		return KERNEL_PATH_AVX512;
+	if (KernelPathSupported(KERNEL_PATH_AVX2))
+		return KERNEL_PATH_AVX2;
+	return KERNEL_PATH_PORTABLE;
+}
+
+/* The operation table of a supported path (NULL if unsupported). */
+const KernelOps *
+KernelOpsFor(KernelPath path)
+{
+	if (!KernelPathSupported(path))
+		return NULL;
+#ifdef KERNELS_X86
+	if (path == KERNEL_PATH_AVX512)
+	{
+		int			vpop;
+
+		(void) X86Level(&vpop);
+		if (vpop)
+		{
+			ops_avx512.hamming = HammingAvx512;
+			ops_avx512.masked_hamming = MaskedHammingAvx512;
+		}
+		return &ops_avx512;
+	}
+	if (path == KERNEL_PATH_AVX2)
+		return &ops_avx2;
+#endif
+	return &ops_portable;
+}
+
+/* Switch to a path; returns 0 (and changes nothing) if unsupported. */
+int
+KernelUsePath(KernelPath path)
+{
+	const KernelOps *ops = KernelOpsFor(path);
+
+	if (ops == NULL)
+		return 0;
+	kernel_ops = ops;
+	kernel_path = path;
+	return 1;
+}
+
+/* The path in use. */
+KernelPath
+KernelCurrentPath(void)
+{
+	return kernel_path;
+}
+
+/* Name of a path, as biocrypt.simd spells it. */
+const char *
+KernelPathName(KernelPath path)
+{
+	switch (path)
+	{
+		case KERNEL_PATH_AVX512:
+			return "avx512";
+		case KERNEL_PATH_AVX2:
+			return "avx2";
+		default:
+			return "portable";
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Distances and batch entry points
+ * --------------------------------------------------------------------- */
+
+/* Cosine distance from partial sums; NaN when either vector is zero. */
+static double
+CosineDistance(double dot, double pnorm, double tnorm_sq)
+{
+	double		sim;
+
+	if (pnorm == 0 || tnorm_sq == 0)
+		return NAN;
+	sim = dot / (pnorm * sqrt(tnorm_sq));
+	/* rounding can push the similarity just outside [-1, 1] */
+	if (sim > 1)
+		sim = 1;
+	else if (sim < -1)
+		sim = -1;
+	return 1 - sim;
+}
+
+/* Distance between a probe and one decrypted vector payload. */
+double
+KernelVectorDistance(const KernelVectorProbe *probe, int elem,
+					 const uint8_t *payload)
+{
+	const KernelOps *ops = kernel_ops;
+	size_t		n = probe->dims;
+	float		dot = 0,
+				tnorm = 0,
+				scale = 1;
+
+	if (elem == KERNEL_ELEM_I8)
+	{
+		memcpy(&scale, payload, sizeof(scale));
+		payload += sizeof(scale);
+	}
+	switch (probe->metric)
+	{
+		case KERNEL_METRIC_L2:
+			if (elem == KERNEL_ELEM_F32)
+				return sqrt(ops->l2sq_f32(probe->x, (const float *) payload, n));
+			if (elem == KERNEL_ELEM_F16)
+				return sqrt(ops->l2sq_f16(probe->x, (const uint16_t *) payload, n));
+			return sqrt(ops->l2sq_i8(probe->x, (const int8_t *) payload, scale, n));
+		case KERNEL_METRIC_NEG_IP:
+			if (elem == KERNEL_ELEM_F32)
+				return -(double) ops->dot_f32(probe->x, (const float *) payload, n);
+			if (elem == KERNEL_ELEM_F16)
+				return -(double) ops->dot_f16(probe->x, (const uint16_t *) payload, n);
+			return -(double) scale * ops->dot_i8(probe->x, (const int8_t *) payload, n);
+		default:
+			/* the i8 scale cancels out of the cosine */
+			if (elem == KERNEL_ELEM_F32)
+				ops->dot_norm_f32(probe->x, (const float *) payload, n, &dot, &tnorm);
+			else if (elem == KERNEL_ELEM_F16)
+				ops->dot_norm_f16(probe->x, (const uint16_t *) payload, n, &dot, &tnorm);
+			else
+			{
+				ops->dot_norm_i8(probe->x, (const int8_t *) payload, n, &dot, &tnorm);
+				if (scale == 0)
+					tnorm = 0;
+			}
+			return CosineDistance(dot, probe->norm, tnorm);
+	}
+}
+
+/* One probe against count payloads of one format (identify's batches). */
+void
+KernelVectorDistances(const KernelVectorProbe *probe, int elem,
+					  const uint8_t *const *payloads, size_t count, double *out)
+{
+	for (size_t i = 0; i < count; i++)
+		out[i] = KernelVectorDistance(probe, elem, payloads[i]);
+}
+
+/*
+ * Masked fractional Hamming distance minimised over the probe's rotations;
+ * NaN when no rotation has probe->min_valid bits valid in both masks.
+ */
+double
+KernelBitsDistance(const KernelBitsProbe *probe, const uint8_t *code,
+				   const uint8_t *mask)
+{
+	double		best = NAN;
+
+	for (int s = 0; s < probe->nshifts; s++)
+	{
+		uint64_t	diff,
+					valid;
+		double		d;
+
+		kernel_ops->masked_hamming(probe->codes[s], probe->masks[s], code, mask,
+								   probe->nbytes, &diff, &valid);
+		if (valid == 0 || valid < probe->min_valid)
+			continue;
+		d = (double) diff / (double) valid;
+		if (isnan(best) || d < best)
+			best = d;
+	}
+	return best;
+}
+
+/* One bit probe against count templates (codes and masks). */
+void
+KernelBitsDistances(const KernelBitsProbe *probe, const uint8_t *const *codes,
+					const uint8_t *const *masks, size_t count, double *out)
+{
+	for (size_t i = 0; i < count; i++)
+		out[i] = KernelBitsDistance(probe, codes[i], masks[i]);
+}
+
+/* Unmasked fractional Hamming distance of two codes of nbytes (> 0). */
+double
+KernelHammingFraction(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+	return (double) kernel_ops->hamming(a, b, nbytes) / (double) (nbytes * 8);
+}
