@@ -3,8 +3,9 @@ EXTENSION = biocrypt
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = biocrypt
-OBJS = src/biocrypt.o src/envelope.o src/enrol.o src/keys.o src/retention.o \
-	src/seal.o src/secmem.o src/template.o
+OBJS = src/biocrypt.o src/compare.o src/envelope.o src/enrol.o src/identify.o \
+	src/iris.o src/kernels.o src/keys.o src/retention.o src/seal.o src/secmem.o \
+	src/template.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 

@@ -166,6 +166,67 @@ COMMENT ON FUNCTION biocrypt.reveal(protected_template) IS 'decrypt an embedding
 COMMENT ON FUNCTION biocrypt.reveal_bits(protected_template) IS 'decrypt a bit code and its mask (admins, while biocrypt.allow_reveal is on; logged)';
 
 ----------------------------------------------------------------------------
+-- comparison (STABLE: results depend on the clock and the key ring; never
+-- LEAKPROOF)
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.l2_distance(protected_template, real[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_l2_distance' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.cosine_distance(protected_template, real[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_cosine_distance' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.negative_inner_product(protected_template, real[]) RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_negative_inner_product' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.hamming_distance(protected_template, bytea) RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_hamming_distance' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <-> (LEFTARG = protected_template, RIGHTARG = real[],
+	FUNCTION = biocrypt.l2_distance);
+CREATE OPERATOR <=> (LEFTARG = protected_template, RIGHTARG = real[],
+	FUNCTION = biocrypt.cosine_distance);
+CREATE OPERATOR <#> (LEFTARG = protected_template, RIGHTARG = real[],
+	FUNCTION = biocrypt.negative_inner_product);
+CREATE OPERATOR <~> (LEFTARG = protected_template, RIGHTARG = bytea,
+	FUNCTION = biocrypt.hamming_distance);
+
+CREATE FUNCTION biocrypt.iris_distance(tpl protected_template, code bytea,
+		mask bytea DEFAULT NULL, max_shift int DEFAULT 0)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_iris_distance' LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION biocrypt.verify(tpl protected_template, probe real[],
+		max_distance float8, metric text DEFAULT 'cosine')
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_verify' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION biocrypt.identify(gallery regclass, col name, probe real[],
+		k int DEFAULT 10, max_distance float8 DEFAULT NULL, metric text DEFAULT 'cosine')
+	RETURNS TABLE (subject text, distance float8)
+	AS 'MODULE_PATHNAME', 'biocrypt_identify' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+CREATE FUNCTION biocrypt.identify(gallery regclass, col name, probe bytea,
+		k int DEFAULT 10, max_distance float8 DEFAULT NULL, mask bytea DEFAULT NULL,
+		max_shift int DEFAULT 0)
+	RETURNS TABLE (subject text, distance float8)
+	AS 'MODULE_PATHNAME', 'biocrypt_identify_bits' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+CREATE FUNCTION biocrypt.simd_path() RETURNS text
+	AS 'MODULE_PATHNAME', 'biocrypt_simd_path' LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION biocrypt.l2_distance(protected_template, real[]) IS 'Euclidean distance between a template and a probe (operator <->)';
+COMMENT ON FUNCTION biocrypt.cosine_distance(protected_template, real[]) IS 'cosine distance between a template and a probe (operator <=>)';
+COMMENT ON FUNCTION biocrypt.negative_inner_product(protected_template, real[]) IS 'negative inner product of a template and a probe (operator <#>)';
+COMMENT ON FUNCTION biocrypt.hamming_distance(protected_template, bytea) IS 'fraction of differing bits between a bit-code template and a probe code (operator <~>)';
+COMMENT ON OPERATOR <->(protected_template, real[]) IS 'Euclidean distance';
+COMMENT ON OPERATOR <=>(protected_template, real[]) IS 'cosine distance';
+COMMENT ON OPERATOR <#>(protected_template, real[]) IS 'negative inner product';
+COMMENT ON OPERATOR <~>(protected_template, bytea) IS 'fractional Hamming distance (no mask, no rotation)';
+COMMENT ON FUNCTION biocrypt.iris_distance(protected_template, bytea, bytea, int) IS 'masked fractional Hamming distance, minimised over column shifts; NULL when too few bits are valid in both masks';
+COMMENT ON FUNCTION biocrypt.verify(protected_template, real[], float8, text) IS '1:1 verification: is the probe within max_distance of the template (false when expired)';
+COMMENT ON FUNCTION biocrypt.identify(regclass, name, real[], int, float8, text) IS '1:N identification: the k nearest subjects in a template column';
+COMMENT ON FUNCTION biocrypt.identify(regclass, name, bytea, int, float8, bytea, int) IS '1:N identification over bit codes (masked fractional Hamming distance)';
+COMMENT ON FUNCTION biocrypt.simd_path() IS 'distance kernel path in use: avx512, avx2 or portable';
+
+----------------------------------------------------------------------------
 -- privileges: PUBLIC keeps only the type's I/O
 ----------------------------------------------------------------------------
 
@@ -180,8 +241,29 @@ REVOKE ALL ON FUNCTION
 	biocrypt.format_of(protected_template),
 	biocrypt.dims_of(protected_template),
 	biocrypt.reveal(protected_template),
-	biocrypt.reveal_bits(protected_template)
+	biocrypt.reveal_bits(protected_template),
+	biocrypt.l2_distance(protected_template, real[]),
+	biocrypt.cosine_distance(protected_template, real[]),
+	biocrypt.negative_inner_product(protected_template, real[]),
+	biocrypt.hamming_distance(protected_template, bytea),
+	biocrypt.iris_distance(protected_template, bytea, bytea, int),
+	biocrypt.verify(protected_template, real[], float8, text),
+	biocrypt.identify(regclass, name, real[], int, float8, text),
+	biocrypt.identify(regclass, name, bytea, int, float8, bytea, int),
+	biocrypt.simd_path()
 	FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	biocrypt.l2_distance(protected_template, real[]),
+	biocrypt.cosine_distance(protected_template, real[]),
+	biocrypt.negative_inner_product(protected_template, real[]),
+	biocrypt.hamming_distance(protected_template, bytea),
+	biocrypt.iris_distance(protected_template, bytea, bytea, int),
+	biocrypt.verify(protected_template, real[], float8, text),
+	biocrypt.identify(regclass, name, real[], int, float8, text),
+	biocrypt.identify(regclass, name, bytea, int, float8, bytea, int),
+	biocrypt.simd_path()
+	TO biocrypt_matcher;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.protect(real[], text, timestamptz, text[], text),

@@ -33,5 +33,6 @@ _PG_init(void)
 	KeysInit();
 	RetentionInit();
 	EnrolInit();
+	CompareInit();
 	MarkGUCPrefixReserved("biocrypt");
 }

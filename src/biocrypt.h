@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "datatype/timestamp.h"
+#include "utils/array.h"
 
 #include "envelope.h"
 
@@ -42,15 +43,23 @@ extern uint8 KeysNewTemplateCipher(void);
 /* Sealing and opening envelopes (seal.c) */
 extern bytea *SealTemplate(EnvelopeHeader *hdr, const uint8 *plain);
 extern void ParseTemplate(bytea *tpl, EnvelopeHeader *hdr);
+extern void DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst);
 extern SecBuf *OpenTemplate(bytea *tpl, EnvelopeHeader *hdr);
 
 /* Enrolment and reveal (enrol.c) */
 extern void EnrolInit(void);
+extern const float4 *CheckFloatArray(ArrayType *arr, const char *what, int *dims);
+extern char *SubjectToServer(const EnvelopeHeader *hdr);
 
 /* Retention (retention.c) */
 extern void RetentionInit(void);
 extern TimestampTz RetentionResolveExpiry(bool isnull, TimestampTz requested,
 										  TimestampTz now);
 extern bool RetentionIsExpired(const EnvelopeHeader *hdr);
+extern bool RetentionExpiredAt(const EnvelopeHeader *hdr, TimestampTz now);
+
+/* Comparison (compare.c) */
+extern void CompareInit(void);
+extern bool CheckExpired(const EnvelopeHeader *hdr, TimestampTz now);
 
 #endif							/* BIOCRYPT_H */

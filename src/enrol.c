@@ -55,9 +55,12 @@ RequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
 				 errhidestmt(true)));
 }
 
-/* Check an embedding: 1-D, 1..16000 finite values, no NULLs. */
-static const float4 *
-CheckEmbedding(ArrayType *arr, int *dims)
+/*
+ * Check a real[] embedding or probe ("what" names it in errors): 1-D,
+ * 1..16000 finite values, no NULLs.  Returns its values.
+ */
+const float4 *
+CheckFloatArray(ArrayType *arr, const char *what, int *dims)
 {
 	/* cppcheck-suppress invalidPointerCast ; array data of a real[] */
 	const float4 *x = (const float4 *) ARR_DATA_PTR(arr);
@@ -66,30 +69,30 @@ CheckEmbedding(ArrayType *arr, int *dims)
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("biocrypt: embedding must be a one-dimensional array"),
+				 errmsg("biocrypt: %s must be a one-dimensional array", what),
 				 errhidestmt(true)));
 	if (array_contains_nulls(arr))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: embedding must not contain NULLs"),
+				 errmsg("biocrypt: %s must not contain NULLs", what),
 				 errhidestmt(true)));
 	n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("biocrypt: embedding must have at least 1 dimension"),
+				 errmsg("biocrypt: %s must have at least 1 dimension", what),
 				 errhidestmt(true)));
 	if (n > ENVELOPE_MAX_DIMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("biocrypt: embedding cannot have more than %d dimensions",
-						ENVELOPE_MAX_DIMS),
+				 errmsg("biocrypt: %s cannot have more than %d dimensions",
+						what, ENVELOPE_MAX_DIMS),
 				 errhidestmt(true)));
 	for (int i = 0; i < n; i++)
 		if (!isfinite(x[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("biocrypt: embedding must not contain NaN or infinity"),
+					 errmsg("biocrypt: %s must not contain NaN or infinity", what),
 					 errhidestmt(true)));
 	*dims = n;
 	return x;
@@ -360,7 +363,7 @@ biocrypt_protect(PG_FUNCTION_ARGS)
 	RequireArg(fcinfo, 0, "embedding");
 	RequireArg(fcinfo, 4, "format");
 	arr = PG_GETARG_ARRAYTYPE_P(0);
-	x = CheckEmbedding(arr, &dims);
+	x = CheckFloatArray(arr, "embedding", &dims);
 	hdr.format = ParseFormat(PG_GETARG_TEXT_PP(4));
 	hdr.dims = (uint32) dims;
 	FillLabels(fcinfo, 1, &hdr);

@@ -128,7 +128,14 @@ RetentionResolveExpiry(bool isnull, TimestampTz requested, TimestampTz now)
 bool
 RetentionIsExpired(const EnvelopeHeader *hdr)
 {
-	return GetCurrentTimestamp() >= hdr->expires;
+	return RetentionExpiredAt(hdr, GetCurrentTimestamp());
+}
+
+/* Had this template's retention run out at time now? */
+bool
+RetentionExpiredAt(const EnvelopeHeader *hdr, TimestampTz now)
+{
+	return now >= hdr->expires;
 }
 
 /* Define the retention settings. */

@@ -99,42 +99,52 @@ CheckCipherAvailable(uint8 cipher)
 }
 
 /*
- * Decrypt a template into a locked buffer (hdr describes it).  The caller
- * owns the buffer and must SecmemRelease it; an abort also zeroes it.
+ * Decrypt a parsed template into dst (hdr->payload_len bytes of locked
+ * memory).  On a failed tag check dst is zeroed before the ERROR.
  */
-SecBuf *
-OpenTemplate(bytea *tpl, EnvelopeHeader *hdr)
+void
+DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst)
 {
 	const uint8 *env = (const uint8 *) VARDATA_ANY(tpl);
-	const uint8 *nonce;
+	const uint8 *nonce = env + hdr->header_len;
 	const uint8 *dek;
-	SecBuf	   *buf;
 	int			rc;
 
-	ParseTemplate(tpl, hdr);
 	CheckCipherAvailable(hdr->cipher);
 	dek = KeysGetDek(hdr->key_id, hdr->cipher);
-	nonce = env + hdr->header_len;
-	buf = SecmemAcquire(hdr->payload_len);
 	if (hdr->cipher == ENVELOPE_CIPHER_AES256GCM)
-		rc = crypto_aead_aes256gcm_decrypt(buf->data, NULL, NULL,
+		rc = crypto_aead_aes256gcm_decrypt(dst, NULL, NULL,
 										   nonce + hdr->nonce_len,
 										   hdr->payload_len + ENVELOPE_TAG_SIZE,
 										   env, hdr->header_len, nonce, dek);
 	else
-		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(buf->data, NULL, NULL,
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL,
 														nonce + hdr->nonce_len,
 														hdr->payload_len + ENVELOPE_TAG_SIZE,
 														env, hdr->header_len,
 														nonce, dek);
 	if (rc != 0)
 	{
-		SecmemRelease(buf);
+		sodium_memzero(dst, hdr->payload_len);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("biocrypt: protected template failed authentication"),
 				 errdetail("Its header, nonce, ciphertext or tag was altered, or it was sealed under another key."),
 				 errhidestmt(true)));
 	}
+}
+
+/*
+ * Parse and decrypt a template into a locked buffer (hdr describes it).
+ * The caller must SecmemRelease the buffer; an abort also zeroes it.
+ */
+SecBuf *
+OpenTemplate(bytea *tpl, EnvelopeHeader *hdr)
+{
+	SecBuf	   *buf;
+
+	ParseTemplate(tpl, hdr);
+	buf = SecmemAcquire(hdr->payload_len);
+	DecryptTemplate(tpl, hdr, buf->data);
 	return buf;
 }

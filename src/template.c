@@ -115,18 +115,24 @@ HeaderOfArg(FunctionCallInfo fcinfo, EnvelopeHeader *hdr)
 	ParseTemplate(PG_GETARG_TEMPLATE_P(0), hdr);
 }
 
+/* A header's subject as a C string in the database encoding. */
+char *
+SubjectToServer(const EnvelopeHeader *hdr)
+{
+	char	   *subject = pnstrdup(hdr->subject, hdr->subject_len);
+
+	return pg_any_to_server(subject, hdr->subject_len, PG_UTF8);
+}
+
 PG_FUNCTION_INFO_V1(biocrypt_subject_of);
 /* The subject, converted from UTF-8 to the database encoding. */
 Datum
 biocrypt_subject_of(PG_FUNCTION_ARGS)
 {
 	EnvelopeHeader hdr;
-	char	   *subject;
 
 	HeaderOfArg(fcinfo, &hdr);
-	subject = pnstrdup(hdr.subject, hdr.subject_len);
-	subject = pg_any_to_server(subject, hdr.subject_len, PG_UTF8);
-	PG_RETURN_TEXT_P(cstring_to_text(subject));
+	PG_RETURN_TEXT_P(cstring_to_text(SubjectToServer(&hdr)));
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_expires_at);

@@ -1,0 +1,391 @@
+/*-------------------------------------------------------------------------
+ *
+ * compare.c
+ *		Comparison of templates with probes: operators, verify, iris_distance.
+ *
+ * A probe is parsed, checked and converted once per statement: the result
+ * is kept in fn_extra, in the function's memory context, and a reset
+ * callback on that context zeroes it.  When the probe argument is not a
+ * constant or parameter (a join, say), each call compares the raw argument
+ * with the cached copy and re-prepares only when it differs.
+ *
+ * Each comparison parses the template's header, refuses a shape that does
+ * not fit the probe, treats an expired template per biocrypt.on_expired
+ * (never decrypting it), decrypts into a locked scratch buffer, runs the
+ * kernel and zeroes the buffer.  Every function here is STABLE: results
+ * depend on the clock and the key ring.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <sodium.h>
+
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "biocrypt.h"
+#include "compare.h"
+#include "kernels.h"
+
+typedef enum
+{
+	ON_EXPIRED_SKIP,
+	ON_EXPIRED_ERROR
+} OnExpired;
+
+static const struct config_enum_entry on_expired_options[] = {
+	{"skip", ON_EXPIRED_SKIP, false},
+	{"error", ON_EXPIRED_ERROR, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry simd_options[] = {
+	{"auto", -1, false},
+	{"portable", KERNEL_PATH_PORTABLE, false},
+	{"avx2", KERNEL_PATH_AVX2, false},
+	{"avx512", KERNEL_PATH_AVX512, false},
+	{NULL, 0, false}
+};
+
+static int	biocrypt_on_expired = ON_EXPIRED_SKIP;
+static int	biocrypt_simd = -1;
+int			biocrypt_min_common_bits = 64;
+
+/* Zero a cached probe when its statement's memory goes away. */
+static void
+ProbeWipeCallback(void *arg)
+{
+	ProbeHeader *ph = (ProbeHeader *) arg;
+
+	if (ph->secret != NULL)
+		sodium_memzero(ph->secret, ph->secret_len);
+}
+
+/*
+ * (Re)allocate a probe's zeroed memory block in mcxt.  The block is wiped
+ * when replaced and when mcxt is reset, so a probe that changes per row
+ * (a join) reuses one callback and leaks nothing.
+ */
+void *
+ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len)
+{
+	if (ph->wipe.func == NULL)
+	{
+		ph->wipe.func = ProbeWipeCallback;
+		ph->wipe.arg = ph;
+		MemoryContextRegisterResetCallback(mcxt, &ph->wipe);
+	}
+	if (ph->secret != NULL)
+	{
+		sodium_memzero(ph->secret, ph->secret_len);
+		pfree(ph->secret);
+	}
+	ph->secret = MemoryContextAllocZero(mcxt, len);
+	ph->secret_len = len;
+	return ph->secret;
+}
+
+/*
+ * Is the cached probe still the argument?  Constants and parameters cannot
+ * change within a statement; anything else is compared byte for byte.
+ */
+bool
+ProbeStillValid(const ProbeHeader *ph, const void *raw, Size rawlen)
+{
+	if (ph->raw == NULL)
+		return false;
+	if (ph->stable)
+		return true;
+	return rawlen == ph->raw_len && memcmp(raw, ph->raw, rawlen) == 0;
+}
+
+/* Prepare a real[] probe into vp, with its raw copy for ProbeStillValid. */
+static void
+PrepareVectorProbe(FunctionCallInfo fcinfo, int argno, VectorProbe *vp)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
+	int			dims;
+	const float4 *x = CheckFloatArray(arr, "probe", &dims);
+	double		norm = 0;
+	uint8	   *mem;
+
+	/* one wiped block: the converted probe, then the raw argument */
+	mem = ProbeAlloc(fcinfo->flinfo->fn_mcxt, &vp->ph,
+					 sizeof(float) * dims + VARSIZE(arr));
+	memcpy(mem, x, sizeof(float) * dims);
+	for (int i = 0; i < dims; i++)
+		norm += (double) x[i] * x[i];
+	vp->ph.raw = mem + sizeof(float) * dims;
+	vp->ph.raw_len = VARSIZE(arr);
+	memcpy(vp->ph.raw, arr, VARSIZE(arr));
+	vp->ph.stable = get_fn_expr_arg_stable(fcinfo->flinfo, argno);
+	vp->kp.x = (const float *) mem;
+	vp->kp.dims = dims;
+	vp->kp.norm = sqrt(norm);
+}
+
+/* The statement's vector probe from argument argno, prepared once. */
+VectorProbe *
+GetVectorProbe(FunctionCallInfo fcinfo, int argno)
+{
+	VectorProbe *vp = (VectorProbe *) fcinfo->flinfo->fn_extra;
+	struct varlena *raw = (struct varlena *) PG_GETARG_RAW_VARLENA_P(argno);
+
+	/* a toasted or short-header argument cannot match the cached bytes */
+	if (vp != NULL && !VARATT_IS_EXTENDED(raw) &&
+		ProbeStillValid(&vp->ph, raw, VARSIZE(raw)))
+		return vp;
+	if (vp == NULL)
+	{
+		vp = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(VectorProbe));
+		fcinfo->flinfo->fn_extra = vp;
+	}
+	PrepareVectorProbe(fcinfo, argno, vp);
+	return vp;
+}
+
+/* Parse a metric name. */
+KernelMetric
+ParseMetric(text *name)
+{
+	char	   *s = text_to_cstring(name);
+
+	if (strcmp(s, "cosine") == 0)
+		return KERNEL_METRIC_COSINE;
+	if (strcmp(s, "l2") == 0)
+		return KERNEL_METRIC_L2;
+	if (strcmp(s, "inner_product") == 0)
+		return KERNEL_METRIC_NEG_IP;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("biocrypt: unknown metric"),
+			 errhint("Use 'cosine', 'l2' or 'inner_product'."),
+			 errhidestmt(true)));
+	return KERNEL_METRIC_COSINE;	/* keep compiler quiet */
+}
+
+/* Refuse a template whose kind or size does not fit a vector probe. */
+void
+CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims)
+{
+	if (hdr->format == ENVELOPE_FORMAT_BITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("biocrypt: template is a bit code, not an embedding"),
+				 errhint("Compare bit codes with <~>, biocrypt.iris_distance() or a bytea probe."),
+				 errhidestmt(true)));
+	if (hdr->dims != dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("biocrypt: template has %u dimensions but the probe has %zu",
+						hdr->dims, dims),
+				 errhidestmt(true)));
+}
+
+/*
+ * Decide about an expired template: false if it may be used; true to skip
+ * it (biocrypt.on_expired = skip); ERROR under on_expired = error.
+ */
+bool
+CheckExpired(const EnvelopeHeader *hdr, TimestampTz now)
+{
+	if (!RetentionExpiredAt(hdr, now))
+		return false;
+	if (biocrypt_on_expired == ON_EXPIRED_ERROR)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biocrypt: template has expired"),
+				 errdetail("Expired templates are never decrypted."),
+				 errhint("Purge expired templates, or set biocrypt.on_expired = skip."),
+				 errhidestmt(true)));
+	return true;
+}
+
+/*
+ * Distance of template argument 0 to the probe in argument 1, or NULL-ness
+ * through *isnull for an expired template.
+ */
+static double
+VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
+					 bool *isnull)
+{
+	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
+	VectorProbe *vp = GetVectorProbe(fcinfo, 1);
+	KernelVectorProbe kp = vp->kp;
+	EnvelopeHeader hdr;
+	SecBuf	   *plain;
+	double		d;
+
+	ParseTemplate(tpl, &hdr);
+	CheckVectorTemplate(&hdr, kp.dims);
+	*isnull = CheckExpired(&hdr, GetCurrentTimestamp());
+	if (*isnull)
+		return 0;
+	plain = SecmemAcquire(hdr.payload_len);
+	DecryptTemplate(tpl, &hdr, plain->data);
+	kp.metric = metric;
+	d = KernelVectorDistance(&kp, hdr.format, plain->data);
+	SecmemRelease(plain);
+	return d;
+}
+
+/* Shared body of the three vector operators. */
+static Datum
+VectorOperator(FunctionCallInfo fcinfo, KernelMetric metric)
+{
+	bool		isnull;
+	double		d = VectorDistanceOfArgs(fcinfo, metric, &isnull);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(d);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_l2_distance);
+/* tpl <-> real[]: Euclidean distance. */
+Datum
+biocrypt_l2_distance(PG_FUNCTION_ARGS)
+{
+	return VectorOperator(fcinfo, KERNEL_METRIC_L2);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_cosine_distance);
+/* tpl <=> real[]: cosine distance (NaN for a zero vector). */
+Datum
+biocrypt_cosine_distance(PG_FUNCTION_ARGS)
+{
+	return VectorOperator(fcinfo, KERNEL_METRIC_COSINE);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_negative_inner_product);
+/* tpl <#> real[]: negative inner product. */
+Datum
+biocrypt_negative_inner_product(PG_FUNCTION_ARGS)
+{
+	return VectorOperator(fcinfo, KERNEL_METRIC_NEG_IP);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_verify);
+/* verify(tpl, probe, max_distance, metric): 1:1, false when expired. */
+Datum
+biocrypt_verify(PG_FUNCTION_ARGS)
+{
+	double		max_distance = PG_GETARG_FLOAT8(2);
+	KernelMetric metric = ParseMetric(PG_GETARG_TEXT_PP(3));
+	bool		expired;
+	double		d;
+
+	if (isnan(max_distance))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: max_distance must not be NaN"),
+				 errhidestmt(true)));
+	d = VectorDistanceOfArgs(fcinfo, metric, &expired);
+	/* NaN (a zero vector under cosine) never matches */
+	PG_RETURN_BOOL(!expired && !isnan(d) && d <= max_distance);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_hamming_distance);
+/* tpl <~> bytea: fraction of differing bits, no mask, no rotation. */
+Datum
+biocrypt_hamming_distance(PG_FUNCTION_ARGS)
+{
+	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
+	bytea	   *code = PG_GETARG_BYTEA_PP(1);
+	EnvelopeHeader hdr;
+	SecBuf	   *plain;
+	double		d;
+
+	ParseTemplate(tpl, &hdr);
+	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
+	if (CheckExpired(&hdr, GetCurrentTimestamp()))
+		PG_RETURN_NULL();
+	plain = SecmemAcquire(hdr.payload_len);
+	DecryptTemplate(tpl, &hdr, plain->data);
+	d = KernelHammingFraction((const uint8 *) VARDATA_ANY(code), plain->data,
+							  hdr.dims / 8);
+	SecmemRelease(plain);
+	PG_RETURN_FLOAT8(d);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_iris_distance);
+/*
+ * iris_distance(tpl, code, mask, max_shift): masked fractional Hamming
+ * distance, minimised over column shifts; NULL when too few bits are valid.
+ */
+Datum
+biocrypt_iris_distance(PG_FUNCTION_ARGS)
+{
+	bytea	   *tpl;
+	EnvelopeHeader hdr;
+	BitsProbe  *bp;
+	SecBuf	   *plain;
+	double		d;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
+		PG_RETURN_NULL();
+	tpl = PG_GETARG_TEMPLATE_P(0);
+	ParseTemplate(tpl, &hdr);
+	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), &hdr);
+	if (CheckExpired(&hdr, GetCurrentTimestamp()))
+		PG_RETURN_NULL();
+	plain = SecmemAcquire(hdr.payload_len);
+	DecryptTemplate(tpl, &hdr, plain->data);
+	d = KernelBitsDistance(&bp->kp, plain->data, BitsTemplateMask(bp, &hdr, plain->data));
+	SecmemRelease(plain);
+	if (isnan(d))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(d);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_simd_path);
+/* The kernel path in use: avx512, avx2 or portable. */
+Datum
+biocrypt_simd_path(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(KernelPathName(KernelCurrentPath())));
+}
+
+/* GUC check hook: only paths this CPU supports. */
+static bool
+CheckSimd(int *newval, void **extra, GucSource source)
+{
+	if (*newval >= 0 && !KernelPathSupported((KernelPath) *newval))
+	{
+		GUC_check_errdetail("This CPU does not support that kernel path.");
+		return false;
+	}
+	return true;
+}
+
+/* GUC assign hook: switch the kernel path (auto = the best one). */
+static void
+AssignSimd(int newval, void *extra)
+{
+	KernelUsePath(newval < 0 ? KernelBestPath() : (KernelPath) newval);
+}
+
+/* Define the comparison settings and pick the kernel path. */
+void
+CompareInit(void)
+{
+	DefineCustomEnumVariable("biocrypt.on_expired",
+							 "What comparisons do with an expired template.",
+							 "skip: operators return NULL, verify returns false, identify skips it; error: raise an error.",
+							 &biocrypt_on_expired, ON_EXPIRED_SKIP,
+							 on_expired_options, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("biocrypt.min_common_bits",
+							"Fewest bits valid in both masks for an iris distance.",
+							NULL, &biocrypt_min_common_bits, 64, 1,
+							ENVELOPE_MAX_BITS, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("biocrypt.simd",
+							 "Distance kernel path: auto, avx512, avx2 or portable.",
+							 NULL, &biocrypt_simd, -1, simd_options,
+							 PGC_SUSET, 0, CheckSimd, AssignSimd, NULL);
+}

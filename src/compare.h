@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * compare.h
+ *		Probes prepared once per statement, shared by compare.c, iris.c and
+ *		identify.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BIOCRYPT_COMPARE_H
+#define BIOCRYPT_COMPARE_H
+
+#include "fmgr.h"
+#include "utils/memutils.h"
+
+#include "envelope.h"
+#include "kernels.h"
+
+/* Common part: wiped memory and the raw argument bytes it came from. */
+typedef struct ProbeHeader
+{
+	MemoryContextCallback wipe;
+	void	   *secret;			/* zeroed when the context is reset */
+	Size		secret_len;
+	void	   *raw;			/* copy of the argument(s); also wiped */
+	Size		raw_len;
+	bool		stable;			/* argument(s) constant for the statement */
+} ProbeHeader;
+
+typedef struct VectorProbe
+{
+	ProbeHeader ph;
+	KernelVectorProbe kp;
+} VectorProbe;
+
+typedef struct BitsProbe
+{
+	ProbeHeader ph;
+	KernelBitsProbe kp;
+	int			max_shift;
+	uint16		rows;			/* layout the rotations were made for */
+	uint16		cols;
+	uint16		bits_per_cell;
+	const uint8 *ones;			/* mask for templates stored without one */
+} BitsProbe;
+
+extern int	biocrypt_min_common_bits;
+
+extern void *ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len);
+extern bool ProbeStillValid(const ProbeHeader *ph, const void *raw, Size rawlen);
+extern VectorProbe *GetVectorProbe(FunctionCallInfo fcinfo, int argno);
+extern KernelMetric ParseMetric(text *name);
+extern void CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims);
+
+/* iris.c */
+extern void CheckBitsTemplate(const EnvelopeHeader *hdr, size_t code_len);
+extern BitsProbe *BuildBitsProbe(MemoryContext mcxt, BitsProbe *bp,
+								 const uint8 *code, const uint8 *mask,
+								 size_t nbytes, int max_shift,
+								 const EnvelopeHeader *hdr,
+								 const void *key, Size keylen);
+extern bool BitsProbeFits(const BitsProbe *bp, const EnvelopeHeader *hdr);
+extern BitsProbe *GetBitsProbe(FunctionCallInfo fcinfo, int code_arg,
+							   int mask_arg, int max_shift,
+							   const EnvelopeHeader *hdr);
+extern const uint8 *BitsTemplateMask(const BitsProbe *bp,
+									 const EnvelopeHeader *hdr,
+									 const uint8 *payload);
+
+#endif							/* BIOCRYPT_COMPARE_H */

@@ -1,0 +1,445 @@
+/*-------------------------------------------------------------------------
+ *
+ * identify.c
+ *		1:N search: biocrypt.identify() over a relation's template column.
+ *
+ * identify() runs "SELECT col FROM rel" through SPI as the calling role, so
+ * table and column privileges, row-level security and MVCC apply exactly
+ * as for the caller's own query.  A DestReceiver takes each row straight
+ * from the executor's slot (no copy of the tuple): the header is checked,
+ * expired templates are skipped without decryption, and the rest are
+ * decrypted into a batch of locked slots.  Each full batch goes through the
+ * kernels' batch entry point, its distances feed a bounded max-heap of the
+ * k best, and the batch memory is zeroed before it is reused.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <sodium.h>
+
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "biocrypt.h"
+#include "compare.h"
+
+#define IDENTIFY_MAX_K			10000
+#define IDENTIFY_BATCH_BYTES	(256 * 1024)
+#define IDENTIFY_MAX_BATCH		64
+
+typedef struct TopEntry
+{
+	double		distance;
+	char	   *subject;		/* UTF-8, NUL-terminated */
+} TopEntry;
+
+typedef struct IdentifyState
+{
+	DestReceiver pub;			/* must be first */
+	bool		bits;			/* bytea probe (else real[]) */
+	KernelVectorProbe vprobe;
+	BitsProbe  *bprobe;
+	const uint8 *bcode;			/* bit probe arguments, to rebuild bprobe */
+	const uint8 *bmask;
+	size_t		bnbytes;
+	int			max_shift;
+	bool		has_max;
+	double		max_distance;
+	TimestampTz now;
+	MemoryContext rowcxt;
+	MemoryContext mcxt;
+	/* the batch being filled */
+	SecBuf	   *scratch;
+	size_t		slot_size;
+	int			nbatch;
+	int			batch_cap;
+	uint8		format;
+	const uint8 *payloads[IDENTIFY_MAX_BATCH];
+	const uint8 *masks[IDENTIFY_MAX_BATCH];
+	char		subjects[IDENTIFY_MAX_BATCH][ENVELOPE_MAX_SUBJECT + 1];
+	double		dist[IDENTIFY_MAX_BATCH];
+	/* the k best so far: a max-heap on (distance, subject) */
+	int			k;
+	int			ntop;
+	TopEntry   *top;
+	uint64		compared;
+	uint64		expired_skipped;
+} IdentifyState;
+
+/* Does a rank worse than b (larger distance, ties by subject)? */
+static bool
+Worse(const TopEntry *a, const TopEntry *b)
+{
+	if (a->distance != b->distance)
+		return a->distance > b->distance;
+	return strcmp(a->subject, b->subject) > 0;
+}
+
+/* Restore the heap property downwards from i. */
+static void
+SiftDown(IdentifyState *st, int i)
+{
+	for (;;)
+	{
+		int			l = 2 * i + 1,
+					r = l + 1,
+					w = i;
+		TopEntry	tmp;
+
+		if (l < st->ntop && Worse(&st->top[l], &st->top[w]))
+			w = l;
+		if (r < st->ntop && Worse(&st->top[r], &st->top[w]))
+			w = r;
+		if (w == i)
+			return;
+		tmp = st->top[i];
+		st->top[i] = st->top[w];
+		st->top[w] = tmp;
+		i = w;
+	}
+}
+
+/* Offer one candidate to the top-k heap. */
+static void
+TopOffer(IdentifyState *st, double distance, const char *subject)
+{
+	TopEntry	cand = {distance, (char *) subject};
+
+	if (isnan(distance) || (st->has_max && distance > st->max_distance))
+		return;
+	if (st->ntop == st->k && !Worse(&st->top[0], &cand))
+		return;
+	cand.subject = MemoryContextStrdup(st->mcxt, subject);
+	if (st->ntop < st->k)
+	{
+		/* sift the new entry up */
+		int			i = st->ntop++;
+
+		st->top[i] = cand;
+		while (i > 0 && Worse(&st->top[i], &st->top[(i - 1) / 2]))
+		{
+			TopEntry	tmp = st->top[i];
+
+			st->top[i] = st->top[(i - 1) / 2];
+			st->top[(i - 1) / 2] = tmp;
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	pfree(st->top[0].subject);
+	st->top[0] = cand;
+	SiftDown(st, 0);
+}
+
+/* Compare the batch with the probe, feed the heap, zero the batch. */
+static void
+FlushBatch(IdentifyState *st)
+{
+	if (st->nbatch == 0)
+		return;
+	if (st->bits)
+		KernelBitsDistances(&st->bprobe->kp, st->payloads, st->masks,
+							st->nbatch, st->dist);
+	else
+		KernelVectorDistances(&st->vprobe, st->format, st->payloads,
+							  st->nbatch, st->dist);
+	for (int i = 0; i < st->nbatch; i++)
+		TopOffer(st, st->dist[i], st->subjects[i]);
+	sodium_memzero(st->scratch->data, st->slot_size * st->nbatch);
+	st->nbatch = 0;
+}
+
+/* Make the batch fit templates of this format and payload size. */
+static void
+PrepareBatch(IdentifyState *st, const EnvelopeHeader *hdr)
+{
+	size_t		slot = TYPEALIGN(64, hdr->payload_len);
+
+	if (st->nbatch > 0 && st->slot_size == slot && st->format == hdr->format &&
+		st->nbatch < st->batch_cap)
+		return;
+	FlushBatch(st);
+	st->format = hdr->format;
+	if (st->slot_size != slot)
+	{
+		st->slot_size = slot;
+		st->batch_cap = Max(1, Min(IDENTIFY_MAX_BATCH,
+								   (int) (IDENTIFY_BATCH_BYTES / slot)));
+		if (st->scratch != NULL)
+			SecmemRelease(st->scratch);
+		st->scratch = SecmemAcquire(slot * st->batch_cap);
+	}
+}
+
+/* Check a row's template against the probe; rebuilds a bit probe if needed. */
+static void
+CheckShape(IdentifyState *st, const EnvelopeHeader *hdr)
+{
+	if (!st->bits)
+	{
+		CheckVectorTemplate(hdr, st->vprobe.dims);
+		return;
+	}
+	CheckBitsTemplate(hdr, st->bnbytes);
+	if (st->bprobe == NULL || !BitsProbeFits(st->bprobe, hdr))
+	{
+		/* rotations depend on the layout: flush before replacing them */
+		FlushBatch(st);
+		st->bprobe = BuildBitsProbe(st->mcxt, st->bprobe, st->bcode, st->bmask,
+									st->bnbytes, st->max_shift, hdr, NULL, 0);
+	}
+}
+
+/* DestReceiver: one row of "SELECT col FROM rel". */
+static bool
+IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	IdentifyState *st = (IdentifyState *) self;
+	MemoryContext old;
+	EnvelopeHeader hdr;
+	bytea	   *tpl;
+	bool		isnull;
+	Datum		d = slot_getattr(slot, 1, &isnull);
+	uint8	   *dst;
+
+	if (isnull)
+		return true;
+	old = MemoryContextSwitchTo(st->rowcxt);
+	tpl = DatumGetProtectedTemplateP(d);
+	ParseTemplate(tpl, &hdr);
+	CheckShape(st, &hdr);
+	if (CheckExpired(&hdr, st->now))
+		st->expired_skipped++;
+	else
+	{
+		PrepareBatch(st, &hdr);
+		dst = st->scratch->data + st->slot_size * st->nbatch;
+		DecryptTemplate(tpl, &hdr, dst);
+		st->payloads[st->nbatch] = dst;
+		st->masks[st->nbatch] = st->bits ? BitsTemplateMask(st->bprobe, &hdr, dst) : NULL;
+		memcpy(st->subjects[st->nbatch], hdr.subject, hdr.subject_len);
+		st->subjects[st->nbatch][hdr.subject_len] = '\0';
+		st->nbatch++;
+		st->compared++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->rowcxt);
+	return true;
+}
+
+/* DestReceiver callbacks with nothing to do. */
+static void
+IdentifyStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+IdentifyShutdown(DestReceiver *self)
+{
+}
+
+static void
+IdentifyDestroy(DestReceiver *self)
+{
+}
+
+/*
+ * Is typid biocrypt's protected_template?  It is the extension's only base
+ * type that is not an array.
+ */
+static bool
+IsTemplateType(Oid typid)
+{
+	return getExtensionOfObject(TypeRelationId, typid) ==
+		get_extension_oid("biocrypt", false) &&
+		get_typtype(typid) == TYPTYPE_BASE &&
+		!OidIsValid(get_element_type(typid));
+}
+
+/* "SELECT col FROM schema.rel", after checking col is a template column. */
+static char *
+GalleryQuery(Oid relid, Name col)
+{
+	AttrNumber	attnum = get_attnum(relid, NameStr(*col));
+	char	   *relname = get_rel_name(relid);
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("biocrypt: relation with OID %u does not exist", relid),
+				 errhidestmt(true)));
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("biocrypt: column \"%s\" of relation \"%s\" does not exist",
+						NameStr(*col), relname),
+				 errhidestmt(true)));
+	if (!IsTemplateType(get_atttype(relid, attnum)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("biocrypt: column \"%s\" of relation \"%s\" is not a protected_template",
+						NameStr(*col), relname),
+				 errhidestmt(true)));
+	return psprintf("SELECT %s FROM %s", quote_identifier(NameStr(*col)),
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   relname));
+}
+
+/* Set up the receiver state shared by both identify() variants. */
+static IdentifyState *
+IdentifyBegin(FunctionCallInfo fcinfo)
+{
+	IdentifyState *st = palloc0(sizeof(IdentifyState));
+	int			k = PG_ARGISNULL(3) ? 10 : PG_GETARG_INT32(3);
+
+	if (k < 1 || k > IDENTIFY_MAX_K)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: k must be between 1 and %d", IDENTIFY_MAX_K),
+				 errhidestmt(true)));
+	st->has_max = !PG_ARGISNULL(4);
+	st->max_distance = st->has_max ? PG_GETARG_FLOAT8(4) : 0;
+	if (st->has_max && isnan(st->max_distance))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: max_distance must not be NaN"),
+				 errhidestmt(true)));
+	st->pub.receiveSlot = IdentifyReceive;
+	st->pub.rStartup = IdentifyStartup;
+	st->pub.rShutdown = IdentifyShutdown;
+	st->pub.rDestroy = IdentifyDestroy;
+	st->pub.mydest = DestNone;
+	st->k = k;
+	st->top = palloc(sizeof(TopEntry) * k);
+	st->now = GetCurrentTimestamp();
+	st->mcxt = CurrentMemoryContext;
+	st->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "biocrypt identify row",
+									   ALLOCSET_DEFAULT_SIZES);
+	return st;
+}
+
+/* qsort comparator: best first. */
+static int
+TopCmp(const void *a, const void *b)
+{
+	const TopEntry *x = a;
+	const TopEntry *y = b;
+
+	return Worse(x, y) ? 1 : Worse(y, x) ? -1 : 0;
+}
+
+/* Scan the gallery, then return the k best as (subject, distance) rows. */
+static void
+IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
+{
+	char	   *query;
+	SPIExecuteOptions opts;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: gallery and col must not be NULL"),
+				 errhidestmt(true)));
+	query = GalleryQuery(PG_GETARG_OID(0), PG_GETARG_NAME(1));
+	InitMaterializedSRF(fcinfo, 0);
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = true;
+	opts.dest = (DestReceiver *) st;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "biocrypt: SPI_connect failed");
+	if (SPI_execute_extended(query, &opts) < 0)
+		elog(ERROR, "biocrypt: gallery scan failed");
+	SPI_finish();
+	FlushBatch(st);
+	if (st->scratch != NULL)
+		SecmemRelease(st->scratch);
+	qsort(st->top, st->ntop, sizeof(TopEntry), TopCmp);
+	for (int i = 0; i < st->ntop; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		char	   *subject = pg_any_to_server(st->top[i].subject,
+											   strlen(st->top[i].subject), PG_UTF8);
+
+		values[0] = CStringGetTextDatum(subject);
+		values[1] = Float8GetDatum(st->top[i].distance);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_identify);
+/* identify(gallery, col, probe real[], k, max_distance, metric) */
+Datum
+biocrypt_identify(PG_FUNCTION_ARGS)
+{
+	IdentifyState *st;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(5))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: probe and metric must not be NULL"),
+				 errhidestmt(true)));
+	st = IdentifyBegin(fcinfo);
+	st->vprobe = GetVectorProbe(fcinfo, 2)->kp;
+	st->vprobe.metric = ParseMetric(PG_GETARG_TEXT_PP(5));
+	IdentifyRun(fcinfo, st);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_identify_bits);
+/* identify(gallery, col, probe bytea, k, max_distance, mask, max_shift) */
+Datum
+biocrypt_identify_bits(PG_FUNCTION_ARGS)
+{
+	IdentifyState *st;
+	bytea	   *code;
+	bytea	   *mask = NULL;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: probe and max_shift must not be NULL"),
+				 errhidestmt(true)));
+	st = IdentifyBegin(fcinfo);
+	code = PG_GETARG_BYTEA_PP(2);
+	if (!PG_ARGISNULL(5))
+	{
+		mask = PG_GETARG_BYTEA_PP(5);
+		if (VARSIZE_ANY_EXHDR(mask) != VARSIZE_ANY_EXHDR(code))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("biocrypt: probe mask must be as long as the probe code"),
+					 errhidestmt(true)));
+	}
+	if (VARSIZE_ANY_EXHDR(code) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: probe code must not be empty"),
+				 errhidestmt(true)));
+	st->bits = true;
+	st->bcode = (const uint8 *) VARDATA_ANY(code);
+	st->bmask = mask ? (const uint8 *) VARDATA_ANY(mask) : NULL;
+	st->bnbytes = VARSIZE_ANY_EXHDR(code);
+	st->max_shift = PG_GETARG_INT32(6);
+	if (st->max_shift < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: max_shift must not be negative"),
+				 errhidestmt(true)));
+	IdentifyRun(fcinfo, st);
+	return (Datum) 0;
+}
