@@ -111,6 +111,7 @@ PrepareVectorProbe(FunctionCallInfo fcinfo, int argno, VectorProbe *vp)
 	int			dims;
 	const float4 *x = CheckFloatArray(arr, "probe", &dims);
 	double		norm = 0;
+	float	   *values;
 	uint8	   *mem;
 
 	/* one wiped block: the converted probe, then the raw argument */
@@ -123,7 +124,8 @@ PrepareVectorProbe(FunctionCallInfo fcinfo, int argno, VectorProbe *vp)
 	vp->ph.raw_len = VARSIZE(arr);
 	memcpy(vp->ph.raw, arr, VARSIZE(arr));
 	vp->ph.stable = get_fn_expr_arg_stable(fcinfo->flinfo, argno);
-	vp->kp.x = (const float *) mem;
+	values = (void *) mem;
+	vp->kp.x = values;
 	vp->kp.dims = dims;
 	vp->kp.norm = sqrt(norm);
 }

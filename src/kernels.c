@@ -686,8 +686,10 @@ KernelPathSupported(KernelPath path)
 KernelPath
 KernelBestPath(void)
 {
+	/* cppcheck-suppress knownConditionTrueFalse ; false only off x86 */
 	if (KernelPathSupported(KERNEL_PATH_AVX512))
 		return KERNEL_PATH_AVX512;
+	/* cppcheck-suppress knownConditionTrueFalse ; false only off x86 */
 	if (KernelPathSupported(KERNEL_PATH_AVX2))
 		return KERNEL_PATH_AVX2;
 	return KERNEL_PATH_PORTABLE;
@@ -777,18 +779,20 @@ CosineDistance(double dot, double pnorm, double tnorm_sq)
 /* Distance between a probe and one decrypted vector payload. */
 double
 KernelVectorDistance(const KernelVectorProbe *probe, int elem,
-					 const uint8_t *payload)
+					 const uint8_t *bytes)
 {
 	const KernelOps *ops = kernel_ops;
 	size_t		n = probe->dims;
 	float		dot = 0,
 				tnorm = 0,
 				scale = 1;
+	const void *payload = bytes;
 
 	if (elem == KERNEL_ELEM_I8)
 	{
-		memcpy(&scale, payload, sizeof(scale));
-		payload += sizeof(scale);
+		/* a float32 scale, then the codes */
+		memcpy(&scale, bytes, sizeof(scale));
+		payload = bytes + sizeof(scale);
 	}
 	switch (probe->metric)
 	{
