@@ -10,7 +10,7 @@ OBJS = src/biocrypt.o src/compare.o src/envelope.o src/enrol.o src/identify.o \
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress inputs, listed one per feature (sql/ also holds extension scripts)
-REGRESS = type protect header tamper errors roles
+REGRESS = type protect header tamper errors roles compare identify
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
@@ -24,11 +24,15 @@ PG_CPPFLAGS = $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --includedir-server
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(PG_CFLAGS_EXTRA)
 SHLIB_LINK = $(SODIUM_LIBS)
 
-EXTRA_CLEAN = tmp_check_regress test/unit/envelope_test test/fuzz/fuzz_envelope
+EXTRA_CLEAN = tmp_check_regress test/unit/envelope_test test/unit/kernels_test \
+	test/fuzz/fuzz_envelope
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild everything when one changes
+$(OBJS): $(wildcard src/*.h)
 
 # C unit tests: backend-free code (envelope parser, kernels) against references
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
@@ -36,9 +40,32 @@ UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
 test/unit/envelope_test: test/unit/envelope_test.c src/envelope.c src/envelope.h src/halfutils.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/envelope_test.c src/envelope.c $(SODIUM_LIBS) -lm
 
+# no -march: kernels.c picks its SIMD path at run time
+test/unit/kernels_test: test/unit/kernels_test.c src/kernels.c src/kernels.h src/halfutils.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/kernels.c -lm
+
+UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test
+
+# run every unit program, then sum their "unit: N passed, N failed" lines
+# into one; a program that exits non-zero without reporting a failure
+# (a crash, say) counts as one failure, and any failure fails the target
 .PHONY: unit fuzz-smoke cppcheck
-unit: test/unit/envelope_test
-	test/unit/envelope_test
+unit: $(UNIT_TESTS)
+	@status=0; passed=0; failed=0; \
+	for t in $(UNIT_TESTS); do \
+		echo "== $$t"; \
+		out=$$($$t 2>&1); rc=$$?; \
+		printf '%s\n' "$$out"; \
+		line=$$(printf '%s\n' "$$out" | \
+			sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$$/\1 \2/p' | tail -1); \
+		p=$${line% *}; f=$${line#* }; \
+		if [ -z "$$line" ]; then p=0; f=0; fi; \
+		if [ $$rc -ne 0 ] && [ $$f -eq 0 ]; then f=1; fi; \
+		if [ $$f -ne 0 ]; then status=1; fi; \
+		passed=$$((passed + p)); failed=$$((failed + f)); \
+	done; \
+	echo "unit: $$passed passed, $$failed failed"; \
+	exit $$status
 
 # libFuzzer target for the envelope parser; fuzz-smoke runs it briefly
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc

@@ -64,6 +64,18 @@ WHERE p.pronamespace = 'biocrypt'::regnamespace
 	AND p.proname IN ('protect', 'protect_bits', 'subject_of', 'expires_at', 'created_at',
 					  'purposes_of', 'key_id_of', 'format_of', 'dims_of', 'reveal', 'reveal_bits')
 ORDER BY p.proname;
+-- the comparison functions (behind the operators): matcher (and admin, a
+-- member of it) only
+SELECT p.oid::regprocedure AS function,
+	has_function_privilege('biocrypt_enroller', p.oid, 'EXECUTE') AS enroller,
+	has_function_privilege('biocrypt_matcher', p.oid, 'EXECUTE') AS matcher,
+	has_function_privilege('biocrypt_auditor', p.oid, 'EXECUTE') AS auditor,
+	has_function_privilege('biocrypt_admin', p.oid, 'EXECUTE') AS admin
+FROM pg_proc p
+WHERE p.pronamespace = 'biocrypt'::regnamespace
+	AND p.proname IN ('l2_distance', 'cosine_distance', 'negative_inner_product',
+					  'hamming_distance', 'iris_distance', 'verify', 'identify', 'simd_path')
+ORDER BY p.oid::regprocedure::text;
 -- every SECURITY DEFINER function of the extension pins search_path
 SELECT p.oid::regprocedure AS secdef_without_search_path
 FROM pg_depend d
@@ -110,6 +122,9 @@ INSERT INTO tpl VALUES
 	('embedding', biocrypt.protect('{0.25,-0.5}', 'alice', NULL, '{verification}')),
 	('code', biocrypt.protect_bits('\x0f', '\xff', 'bob', NULL, '{verification}'));
 GRANT SELECT ON tpl TO PUBLIC;
+-- a gallery of embeddings for identify()
+CREATE TEMP TABLE gallery AS SELECT t FROM tpl WHERE name = 'embedding';
+GRANT SELECT ON gallery TO PUBLIC;
 SELECT t AS tpl FROM tpl WHERE name = 'embedding' \gset
 SELECT t AS code FROM tpl WHERE name = 'code' \gset
 
@@ -124,6 +139,10 @@ SELECT pg_temp.err($$SELECT biocrypt.reveal(t) FROM tpl WHERE name = 'embedding'
 SELECT pg_temp.err($$SELECT biocrypt.reveal_bits(t) FROM tpl WHERE name = 'code'$$) AS enroller_reveal_bits;
 SELECT pg_temp.err($$SELECT count(*) FROM biocrypt.keys$$) AS enroller_keys;
 SELECT pg_temp.err($$SELECT nextval('biocrypt.encryption_counter')$$) AS enroller_counter;
+SELECT pg_temp.err($$SELECT t <-> '{0,0}'::real[] FROM tpl WHERE name = 'embedding'$$) AS enroller_l2;
+SELECT pg_temp.err($$SELECT biocrypt.verify(t, '{0.25,-0.5}', 0) FROM tpl WHERE name = 'embedding'$$) AS enroller_verify;
+SELECT pg_temp.err($$SELECT t <~> '\x0f'::bytea FROM tpl WHERE name = 'code'$$) AS enroller_hamming;
+SELECT pg_temp.err($$SELECT * FROM biocrypt.identify('gallery', 't', '{0.25,-0.5}'::real[])$$) AS enroller_identify;
 SELECT pg_temp.err($$SET biocrypt.allow_reveal = on$$) AS enroller_allow_reveal;
 SELECT pg_temp.err($$SET biocrypt.max_retention = '100 years'$$) AS enroller_max_retention;
 SELECT pg_temp.err($$SET biocrypt.cipher = 'xchacha20-poly1305'$$) AS enroller_cipher;
@@ -141,6 +160,16 @@ SELECT pg_temp.err($$SELECT biocrypt.protect_bits('\x00ff', NULL, 'mallory')$$) 
 SELECT pg_temp.err($$SELECT biocrypt.reveal(t) FROM tpl WHERE name = 'embedding'$$) AS matcher_reveal;
 SELECT pg_temp.err($$SELECT biocrypt.reveal_bits(t) FROM tpl WHERE name = 'code'$$) AS matcher_reveal_bits;
 SELECT pg_temp.err($$SELECT count(*) FROM biocrypt.keys$$) AS matcher_keys;
+-- matcher: compares (template {0.25,-0.5}, code \x0f with mask \xff)
+SELECT t <-> '{0.25,0.5}'::real[] AS l2, t <=> '{2,1}'::real[] AS cosine,
+	t <#> '{4,-2}'::real[] AS ip, biocrypt.verify(t, '{0.25,-0.5}', 0, 'l2') AS verified,
+	biocrypt.verify(t, '{0.5,-1}', 1e-9) AS verified_cosine,
+	biocrypt.l2_distance(t, '{0.25,0.5}') AS l2_function
+FROM tpl WHERE name = 'embedding';
+SELECT t <~> '\xff'::bytea AS hamming, biocrypt.iris_distance(t, '\xff') AS iris_too_few_bits
+FROM tpl WHERE name = 'code';
+SELECT * FROM biocrypt.identify('gallery', 't', '{0.25,-0.5}'::real[], 5, NULL, 'l2');
+SELECT biocrypt.simd_path() IS NOT NULL AS matcher_simd_path;
 RESET ROLE;
 
 -- auditor: neither protects nor reads headers (nor reveals)
@@ -150,6 +179,10 @@ SELECT pg_temp.err($$SELECT biocrypt.subject_of(t) FROM tpl WHERE name = 'embedd
 SELECT pg_temp.err($$SELECT biocrypt.expires_at(t) FROM tpl WHERE name = 'embedding'$$) AS auditor_expires_at;
 SELECT pg_temp.err($$SELECT biocrypt.reveal(t) FROM tpl WHERE name = 'embedding'$$) AS auditor_reveal;
 SELECT pg_temp.err($$SELECT count(*) FROM biocrypt.keys$$) AS auditor_keys;
+SELECT pg_temp.err($$SELECT t <=> '{0,1}'::real[] FROM tpl WHERE name = 'embedding'$$) AS auditor_cosine;
+SELECT pg_temp.err($$SELECT biocrypt.iris_distance(t, '\x0f') FROM tpl WHERE name = 'code'$$) AS auditor_iris;
+SELECT pg_temp.err($$SELECT * FROM biocrypt.identify('tpl', 't', '\x0f'::bytea)$$) AS auditor_identify_bits;
+SELECT pg_temp.err($$SELECT biocrypt.simd_path()$$) AS auditor_simd_path;
 RESET ROLE;
 
 -- a role with no biocrypt role: the type's I/O works, the schema does not
@@ -160,6 +193,10 @@ SELECT pg_temp.err($$SELECT biocrypt.protect('{1,2}', 'mallory')$$) AS plain_pro
 SELECT pg_temp.err($$SELECT biocrypt.subject_of(t) FROM tpl WHERE name = 'embedding'$$) AS plain_subject_of;
 SELECT pg_temp.err($$SELECT biocrypt.reveal(t) FROM tpl WHERE name = 'embedding'$$) AS plain_reveal;
 SELECT pg_temp.err($$SELECT count(*) FROM biocrypt.keys$$) AS plain_keys;
+-- the operators live with the type, but their functions are not PUBLIC's
+SELECT pg_temp.err($$SELECT t <#> '{1,1}'::real[] FROM tpl WHERE name = 'embedding'$$) AS plain_ip;
+SELECT pg_temp.err($$SELECT t <~> '\x0f'::bytea FROM tpl WHERE name = 'code'$$) AS plain_hamming;
+SELECT pg_temp.err($$SELECT biocrypt.verify(t, '{1,1}', 1) FROM tpl WHERE name = 'embedding'$$) AS plain_verify;
 RESET ROLE;
 
 -- admin: everything the others may do; reveals only while a superuser has
@@ -207,6 +244,6 @@ REVOKE USAGE ON SCHEMA biocrypt FROM regress_bc_plain;
 RESET biocrypt.allow_reveal;
 
 -- clean up
-DROP TABLE tpl;
+DROP TABLE tpl, gallery;
 DROP ROLE regress_bc_enroller, regress_bc_matcher, regress_bc_auditor, regress_bc_admin, regress_bc_plain;
 SELECT count(*) AS test_roles_left FROM pg_roles WHERE rolname LIKE 'regress\_bc\_%';

@@ -5,9 +5,10 @@
  *
  * A probe is parsed, checked and converted once per statement: the result
  * is kept in fn_extra, in the function's memory context, and a reset
- * callback on that context zeroes it.  When the probe argument is not a
- * constant or parameter (a join, say), each call compares the raw argument
- * with the cached copy and re-prepares only when it differs.
+ * callback on that context zeroes it.  Each call compares the raw argument
+ * bytes with the cached copy (a memcmp) and re-prepares only when they
+ * differ: even a parameter can change between calls that share fn_extra
+ * (PL/pgSQL re-evaluating a simple expression in a loop).
  *
  * Each comparison parses the template's header, refuses a shape that does
  * not fit the probe, treats an expired template per biocrypt.on_expired
@@ -90,16 +91,15 @@ ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len)
 }
 
 /*
- * Is the cached probe still the argument?  Constants and parameters cannot
- * change within a statement; anything else is compared byte for byte.
+ * Is the cached probe still the argument?  Always compared byte for byte:
+ * even a "stable" Param changes between evaluations of a reused expression
+ * state (PL/pgSQL simple expressions in a loop).
  */
 bool
 ProbeStillValid(const ProbeHeader *ph, const void *raw, Size rawlen)
 {
 	if (ph->raw == NULL)
 		return false;
-	if (ph->stable)
-		return true;
 	return rawlen == ph->raw_len && memcmp(raw, ph->raw, rawlen) == 0;
 }
 
@@ -123,7 +123,6 @@ PrepareVectorProbe(FunctionCallInfo fcinfo, int argno, VectorProbe *vp)
 	vp->ph.raw = mem + sizeof(float) * dims;
 	vp->ph.raw_len = VARSIZE(arr);
 	memcpy(vp->ph.raw, arr, VARSIZE(arr));
-	vp->ph.stable = get_fn_expr_arg_stable(fcinfo->flinfo, argno);
 	values = (void *) mem;
 	vp->kp.x = values;
 	vp->kp.dims = dims;

@@ -23,7 +23,6 @@ typedef struct ProbeHeader
 	Size		secret_len;
 	void	   *raw;			/* copy of the argument(s); also wiped */
 	Size		raw_len;
-	bool		stable;			/* argument(s) constant for the statement */
 } ProbeHeader;
 
 typedef struct VectorProbe

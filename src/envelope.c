@@ -320,7 +320,11 @@ size_t
 EnvelopeWriteHeader(const EnvelopeHeader *hdr, uint8_t *buf)
 {
 	size_t		off = ENVELOPE_FIXED_SIZE;
+	int			npurposes = hdr->npurposes;
 
+	/* callers pass validated headers; still never index past the arrays */
+	if (npurposes > ENVELOPE_MAX_PURPOSES)
+		npurposes = ENVELOPE_MAX_PURPOSES;
 	buf[0] = ENVELOPE_MAGIC0;
 	buf[1] = ENVELOPE_MAGIC1;
 	buf[2] = ENVELOPE_MAGIC2;
@@ -342,7 +346,7 @@ EnvelopeWriteHeader(const EnvelopeHeader *hdr, uint8_t *buf)
 	buf[43] = 0;
 	memcpy(buf + off, hdr->subject, hdr->subject_len);
 	off += hdr->subject_len;
-	for (int i = 0; i < hdr->npurposes; i++)
+	for (int i = 0; i < npurposes; i++)
 	{
 		buf[off++] = hdr->purpose_len[i];
 		memcpy(buf + off, hdr->purpose[i], hdr->purpose_len[i]);

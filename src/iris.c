@@ -182,6 +182,25 @@ BitsProbeKey(bytea *code, bytea *mask, int max_shift)
 	return key;
 }
 
+/* Does the cached key equal BitsProbeKey(code, mask, max_shift)?  No copy. */
+static bool
+BitsProbeKeyMatches(const ProbeHeader *ph, bytea *code, bytea *mask,
+					int max_shift)
+{
+	size_t		clen = VARSIZE_ANY_EXHDR(code);
+	size_t		mlen = mask ? VARSIZE_ANY_EXHDR(mask) : 0;
+	const char *raw = (const char *) ph->raw;
+
+	if (raw == NULL ||
+		ph->raw_len != VARHDRSZ + clen + mlen + sizeof(int) + 1)
+		return false;
+	raw += VARHDRSZ;
+	return memcmp(raw, VARDATA_ANY(code), clen) == 0 &&
+		(mask == NULL || memcmp(raw + clen, VARDATA_ANY(mask), mlen) == 0) &&
+		memcmp(raw + clen + mlen, &max_shift, sizeof(int)) == 0 &&
+		raw[clen + mlen + sizeof(int)] == (mask != NULL);
+}
+
 /*
  * The statement's bit probe from arguments code_arg and mask_arg (may be
  * NULL) with max_shift, for templates shaped like hdr; prepared once.
@@ -202,20 +221,15 @@ GetBitsProbe(FunctionCallInfo fcinfo, int code_arg, int mask_arg,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: probe mask must be as long as the probe code"),
 				 errhidestmt(true)));
+	if (bp != NULL && BitsProbeFits(bp, hdr) &&
+		BitsProbeKeyMatches(&bp->ph, code, mask, max_shift))
+		return bp;
 	key = BitsProbeKey(code, mask, max_shift);
-	if (bp == NULL || !BitsProbeFits(bp, hdr) ||
-		!ProbeStillValid(&bp->ph, key, VARSIZE(key)))
-	{
-		bp = BuildBitsProbe(mcxt, bp, (const uint8 *) VARDATA_ANY(code),
-							mask ? (const uint8 *) VARDATA_ANY(mask) : NULL,
-							VARSIZE_ANY_EXHDR(code), max_shift, hdr,
-							key, VARSIZE(key));
-		bp->ph.stable = get_fn_expr_arg_stable(fcinfo->flinfo, code_arg) &&
-			get_fn_expr_arg_stable(fcinfo->flinfo, mask_arg) &&
-			(PG_NARGS() <= mask_arg + 1 ||
-			 get_fn_expr_arg_stable(fcinfo->flinfo, mask_arg + 1));
-		fcinfo->flinfo->fn_extra = bp;
-	}
+	bp = BuildBitsProbe(mcxt, bp, (const uint8 *) VARDATA_ANY(code),
+						mask ? (const uint8 *) VARDATA_ANY(mask) : NULL,
+						VARSIZE_ANY_EXHDR(code), max_shift, hdr,
+						key, VARSIZE(key));
+	fcinfo->flinfo->fn_extra = bp;
 	sodium_memzero(key, VARSIZE(key));
 	pfree(key);
 	return bp;
