@@ -269,7 +269,7 @@ SELECT pg_temp.bits('\xa50f'::bytea) AS bits, pg_temp.b('1010010100001111') AS b
 	pg_temp.bits(pg_temp.rot('\x1b'::bytea, 1, 4, 2, 1)) AS rot_plus_1,
 	pg_temp.bits(pg_temp.rot('\x1b'::bytea, 1, 4, 2, -1)) AS rot_minus_1;
 
--- 128-bit codes (two bytes more than min_common_bits needs)
+-- 128-bit codes (biocrypt.min_common_bits is 64 by default)
 CREATE TEMP TABLE bt (name text PRIMARY KEY, tpl protected_template);
 INSERT INTO bt VALUES
 	('zeros', biocrypt.protect_bits(pg_temp.rep('00', 16), NULL, 'z')),

@@ -466,3 +466,23 @@ RESET client_min_messages;
 DROP ROLE regress_ident_matcher, regress_ident_plain;
 RESET search_path;
 RESET TimeZone;
+
+-- an error caught inside the scan (a subtransaction abort in a function the
+-- gallery's query calls) must not disturb identify's batch
+CREATE TABLE sub_g (id int, tpl protected_template);
+INSERT INTO sub_g SELECT i, biocrypt.protect(ARRAY[i, 1]::real[], 's' || lpad(i::text, 2, '0')) FROM generate_series(1, 10) i;
+CREATE FUNCTION sub_f(id int) RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN
+	IF id = 5 THEN
+		BEGIN
+			PERFORM 1 / 0;
+		EXCEPTION WHEN division_by_zero THEN NULL;
+		END;
+	END IF;
+	RETURN true;
+END $$;
+CREATE VIEW sub_gv AS SELECT id, tpl FROM sub_g WHERE sub_f(id);
+SELECT * FROM biocrypt.identify('sub_gv', 'tpl', '{1,1}'::real[], 5, NULL, 'l2');
+DROP VIEW sub_gv;
+DROP FUNCTION sub_f(int);
+DROP TABLE sub_g;

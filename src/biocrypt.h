@@ -27,6 +27,7 @@ typedef struct SecBuf
 	size_t		len;			/* bytes in use, zeroed on release */
 	size_t		cap;
 	bool		in_use;
+	int			nest_level;		/* transaction nesting level at acquire */
 } SecBuf;
 
 extern SecBuf *SecmemAcquire(size_t len);

@@ -8,7 +8,8 @@
  * excluded from core dumps.  A buffer is zeroed when released, and a
  * transaction callback zeroes any buffer still held when a transaction or
  * subtransaction aborts, so an ERROR thrown between acquire and release
- * still leaves no plaintext behind.  proc_exit frees (and so zeroes) them.
+ * still leaves no plaintext behind (a subtransaction abort zeroes only the
+ * buffers taken inside it).  proc_exit frees (and so zeroes) them.
  *
  *-------------------------------------------------------------------------
  */
@@ -45,14 +46,21 @@ SecmemXactCallback(XactEvent event, void *arg)
 			SecmemWipe(&secmem_slots[i]);
 }
 
-/* Same for subtransaction aborts (exception blocks, savepoints). */
+/*
+ * On a subtransaction abort (exception block, savepoint), zero the buffers
+ * taken inside it.  Buffers of outer levels stay: an identify() scan still
+ * fills its batch after a caught error in a function its query calls.
+ */
 static void
 SecmemSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					  SubTransactionId parentSubid, void *arg)
 {
+	int			level = GetCurrentTransactionNestLevel();
+
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		for (int i = 0; i < SECMEM_SLOTS; i++)
-			SecmemWipe(&secmem_slots[i]);
+			if (secmem_slots[i].in_use && secmem_slots[i].nest_level >= level)
+				SecmemWipe(&secmem_slots[i]);
 }
 
 /* Free (sodium_free zeroes) every buffer when the backend exits. */
@@ -109,6 +117,7 @@ SecmemAcquire(size_t len)
 		}
 		buf->len = len;
 		buf->in_use = true;
+		buf->nest_level = GetCurrentTransactionNestLevel();
 		return buf;
 	}
 	elog(ERROR, "biocrypt: all locked scratch buffers are in use");
