@@ -37,6 +37,7 @@ extern void SecmemRelease(SecBuf *buf);
 extern void KeysInit(void);
 extern bool KeysRootKeyLoaded(void);
 extern const uint8 *KeysGetDek(uint32 key_id, uint8 cipher);
+extern const void *KeysGetAesState(uint32 key_id);
 extern const uint8 *KeysActiveDek(TimestampTz expires, uint8 cipher,
 								  uint32 *key_id);
 extern uint8 KeysNewTemplateCipher(void);
@@ -44,6 +45,7 @@ extern uint8 KeysNewTemplateCipher(void);
 /* Sealing and opening envelopes (seal.c) */
 extern bytea *SealTemplate(EnvelopeHeader *hdr, const uint8 *plain);
 extern void ParseTemplate(bytea *tpl, EnvelopeHeader *hdr);
+extern void ParseTemplateForDecrypt(bytea *tpl, EnvelopeHeader *hdr);
 extern void DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst);
 extern SecBuf *OpenTemplate(bytea *tpl, EnvelopeHeader *hdr);
 

@@ -221,7 +221,7 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 	SecBuf	   *plain;
 	double		d;
 
-	ParseTemplate(tpl, &hdr);
+	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckVectorTemplate(&hdr, kp.dims);
 	*isnull = CheckExpired(&hdr, GetCurrentTimestamp());
 	if (*isnull)
@@ -301,7 +301,7 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 	SecBuf	   *plain;
 	double		d;
 
-	ParseTemplate(tpl, &hdr);
+	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
 	if (CheckExpired(&hdr, GetCurrentTimestamp()))
 		PG_RETURN_NULL();
@@ -330,7 +330,7 @@ biocrypt_iris_distance(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
 	tpl = PG_GETARG_TEMPLATE_P(0);
-	ParseTemplate(tpl, &hdr);
+	ParseTemplateForDecrypt(tpl, &hdr);
 	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), &hdr);
 	if (CheckExpired(&hdr, GetCurrentTimestamp()))
 		PG_RETURN_NULL();

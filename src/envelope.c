@@ -198,12 +198,21 @@ ValidateLabels(const EnvelopeHeader *hdr)
 	return ENVELOPE_OK;
 }
 
+static EnvelopeStatus ComputeSizes(EnvelopeHeader *hdr, int check_labels);
+
 /*
  * Validate every header field and fill in the derived sizes.  Used both
  * before building a header and after parsing one, so the two agree.
  */
 EnvelopeStatus
 EnvelopeComputeSizes(EnvelopeHeader *hdr)
+{
+	return ComputeSizes(hdr, 1);
+}
+
+/* EnvelopeComputeSizes, optionally without checking label contents. */
+static EnvelopeStatus
+ComputeSizes(EnvelopeHeader *hdr, int check_labels)
 {
 	EnvelopeStatus status;
 	size_t		len = ENVELOPE_FIXED_SIZE;
@@ -219,7 +228,7 @@ EnvelopeComputeSizes(EnvelopeHeader *hdr)
 		hdr->expires >= ENVELOPE_END_TIMESTAMP ||
 		hdr->created >= hdr->expires)
 		return ENVELOPE_BAD_TIMES;
-	if ((status = ValidateLabels(hdr)) != ENVELOPE_OK)
+	if (check_labels && (status = ValidateLabels(hdr)) != ENVELOPE_OK)
 		return status;
 
 	len += hdr->subject_len;
@@ -286,12 +295,9 @@ ParseLabels(const uint8_t *buf, size_t len, EnvelopeHeader *hdr)
 	return ENVELOPE_OK;
 }
 
-/*
- * Parse and validate an envelope of exactly len bytes.  On success hdr
- * describes it; the nonce starts at buf + hdr->header_len.
- */
-EnvelopeStatus
-EnvelopeParse(const uint8_t *buf, size_t len, EnvelopeHeader *hdr)
+/* Parse an envelope of exactly len bytes, label contents checked or not. */
+static EnvelopeStatus
+Parse(const uint8_t *buf, size_t len, EnvelopeHeader *hdr, int check_labels)
 {
 	EnvelopeStatus status;
 	size_t		stated_len;
@@ -303,13 +309,35 @@ EnvelopeParse(const uint8_t *buf, size_t len, EnvelopeHeader *hdr)
 		return status;
 	if ((status = ParseLabels(buf, len, hdr)) != ENVELOPE_OK)
 		return status;
-	if ((status = EnvelopeComputeSizes(hdr)) != ENVELOPE_OK)
+	if ((status = ComputeSizes(hdr, check_labels)) != ENVELOPE_OK)
 		return status;
 	if (stated_len != hdr->header_len)
 		return ENVELOPE_BAD_HEADER_LENGTH;
 	if (len != hdr->total_len)
 		return len < hdr->total_len ? ENVELOPE_TRUNCATED : ENVELOPE_BAD_LENGTH;
 	return ENVELOPE_OK;
+}
+
+/*
+ * Parse and validate an envelope of exactly len bytes.  On success hdr
+ * describes it; the nonce starts at buf + hdr->header_len.
+ */
+EnvelopeStatus
+EnvelopeParse(const uint8_t *buf, size_t len, EnvelopeHeader *hdr)
+{
+	return Parse(buf, len, hdr, 1);
+}
+
+/*
+ * Like EnvelopeParse, with every length and bound checked, but without
+ * checking the bytes of the subject and purposes (UTF-8, name characters,
+ * order).  For the decryption path only: the AEAD tag authenticates those
+ * bytes, and only validated headers were ever sealed.
+ */
+EnvelopeStatus
+EnvelopeParseForDecrypt(const uint8_t *buf, size_t len, EnvelopeHeader *hdr)
+{
+	return Parse(buf, len, hdr, 0);
 }
 
 /*

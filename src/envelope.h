@@ -96,6 +96,8 @@ typedef struct EnvelopeHeader
 
 extern EnvelopeStatus EnvelopeParse(const uint8_t *buf, size_t len,
 									EnvelopeHeader *hdr);
+extern EnvelopeStatus EnvelopeParseForDecrypt(const uint8_t *buf, size_t len,
+											  EnvelopeHeader *hdr);
 extern EnvelopeStatus EnvelopeComputeSizes(EnvelopeHeader *hdr);
 extern size_t EnvelopeWriteHeader(const EnvelopeHeader *hdr, uint8_t *buf);
 extern size_t EnvelopeNonceSize(uint8_t cipher);

@@ -219,7 +219,7 @@ IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
 		return true;
 	old = MemoryContextSwitchTo(st->rowcxt);
 	tpl = DatumGetProtectedTemplateP(d);
-	ParseTemplate(tpl, &hdr);
+	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckShape(st, &hdr);
 	if (CheckExpired(&hdr, st->now))
 		st->expired_skipped++;

@@ -294,44 +294,49 @@ HsumAvx2(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-/* Sums over whole blocks of 8 with two accumulators; the rest goes portable. */
+/* Accumulate eight lanes at i into a (and b). */
+TARGET_AVX2 ALWAYS_INLINE void
+Step8Avx2(const float *p, const void *t, size_t i, int elem, int what,
+		  __m256 vs, __m256 *a, __m256 *b)
+{
+	__m256		x = Load8Avx2(t, i, elem);
+	__m256		q = _mm256_loadu_ps(p + i);
+
+	if (what == SUM_L2)
+	{
+		__m256		d = _mm256_fnmadd_ps(vs, x, q);
+
+		*a = _mm256_fmadd_ps(d, d, *a);
+	}
+	else
+	{
+		*a = _mm256_fmadd_ps(q, x, *a);
+		if (what == SUM_DOT_NORM)
+			*b = _mm256_fmadd_ps(x, x, *b);
+	}
+}
+
+/* Sums over blocks of 8 with four accumulators; the rest goes portable. */
 TARGET_AVX2 ALWAYS_INLINE void
 SumsAvx2(const float *p, const void *t, size_t n, int elem, int what,
 		 float scale, float *s1, float *s2)
 {
-	__m256		a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-	__m256		b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+	__m256		a[4], b[4];
 	__m256		vs = _mm256_set1_ps(scale);
 	size_t		i = 0;
 	float		t1, t2;
 
-	for (; i + 16 <= n; i += 16)
-	{
-		__m256		x0 = Load8Avx2(t, i, elem), x1 = Load8Avx2(t, i + 8, elem);
-		__m256		p0 = _mm256_loadu_ps(p + i), p1 = _mm256_loadu_ps(p + i + 8);
-
-		if (what == SUM_L2)
-		{
-			__m256		d0 = _mm256_fnmadd_ps(vs, x0, p0), d1 = _mm256_fnmadd_ps(vs, x1, p1);
-
-			a0 = _mm256_fmadd_ps(d0, d0, a0);
-			a1 = _mm256_fmadd_ps(d1, d1, a1);
-		}
-		else
-		{
-			a0 = _mm256_fmadd_ps(p0, x0, a0);
-			a1 = _mm256_fmadd_ps(p1, x1, a1);
-			if (what == SUM_DOT_NORM)
-			{
-				b0 = _mm256_fmadd_ps(x0, x0, b0);
-				b1 = _mm256_fmadd_ps(x1, x1, b1);
-			}
-		}
-	}
+	for (int k = 0; k < 4; k++)
+		a[k] = b[k] = _mm256_setzero_ps();
+	for (; i + 32 <= n; i += 32)
+		for (int k = 0; k < 4; k++)
+			Step8Avx2(p, t, i + 8 * k, elem, what, vs, &a[k], &b[k]);
+	for (; i + 8 <= n; i += 8)
+		Step8Avx2(p, t, i, elem, what, vs, &a[0], &b[0]);
 	SumsPortable(p + i, (const char *) t + i * (elem == ELEM_F32 ? 4 : elem == ELEM_F16 ? 2 : 1),
 				 n - i, elem, what, scale, &t1, &t2);
-	*s1 = HsumAvx2(_mm256_add_ps(a0, a1)) + t1;
-	*s2 = HsumAvx2(_mm256_add_ps(b0, b1)) + t2;
+	*s1 = HsumAvx2(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]))) + t1;
+	*s2 = HsumAvx2(_mm256_add_ps(_mm256_add_ps(b[0], b[1]), _mm256_add_ps(b[2], b[3]))) + t2;
 }
 
 TARGET_AVX2 static float
@@ -471,20 +476,27 @@ Step16Avx512(const float *p, const void *t, size_t i, __mmask16 m, int elem,
 	}
 }
 
-/* Sums over [0, n): two accumulators, then a masked tail block. */
+/*
+ * Sums over [0, n): four accumulators (an FMA's latency would otherwise
+ * bound a 512-d sum), then whole blocks, then one masked tail block.
+ */
 TARGET_AVX512 ALWAYS_INLINE void
 SumsAvx512(const float *p, const void *t, size_t n, int elem, int what,
 		   float scale, float *s1, float *s2)
 {
 	__m512		a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+	__m512		a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
 	__m512		b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+	__m512		b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();
 	__m512		vs = _mm512_set1_ps(scale);
 	size_t		i = 0;
 
-	for (; i + 32 <= n; i += 32)
+	for (; i + 64 <= n; i += 64)
 	{
 		Step16Avx512(p, t, i, 0xFFFF, elem, what, vs, &a0, &b0);
 		Step16Avx512(p, t, i + 16, 0xFFFF, elem, what, vs, &a1, &b1);
+		Step16Avx512(p, t, i + 32, 0xFFFF, elem, what, vs, &a2, &b2);
+		Step16Avx512(p, t, i + 48, 0xFFFF, elem, what, vs, &a3, &b3);
 	}
 	for (; i < n; i += 16)
 	{
@@ -492,8 +504,8 @@ SumsAvx512(const float *p, const void *t, size_t n, int elem, int what,
 
 		Step16Avx512(p, t, i, m, elem, what, vs, &a0, &b0);
 	}
-	*s1 = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-	*s2 = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+	*s1 = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+	*s2 = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(b0, b1), _mm512_add_ps(b2, b3)));
 }
 
 TARGET_AVX512 static float

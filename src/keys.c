@@ -120,6 +120,9 @@ static DerivedKeys *derived_keys = NULL;
 static pid_t derived_keys_locked_pid = 0;
 
 static uint8 *dek_bytes = NULL;	/* DEK_CACHE_SLOTS keys, locked */
+/* AES-GCM key schedules of the cached AES keys, expanded once, locked */
+static crypto_aead_aes256gcm_state *aes_states = NULL;
+static int	dek_last_hit = 0;
 static DekSlot dek_slots[DEK_CACHE_SLOTS];
 static int	dek_next_victim = 0;
 static ActiveKey active_keys[ACTIVE_CACHE_SLOTS];
@@ -277,6 +280,9 @@ KeysAtExit(int code, Datum arg)
 	if (dek_bytes != NULL)
 		sodium_free(dek_bytes);
 	dek_bytes = NULL;
+	if (aes_states != NULL)
+		sodium_free(aes_states);
+	aes_states = NULL;
 	if (derived_keys != NULL)
 		sodium_free(derived_keys);
 	derived_keys = NULL;
@@ -289,6 +295,8 @@ KeysForgetCached(void)
 	memset(dek_slots, 0, sizeof(dek_slots));
 	if (dek_bytes != NULL)
 		sodium_memzero(dek_bytes, DEK_CACHE_SLOTS * BIOCRYPT_KEY_BYTES);
+	if (aes_states != NULL)
+		sodium_memzero(aes_states, DEK_CACHE_SLOTS * sizeof(crypto_aead_aes256gcm_state));
 	memset(active_keys, 0, sizeof(active_keys));
 }
 
@@ -345,7 +353,8 @@ KeysAttach(void)
 		derived_keys_locked_pid = MyProcPid;
 	}
 	dek_bytes = sodium_malloc(DEK_CACHE_SLOTS * BIOCRYPT_KEY_BYTES);
-	if (dek_bytes == NULL)
+	aes_states = sodium_malloc(DEK_CACHE_SLOTS * sizeof(crypto_aead_aes256gcm_state));
+	if (dek_bytes == NULL || aes_states == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("biocrypt: could not allocate locked memory for keys"),
@@ -410,10 +419,17 @@ WrapAd(uint8 *ad, uint32 key_id, uint8 cipher)
 static const uint8 *
 DekCacheLookup(uint32 key_id, uint8 cipher)
 {
+	/* scans read runs of one epoch: try the last hit first */
+	if (dek_slots[dek_last_hit].valid && dek_slots[dek_last_hit].key_id == key_id &&
+		dek_slots[dek_last_hit].cipher == cipher)
+		return dek_bytes + dek_last_hit * BIOCRYPT_KEY_BYTES;
 	for (int i = 0; i < DEK_CACHE_SLOTS; i++)
 		if (dek_slots[i].valid && dek_slots[i].key_id == key_id &&
 			dek_slots[i].cipher == cipher)
+		{
+			dek_last_hit = i;
 			return dek_bytes + i * BIOCRYPT_KEY_BYTES;
+		}
 	return NULL;
 }
 
@@ -434,7 +450,13 @@ DekCacheSlot(uint32 key_id, uint8 cipher)
 static void
 DekCacheCommit(const uint8 *dek)
 {
-	dek_slots[(dek - dek_bytes) / BIOCRYPT_KEY_BYTES].valid = true;
+	int			slot = (dek - dek_bytes) / BIOCRYPT_KEY_BYTES;
+
+	/* expand an AES key once, not on every decryption */
+	if (dek_slots[slot].cipher == ENVELOPE_CIPHER_AES256GCM &&
+		crypto_aead_aes256gcm_is_available())
+		crypto_aead_aes256gcm_beforenm(&aes_states[slot], dek);
+	dek_slots[slot].valid = true;
 }
 
 /* The one error for a key ring wrapped under another root key. */
@@ -540,6 +562,19 @@ KeysGetDek(uint32 key_id, uint8 cipher)
 	KeysAttach();
 	dek = DekCacheLookup(key_id, cipher);
 	return dek != NULL ? dek : FetchDek(key_id, cipher);
+}
+
+/*
+ * The expanded AES-256-GCM key (crypto_aead_aes256gcm_state) of data key
+ * key_id, for crypto_aead_aes256gcm_decrypt_afternm.  The CPU must have
+ * AES-NI (callers check crypto_aead_aes256gcm_is_available()).
+ */
+const void *
+KeysGetAesState(uint32 key_id)
+{
+	const uint8 *dek = KeysGetDek(key_id, ENVELOPE_CIPHER_AES256GCM);
+
+	return &aes_states[(dek - dek_bytes) / BIOCRYPT_KEY_BYTES];
 }
 
 /* The retention epoch of an expiry: the first day of its UTC month. */

@@ -67,9 +67,35 @@ SealTemplate(EnvelopeHeader *hdr, const uint8 *plain)
 	return result;
 }
 
+/* Report a stored envelope that does not parse: the datum was damaged. */
+static void
+DamagedTemplate(EnvelopeStatus status)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("biocrypt: protected template is damaged: %s",
+					EnvelopeStatusMessage(status)),
+			 errhidestmt(true)));
+}
+
 /*
- * Parse a stored template's header.  Input functions already refuse
- * malformed envelopes, so failure here means the datum was damaged.
+ * Parse a stored template's header for decryption: bounds and sizes are
+ * checked, label bytes are left to the AEAD tag (see envelope.c).
+ */
+void
+ParseTemplateForDecrypt(bytea *tpl, EnvelopeHeader *hdr)
+{
+	EnvelopeStatus status = EnvelopeParseForDecrypt((const uint8 *) VARDATA_ANY(tpl),
+													VARSIZE_ANY_EXHDR(tpl), hdr);
+
+	if (status != ENVELOPE_OK)
+		DamagedTemplate(status);
+}
+
+/*
+ * Parse a stored template's header fully, for use without decryption (the
+ * accessors).  Input functions already refuse malformed envelopes, so
+ * failure here means the datum was damaged.
  */
 void
 ParseTemplate(bytea *tpl, EnvelopeHeader *hdr)
@@ -78,11 +104,7 @@ ParseTemplate(bytea *tpl, EnvelopeHeader *hdr)
 										  VARSIZE_ANY_EXHDR(tpl), hdr);
 
 	if (status != ENVELOPE_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("biocrypt: protected template is damaged: %s",
-						EnvelopeStatusMessage(status)),
-				 errhidestmt(true)));
+		DamagedTemplate(status);
 }
 
 /* Refuse to open a template whose cipher this CPU cannot run. */
@@ -107,22 +129,22 @@ DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst)
 {
 	const uint8 *env = (const uint8 *) VARDATA_ANY(tpl);
 	const uint8 *nonce = env + hdr->header_len;
-	const uint8 *dek;
 	int			rc;
 
 	CheckCipherAvailable(hdr->cipher);
-	dek = KeysGetDek(hdr->key_id, hdr->cipher);
 	if (hdr->cipher == ENVELOPE_CIPHER_AES256GCM)
-		rc = crypto_aead_aes256gcm_decrypt(dst, NULL, NULL,
-										   nonce + hdr->nonce_len,
-										   hdr->payload_len + ENVELOPE_TAG_SIZE,
-										   env, hdr->header_len, nonce, dek);
+		rc = crypto_aead_aes256gcm_decrypt_afternm(dst, NULL, NULL,
+												   nonce + hdr->nonce_len,
+												   hdr->payload_len + ENVELOPE_TAG_SIZE,
+												   env, hdr->header_len, nonce,
+												   KeysGetAesState(hdr->key_id));
 	else
 		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL,
 														nonce + hdr->nonce_len,
 														hdr->payload_len + ENVELOPE_TAG_SIZE,
 														env, hdr->header_len,
-														nonce, dek);
+														nonce,
+														KeysGetDek(hdr->key_id, hdr->cipher));
 	if (rc != 0)
 	{
 		sodium_memzero(dst, hdr->payload_len);

@@ -75,6 +75,10 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 # --- helpers built from this tree: the generator and floor (a) -----------
 mkdir "$DIR/bin"
 CFLAGS_BENCH="$(pg_config --cflags) -std=gnu11 -Wno-declaration-after-statement -Wno-missing-prototypes"
+# parse the way identify() does (see floor.c)
+if grep -q EnvelopeParseForDecrypt "$SRC/src/envelope.h"; then
+	CFLAGS_BENCH="$CFLAGS_BENCH -DHAVE_PARSE_FOR_DECRYPT"
+fi
 # shellcheck disable=SC2086
 cc $CFLAGS_BENCH -I"$SRC/src" -o "$DIR/bin/floor" "$BENCH/floor.c" \
 	"$SRC/src/kernels.c" "$SRC/src/envelope.c" $(pkg-config --cflags --libs libsodium) -lm
@@ -96,6 +100,12 @@ max_wal_size = '16GB'
 checkpoint_timeout = '1h'
 plan_cache_mode = force_generic_plan
 CONF
+SO=$(pg_config --pkglibdir)/biocrypt.so
+SO_MD5=$(md5sum <"$SO" | cut -c1-12)
+SO_INFO="extension: $SO (md5 $SO_MD5, installed $(date -u -r "$SO" +%Y-%m-%dT%H:%M:%SZ))$(
+	if [ -f "$SRC/biocrypt.so" ] && cmp -s "$SO" "$SRC/biocrypt.so"; then echo ", same as this tree's build"
+	else echo ", NOT identical to this tree's biocrypt.so"; fi)"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 as_pg "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 as_pg psql -h "$DIR" -d postgres -X -q -c "CREATE DATABASE bench"
 pg -f "$BENCH/bench.sql"
@@ -286,10 +296,10 @@ WALL=$((SECONDS - START))
 	echo "machine: $CPU, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); PostgreSQL $(pg -At -c 'SHOW server_version'); libsodium $(pkg-config --modversion libsodium)"
 	echo "server: 1 backend, max_parallel_workers_per_gather=0, jit=off, shared_buffers=$SHARED_BUFFERS, tables VACUUM ANALYZEd and pg_prewarm'ed"
 	echo "cipher byte $CIPHER ($([ "$CIPHER" = 1 ] && echo AES-256-GCM || echo XChaCha20-Poly1305)), kernel path $SIMD, sizes: $SIZES, $DIMS-d vectors, 2048-bit iris codes with masks, layout {8,128,2}"
-	SO=$(pg_config --pkglibdir)/biocrypt.so
-	echo "extension: $SO, md5 $(md5sum <"$SO" | cut -c1-12), built $(date -u -r "$SO" +%Y-%m-%dT%H:%M:%SZ)$(
-		[ -f "$SRC/biocrypt.so" ] && cmp -s "$SO" "$SRC/biocrypt.so" && echo ", same as this tree's build" ||
-		echo ", NOT this tree's biocrypt.so")"
+	echo "$SO_INFO"
+	[ "$(md5sum <"$SO" | cut -c1-12)" = "$SO_MD5" ] ||
+		echo "WARNING: $SO was replaced during the run (the server kept the one it loaded at start)"
+	echo "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) (this run keeps 1 core busy; more means other work shared the machine)"
 	cat "$DIR/tables.txt"
 	sed 's/^/  /' "$DIR/floor.txt" | grep 'envelope' | sort -u
 	echo
@@ -305,9 +315,10 @@ WALL=$((SECONDS - START))
 	echo "  floor (b): SELECT count(*) FROM t (executor scan), SELECT count(tpl) FROM t (+ attribute access),"
 	echo "    header = SELECT count(biocrypt.dims_of(tpl)) FROM t (+ a call and a header parse per row);"
 	echo "    timed with clock_timestamp() around a PL/pgSQL PERFORM (prepared plan, no instrumentation)."
-	echo "  floor (a): floor.c, no PostgreSQL: EnvelopeParse + expiry check + AEAD decrypt into a batch of"
-	echo "    64 slots + KernelVectorDistances/KernelBitsDistances per batch; same cipher, kernel path and"
-	echo "    envelope sizes as the server; envelopes contiguous in memory.  What-ifs in table 2:"
+	echo "  floor (a): floor.c, no PostgreSQL: envelope parse as identify() parses + expiry check + AEAD"
+	echo "    decrypt into a batch of 64 slots + KernelVectorDistances/KernelBitsDistances per batch; same"
+	echo "    cipher, kernel path and envelope sizes as the server; envelopes contiguous in memory."
+	echo "    What-ifs in table 2:"
 	echo "    heap layout = the same loop over envelopes laid out like heap pages (tuples packed downwards"
 	echo "    from each 8 KiB page's end, read in line-pointer order, as a seq scan reads them);"
 	echo "    heap + prefetch = that plus a software prefetch of each envelope and of the bytes below it;"
@@ -375,12 +386,14 @@ set title "identify()"
 plot for [i=1:5] sprintf("$DIR/plot_%s_identify.dat", word("f32 f16 i8 iris_s0 iris_s8", i)) \
 		using 1:2 with linespoints ls i title word("f32 f16 i8 iris-shift0 iris-shift8", i), \
 	 for [i=1:5] sprintf("$DIR/plot_%s_floor_a.dat", word("f32 f16 i8 iris_s0 iris_s8", i)) \
-		using 1:2 with linespoints ls i dt 2 pt 6 notitle
+		using 1:2 with linespoints ls i dt 2 pt 6 notitle, \
+	 NaN with linespoints lc rgb "#555555" dt 2 pt 6 title "floor (a)"
 set title "SELECT subject_of(tpl) ... ORDER BY distance LIMIT 10"
 plot for [i=1:5] sprintf("$DIR/plot_%s_orderby.dat", word("f32 f16 i8 iris_s0 iris_s8", i)) \
 		using 1:2 with linespoints ls i title word("f32 f16 i8 iris-shift0 iris-shift8", i), \
 	 for [i=1:5] sprintf("$DIR/plot_%s_floor_a.dat", word("f32 f16 i8 iris_s0 iris_s8", i)) \
-		using 1:2 with linespoints ls i dt 2 pt 6 notitle
+		using 1:2 with linespoints ls i dt 2 pt 6 notitle, \
+	 NaN with linespoints lc rgb "#555555" dt 2 pt 6 title "floor (a)"
 unset multiplot
 GP
 	gnuplot "$DIR/plot.gp" || echo "run.sh: gnuplot failed; no PNG" >&2

@@ -134,6 +134,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (status == ENVELOPE_OK)
 		CheckAccepted(buf, size, &hdr);
 
+	/*
+	 * The decryption-path parser skips only label contents: it must accept
+	 * whatever the strict one accepts, with the same sizes, and stay in
+	 * bounds on everything else.
+	 */
+	{
+		EnvelopeHeader fast;
+		EnvelopeStatus fstatus = EnvelopeParseForDecrypt(buf, size, &fast);
+
+		if (status == ENVELOPE_OK &&
+			(fstatus != ENVELOPE_OK || fast.total_len != hdr.total_len ||
+			 fast.header_len != hdr.header_len))
+			Fail("decryption-path parse disagrees with the strict parse");
+		if (fstatus == ENVELOPE_OK && fast.total_len != size)
+			Fail("decryption-path parse accepted a wrong length");
+	}
+
 	free(buf);
 	return 0;
 }
