@@ -203,6 +203,22 @@ CheckShape(IdentifyState *st, const EnvelopeHeader *hdr)
 	}
 }
 
+/*
+ * A sequential scan returns a page's tuples at falling addresses, which
+ * the CPU's prefetcher does not follow: ask for the bytes just below this
+ * tuple, where the next one usually lies, while this one is decrypted.
+ * (A prefetch never faults, so reaching below the page is harmless.)
+ */
+static inline void
+PrefetchNextTuple(bytea *tpl)
+{
+	const char *p = (const char *) tpl;
+	Size		len = VARSIZE_ANY(tpl) + 128;
+
+	for (Size off = 64; off <= len; off += 64)
+		__builtin_prefetch(p - off, 0, 0);
+}
+
 /* DestReceiver: one row of "SELECT col FROM rel". */
 static bool
 IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
@@ -219,6 +235,7 @@ IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
 		return true;
 	old = MemoryContextSwitchTo(st->rowcxt);
 	tpl = DatumGetProtectedTemplateP(d);
+	PrefetchNextTuple(tpl);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckShape(st, &hdr);
 	if (CheckExpired(&hdr, st->now))

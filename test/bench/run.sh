@@ -37,8 +37,12 @@ fi
 for n in $SIZES; do
 	case $n in '' | *[!0-9]*) echo "run.sh: bad size '$n'" >&2; exit 2 ;; esac
 done
+# (word splitting of $SIZES is intended: a list of plain numbers, checked above)
+# shellcheck disable=SC2086
 SIZES=$(printf '%s\n' $SIZES | sort -n | uniq | xargs)
+# shellcheck disable=SC2086
 NMIN=$(printf '%s\n' $SIZES | head -1)
+# shellcheck disable=SC2086
 NMAX=$(printf '%s\n' $SIZES | tail -1)
 
 if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then
@@ -79,7 +83,7 @@ CFLAGS_BENCH="$(pg_config --cflags) -std=gnu11 -Wno-declaration-after-statement 
 if grep -q EnvelopeParseForDecrypt "$SRC/src/envelope.h"; then
 	CFLAGS_BENCH="$CFLAGS_BENCH -DHAVE_PARSE_FOR_DECRYPT"
 fi
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2046
 cc $CFLAGS_BENCH -I"$SRC/src" -o "$DIR/bin/floor" "$BENCH/floor.c" \
 	"$SRC/src/kernels.c" "$SRC/src/envelope.c" $(pkg-config --cflags --libs libsodium) -lm
 cc -O2 -Wall -o "$DIR/bin/gen" "$BENCH/gen.c" -lm
@@ -362,6 +366,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 		done
 	done
 	CIPHER_NAME=$([ "$CIPHER" = 1 ] && echo AES-256-GCM || echo XChaCha20-Poly1305)
+	# shellcheck disable=SC2086
 	XTICS=$(printf '%s\n' $SIZES | awk '{ l = $1 >= 1000000 ? ($1 / 1000000) "M" : $1 >= 1000 ? ($1 / 1000) "k" : $1;
 		printf "%s\"%s\" %s", (NR > 1 ? ", " : ""), l, $1 }')
 	cat >"$DIR/plot.gp" <<GP
