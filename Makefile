@@ -4,7 +4,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = biocrypt
 OBJS = src/biocrypt.o src/compare.o src/envelope.o src/enrol.o src/identify.o \
-	src/iris.o src/kernels.o src/keys.o src/retention.o src/seal.o src/secmem.o \
+	src/iris.o src/kernels.o src/kernels_x86.o src/keys.o src/retention.o src/seal.o src/secmem.o \
 	src/template.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
@@ -25,6 +25,7 @@ PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-in
 SHLIB_LINK = $(SODIUM_LIBS)
 
 EXTRA_CLEAN = tmp_check_regress test/unit/envelope_test test/unit/kernels_test \
+	test/unit/*.arm64 \
 	test/fuzz/fuzz_envelope
 
 PG_CONFIG ?= pg_config
@@ -41,15 +42,16 @@ test/unit/envelope_test: test/unit/envelope_test.c src/envelope.c src/envelope.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/envelope_test.c src/envelope.c $(SODIUM_LIBS) -lm
 
 # no -march: kernels.c picks its SIMD path at run time
-test/unit/kernels_test: test/unit/kernels_test.c src/kernels.c src/kernels.h src/halfutils.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/kernels.c -lm
+test/unit/kernels_test: test/unit/kernels_test.c src/kernels.c src/kernels_x86.c \
+		src/kernels.h src/kernels_internal.h src/halfutils.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/kernels.c src/kernels_x86.c -lm
 
 UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test
 
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
 # (a crash, say) counts as one failure, and any failure fails the target
-.PHONY: unit fuzz-smoke cppcheck
+.PHONY: unit unit-arm64 fuzz-smoke cppcheck
 unit: $(UNIT_TESTS)
 	@status=0; passed=0; failed=0; \
 	for t in $(UNIT_TESTS); do \
@@ -85,3 +87,16 @@ cppcheck:
 		--suppress=missingIncludeSystem --suppress=missingInclude \
 		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \
 		src/*.c test/unit/*.c test/fuzz/*.c
+
+# the portable path on another architecture: cross-build the backend-free
+# unit tests for aarch64 and run them under qemu-user
+ARM64_CC = aarch64-linux-gnu-gcc
+ARM64_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc -static
+
+unit-arm64:
+	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/kernels_test.arm64 \
+		test/unit/kernels_test.c src/kernels.c src/kernels_x86.c -lm
+	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/envelope_test.arm64 \
+		test/unit/envelope_test.c src/envelope.c -lm
+	qemu-aarch64 test/unit/kernels_test.arm64
+	qemu-aarch64 test/unit/envelope_test.arm64

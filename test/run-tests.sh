@@ -49,6 +49,17 @@ cat "$LOG/unit.log"
 read -r up uf < <(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$LOG/unit.log" | tail -1)
 count "${up:-0}" "${uf:-1}" unit
 
+# the portable kernels and the parser on aarch64 (cross-built, run in qemu)
+missing=$(for p in gcc-aarch64-linux-gnu qemu-user; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+[ -n "$missing" ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+make -C "$WORK" -s unit-arm64 >"$LOG/unit-arm64.log" 2>&1
+arm_rc=$?
+tail -3 "$LOG/unit-arm64.log"
+ap=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$LOG/unit-arm64.log" | awk '{s += $1} END {print s + 0}')
+af=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$LOG/unit-arm64.log" | awk '{s += $1} END {print s + 0}')
+[ "$arm_rc" -ne 0 ] && [ "$af" -eq 0 ] && af=1
+count "$ap" "$af" unit-arm64
+
 # fuzz smoke: each target runs a bounded number of inputs from its corpus
 if make -C "$WORK" -s fuzz-smoke >"$LOG/fuzz.log" 2>&1; then
 	count 1 0 fuzz

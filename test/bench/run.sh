@@ -85,7 +85,7 @@ if grep -q EnvelopeParseForDecrypt "$SRC/src/envelope.h"; then
 fi
 # shellcheck disable=SC2086,SC2046
 cc $CFLAGS_BENCH -I"$SRC/src" -o "$DIR/bin/floor" "$BENCH/floor.c" \
-	"$SRC/src/kernels.c" "$SRC/src/envelope.c" $(pkg-config --cflags --libs libsodium) -lm
+	"$SRC/src/kernels.c" "$SRC/src/kernels_x86.c" "$SRC/src/envelope.c" $(pkg-config --cflags --libs libsodium) -lm
 cc -O2 -Wall -o "$DIR/bin/gen" "$BENCH/gen.c" -lm
 
 # --- the throwaway cluster --------------------------------------------------
