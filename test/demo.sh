@@ -1,8 +1,9 @@
 #!/bin/bash
 # biocrypt demo on a throwaway local cluster (Debian 12, as root): installs
 # and builds biocrypt, starts a private server on a Unix socket with a fresh
-# random root key, enrols templates, inspects them, reveals one as an admin,
-# then stops the server and deletes everything.
+# random root key, enrols templates, inspects them, compares probes inside
+# the server (operator, verify, identify), reveals as an admin, then stops
+# the server and deletes everything.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +52,18 @@ SELECT id, left(face::text, 48) || '...' AS stored, length(face::text) AS chars 
 SELECT id, biocrypt.subject_of(face), biocrypt.format_of(face), biocrypt.dims_of(face),
        biocrypt.purposes_of(face), biocrypt.expires_at(face)::date AS expires
 FROM people ORDER BY id;
+
+-- a matching service compares inside the server: only distances leave it
+RESET ROLE;
+CREATE ROLE gate LOGIN IN ROLE biocrypt_matcher;
+GRANT SELECT ON people TO gate;
+SET ROLE gate;
+SELECT id, face <=> '{0.12,-0.53,0.91,0.05}'::real[] AS cosine_distance FROM people ORDER BY 2;
+SELECT biocrypt.verify(face, '{0.12,-0.53,0.91,0.05}', max_distance => 0.01) AS alice_verified
+FROM people WHERE id = 1;
+SELECT * FROM biocrypt.identify('people', 'face', '{0.75,0.1,-0.3,0.55}'::real[], k => 2);
+RESET ROLE;
+SET ROLE enrol_app;
 
 -- the enroller cannot decrypt
 \set ON_ERROR_STOP 0
