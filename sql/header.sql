@@ -30,13 +30,13 @@ SELECT biocrypt.key_id_of(a.tpl) <> biocrypt.key_id_of(b.tpl) AS m2_has_own_key
 FROM header_t a, header_t b WHERE a.id = 1 AND b.id = 3;
 SELECT DISTINCT k.epoch = :'m1'::timestamptz AT TIME ZONE 'UTC' AS m1_epoch, k.epoch = :'m2'::timestamptz AT TIME ZONE 'UTC' AS m2_epoch, k.state FROM header_t h JOIN biocrypt.keys k ON k.id = biocrypt.key_id_of(h.tpl) ORDER BY 1;
 
--- a template from elsewhere (key 4242 is not in this ring): header still readable
+-- a template from elsewhere (key 4242 is not in this ring; it expires in 2199): header still readable
 SELECT biocrypt.subject_of(t), biocrypt.key_id_of(t), biocrypt.format_of(t), biocrypt.dims_of(t),
 	biocrypt.purposes_of(t), biocrypt.created_at(t), biocrypt.expires_at(t)
-FROM (SELECT 'QkNUAQICAAAEAAAAAAAAAAAATwCSEAAAAGDoCkfqAgAAQA9ZFV0DAA8AAgBmaXh0dXJlLXN1YmplY3QGYm9yZGVyDHZlcmlmaWNhdGlvbgABAgMEBQYHCAkKCwwNDg8QERITFBUWF2RlZmdoaWpryMnKy8zNzs/Q0dLT1NXW1w=='::protected_template AS t) s;
+FROM (SELECT 'QkNUAQICAAAEAAAAAAAAAAAATwCSEAAAAGDoCkfqAgAAgKyZiE8WAA8AAgBmaXh0dXJlLXN1YmplY3QGYm9yZGVyDHZlcmlmaWNhdGlvbgABAgMEBQYHCAkKCwwNDg8QERITFBUWF2RlZmdoaWpryMnKy8zNzs/Q0dLT1NXW1w=='::protected_template AS t) s;
 -- ... but it cannot be decrypted here
 SET biocrypt.allow_reveal = on;
-SELECT biocrypt.reveal('QkNUAQICAAAEAAAAAAAAAAAATwCSEAAAAGDoCkfqAgAAQA9ZFV0DAA8AAgBmaXh0dXJlLXN1YmplY3QGYm9yZGVyDHZlcmlmaWNhdGlvbgABAgMEBQYHCAkKCwwNDg8QERITFBUWF2RlZmdoaWpryMnKy8zNzs/Q0dLT1NXW1w=='::protected_template);
+SELECT biocrypt.reveal('QkNUAQICAAAEAAAAAAAAAAAATwCSEAAAAGDoCkfqAgAAgKyZiE8WAA8AAgBmaXh0dXJlLXN1YmplY3QGYm9yZGVyDHZlcmlmaWNhdGlvbgABAgMEBQYHCAkKCwwNDg8QERITFBUWF2RlZmdoaWpryMnKy8zNzs/Q0dLT1NXW1w=='::protected_template);
 RESET biocrypt.allow_reveal;
 
 -- accessors are strict, and immutable so they can be indexed
