@@ -5,10 +5,10 @@
  *
  * A probe is parsed, checked and converted once per statement: the result
  * is kept in fn_extra, in the function's memory context, and a reset
- * callback on that context zeroes it.  Each call compares the raw argument
- * bytes with the cached copy (a memcmp) and re-prepares only when they
- * differ: even a parameter can change between calls that share fn_extra
- * (PL/pgSQL re-evaluating a simple expression in a loop).
+ * callback on that context zeroes it.  Each call compares the argument's
+ * bytes (a TOAST pointer as such) with the cached copy and re-prepares only
+ * when they differ: even a parameter can change between calls that share
+ * fn_extra (PL/pgSQL re-evaluating a simple expression in a loop).
  *
  * Each comparison parses the template's header, refuses a shape that does
  * not fit the probe, treats an expired template per biocrypt.on_expired
@@ -103,9 +103,27 @@ ProbeStillValid(const ProbeHeader *ph, const void *raw, Size rawlen)
 	return rawlen == ph->raw_len && memcmp(raw, ph->raw, rawlen) == 0;
 }
 
-/* Prepare a real[] probe into vp, with its raw copy for ProbeStillValid. */
+/*
+ * The bytes that identify probe argument argno within a statement: the
+ * datum as passed, so a TOAST pointer is compared without fetching the
+ * value (stored values never change in place).  An in-memory value
+ * (expanded, as PL/pgSQL passes arrays, or indirect) may change, so it is
+ * flattened and its contents compared instead.
+ */
+static struct varlena *
+ProbeIdentity(FunctionCallInfo fcinfo, int argno)
+{
+	struct varlena *raw = (struct varlena *) PG_GETARG_RAW_VARLENA_P(argno);
+
+	if (VARATT_IS_EXTERNAL(raw) && !VARATT_IS_EXTERNAL_ONDISK(raw))
+		raw = (struct varlena *) PG_DETOAST_DATUM(PointerGetDatum(raw));
+	return raw;
+}
+
+/* Prepare a real[] probe into vp; id is its ProbeIdentity. */
 static void
-PrepareVectorProbe(FunctionCallInfo fcinfo, int argno, VectorProbe *vp)
+PrepareVectorProbe(FunctionCallInfo fcinfo, int argno, VectorProbe *vp,
+				   const struct varlena *id)
 {
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
 	int			dims;
@@ -114,15 +132,15 @@ PrepareVectorProbe(FunctionCallInfo fcinfo, int argno, VectorProbe *vp)
 	float	   *values;
 	uint8	   *mem;
 
-	/* one wiped block: the converted probe, then the raw argument */
+	/* one wiped block: the converted probe, then its identity bytes */
 	mem = ProbeAlloc(fcinfo->flinfo->fn_mcxt, &vp->ph,
-					 sizeof(float) * dims + VARSIZE(arr));
+					 sizeof(float) * dims + VARSIZE_ANY(id));
 	memcpy(mem, x, sizeof(float) * dims);
 	for (int i = 0; i < dims; i++)
 		norm += (double) x[i] * x[i];
 	vp->ph.raw = mem + sizeof(float) * dims;
-	vp->ph.raw_len = VARSIZE(arr);
-	memcpy(vp->ph.raw, arr, VARSIZE(arr));
+	vp->ph.raw_len = VARSIZE_ANY(id);
+	memcpy(vp->ph.raw, id, VARSIZE_ANY(id));
 	values = (void *) mem;
 	vp->kp.x = values;
 	vp->kp.dims = dims;
@@ -134,18 +152,16 @@ VectorProbe *
 GetVectorProbe(FunctionCallInfo fcinfo, int argno)
 {
 	VectorProbe *vp = (VectorProbe *) fcinfo->flinfo->fn_extra;
-	struct varlena *raw = (struct varlena *) PG_GETARG_RAW_VARLENA_P(argno);
+	struct varlena *id = ProbeIdentity(fcinfo, argno);
 
-	/* a toasted or short-header argument cannot match the cached bytes */
-	if (vp != NULL && !VARATT_IS_EXTENDED(raw) &&
-		ProbeStillValid(&vp->ph, raw, VARSIZE(raw)))
+	if (vp != NULL && ProbeStillValid(&vp->ph, id, VARSIZE_ANY(id)))
 		return vp;
 	if (vp == NULL)
 	{
 		vp = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(VectorProbe));
 		fcinfo->flinfo->fn_extra = vp;
 	}
-	PrepareVectorProbe(fcinfo, argno, vp);
+	PrepareVectorProbe(fcinfo, argno, vp, id);
 	return vp;
 }
 
@@ -187,6 +203,17 @@ CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims)
 				 errhidestmt(true)));
 }
 
+/* A distance threshold must be a number. */
+void
+CheckMaxDistance(double max_distance)
+{
+	if (isnan(max_distance))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: max_distance must not be NaN"),
+				 errhidestmt(true)));
+}
+
 /*
  * Decide about an expired template: false if it may be used; true to skip
  * it (biocrypt.on_expired = skip); ERROR under on_expired = error.
@@ -207,6 +234,22 @@ CheckExpired(const EnvelopeHeader *hdr, TimestampTz now)
 }
 
 /*
+ * Decrypt a parsed template for one comparison, or return NULL for an
+ * expired one (never decrypted).  The caller releases the buffer.
+ */
+static SecBuf *
+OpenUnlessExpired(bytea *tpl, const EnvelopeHeader *hdr)
+{
+	SecBuf	   *plain;
+
+	if (CheckExpired(hdr, GetCurrentTimestamp()))
+		return NULL;
+	plain = SecmemAcquire(hdr->payload_len);
+	DecryptTemplate(tpl, hdr, plain->data);
+	return plain;
+}
+
+/*
  * Distance of template argument 0 to the probe in argument 1, or NULL-ness
  * through *isnull for an expired template.
  */
@@ -223,11 +266,10 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckVectorTemplate(&hdr, kp.dims);
-	*isnull = CheckExpired(&hdr, GetCurrentTimestamp());
+	plain = OpenUnlessExpired(tpl, &hdr);
+	*isnull = plain == NULL;
 	if (*isnull)
 		return 0;
-	plain = SecmemAcquire(hdr.payload_len);
-	DecryptTemplate(tpl, &hdr, plain->data);
 	kp.metric = metric;
 	d = KernelVectorDistance(&kp, hdr.format, plain->data);
 	SecmemRelease(plain);
@@ -280,11 +322,7 @@ biocrypt_verify(PG_FUNCTION_ARGS)
 	bool		expired;
 	double		d;
 
-	if (isnan(max_distance))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: max_distance must not be NaN"),
-				 errhidestmt(true)));
+	CheckMaxDistance(max_distance);
 	d = VectorDistanceOfArgs(fcinfo, metric, &expired);
 	/* NaN (a zero vector under cosine) never matches */
 	PG_RETURN_BOOL(!expired && !isnan(d) && d <= max_distance);
@@ -303,10 +341,9 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
-	if (CheckExpired(&hdr, GetCurrentTimestamp()))
+	plain = OpenUnlessExpired(tpl, &hdr);
+	if (plain == NULL)
 		PG_RETURN_NULL();
-	plain = SecmemAcquire(hdr.payload_len);
-	DecryptTemplate(tpl, &hdr, plain->data);
 	d = KernelHammingFraction((const uint8 *) VARDATA_ANY(code), plain->data,
 							  hdr.dims / 8);
 	SecmemRelease(plain);
@@ -332,10 +369,9 @@ biocrypt_iris_distance(PG_FUNCTION_ARGS)
 	tpl = PG_GETARG_TEMPLATE_P(0);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), &hdr);
-	if (CheckExpired(&hdr, GetCurrentTimestamp()))
+	plain = OpenUnlessExpired(tpl, &hdr);
+	if (plain == NULL)
 		PG_RETURN_NULL();
-	plain = SecmemAcquire(hdr.payload_len);
-	DecryptTemplate(tpl, &hdr, plain->data);
 	d = KernelBitsDistance(&bp->kp, plain->data, BitsTemplateMask(bp, &hdr, plain->data));
 	SecmemRelease(plain);
 	if (isnan(d))

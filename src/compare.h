@@ -49,9 +49,11 @@ extern bool ProbeStillValid(const ProbeHeader *ph, const void *raw, Size rawlen)
 extern VectorProbe *GetVectorProbe(FunctionCallInfo fcinfo, int argno);
 extern KernelMetric ParseMetric(text *name);
 extern void CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims);
+extern void CheckMaxDistance(double max_distance);
 
 /* iris.c */
 extern void CheckBitsTemplate(const EnvelopeHeader *hdr, size_t code_len);
+extern void CheckBitsProbeArgs(bytea *code, bytea *mask, int max_shift);
 extern BitsProbe *BuildBitsProbe(MemoryContext mcxt, BitsProbe *bp,
 								 const uint8 *code, const uint8 *mask,
 								 size_t nbytes, int max_shift,

@@ -329,11 +329,8 @@ IdentifyBegin(FunctionCallInfo fcinfo)
 				 errhidestmt(true)));
 	st->has_max = !PG_ARGISNULL(4);
 	st->max_distance = st->has_max ? PG_GETARG_FLOAT8(4) : 0;
-	if (st->has_max && isnan(st->max_distance))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: max_distance must not be NaN"),
-				 errhidestmt(true)));
+	if (st->has_max)
+		CheckMaxDistance(st->max_distance);
 	st->pub.receiveSlot = IdentifyReceive;
 	st->pub.rStartup = IdentifyStartup;
 	st->pub.rShutdown = IdentifyShutdown;
@@ -434,29 +431,13 @@ biocrypt_identify_bits(PG_FUNCTION_ARGS)
 	st = IdentifyBegin(fcinfo);
 	code = PG_GETARG_BYTEA_PP(2);
 	if (!PG_ARGISNULL(5))
-	{
 		mask = PG_GETARG_BYTEA_PP(5);
-		if (VARSIZE_ANY_EXHDR(mask) != VARSIZE_ANY_EXHDR(code))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("biocrypt: probe mask must be as long as the probe code"),
-					 errhidestmt(true)));
-	}
-	if (VARSIZE_ANY_EXHDR(code) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: probe code must not be empty"),
-				 errhidestmt(true)));
+	CheckBitsProbeArgs(code, mask, PG_GETARG_INT32(6));
 	st->bits = true;
 	st->bcode = (const uint8 *) VARDATA_ANY(code);
 	st->bmask = mask ? (const uint8 *) VARDATA_ANY(mask) : NULL;
 	st->bnbytes = VARSIZE_ANY_EXHDR(code);
 	st->max_shift = PG_GETARG_INT32(6);
-	if (st->max_shift < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: max_shift must not be negative"),
-				 errhidestmt(true)));
 	IdentifyRun(fcinfo, st);
 	return (Datum) 0;
 }

@@ -40,15 +40,34 @@ CheckBitsTemplate(const EnvelopeHeader *hdr, size_t code_len)
 				 errhidestmt(true)));
 }
 
-/* Check max_shift against the template's layout. */
-static void
-CheckShift(int max_shift, const EnvelopeHeader *hdr)
+/*
+ * Check bit-probe arguments on their own: a mask as long as the code, a
+ * non-empty code, a non-negative max_shift.
+ */
+void
+CheckBitsProbeArgs(bytea *code, bytea *mask, int max_shift)
 {
+	if (mask && VARSIZE_ANY_EXHDR(mask) != VARSIZE_ANY_EXHDR(code))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: probe mask must be as long as the probe code"),
+				 errhidestmt(true)));
+	if (VARSIZE_ANY_EXHDR(code) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: probe code must not be empty"),
+				 errhidestmt(true)));
 	if (max_shift < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: max_shift must not be negative"),
 				 errhidestmt(true)));
+}
+
+/* Check a (non-negative) max_shift against the template's layout. */
+static void
+CheckShift(int max_shift, const EnvelopeHeader *hdr)
+{
 	if (max_shift > 0 && hdr->cols == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -216,11 +235,7 @@ GetBitsProbe(FunctionCallInfo fcinfo, int code_arg, int mask_arg,
 	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
 
 	CheckBitsTemplate(hdr, VARSIZE_ANY_EXHDR(code));
-	if (mask && VARSIZE_ANY_EXHDR(mask) != VARSIZE_ANY_EXHDR(code))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: probe mask must be as long as the probe code"),
-				 errhidestmt(true)));
+	CheckBitsProbeArgs(code, mask, max_shift);
 	if (bp != NULL && BitsProbeFits(bp, hdr) &&
 		BitsProbeKeyMatches(&bp->ph, code, mask, max_shift))
 		return bp;
