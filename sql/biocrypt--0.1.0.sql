@@ -107,6 +107,79 @@ GRANT SELECT (id, epoch, cipher, state, created_at, retired_at, destroyed_at)
 	ON biocrypt.keys TO biocrypt_admin;
 
 ----------------------------------------------------------------------------
+-- audit log (written only by the audit worker; see docs/compliance.md)
+----------------------------------------------------------------------------
+
+CREATE TABLE biocrypt.audit_log (
+	id bigint NOT NULL,
+	chain_id text NOT NULL,
+	started_at timestamptz NOT NULL,
+	ended_at timestamptz NOT NULL,
+	session_role name,
+	effective_role name,
+	client_addr inet,
+	application_name text,
+	backend_pid integer,
+	xid xid8,
+	xact_outcome text CHECK (xact_outcome IN ('committed', 'aborted', 'in progress')),
+	purpose text,
+	operation text NOT NULL CHECK (operation IN ('protect', 'compare', 'verify',
+		'identify', 'reveal', 'export', 'retain', 'purge', 'rotate', 'destroy',
+		'hold', 'erase', 'policy', 'denied')),
+	relation regclass,
+	column_name name,
+	templates_compared bigint NOT NULL,
+	expired_skipped bigint NOT NULL,
+	matches jsonb,
+	metric text,
+	threshold float8,
+	k integer,
+	probe_hmac bytea,
+	query_id bigint,
+	outcome text NOT NULL CHECK (outcome IN ('ok', 'error', 'denied')),
+	sqlstate text,
+	prev_hash bytea NOT NULL,
+	row_hash bytea NOT NULL,
+	PRIMARY KEY (chain_id, id)
+);
+-- the worker looks for rows whose transaction outcome is still open
+CREATE INDEX audit_log_open_xact ON biocrypt.audit_log (id)
+	WHERE xact_outcome = 'in progress';
+
+COMMENT ON TABLE biocrypt.audit_log IS 'one row per access to protected templates (per statement and relation); append-only, HMAC-chained';
+COMMENT ON COLUMN biocrypt.audit_log.id IS 'gapless event number within the chain';
+COMMENT ON COLUMN biocrypt.audit_log.chain_id IS 'system identifier of the server that wrote the row';
+COMMENT ON COLUMN biocrypt.audit_log.xid IS 'the accessing transaction (NULL if it had none: a read-only transaction)';
+COMMENT ON COLUMN biocrypt.audit_log.xact_outcome IS 'committed, aborted or in progress; filled in by the audit worker, outside the hash';
+COMMENT ON COLUMN biocrypt.audit_log.matches IS 'identify/verify: the candidates returned, [{"subject": ..., "distance": ...}]';
+COMMENT ON COLUMN biocrypt.audit_log.probe_hmac IS 'keyed hash of the probe: equal probes give equal values, the probe itself is never stored';
+COMMENT ON COLUMN biocrypt.audit_log.prev_hash IS 'row_hash of the previous row of the chain (zeros for the first)';
+COMMENT ON COLUMN biocrypt.audit_log.row_hash IS 'HMAC-SHA-256 over the row and prev_hash, keyed from the root key; see biocrypt.verify_audit()';
+
+CREATE FUNCTION biocrypt.audit_guard() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'biocrypt_audit_guard' LANGUAGE C;
+CREATE TRIGGER audit_log_append_only
+	BEFORE INSERT OR UPDATE OR DELETE ON biocrypt.audit_log
+	FOR EACH ROW EXECUTE FUNCTION biocrypt.audit_guard();
+CREATE TRIGGER audit_log_no_truncate
+	BEFORE TRUNCATE ON biocrypt.audit_log
+	FOR EACH STATEMENT EXECUTE FUNCTION biocrypt.audit_guard();
+
+CREATE FUNCTION biocrypt.verify_audit(OUT ok boolean, OUT rows_checked bigint,
+		OUT first_bad_id bigint)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_audit' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION biocrypt.verify_audit() IS 'recompute the audit chain: ok, rows checked, first row that does not verify';
+
+-- not in pg_dump: rows belong to the chain of the database that wrote them
+-- (archive them with COPY); a restored database starts an empty log
+
+REVOKE ALL ON biocrypt.audit_log FROM PUBLIC;
+GRANT SELECT ON biocrypt.audit_log TO biocrypt_auditor;
+REVOKE ALL ON FUNCTION biocrypt.audit_guard(), biocrypt.verify_audit() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.verify_audit() TO biocrypt_auditor;
+
+----------------------------------------------------------------------------
 -- enrolment
 ----------------------------------------------------------------------------
 

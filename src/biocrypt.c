@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 
 #include "biocrypt.h"
+#include "audit.h"
 
 PG_MODULE_MAGIC;
 
@@ -31,6 +32,7 @@ _PG_init(void)
 				 errmsg("biocrypt must be loaded via shared_preload_libraries"),
 				 errhint("Add biocrypt to shared_preload_libraries in postgresql.conf, configure biocrypt.root_key_file or biocrypt.root_key_command, and restart the server.")));
 	KeysInit();
+	AuditInit();
 	RetentionInit();
 	EnrolInit();
 	CompareInit();

@@ -41,6 +41,8 @@ extern const void *KeysGetAesState(uint32 key_id);
 extern const uint8 *KeysActiveDek(TimestampTz expires, uint8 cipher,
 								  uint32 *key_id);
 extern uint8 KeysNewTemplateCipher(void);
+extern const uint8 *KeysAuditKey(void);
+extern const uint8 *KeysAuditProbeKey(void);
 
 /* Sealing and opening envelopes (seal.c) */
 extern bytea *SealTemplate(EnvelopeHeader *hdr, const uint8 *plain);

@@ -29,10 +29,13 @@
 #include "miscadmin.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "audit.h"
 #include "biocrypt.h"
 #include "compare.h"
 
@@ -77,6 +80,7 @@ typedef struct IdentifyState
 	TopEntry   *top;
 	uint64		compared;
 	uint64		expired_skipped;
+	const char *metric_name;	/* for the audit */
 } IdentifyState;
 
 /* Does a rank worse than b (larger distance, ties by subject)? */
@@ -355,11 +359,59 @@ TopCmp(const void *a, const void *b)
 	return Worse(x, y) ? 1 : Worse(y, x) ? -1 : 0;
 }
 
+/* The k best as JSON: [{"subject": ..., "distance": ...}, ...]. */
+static void
+MatchesJson(IdentifyState *st, char **subjects, StringInfo buf)
+{
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < st->ntop; i++)
+	{
+		appendStringInfoString(buf, i > 0 ? ", {\"subject\": " : "{\"subject\": ");
+		escape_json(buf, subjects[i]);
+		appendStringInfo(buf, ", \"distance\": %s}",
+						 float8out_internal(st->top[i].distance));
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/* Record the search; returns only after its audit row has committed. */
+static void
+RecordIdentify(FunctionCallInfo fcinfo, IdentifyState *st, char **subjects)
+{
+	AuditEvent *ev = palloc(sizeof(AuditEvent));
+	StringInfoData json;
+
+	AuditEventInit(ev, AUDIT_OP_IDENTIFY);
+	AuditSetRelation(ev, PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)));
+	ev->templates_compared = (int64) st->compared;
+	ev->expired_skipped = (int64) st->expired_skipped;
+	ev->k = st->k;
+	ev->has_threshold = st->has_max;
+	ev->threshold = st->max_distance;
+	if (st->bits)
+	{
+		strlcpy(ev->metric, "hamming", sizeof(ev->metric));
+		AuditSetProbe(ev, st->bcode, st->bnbytes, st->bmask,
+					  st->bmask ? st->bnbytes : 0);
+	}
+	else
+	{
+		strlcpy(ev->metric, st->metric_name, sizeof(ev->metric));
+		AuditSetProbe(ev, st->vprobe.x, sizeof(float) * st->vprobe.dims, NULL, 0);
+	}
+	initStringInfo(&json);
+	MatchesJson(st, subjects, &json);
+	AuditSetMatches(ev, json.data, json.len);
+	(void) AuditRecord(ev);
+	pfree(ev);
+}
+
 /* Scan the gallery, then return the k best as (subject, distance) rows. */
 static void
 IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 {
 	char	   *query;
+	char	  **subjects;
 	SPIExecuteOptions opts;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
@@ -382,14 +434,17 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 	if (st->scratch != NULL)
 		SecmemRelease(st->scratch);
 	qsort(st->top, st->ntop, sizeof(TopEntry), TopCmp);
+	subjects = palloc(sizeof(char *) * Max(st->ntop, 1));
+	for (int i = 0; i < st->ntop; i++)
+		subjects[i] = pg_any_to_server(st->top[i].subject,
+									   strlen(st->top[i].subject), PG_UTF8);
+	RecordIdentify(fcinfo, st, subjects);
 	for (int i = 0; i < st->ntop; i++)
 	{
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
-		char	   *subject = pg_any_to_server(st->top[i].subject,
-											   strlen(st->top[i].subject), PG_UTF8);
 
-		values[0] = CStringGetTextDatum(subject);
+		values[0] = CStringGetTextDatum(subjects[i]);
 		values[1] = Float8GetDatum(st->top[i].distance);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -410,6 +465,7 @@ biocrypt_identify(PG_FUNCTION_ARGS)
 	st = IdentifyBegin(fcinfo);
 	st->vprobe = GetVectorProbe(fcinfo, 2)->kp;
 	st->vprobe.metric = ParseMetric(PG_GETARG_TEXT_PP(5));
+	st->metric_name = text_to_cstring(PG_GETARG_TEXT_PP(5));
 	IdentifyRun(fcinfo, st);
 	return (Datum) 0;
 }

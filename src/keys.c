@@ -70,6 +70,7 @@ typedef struct DerivedKeys
 {
 	uint8		wrap[BIOCRYPT_KEY_BYTES];
 	uint8		audit[BIOCRYPT_KEY_BYTES];
+	uint8		audit_probe[BIOCRYPT_KEY_BYTES];	/* keyed hashes of probes */
 	uint8		sealed_seed[BIOCRYPT_KEY_BYTES];
 	uint8		kcv[KCV_BYTES]; /* key-check value of wrap */
 } DerivedKeys;
@@ -241,6 +242,8 @@ DeriveKeys(const uint8 *root)
 	crypto_kdf_derive_from_key(derived_keys->wrap, BIOCRYPT_KEY_BYTES, 1,
 							   KDF_CTX_TEMPLATES, root);
 	crypto_kdf_derive_from_key(derived_keys->audit, BIOCRYPT_KEY_BYTES, 1,
+							   KDF_CTX_AUDIT, root);
+	crypto_kdf_derive_from_key(derived_keys->audit_probe, BIOCRYPT_KEY_BYTES, 2,
 							   KDF_CTX_AUDIT, root);
 	crypto_kdf_derive_from_key(derived_keys->sealed_seed, BIOCRYPT_KEY_BYTES, 1,
 							   KDF_CTX_SEALED, root);
@@ -575,6 +578,22 @@ KeysGetAesState(uint32 key_id)
 	const uint8 *dek = KeysGetDek(key_id, ENVELOPE_CIPHER_AES256GCM);
 
 	return &aes_states[(dek - dek_bytes) / BIOCRYPT_KEY_BYTES];
+}
+
+/* The key of the audit chain's HMAC (never leaves locked memory). */
+const uint8 *
+KeysAuditKey(void)
+{
+	KeysAttach();
+	return derived_keys->audit;
+}
+
+/* The key of the probe hashes recorded in the audit. */
+const uint8 *
+KeysAuditProbeKey(void)
+{
+	KeysAttach();
+	return derived_keys->audit_probe;
 }
 
 /* The retention epoch of an expiry: the first day of its UTC month. */

@@ -1,0 +1,382 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit.c
+ *		Access recording: backends hand events to their database's audit
+ *		worker and wait until the event's row has committed.
+ *
+ * The queue is a fixed array of slots in shared memory under one LWLock.
+ * A backend fills a free slot, wakes the worker (or asks the launcher to
+ * start one) and sleeps on a condition variable until the worker reports
+ * the slot committed or failed.  Everything that can go wrong on the way
+ * (no free slot, no worker, the insert failing, the wait running past
+ * biocrypt.audit_timeout) is an ERROR: an access that cannot be recorded
+ * does not happen.  Events that arrive while the worker commits are
+ * written together in its next transaction, so one WAL flush serves many
+ * backends.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "biocrypt.h"
+#include "audit.h"
+
+/* time between checks while waiting, in ms */
+#define AUDIT_POLL_MS	100
+
+AuditShared *audit_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static int	biocrypt_audit_timeout = 10000;
+
+static const char *const operation_names[] = {
+	"protect", "compare", "verify", "identify", "reveal", "export", "retain",
+	"purge", "rotate", "destroy", "hold", "erase", "policy", "denied"
+};
+
+static const char *const outcome_names[] = {"ok", "error", "denied"};
+
+const char *
+AuditOperationName(AuditOperation op)
+{
+	return operation_names[op];
+}
+
+const char *
+AuditOutcomeName(AuditOutcome outcome)
+{
+	return outcome_names[outcome];
+}
+
+static void
+AuditShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(AuditShared)));
+	RequestNamedLWLockTranche("biocrypt_audit", 1);
+}
+
+static void
+AuditShmemStartup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	audit_shared = ShmemInitStruct("biocrypt audit", sizeof(AuditShared), &found);
+	if (!found)
+	{
+		memset(audit_shared, 0, sizeof(AuditShared));
+		audit_shared->lock = &(GetNamedLWLockTranche("biocrypt_audit"))->lock;
+		ConditionVariableInit(&audit_shared->cv);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Preload: shared memory, settings and the launcher. */
+void
+AuditInit(void)
+{
+	DefineCustomIntVariable("biocrypt.audit_timeout",
+							"How long an access waits for its audit record to commit.",
+							"Past it the access fails: nothing is returned unrecorded.",
+							&biocrypt_audit_timeout,
+							10000, 100, 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = AuditShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = AuditShmemStartup;
+	AuditRegisterLauncher();
+}
+
+/*
+ * The worker entry of database dbid; with create, a free entry is claimed
+ * for it.  The caller holds the audit lock exclusively.
+ */
+AuditDatabase *
+AuditFindDatabase(Oid dbid, bool create)
+{
+	AuditDatabase *free_entry = NULL;
+
+	for (int i = 0; i < AUDIT_MAX_DATABASES; i++)
+	{
+		AuditDatabase *db = &audit_shared->dbs[i];
+
+		if (db->dbid == dbid)
+			return db;
+		if (db->dbid == InvalidOid && free_entry == NULL)
+			free_entry = db;
+	}
+	if (!create)
+		return NULL;
+	if (free_entry == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("biocrypt: too many databases with an audit worker"),
+				 errhint("At most %d databases of one server can use biocrypt.",
+						 AUDIT_MAX_DATABASES)));
+	memset(free_entry, 0, sizeof(AuditDatabase));
+	free_entry->dbid = dbid;
+	free_entry->state = WORKER_NONE;
+	return free_entry;
+}
+
+/* The client's address as text, or "" for a Unix socket or no client. */
+static void
+ClientAddress(char *out, size_t outlen)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+	Datum		addr;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	addr = inet_client_addr(fcinfo);
+	out[0] = '\0';
+	if (!fcinfo->isnull)
+		strlcpy(out, DatumGetCString(DirectFunctionCall1(inet_out, addr)), outlen);
+}
+
+/* Start an event of this session: who, from where, when, which xid. */
+void
+AuditEventInit(AuditEvent *ev, AuditOperation op)
+{
+	char	   *name;
+
+	memset(ev, 0, sizeof(AuditEvent));
+	ev->started_at = GetCurrentStatementStartTimestamp();
+	name = GetUserNameFromId(GetSessionUserId(), true);
+	if (name != NULL)
+		strlcpy(NameStr(ev->session_role), name, NAMEDATALEN);
+	name = GetUserNameFromId(GetUserId(), true);
+	if (name != NULL)
+		strlcpy(NameStr(ev->effective_role), name, NAMEDATALEN);
+	ClientAddress(ev->client_addr, sizeof(ev->client_addr));
+	if (application_name != NULL)
+		strlcpy(ev->application_name, application_name, NAMEDATALEN);
+	ev->backend_pid = MyProcPid;
+	ev->xid = GetTopFullTransactionIdIfAny();
+	ev->operation = op;
+	ev->relation = InvalidOid;
+	ev->query_id = (int64) pgstat_get_my_query_id();
+	ev->outcome = AUDIT_OUTCOME_OK;
+	ev->matches_len = -1;
+	ev->matches_dsm = DSM_HANDLE_INVALID;
+}
+
+void
+AuditSetRelation(AuditEvent *ev, Oid relid, const char *column)
+{
+	ev->relation = relid;
+	if (column != NULL)
+		strlcpy(NameStr(ev->column_name), column, NAMEDATALEN);
+}
+
+/*
+ * Record a keyed hash of the probe (a, then b if any, e.g. code and mask):
+ * equal probes give equal hashes, the values never show.
+ */
+void
+AuditSetProbe(AuditEvent *ev, const void *a, size_t alen, const void *b, size_t blen)
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, KeysAuditProbeKey(), BIOCRYPT_KEY_BYTES);
+	crypto_auth_hmacsha256_update(&st, a, alen);
+	if (b != NULL)
+		crypto_auth_hmacsha256_update(&st, b, blen);
+	crypto_auth_hmacsha256_final(&st, ev->probe_hmac);
+	sodium_memzero(&st, sizeof(st));
+	ev->has_probe = true;
+}
+
+/* The event's matches as JSON text; long lists go to a DSM segment. */
+void
+AuditSetMatches(AuditEvent *ev, const char *json, size_t len)
+{
+	dsm_segment *seg;
+
+	if (len > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("biocrypt: too many matches to record")));
+	ev->matches_len = (int32) len;
+	if (len <= AUDIT_INLINE_MATCHES)
+	{
+		memcpy(ev->matches, json, len);
+		return;
+	}
+	/* detached by AuditRecord, or by the resource owner on error */
+	seg = dsm_create(len, 0);
+	memcpy(dsm_segment_address(seg), json, len);
+	ev->matches_dsm = dsm_segment_handle(seg);
+}
+
+/* Ask the launcher for a worker if the database has none. */
+static Latch *
+RequestWorker(AuditDatabase *db)
+{
+	if (db->state == WORKER_RUNNING)
+		return db->latch;
+	if (db->state == WORKER_NONE)
+	{
+		db->state = WORKER_REQUESTED;
+		db->state_since = GetCurrentTimestamp();
+	}
+	return audit_shared->launcher_latch;
+}
+
+static void
+AuditUnavailable(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("biocrypt: access refused: %s", what),
+			 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages.")));
+}
+
+/* Put ev into a free slot (waiting for one until deadline). */
+static AuditSlot *
+Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket)
+{
+	for (;;)
+	{
+		AuditSlot  *slot = NULL;
+		Latch	   *wake;
+
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		wake = RequestWorker(AuditFindDatabase(MyDatabaseId, true));
+		for (int i = 0; i < AUDIT_QUEUE_SLOTS && slot == NULL; i++)
+			if (audit_shared->slots[i].state == SLOT_FREE)
+				slot = &audit_shared->slots[i];
+		if (slot != NULL)
+		{
+			memcpy(&slot->ev, ev, sizeof(AuditEvent));
+			slot->dbid = MyDatabaseId;
+			slot->ticket = *ticket = ++audit_shared->next_ticket;
+			slot->abandoned = false;
+			slot->event_id = 0;
+			slot->state = SLOT_QUEUED;
+		}
+		LWLockRelease(audit_shared->lock);
+		if (wake != NULL)
+			SetLatch(wake);
+		if (slot != NULL)
+		{
+			ConditionVariableCancelSleep();
+			return slot;
+		}
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("biocrypt: access refused: the audit queue is full"),
+					 errhint("The audit worker cannot keep up; retry, or raise biocrypt.audit_timeout.")));
+		ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS, PG_WAIT_EXTENSION);
+	}
+}
+
+/* Stop waiting for a slot: withdraw it if unwritten, else let it go. */
+static void
+Abandon(AuditSlot *slot, uint64 ticket)
+{
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	if (slot->ticket == ticket)
+	{
+		if (slot->state == SLOT_WRITING)
+			slot->abandoned = true;
+		else
+			slot->state = SLOT_FREE;
+	}
+	LWLockRelease(audit_shared->lock);
+}
+
+/* One look at the slot; true and *event_id when it is committed. */
+static bool
+SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
+{
+	AuditSlotState state;
+	Latch	   *wake = NULL;
+
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	Assert(slot->ticket == ticket);
+	state = slot->state;
+	if (state == SLOT_DONE || state == SLOT_FAILED)
+	{
+		*event_id = slot->event_id;
+		slot->state = SLOT_FREE;
+	}
+	else
+		wake = RequestWorker(AuditFindDatabase(MyDatabaseId, true));
+	LWLockRelease(audit_shared->lock);
+	if (state == SLOT_FAILED)
+		AuditUnavailable("the audit record could not be written");
+	if (state == SLOT_QUEUED && wake != NULL)
+		SetLatch(wake);
+	return state == SLOT_DONE;
+}
+
+/* Let go of the event's matches segment (the worker has its own mapping). */
+static void
+DetachMatches(const AuditEvent *ev)
+{
+	dsm_segment *seg = ev->matches_dsm != DSM_HANDLE_INVALID ?
+		dsm_find_mapping(ev->matches_dsm) : NULL;
+
+	if (seg != NULL)
+		dsm_detach(seg);
+}
+
+/*
+ * Record an access: returns the event's id once its row has committed.
+ * ERROR if that cannot happen within biocrypt.audit_timeout.
+ */
+int64
+AuditRecord(AuditEvent *ev)
+{
+	TimestampTz deadline;
+	AuditSlot  *slot;
+	uint64		ticket = 0;
+	int64		event_id = 0;
+
+	if (audit_shared == NULL)
+		AuditUnavailable("biocrypt is not preloaded");
+	ev->ended_at = GetCurrentTimestamp();
+	deadline = TimestampTzPlusMilliseconds(ev->ended_at, biocrypt_audit_timeout);
+	slot = Enqueue(ev, deadline, &ticket);
+	PG_TRY();
+	{
+		while (!SlotCommitted(slot, ticket, &event_id))
+		{
+			if (GetCurrentTimestamp() >= deadline)
+				AuditUnavailable("the audit worker did not record the access in time");
+			ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS,
+										PG_WAIT_EXTENSION);
+		}
+	}
+	PG_CATCH();
+	{
+		ConditionVariableCancelSleep();
+		Abandon(slot, ticket);
+		DetachMatches(ev);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	ConditionVariableCancelSleep();
+	DetachMatches(ev);
+	return event_id;
+}

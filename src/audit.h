@@ -1,0 +1,160 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit.h
+ *		Access events, the queue to the audit worker and the HMAC chain.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BIOCRYPT_AUDIT_H
+#define BIOCRYPT_AUDIT_H
+
+#include "access/transam.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "storage/condition_variable.h"
+#include "storage/dsm.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+#define AUDIT_HASH_BYTES		32
+#define AUDIT_INLINE_MATCHES	4096	/* longer match lists go through DSM */
+#define AUDIT_QUEUE_SLOTS		128
+#define AUDIT_MAX_DATABASES		64
+
+typedef enum AuditOperation
+{
+	AUDIT_OP_PROTECT,
+	AUDIT_OP_COMPARE,
+	AUDIT_OP_VERIFY,
+	AUDIT_OP_IDENTIFY,
+	AUDIT_OP_REVEAL,
+	AUDIT_OP_EXPORT,
+	AUDIT_OP_RETAIN,
+	AUDIT_OP_PURGE,
+	AUDIT_OP_ROTATE,
+	AUDIT_OP_DESTROY,
+	AUDIT_OP_HOLD,
+	AUDIT_OP_ERASE,
+	AUDIT_OP_POLICY,
+	AUDIT_OP_DENIED
+} AuditOperation;
+
+typedef enum AuditOutcome
+{
+	AUDIT_OUTCOME_OK,
+	AUDIT_OUTCOME_ERROR,
+	AUDIT_OUTCOME_DENIED
+} AuditOutcome;
+
+/*
+ * One access event as a backend hands it over.  Fixed size, so it lives in
+ * a queue slot; an empty string or a has_ flag stands for SQL NULL.
+ */
+typedef struct AuditEvent
+{
+	TimestampTz started_at;
+	TimestampTz ended_at;
+	NameData	session_role;
+	NameData	effective_role;
+	char		client_addr[64];
+	char		application_name[NAMEDATALEN];
+	int32		backend_pid;
+	FullTransactionId xid;		/* invalid: the transaction had none */
+	char		purpose[NAMEDATALEN];
+	AuditOperation operation;
+	Oid			relation;
+	NameData	column_name;
+	int64		templates_compared;
+	int64		expired_skipped;
+	char		metric[16];
+	bool		has_threshold;
+	double		threshold;
+	int32		k;				/* 0: none */
+	bool		has_probe;
+	uint8		probe_hmac[AUDIT_HASH_BYTES];
+	int64		query_id;		/* 0: none */
+	AuditOutcome outcome;
+	char		sqlstate[6];
+	/* matches as JSON text: inline, or in a DSM segment when longer */
+	int32		matches_len;	/* -1: NULL */
+	dsm_handle	matches_dsm;	/* DSM_HANDLE_INVALID: inline */
+	char		matches[AUDIT_INLINE_MATCHES];
+} AuditEvent;
+
+/* audit.c: backends */
+extern void AuditInit(void);
+extern void AuditEventInit(AuditEvent *ev, AuditOperation op);
+extern void AuditSetRelation(AuditEvent *ev, Oid relid, const char *column);
+extern void AuditSetProbe(AuditEvent *ev, const void *a, size_t alen,
+						  const void *b, size_t blen);
+extern void AuditSetMatches(AuditEvent *ev, const char *json, size_t len);
+extern int64 AuditRecord(AuditEvent *ev);
+extern const char *AuditOperationName(AuditOperation op);
+extern const char *AuditOutcomeName(AuditOutcome outcome);
+extern bool AmAuditWorker(void);
+
+/* auditchain.c: the canonical encoding and the HMAC chain */
+#define AUDIT_NCOLUMNS			27
+extern const char *const audit_columns[AUDIT_NCOLUMNS];
+extern void AuditRowHash(const Datum *values, const bool *nulls,
+						 uint8 *out);
+extern char *AuditColumnList(void);
+extern Oid	AuditColumnType(int i);
+extern void AuditCheckTable(void);
+
+/* auditworker.c */
+extern void AuditRegisterLauncher(void);
+extern PGDLLEXPORT void biocrypt_audit_launcher_main(Datum arg);
+extern PGDLLEXPORT void biocrypt_audit_worker_main(Datum arg);
+
+/* shared state between audit.c and auditworker.c */
+typedef enum AuditSlotState
+{
+	SLOT_FREE,
+	SLOT_QUEUED,				/* filled by a backend */
+	SLOT_WRITING,				/* taken by the worker */
+	SLOT_DONE,					/* committed; event_id is set */
+	SLOT_FAILED					/* the worker could not write it */
+} AuditSlotState;
+
+typedef struct AuditSlot
+{
+	AuditSlotState state;
+	Oid			dbid;
+	uint64		ticket;			/* unique per use of the slot */
+	bool		abandoned;		/* the backend stopped waiting */
+	int64		event_id;
+	AuditEvent	ev;
+} AuditSlot;
+
+typedef enum AuditWorkerState
+{
+	WORKER_NONE,
+	WORKER_REQUESTED,			/* a backend asked the launcher for one */
+	WORKER_STARTING,			/* the launcher registered it */
+	WORKER_RUNNING
+} AuditWorkerState;
+
+typedef struct AuditDatabase
+{
+	Oid			dbid;			/* InvalidOid: entry unused */
+	AuditWorkerState state;
+	TimestampTz state_since;
+	int			pid;
+	Latch	   *latch;
+} AuditDatabase;
+
+typedef struct AuditShared
+{
+	LWLock	   *lock;
+	ConditionVariable cv;		/* slot or worker state changed */
+	Latch	   *launcher_latch;
+	uint64		next_ticket;
+	AuditDatabase dbs[AUDIT_MAX_DATABASES];
+	AuditSlot	slots[AUDIT_QUEUE_SLOTS];
+} AuditShared;
+
+extern AuditShared *audit_shared;
+extern AuditDatabase *AuditFindDatabase(Oid dbid, bool create);
+
+#endif							/* BIOCRYPT_AUDIT_H */
