@@ -330,6 +330,56 @@ SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
 	return state == SLOT_DONE;
 }
 
+/*
+ * Hand an event to the worker without waiting for it (a failed access,
+ * from an abort callback: never raises an error).  The worker frees the
+ * slot.  Without a free slot the event is lost, with a WARNING.
+ */
+void
+AuditRecordNoWait(AuditEvent *ev)
+{
+	AuditSlot  *slot = NULL;
+	AuditDatabase *db = NULL;
+	Latch	   *wake = NULL;
+
+	if (audit_shared == NULL)
+		return;
+	ev->ended_at = GetCurrentTimestamp();
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < AUDIT_MAX_DATABASES && db == NULL; i++)
+		if (audit_shared->dbs[i].dbid == MyDatabaseId)
+			db = &audit_shared->dbs[i];
+	for (int i = 0; i < AUDIT_MAX_DATABASES && db == NULL; i++)
+		if (audit_shared->dbs[i].dbid == InvalidOid)
+		{
+			db = &audit_shared->dbs[i];
+			memset(db, 0, sizeof(AuditDatabase));
+			db->dbid = MyDatabaseId;
+		}
+	for (int i = 0; i < AUDIT_QUEUE_SLOTS && slot == NULL && db != NULL; i++)
+		if (audit_shared->slots[i].state == SLOT_FREE)
+			slot = &audit_shared->slots[i];
+	if (slot != NULL)
+	{
+		memcpy(&slot->ev, ev, sizeof(AuditEvent));
+		slot->ev.matches_dsm = DSM_HANDLE_INVALID;
+		if (ev->matches_len > AUDIT_INLINE_MATCHES)
+			slot->ev.matches_len = -1;
+		slot->dbid = MyDatabaseId;
+		slot->ticket = ++audit_shared->next_ticket;
+		slot->abandoned = true;
+		slot->event_id = 0;
+		slot->state = SLOT_QUEUED;
+		wake = RequestWorker(db);
+	}
+	LWLockRelease(audit_shared->lock);
+	if (wake != NULL)
+		SetLatch(wake);
+	if (slot == NULL)
+		ereport(WARNING,
+				(errmsg("biocrypt: a failed access could not be queued for the audit log")));
+}
+
 /* Let go of the event's matches segment (the worker has its own mapping). */
 static void
 DetachMatches(const AuditEvent *ev)
@@ -356,6 +406,8 @@ AuditRecord(AuditEvent *ev)
 	if (audit_shared == NULL)
 		AuditUnavailable("biocrypt is not preloaded");
 	ev->ended_at = GetCurrentTimestamp();
+	if (!FullTransactionIdIsValid(ev->xid))
+		ev->xid = GetTopFullTransactionIdIfAny();
 	deadline = TimestampTzPlusMilliseconds(ev->ended_at, biocrypt_audit_timeout);
 	slot = Enqueue(ev, deadline, &ticket);
 	PG_TRY();

@@ -79,6 +79,9 @@ typedef struct AuditEvent
 	int32		matches_len;	/* -1: NULL */
 	dsm_handle	matches_dsm;	/* DSM_HANDLE_INVALID: inline */
 	char		matches[AUDIT_INLINE_MATCHES];
+	/* backend-local bookkeeping, not recorded */
+	uint64		serial;			/* identifies the event within the backend */
+	bool		probe_mixed;	/* several probes: probe_hmac is NULL */
 } AuditEvent;
 
 /* audit.c: backends */
@@ -89,9 +92,20 @@ extern void AuditSetProbe(AuditEvent *ev, const void *a, size_t alen,
 						  const void *b, size_t blen);
 extern void AuditSetMatches(AuditEvent *ev, const char *json, size_t len);
 extern int64 AuditRecord(AuditEvent *ev);
+extern void AuditRecordNoWait(AuditEvent *ev);
 extern const char *AuditOperationName(AuditOperation op);
 extern const char *AuditOutcomeName(AuditOutcome outcome);
 extern bool AmAuditWorker(void);
+
+/* auditstmt.c: one event per statement, relation and kind of access */
+extern void AuditStmtInit(void);
+extern AuditEvent *AuditAccess(FunctionCallInfo fcinfo, AuditOperation op);
+extern AuditEvent *AuditAccessRelation(FunctionCallInfo fcinfo, AuditOperation op,
+									   Oid relid, const char *col);
+extern void AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a,
+							 size_t alen, const void *b, size_t blen);
+extern void AuditAddMatch(AuditEvent *ev, const char *subject, double distance);
+extern void AuditRecordNow(AuditEvent *ev);
 
 /* auditchain.c: the canonical encoding and the HMAC chain */
 #define AUDIT_NCOLUMNS			27

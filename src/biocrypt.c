@@ -33,6 +33,7 @@ _PG_init(void)
 				 errhint("Add biocrypt to shared_preload_libraries in postgresql.conf, configure biocrypt.root_key_file or biocrypt.root_key_command, and restart the server.")));
 	KeysInit();
 	AuditInit();
+	AuditStmtInit();
 	RetentionInit();
 	EnrolInit();
 	CompareInit();

@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "audit.h"
 #include "biocrypt.h"
 #include "compare.h"
 #include "kernels.h"
@@ -85,6 +86,7 @@ ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len)
 		sodium_memzero(ph->secret, ph->secret_len);
 		pfree(ph->secret);
 	}
+	ph->audit_seen = 0;			/* a new probe: the audit has not seen it */
 	ph->secret = MemoryContextAllocZero(mcxt, len);
 	ph->secret_len = len;
 	return ph->secret;
@@ -249,13 +251,51 @@ OpenUnlessExpired(bytea *tpl, const EnvelopeHeader *hdr)
 	return plain;
 }
 
+static const char *
+MetricName(KernelMetric metric)
+{
+	switch (metric)
+	{
+		case KERNEL_METRIC_L2:
+			return "l2";
+		case KERNEL_METRIC_NEG_IP:
+			return "inner_product";
+		default:
+			return "cosine";
+	}
+}
+
+/*
+ * The audit event this call counts in, with its metric noted: comparisons
+ * are audited per statement and column (auditstmt.c).
+ */
+static AuditEvent *
+AuditComparison(FunctionCallInfo fcinfo, AuditOperation op, const char *metric)
+{
+	AuditEvent *ev = AuditAccess(fcinfo, op);
+
+	if (ev->metric[0] == '\0')
+		strlcpy(ev->metric, metric, sizeof(ev->metric));
+	return ev;
+}
+
+/* Count a comparison (or a skipped expired template) in its event. */
+static void
+AuditCount(AuditEvent *ev, bool expired)
+{
+	if (expired)
+		ev->expired_skipped++;
+	else
+		ev->templates_compared++;
+}
+
 /*
  * Distance of template argument 0 to the probe in argument 1, or NULL-ness
- * through *isnull for an expired template.
+ * through *isnull for an expired template.  *ev is the call's audit event.
  */
 static double
 VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
-					 bool *isnull)
+					 AuditOperation op, AuditEvent **ev, bool *isnull)
 {
 	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
 	VectorProbe *vp = GetVectorProbe(fcinfo, 1);
@@ -264,10 +304,13 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 	SecBuf	   *plain;
 	double		d;
 
+	*ev = AuditComparison(fcinfo, op, MetricName(metric));
+	AuditAccessProbe(*ev, &vp->ph.audit_seen, kp.x, sizeof(float) * kp.dims, NULL, 0);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckVectorTemplate(&hdr, kp.dims);
 	plain = OpenUnlessExpired(tpl, &hdr);
 	*isnull = plain == NULL;
+	AuditCount(*ev, *isnull);
 	if (*isnull)
 		return 0;
 	kp.metric = metric;
@@ -281,7 +324,8 @@ static Datum
 VectorOperator(FunctionCallInfo fcinfo, KernelMetric metric)
 {
 	bool		isnull;
-	double		d = VectorDistanceOfArgs(fcinfo, metric, &isnull);
+	AuditEvent *ev;
+	double		d = VectorDistanceOfArgs(fcinfo, metric, AUDIT_OP_COMPARE, &ev, &isnull);
 
 	if (isnull)
 		PG_RETURN_NULL();
@@ -320,12 +364,27 @@ biocrypt_verify(PG_FUNCTION_ARGS)
 	double		max_distance = PG_GETARG_FLOAT8(2);
 	KernelMetric metric = ParseMetric(PG_GETARG_TEXT_PP(3));
 	bool		expired;
+	bool		match;
+	AuditEvent *ev;
 	double		d;
 
 	CheckMaxDistance(max_distance);
-	d = VectorDistanceOfArgs(fcinfo, metric, &expired);
+	d = VectorDistanceOfArgs(fcinfo, metric, AUDIT_OP_VERIFY, &ev, &expired);
+	if (!ev->has_threshold)
+	{
+		ev->has_threshold = true;
+		ev->threshold = max_distance;
+	}
 	/* NaN (a zero vector under cosine) never matches */
-	PG_RETURN_BOOL(!expired && !isnan(d) && d <= max_distance);
+	match = !expired && !isnan(d) && d <= max_distance;
+	if (match)
+	{
+		EnvelopeHeader hdr;
+
+		ParseTemplateForDecrypt(PG_GETARG_TEMPLATE_P(0), &hdr);
+		AuditAddMatch(ev, SubjectToServer(&hdr), d);
+	}
+	PG_RETURN_BOOL(match);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_hamming_distance);
@@ -335,19 +394,37 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 {
 	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
 	bytea	   *code = PG_GETARG_BYTEA_PP(1);
+	AuditEvent *ev = AuditComparison(fcinfo, AUDIT_OP_COMPARE, "hamming");
+	uint64		seen = 0;
 	EnvelopeHeader hdr;
 	SecBuf	   *plain;
 	double		d;
 
+	/* the code is not prepared once per statement: hash it per call */
+	AuditAccessProbe(ev, &seen, VARDATA_ANY(code), VARSIZE_ANY_EXHDR(code), NULL, 0);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
 	plain = OpenUnlessExpired(tpl, &hdr);
+	AuditCount(ev, plain == NULL);
 	if (plain == NULL)
 		PG_RETURN_NULL();
 	d = KernelHammingFraction((const uint8 *) VARDATA_ANY(code), plain->data,
 							  hdr.dims / 8);
 	SecmemRelease(plain);
 	PG_RETURN_FLOAT8(d);
+}
+
+/* Note the code and mask (arguments 1 and 2) of an iris probe, once. */
+static void
+AuditBitsProbe(FunctionCallInfo fcinfo, AuditEvent *ev, uint64 *seen)
+{
+	bytea	   *code = PG_GETARG_BYTEA_PP(1);
+	bytea	   *mask = PG_ARGISNULL(2) ? NULL : PG_GETARG_BYTEA_PP(2);
+
+	if (*seen == ev->serial)
+		return;
+	AuditAccessProbe(ev, seen, VARDATA_ANY(code), VARSIZE_ANY_EXHDR(code),
+					 mask ? VARDATA_ANY(mask) : NULL, mask ? VARSIZE_ANY_EXHDR(mask) : 0);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_iris_distance);
@@ -359,6 +436,7 @@ Datum
 biocrypt_iris_distance(PG_FUNCTION_ARGS)
 {
 	bytea	   *tpl;
+	AuditEvent *ev;
 	EnvelopeHeader hdr;
 	BitsProbe  *bp;
 	SecBuf	   *plain;
@@ -367,9 +445,12 @@ biocrypt_iris_distance(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
 	tpl = PG_GETARG_TEMPLATE_P(0);
+	ev = AuditComparison(fcinfo, AUDIT_OP_COMPARE, "hamming");
 	ParseTemplateForDecrypt(tpl, &hdr);
 	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), &hdr);
+	AuditBitsProbe(fcinfo, ev, &bp->ph.audit_seen);
 	plain = OpenUnlessExpired(tpl, &hdr);
+	AuditCount(ev, plain == NULL);
 	if (plain == NULL)
 		PG_RETURN_NULL();
 	d = KernelBitsDistance(&bp->kp, plain->data, BitsTemplateMask(bp, &hdr, plain->data));

@@ -23,6 +23,7 @@ typedef struct ProbeHeader
 	Size		secret_len;
 	void	   *raw;			/* copy of the argument(s); also wiped */
 	Size		raw_len;
+	uint64		audit_seen;		/* serial of the audit event that has it */
 } ProbeHeader;
 
 typedef struct VectorProbe

@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "audit.h"
 #include "biocrypt.h"
 #include "halfutils.h"
 
@@ -369,6 +370,7 @@ biocrypt_protect(PG_FUNCTION_ARGS)
 	FillLabels(fcinfo, 1, &hdr);
 	result = SealPayload(&hdr, x, NULL, NULL);
 	WipeDetoasted(arr, PG_GETARG_DATUM(0));
+	AuditAccess(fcinfo, AUDIT_OP_PROTECT)->templates_compared++;
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -448,6 +450,7 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	WipeDetoasted(code, PG_GETARG_DATUM(0));
 	if (mask != NULL)
 		WipeDetoasted(mask, PG_GETARG_DATUM(1));
+	AuditAccess(fcinfo, AUDIT_OP_PROTECT)->templates_compared++;
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -472,10 +475,16 @@ CheckRevealAllowed(void)
 				 errhidestmt(true)));
 }
 
-/* Decrypt a template for reveal: checks rights, kind and expiry first. */
+/*
+ * Decrypt a template for reveal: checks rights, kind and expiry first, and
+ * counts it in the statement's reveal event.
+ */
 static SecBuf *
-OpenForReveal(bytea *tpl, EnvelopeHeader *hdr, bool want_bits)
+OpenForReveal(FunctionCallInfo fcinfo, EnvelopeHeader *hdr, bool want_bits)
 {
+	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
+	AuditEvent *ev;
+
 	CheckRevealAllowed();
 	ParseTemplate(tpl, hdr);
 	if ((hdr->format == ENVELOPE_FORMAT_BITS) != want_bits)
@@ -493,10 +502,8 @@ OpenForReveal(bytea *tpl, EnvelopeHeader *hdr, bool want_bits)
 				 errmsg("biocrypt: template has expired"),
 				 errdetail("Expired templates are never decrypted."),
 				 errhidestmt(true)));
-	ereport(LOG,
-			(errmsg("biocrypt: role \"%s\" revealed a template sealed under data key %u",
-					GetUserNameFromId(GetUserId(), false), hdr->key_id),
-			 errhidestmt(true)));
+	ev = AuditAccess(fcinfo, AUDIT_OP_REVEAL);
+	ev->templates_compared++;
 	return OpenTemplate(tpl, hdr);
 }
 
@@ -534,7 +541,7 @@ Datum
 biocrypt_reveal(PG_FUNCTION_ARGS)
 {
 	EnvelopeHeader hdr;
-	SecBuf	   *plain = OpenForReveal(PG_GETARG_TEMPLATE_P(0), &hdr, false);
+	SecBuf	   *plain = OpenForReveal(fcinfo, &hdr, false);
 	int			dims = (int) hdr.dims;
 	size_t		size = ARR_OVERHEAD_NONULLS(1) + sizeof(float4) * dims;
 	ArrayType  *result = (ArrayType *) palloc0(size);
@@ -566,7 +573,7 @@ biocrypt_reveal_bits(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "biocrypt: reveal_bits must return a record");
-	plain = OpenForReveal(PG_GETARG_TEMPLATE_P(0), &hdr, true);
+	plain = OpenForReveal(fcinfo, &hdr, true);
 	len = hdr.dims / 8;
 	values[0] = PointerGetDatum(cstring_to_text_with_len((char *) plain->data, len));
 	if (hdr.flags & ENVELOPE_FLAG_MASK)

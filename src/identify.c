@@ -29,8 +29,6 @@
 #include "miscadmin.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
-#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -81,6 +79,7 @@ typedef struct IdentifyState
 	uint64		compared;
 	uint64		expired_skipped;
 	const char *metric_name;	/* for the audit */
+	AuditEvent *audit;
 } IdentifyState;
 
 /* Does a rank worse than b (larger distance, ties by subject)? */
@@ -359,51 +358,46 @@ TopCmp(const void *a, const void *b)
 	return Worse(x, y) ? 1 : Worse(y, x) ? -1 : 0;
 }
 
-/* The k best as JSON: [{"subject": ..., "distance": ...}, ...]. */
+/*
+ * Record the search (matches in rank order); returns only after its audit
+ * row has committed.  An error before this records it as failed.
+ */
 static void
-MatchesJson(IdentifyState *st, char **subjects, StringInfo buf)
+RecordIdentify(IdentifyState *st, char **subjects)
 {
-	appendStringInfoChar(buf, '[');
-	for (int i = 0; i < st->ntop; i++)
-	{
-		appendStringInfoString(buf, i > 0 ? ", {\"subject\": " : "{\"subject\": ");
-		escape_json(buf, subjects[i]);
-		appendStringInfo(buf, ", \"distance\": %s}",
-						 float8out_internal(st->top[i].distance));
-	}
-	appendStringInfoChar(buf, ']');
-}
+	AuditEvent *ev = st->audit;
 
-/* Record the search; returns only after its audit row has committed. */
-static void
-RecordIdentify(FunctionCallInfo fcinfo, IdentifyState *st, char **subjects)
-{
-	AuditEvent *ev = palloc(sizeof(AuditEvent));
-	StringInfoData json;
-
-	AuditEventInit(ev, AUDIT_OP_IDENTIFY);
-	AuditSetRelation(ev, PG_GETARG_OID(0), NameStr(*PG_GETARG_NAME(1)));
 	ev->templates_compared = (int64) st->compared;
 	ev->expired_skipped = (int64) st->expired_skipped;
+	for (int i = 0; i < st->ntop; i++)
+		AuditAddMatch(ev, subjects[i], st->top[i].distance);
+	AuditRecordNow(ev);
+}
+
+/* Open the search's audit event: gallery, column, k, threshold, probe. */
+static void
+AuditIdentify(FunctionCallInfo fcinfo, IdentifyState *st)
+{
+	AuditEvent *ev = AuditAccessRelation(fcinfo, AUDIT_OP_IDENTIFY, PG_GETARG_OID(0),
+										 NameStr(*PG_GETARG_NAME(1)));
+	uint64		seen = 0;
+
 	ev->k = st->k;
 	ev->has_threshold = st->has_max;
 	ev->threshold = st->max_distance;
 	if (st->bits)
 	{
 		strlcpy(ev->metric, "hamming", sizeof(ev->metric));
-		AuditSetProbe(ev, st->bcode, st->bnbytes, st->bmask,
-					  st->bmask ? st->bnbytes : 0);
+		AuditAccessProbe(ev, &seen, st->bcode, st->bnbytes, st->bmask,
+						 st->bmask ? st->bnbytes : 0);
 	}
 	else
 	{
 		strlcpy(ev->metric, st->metric_name, sizeof(ev->metric));
-		AuditSetProbe(ev, st->vprobe.x, sizeof(float) * st->vprobe.dims, NULL, 0);
+		AuditAccessProbe(ev, &seen, st->vprobe.x, sizeof(float) * st->vprobe.dims,
+						 NULL, 0);
 	}
-	initStringInfo(&json);
-	MatchesJson(st, subjects, &json);
-	AuditSetMatches(ev, json.data, json.len);
-	(void) AuditRecord(ev);
-	pfree(ev);
+	st->audit = ev;
 }
 
 /* Scan the gallery, then return the k best as (subject, distance) rows. */
@@ -421,6 +415,7 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 				 errmsg("biocrypt: gallery and col must not be NULL"),
 				 errhidestmt(true)));
 	query = GalleryQuery(PG_GETARG_OID(0), PG_GETARG_NAME(1));
+	AuditIdentify(fcinfo, st);
 	InitMaterializedSRF(fcinfo, 0);
 	memset(&opts, 0, sizeof(opts));
 	opts.read_only = true;
@@ -438,7 +433,7 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 	for (int i = 0; i < st->ntop; i++)
 		subjects[i] = pg_any_to_server(st->top[i].subject,
 									   strlen(st->top[i].subject), PG_UTF8);
-	RecordIdentify(fcinfo, st, subjects);
+	RecordIdentify(st, subjects);
 	for (int i = 0; i < st->ntop; i++)
 	{
 		Datum		values[2];

@@ -1,0 +1,533 @@
+/*-------------------------------------------------------------------------
+ *
+ * auditstmt.c
+ *		One audit event per statement, relation and kind of access.
+ *
+ * A comparison, enrolment or reveal runs once per row; its record must not.
+ * Each call finds (or opens) the pending event of its executor, operation,
+ * relation and column and adds to its counts.  The relation and column come
+ * from the call's first argument as planned: a Var of a table scanned by
+ * the executor that is running the call (ExecutorRun/ExecutorFinish keep a
+ * stack of them).  When the executor ends, its events are recorded, and the
+ * statement does not complete until they have committed.  A statement that
+ * fails records its events with outcome "error" on the way out (abort and
+ * subtransaction-abort callbacks), without waiting: the access already
+ * failed.  Calls outside any executor (PL/pgSQL simple expressions, COPY
+ * FROM defaults) belong to the top-level statement and are recorded when
+ * it ends.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "lib/stringinfo.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
+#include "tcop/utility.h"
+#include "utils/elog.h"
+#include "utils/float.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "audit.h"
+
+typedef struct Pending
+{
+	QueryDesc  *qd;				/* owning executor; NULL: top-level statement */
+	int			xact_level;		/* transaction nesting level when opened */
+	Node	   *site;			/* last call site mapped here */
+	int			nmatches;
+	StringInfoData matches;		/* JSON array body, without brackets */
+	AuditEvent	ev;
+} Pending;
+
+static List *pending = NIL;		/* of Pending *, in TopMemoryContext */
+static Pending *last_hit = NULL;
+static QueryDesc **running = NULL;	/* executors inside Run/Finish */
+static int	nrunning = 0;
+static int	running_cap = 0;
+static uint64 next_serial = 0;
+static char last_sqlstate[6];	/* of the last ERROR, for failed events */
+
+static ExecutorRun_hook_type prev_run = NULL;
+static ExecutorFinish_hook_type prev_finish = NULL;
+static ExecutorEnd_hook_type prev_end = NULL;
+static ProcessUtility_hook_type prev_utility = NULL;
+static emit_log_hook_type prev_emit_log = NULL;
+
+/* The executor running the current call, or NULL. */
+static QueryDesc *
+CurrentQuery(void)
+{
+	return nrunning > 0 ? running[nrunning - 1] : NULL;
+}
+
+/*
+ * The relation and column of the call's template argument: a plain column
+ * of a table the running executor scans; otherwise unknown (a join's
+ * inner/outer reference, an expression, a function's argument).
+ */
+static void
+ResolveSite(Node *site, QueryDesc *qd, Oid *relid, const char **col)
+{
+	List	   *args = NIL;
+	Node	   *arg;
+
+	*relid = InvalidOid;
+	*col = NULL;
+	if (site != NULL && IsA(site, FuncExpr))
+		args = ((FuncExpr *) site)->args;
+	else if (site != NULL && IsA(site, OpExpr))
+		args = ((OpExpr *) site)->args;
+	if (args == NIL || qd == NULL || qd->plannedstmt == NULL)
+		return;
+	arg = linitial(args);
+	while (arg != NULL && IsA(arg, RelabelType))
+		arg = (Node *) ((RelabelType *) arg)->arg;
+	if (arg != NULL && IsA(arg, Var) && !IS_SPECIAL_VARNO(((Var *) arg)->varno) &&
+		((Var *) arg)->varattno > 0)
+	{
+		Var		   *var = (Var *) arg;
+		RangeTblEntry *rte = rt_fetch(var->varno, qd->plannedstmt->rtable);
+
+		if (rte->rtekind == RTE_RELATION)
+		{
+			*relid = rte->relid;
+			*col = get_attname(rte->relid, var->varattno, true);
+		}
+	}
+}
+
+/* The single table an INSERT or UPDATE writes, for enrolment events. */
+static Oid
+ResultRelation(QueryDesc *qd)
+{
+	PlannedStmt *ps = qd != NULL ? qd->plannedstmt : NULL;
+
+	if (ps == NULL || (ps->commandType != CMD_INSERT && ps->commandType != CMD_UPDATE) ||
+		list_length(ps->resultRelations) != 1)
+		return InvalidOid;
+	return rt_fetch(linitial_int(ps->resultRelations), ps->rtable)->relid;
+}
+
+static Pending *
+FindPendingAt(QueryDesc *qd, AuditOperation op, Oid relid, const char *col,
+			  int level)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		if (p->qd == qd && p->ev.operation == op && p->ev.relation == relid &&
+			p->xact_level == level &&
+			strcmp(NameStr(p->ev.column_name), col ? col : "") == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static Pending *
+FindPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
+{
+	return FindPendingAt(qd, op, relid, col, GetCurrentTransactionNestLevel());
+}
+
+/* Add event p's counts, matches and failure to into. */
+static void
+MergePending(Pending *into, Pending *p)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	into->ev.templates_compared += p->ev.templates_compared;
+	into->ev.expired_skipped += p->ev.expired_skipped;
+	if (p->nmatches > 0)
+	{
+		if (into->nmatches > 0)
+			appendStringInfoString(&into->matches, ", ");
+		appendStringInfoString(&into->matches, p->matches.data);
+		into->nmatches += p->nmatches;
+	}
+	if (p->ev.outcome != AUDIT_OUTCOME_OK)
+	{
+		into->ev.outcome = p->ev.outcome;
+		memcpy(into->ev.sqlstate, p->ev.sqlstate, sizeof(into->ev.sqlstate));
+	}
+	if (p->ev.probe_mixed || (p->ev.has_probe && into->ev.has_probe &&
+							  memcmp(p->ev.probe_hmac, into->ev.probe_hmac, AUDIT_HASH_BYTES) != 0))
+	{
+		into->ev.has_probe = false;
+		into->ev.probe_mixed = true;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static Pending *
+OpenPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	Pending    *p = palloc0(sizeof(Pending));
+
+	p->qd = qd;
+	p->xact_level = GetCurrentTransactionNestLevel();
+	initStringInfo(&p->matches);
+	AuditEventInit(&p->ev, op);
+	AuditSetRelation(&p->ev, relid, col);
+	p->ev.serial = ++next_serial;
+	pending = lappend(pending, p);
+	MemoryContextSwitchTo(old);
+	return p;
+}
+
+/*
+ * The pending event this call adds to.  relid may name the relation
+ * (identify); else it is resolved from the call's template argument.
+ */
+static Pending *
+PendingFor(FunctionCallInfo fcinfo, AuditOperation op, Oid relid, const char *col)
+{
+	QueryDesc  *qd = CurrentQuery();
+	Node	   *site = fcinfo->flinfo != NULL ? fcinfo->flinfo->fn_expr : NULL;
+	Pending    *p;
+
+	if (last_hit != NULL && last_hit->qd == qd && site != NULL && last_hit->site == site &&
+		last_hit->ev.operation == op && !OidIsValid(relid) &&
+		last_hit->xact_level == GetCurrentTransactionNestLevel())
+		return last_hit;
+	if (!OidIsValid(relid))
+	{
+		if (op == AUDIT_OP_PROTECT)
+			relid = ResultRelation(qd);
+		else
+			ResolveSite(site, qd, &relid, &col);
+	}
+	p = FindPending(qd, op, relid, col);
+	if (p == NULL)
+		p = OpenPending(qd, op, relid, col);
+	p->site = site;
+	last_hit = p;
+	return p;
+}
+
+AuditEvent *
+AuditAccess(FunctionCallInfo fcinfo, AuditOperation op)
+{
+	return &PendingFor(fcinfo, op, InvalidOid, NULL)->ev;
+}
+
+AuditEvent *
+AuditAccessRelation(FunctionCallInfo fcinfo, AuditOperation op, Oid relid,
+					const char *col)
+{
+	return &PendingFor(fcinfo, op, relid, col)->ev;
+}
+
+/*
+ * Note the probe of a call.  *seen (kept with the caller's prepared probe)
+ * holds the serial of the event that already has it, so the keyed hash is
+ * computed once per probe and event, not per row.  Different probes in one
+ * event leave probe_hmac NULL.
+ */
+void
+AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a, size_t alen,
+				 const void *b, size_t blen)
+{
+	uint8		first[AUDIT_HASH_BYTES];
+
+	if (*seen == ev->serial || ev->probe_mixed)
+		return;
+	*seen = ev->serial;
+	if (!ev->has_probe)
+	{
+		AuditSetProbe(ev, a, alen, b, blen);
+		return;
+	}
+	memcpy(first, ev->probe_hmac, AUDIT_HASH_BYTES);
+	AuditSetProbe(ev, a, alen, b, blen);
+	if (memcmp(first, ev->probe_hmac, AUDIT_HASH_BYTES) != 0)
+	{
+		ev->has_probe = false;
+		ev->probe_mixed = true;
+	}
+}
+
+/* Add a match (verify, identify) to the event's list. */
+void
+AuditAddMatch(AuditEvent *ev, const char *subject, double distance)
+{
+	Pending    *p = (Pending *) ((char *) ev - offsetof(Pending, ev));
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	appendStringInfoString(&p->matches, p->nmatches > 0 ? ", {\"subject\": " : "{\"subject\": ");
+	escape_json(&p->matches, subject);
+	appendStringInfo(&p->matches, ", \"distance\": %s}", float8out_internal(distance));
+	p->nmatches++;
+	MemoryContextSwitchTo(old);
+}
+
+static void
+RemovePending(Pending *p)
+{
+	pending = list_delete_ptr(pending, p);
+	if (last_hit == p)
+		last_hit = NULL;
+	pfree(p->matches.data);
+	pfree(p);
+}
+
+/* The match list as a JSON array; NULL for operations that have none. */
+static char *
+MatchesJson(Pending *p)
+{
+	if (p->ev.operation != AUDIT_OP_VERIFY && p->ev.operation != AUDIT_OP_IDENTIFY)
+		return NULL;
+	return psprintf("[%s]", p->matches.data);
+}
+
+/* Record p now and wait for its row; it leaves the pending list first. */
+static void
+RecordPending(Pending *p)
+{
+	AuditEvent *ev = palloc(sizeof(AuditEvent));
+	char	   *json = MatchesJson(p);
+
+	memcpy(ev, &p->ev, sizeof(AuditEvent));
+	RemovePending(p);
+	if (json != NULL)
+		AuditSetMatches(ev, json, strlen(json));
+	(void) AuditRecord(ev);
+	pfree(ev);
+}
+
+/* Record an event at once (identify, before it returns its rows). */
+void
+AuditRecordNow(AuditEvent *ev)
+{
+	RecordPending((Pending *) ((char *) ev - offsetof(Pending, ev)));
+}
+
+/* Record the events of qd (NULL: the top-level statement's loose ones). */
+static void
+RecordFor(QueryDesc *qd)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		if (p->qd == qd)
+		{
+			RecordPending(p);
+			/* the list changed under us: start over */
+			RecordFor(qd);
+			return;
+		}
+	}
+}
+
+/*
+ * A failed statement: hand its events (of nesting level >= level) to the
+ * worker as errors, without waiting.
+ */
+static void
+FailPending(int level)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		if (p->xact_level >= level)
+		{
+			char	   *json = MatchesJson(p);
+
+			p->ev.outcome = AUDIT_OUTCOME_ERROR;
+			memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
+			if (json != NULL && strlen(json) <= AUDIT_INLINE_MATCHES)
+				AuditSetMatches(&p->ev, json, strlen(json));
+			AuditRecordNoWait(&p->ev);
+			RemovePending(p);
+			FailPending(level);
+			return;
+		}
+	}
+}
+
+static void
+PushRunning(QueryDesc *qd)
+{
+	if (nrunning == running_cap)
+	{
+		running_cap = Max(8, running_cap * 2);
+		running = running == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(QueryDesc *) * running_cap) :
+			repalloc(running, sizeof(QueryDesc *) * running_cap);
+	}
+	running[nrunning++] = qd;
+}
+
+static void
+AuditExecutorRun(QueryDesc *qd, ScanDirection dir, uint64 count, bool execute_once)
+{
+	int			depth = nrunning;
+
+	PushRunning(qd);
+	PG_TRY();
+	{
+		if (prev_run)
+			prev_run(qd, dir, count, execute_once);
+		else
+			standard_ExecutorRun(qd, dir, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		nrunning = depth;
+	}
+	PG_END_TRY();
+}
+
+static void
+AuditExecutorFinish(QueryDesc *qd)
+{
+	int			depth = nrunning;
+
+	PushRunning(qd);
+	PG_TRY();
+	{
+		if (prev_finish)
+			prev_finish(qd);
+		else
+			standard_ExecutorFinish(qd);
+	}
+	PG_FINALLY();
+	{
+		nrunning = depth;
+	}
+	PG_END_TRY();
+}
+
+static void
+AuditExecutorEnd(QueryDesc *qd)
+{
+	if (prev_end)
+		prev_end(qd);
+	else
+		standard_ExecutorEnd(qd);
+	/* during abort cleanup the abort callback records them as failed */
+	if (pending == NIL || !IsTransactionState())
+		return;
+	RecordFor(qd);
+	if (nrunning == 0)
+		RecordFor(NULL);
+}
+
+static void
+AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					ProcessUtilityContext context, ParamListInfo params,
+					QueryEnvironment *queryEnv, DestReceiver *dest,
+					QueryCompletion *qc)
+{
+	if (prev_utility)
+		prev_utility(pstmt, queryString, readOnlyTree, context, params,
+					 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+	if (pending != NIL && nrunning == 0 && IsTransactionState())
+		RecordFor(NULL);
+}
+
+/* Remember the SQLSTATE of each ERROR for the events it fails. */
+static void
+AuditEmitLog(ErrorData *edata)
+{
+	if (edata->elevel >= ERROR)
+		strlcpy(last_sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(last_sqlstate));
+	if (prev_emit_log)
+		prev_emit_log(edata);
+}
+
+static void
+AuditXactCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT)
+	{
+		/* whatever no executor end recorded (an open cursor's, say) */
+		while (pending != NIL)
+			RecordPending(linitial(pending));
+	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		FailPending(0);
+		nrunning = 0;
+		last_sqlstate[0] = '\0';
+	}
+}
+
+/*
+ * A subtransaction failed, but the statement around it may go on (a
+ * PL/pgSQL exception block): its events become failed parts of the
+ * enclosing top-level statement's events, recorded when that ends.  So a
+ * loop of caught errors gives one row per relation, not one per error.
+ */
+static void
+RaisePending(int level)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+		Pending    *into;
+
+		if (p->xact_level < level)
+			continue;
+		p->ev.outcome = AUDIT_OUTCOME_ERROR;
+		memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
+		into = FindPendingAt(NULL, p->ev.operation, p->ev.relation,
+							 NameStr(p->ev.column_name), level - 1);
+		if (into == NULL || into == p)
+		{
+			p->qd = NULL;
+			p->xact_level = level - 1;
+			p->site = NULL;
+			continue;
+		}
+		MergePending(into, p);
+		RemovePending(p);
+		RaisePending(level);
+		return;
+	}
+	last_sqlstate[0] = '\0';
+}
+
+static void
+AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		RaisePending(GetCurrentTransactionNestLevel());
+}
+
+void
+AuditStmtInit(void)
+{
+	prev_run = ExecutorRun_hook;
+	ExecutorRun_hook = AuditExecutorRun;
+	prev_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = AuditExecutorFinish;
+	prev_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = AuditExecutorEnd;
+	prev_utility = ProcessUtility_hook;
+	ProcessUtility_hook = AuditProcessUtility;
+	prev_emit_log = emit_log_hook;
+	emit_log_hook = AuditEmitLog;
+	RegisterXactCallback(AuditXactCallback, NULL);
+	RegisterSubXactCallback(AuditSubXactCallback, NULL);
+}
