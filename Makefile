@@ -10,7 +10,7 @@ OBJS = src/audit.o src/auditchain.o src/auditstmt.o src/auditworker.o src/biocry
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress inputs, listed one per feature (sql/ also holds extension scripts)
-REGRESS = type protect header tamper errors roles compare identify
+REGRESS = type protect header tamper errors roles compare identify audit
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

@@ -20,7 +20,13 @@
 
 #include <sodium.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
+#include "utils/fmgroids.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
@@ -41,6 +47,11 @@ AuditShared *audit_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static int	biocrypt_audit_timeout = 10000;
+
+/* the slot this backend waits on, given up if the process exits (FATAL) */
+static AuditSlot *waiting_slot = NULL;
+static uint64 waiting_ticket = 0;
+static bool exit_callback_registered = false;
 
 static const char *const operation_names[] = {
 	"protect", "compare", "verify", "identify", "reveal", "export", "retain",
@@ -142,6 +153,7 @@ AuditFindDatabase(Oid dbid, bool create)
 static void
 ClientAddress(char *out, size_t outlen)
 {
+	/* cppcheck-suppress unusedStructMember ; the macro's storage union */
 	LOCAL_FCINFO(fcinfo, 0);
 	Datum		addr;
 
@@ -305,6 +317,40 @@ Abandon(AuditSlot *slot, uint64 ticket)
 	LWLockRelease(audit_shared->lock);
 }
 
+/*
+ * Was biocrypt installed by this very transaction?  Then the worker, in its
+ * own transaction, cannot see the audit log yet.
+ */
+static bool
+ExtensionIsNew(void)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		isnew = false;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("biocrypt"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		isnew = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return isnew;
+}
+
+/* Process exit while waiting (FATAL, terminate): let the slot go. */
+static void
+AuditBackendExit(int code, Datum arg)
+{
+	if (waiting_slot != NULL)
+		Abandon(waiting_slot, waiting_ticket);
+	waiting_slot = NULL;
+}
+
 /* One look at the slot; true and *event_id when it is committed. */
 static bool
 SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
@@ -323,6 +369,11 @@ SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
 	else
 		wake = RequestWorker(AuditFindDatabase(MyDatabaseId, true));
 	LWLockRelease(audit_shared->lock);
+	if (state == SLOT_FAILED && ExtensionIsNew())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biocrypt: access refused: the audit log does not exist until CREATE EXTENSION biocrypt commits"),
+				 errhint("Commit CREATE EXTENSION before protecting or comparing templates.")));
 	if (state == SLOT_FAILED)
 		AuditUnavailable("the audit record could not be written");
 	if (state == SLOT_QUEUED && wake != NULL)
@@ -409,7 +460,14 @@ AuditRecord(AuditEvent *ev)
 	if (!FullTransactionIdIsValid(ev->xid))
 		ev->xid = GetTopFullTransactionIdIfAny();
 	deadline = TimestampTzPlusMilliseconds(ev->ended_at, biocrypt_audit_timeout);
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(AuditBackendExit, (Datum) 0);
+		exit_callback_registered = true;
+	}
 	slot = Enqueue(ev, deadline, &ticket);
+	waiting_slot = slot;
+	waiting_ticket = ticket;
 	PG_TRY();
 	{
 		while (!SlotCommitted(slot, ticket, &event_id))
@@ -424,10 +482,12 @@ AuditRecord(AuditEvent *ev)
 	{
 		ConditionVariableCancelSleep();
 		Abandon(slot, ticket);
+		waiting_slot = NULL;
 		DetachMatches(ev);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	waiting_slot = NULL;
 	ConditionVariableCancelSleep();
 	DetachMatches(ev);
 	return event_id;

@@ -109,7 +109,7 @@ LaunchRequested(void)
 {
 	Oid			todo[AUDIT_MAX_DATABASES];
 	int			n = 0;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz at = GetCurrentTimestamp();
 
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < AUDIT_MAX_DATABASES; i++)
@@ -120,10 +120,10 @@ LaunchRequested(void)
 			continue;
 		if (db->state == WORKER_REQUESTED ||
 			(db->state == WORKER_STARTING &&
-			 TimestampDifferenceExceeds(db->state_since, now, LAUNCH_RETRY_MS)))
+			 TimestampDifferenceExceeds(db->state_since, at, LAUNCH_RETRY_MS)))
 		{
 			db->state = WORKER_STARTING;
-			db->state_since = now;
+			db->state_since = at;
 			todo[n++] = db->dbid;
 		}
 	}
@@ -259,12 +259,18 @@ TakeBatch(Taken *batch)
 
 		if (slot->state != SLOT_QUEUED || slot->dbid != MyDatabaseId)
 			continue;
-		slot->state = SLOT_WRITING;
-		batch[n].slot = slot;
-		batch[n].ticket = slot->ticket;
 		/* attach while the backend still holds the segment */
 		batch[n].seg = slot->ev.matches_dsm != DSM_HANDLE_INVALID ?
 			dsm_attach(slot->ev.matches_dsm) : NULL;
+		if (slot->ev.matches_dsm != DSM_HANDLE_INVALID && batch[n].seg == NULL)
+		{
+			/* its backend is gone: fail this event alone */
+			slot->state = slot->abandoned ? SLOT_FREE : SLOT_FAILED;
+			continue;
+		}
+		slot->state = SLOT_WRITING;
+		batch[n].slot = slot;
+		batch[n].ticket = slot->ticket;
 		n++;
 	}
 	LWLockRelease(audit_shared->lock);

@@ -1,0 +1,125 @@
+-- The audit log: one row per statement, relation and kind of access,
+-- committed by the audit worker before the statement completes; failed and
+-- rolled-back accesses are recorded too; rows are HMAC-chained and
+-- append-only.  Times, pids, xids and hashes vary per run and are shown
+-- only as facts about them.
+\set VERBOSITY terse
+\set SHOW_CONTEXT never
+SET TimeZone = 'UTC';
+
+-- 'ok', or the error as "SQLSTATE: message"
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- wait (up to 10 s) until the worker has filled in every transaction outcome
+CREATE FUNCTION pg_temp.settle() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN NOT EXISTS (SELECT FROM biocrypt.audit_log WHERE xact_outcome = 'in progress');
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+
+CREATE TABLE aud_g (id int, tpl protected_template);
+CREATE TABLE aud_h (id int, tpl protected_template);
+SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
+
+-- rows written since :start, without the columns that vary per run
+CREATE VIEW pg_temp.recent AS
+	SELECT id - :start AS n, operation, relation, column_name AS col,
+		templates_compared AS compared, expired_skipped AS expired,
+		metric, threshold, k, probe_hmac IS NOT NULL AS probe, outcome, sqlstate,
+		xid IS NOT NULL AS has_xid, xact_outcome
+	FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
+
+-- enrolment: one row for five templates, on the table written
+INSERT INTO aud_g SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 'subj-' || i)
+	FROM generate_series(1, 5) i;
+INSERT INTO aud_h VALUES
+	(1, biocrypt.protect_bits('\xf0f0f0f0f0f0f0f0'::bytea, NULL, 'iris-1')),
+	(2, biocrypt.protect_bits('\x0f0f0f0f0f0f0f0f'::bytea, NULL, 'iris-2'));
+
+-- operators: one row per relation and column, however many rows compared,
+-- also when the comparison is evaluated above the scan (an aggregate, a join)
+SELECT id FROM aud_g ORDER BY tpl <=> '{3,1,2}'::real[] LIMIT 2;
+SELECT count(*) FROM aud_g WHERE tpl <=> '{3,1,2}'::real[] < 0.5;
+SELECT round(min(tpl <=> '{3,1,2}'::real[])::numeric, 6) FROM aud_g;
+SELECT a.id, b.id FROM aud_g a JOIN aud_g b ON a.id = b.id + 1
+	WHERE b.tpl <=> '{3,1,2}'::real[] = 0;
+SELECT (SELECT id FROM aud_g ORDER BY tpl <-> '{3,1,2}'::real[] LIMIT 1) AS g,
+	(SELECT id FROM aud_h ORDER BY tpl <~> '\xf0f0f0f0f0f0f0f1'::bytea LIMIT 1) AS h;
+
+-- verify records its matches; identify its ranked candidates
+SELECT id FROM aud_g WHERE biocrypt.verify(tpl, '{3,1,2}'::real[], 0.01) ORDER BY id;
+SELECT * FROM biocrypt.identify('aud_g', 'tpl', '{3,1,2}'::real[], 2);
+
+-- reveal, as a superuser while allowed
+SET biocrypt.allow_reveal = on;
+SELECT biocrypt.reveal(tpl) FROM aud_g WHERE id <= 2 ORDER BY id;
+RESET biocrypt.allow_reveal;
+
+SELECT pg_temp.settle();
+SELECT * FROM pg_temp.recent;
+SELECT n, matches FROM pg_temp.recent r JOIN biocrypt.audit_log a ON a.id = r.n + :start
+	WHERE matches IS NOT NULL;
+SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
+
+-- ROLLBACK: the accesses happened and stay recorded; the outcome says so
+BEGIN;
+INSERT INTO aud_g VALUES (6, biocrypt.protect('{6,1,2}'::real[], 'subj-6'));
+SELECT count(*) FROM aud_g WHERE tpl <=> '{3,1,2}'::real[] < 0.5;
+ROLLBACK;
+-- a savepoint rolled back after an error: the failed access is an error row
+BEGIN;
+SAVEPOINT s;
+SELECT tpl <-> '{1,2}'::real[] FROM aud_g;
+ROLLBACK TO s;
+SELECT count(*) FROM aud_g WHERE tpl <-> '{3,1,2}'::real[] < 10;
+COMMIT;
+-- an error mid-statement: rows compared before it are counted
+SELECT id, tpl <=> CASE WHEN id = 3 THEN '{1}'::real[] ELSE '{3,1,2}'::real[] END FROM aud_g;
+-- errors caught in a loop fold into one row for the statement
+DO $$
+BEGIN
+	FOR i IN 1..3 LOOP
+		BEGIN
+			PERFORM tpl <-> '{1,2}'::real[] FROM aud_g;
+		EXCEPTION WHEN data_exception THEN NULL;
+		END;
+	END LOOP;
+END $$;
+SELECT pg_temp.settle();
+SELECT * FROM pg_temp.recent WHERE n > 11;
+
+-- the same probe gives the same keyed hash, another probe another one
+SELECT count(DISTINCT probe_hmac) AS probes FROM biocrypt.audit_log
+	WHERE id > :start AND operation = 'compare';
+
+-- no probe or template value appears in any audit column
+SELECT count(*) AS leaks FROM biocrypt.audit_log a
+	WHERE a::text ~ '\{3,1,2\}|\{6,1,2\}|f0f0f0f0';
+
+-- the chain verifies; the log refuses every change, even a superuser's
+SELECT ok, rows_checked = (SELECT count(*) FROM biocrypt.audit_log) AS all_checked, first_bad_id
+	FROM biocrypt.verify_audit();
+SELECT pg_temp.err('UPDATE biocrypt.audit_log SET k = 1');
+SELECT pg_temp.err('DELETE FROM biocrypt.audit_log');
+SELECT pg_temp.err('TRUNCATE biocrypt.audit_log');
+SELECT pg_temp.err($q$INSERT INTO biocrypt.audit_log SELECT * FROM biocrypt.audit_log LIMIT 1$q$);
+
+-- auditors read the log and verify it; matchers do not see it
+CREATE ROLE regress_aud_auditor NOLOGIN IN ROLE biocrypt_auditor;
+CREATE ROLE regress_aud_matcher NOLOGIN IN ROLE biocrypt_matcher;
+SET ROLE regress_aud_auditor;
+SELECT ok FROM biocrypt.verify_audit();
+SELECT count(*) > 0 AS readable FROM biocrypt.audit_log;
+SET ROLE regress_aud_matcher;
+SELECT pg_temp.err('SELECT count(*) FROM biocrypt.audit_log');
+SELECT pg_temp.err('SELECT * FROM biocrypt.verify_audit()');
+RESET ROLE;
+DROP ROLE regress_aud_auditor, regress_aud_matcher;

@@ -1,0 +1,330 @@
+# Copyright (c) biocrypt authors
+#
+# The audit log: every identify() leaves one row in biocrypt.audit_log,
+# written by the database's audit worker and committed before identify()
+# returns.  Checks the row's contents; that the probe never shows (only its
+# keyed hash); that the row survives a kill -9 right after identify()
+# returned; that identify() fails closed (55000) when the worker cannot
+# record it in time, leaving no row; that a stopped worker is replaced and a
+# restarted server continues the chain; xid and xact_outcome for rolled
+# back, committed and read-only transactions; that the table refuses
+# INSERT, UPDATE, DELETE and TRUNCATE (42501) even from a superuser; and
+# that verify_audit() finds an edited or a deleted row.
+#
+# Other operations may write audit rows too: rows are counted and inspected
+# with operation = 'identify' only, but the whole chain must verify.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('audit');
+$node->init;
+# Clients commit asynchronously and the WAL writer is slow: an audit row
+# survives a crash only because the worker itself commits synchronously.
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'biocrypt'\n"
+	  . "biocrypt.root_key_command = 'echo 7a6b5c4d3e2f10017a6b5c4d3e2f10017a6b5c4d3e2f10017a6b5c4d3e2f1001'\n"
+	  . "restart_after_crash = on\n"
+	  . "synchronous_commit = off\n"
+	  . "wal_writer_delay = '10s'\n");
+$node->start;
+
+$node->safe_psql(
+	'postgres', q{
+	CREATE EXTENSION biocrypt;
+	CREATE TABLE g (id int, tpl protected_template);
+	INSERT INTO g SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 'subj-' || i)
+	FROM generate_series(1, 50) i;
+	CREATE TABLE side (id int);
+	CREATE ROLE plain LOGIN;
+});
+
+# identify() over g as "subject=distance,..." in rank order.  With l2 and
+# templates (i, 1, 2), a probe (x, 1, 2) is at distance |i - x| from subj-i.
+sub ident
+{
+	my ($probe, $k, $maxd) = @_;
+	$k    //= 3;
+	$maxd //= 'NULL';
+	return "SELECT string_agg(subject || '=' || distance, ',' ORDER BY n) "
+	  . "FROM biocrypt.identify('g', 'tpl', '$probe'::real[], $k, $maxd, 'l2') "
+	  . "WITH ORDINALITY r(subject, distance, n)";
+}
+
+my $n_ident = "SELECT count(*) FROM biocrypt.audit_log WHERE operation = 'identify'";
+my $last_ident =
+  "SELECT max(id) FROM biocrypt.audit_log WHERE operation = 'identify'";
+# ok, rows_checked against the table's row count (same snapshot), first_bad_id
+my $verify = "SELECT v.ok, v.rows_checked = (SELECT count(*) FROM biocrypt.audit_log), "
+  . "v.rows_checked > 0, v.first_bad_id FROM biocrypt.verify_audit() v";
+# every chain numbered 1..n without gaps
+my $gapless = "SELECT bool_and(lo = 1 AND hi = n) FROM (SELECT min(id) lo, "
+  . "max(id) hi, count(*) n FROM biocrypt.audit_log GROUP BY chain_id) c";
+my $worker_pid = "SELECT pid FROM pg_stat_activity "
+  . "WHERE backend_type = 'biocrypt audit worker' AND datname = 'postgres'";
+
+sub q1 { return $node->safe_psql('postgres', $_[0]); }
+
+# Run SQL that must fail; returns psql's stderr (with the SQLSTATE), and
+# in list context its stdout too.
+sub psql_err
+{
+	my ($sql, %opts) = @_;
+	my ($ret, $out, $err) = $node->psql(
+		'postgres', $sql,
+		extra_params => [ '-v', 'VERBOSITY=verbose' ],
+		%opts);
+	is($ret, 3, "fails: $sql");
+	return wantarray ? ($err, $out) : $err;
+}
+
+# Poll a query until it returns the expected value, for at most 10 s.
+sub poll10
+{
+	my ($sql, $expected) = @_;
+	my $got;
+	for (1 .. 100)
+	{
+		$got = q1($sql);
+		return 1 if $got eq $expected;
+		usleep(100_000);
+	}
+	diag("poll: $sql returned '$got', expected '$expected'");
+	return 0;
+}
+
+# -- 1. one identify(), one row with what it did
+is(q1($n_ident), '0', 'no identify row before any identify()');
+my $before = q1('SELECT coalesce(max(id), 0) FROM biocrypt.audit_log');
+my $res = q1(
+	ident('{10.25,1,2}', 3, 5) . q{;
+	SELECT relation::text, column_name, templates_compared, expired_skipped,
+	       k, metric, threshold, outcome, sqlstate IS NULL,
+	       octet_length(probe_hmac), octet_length(prev_hash), octet_length(row_hash),
+	       xid IS NULL, xact_outcome IS NULL, session_role = current_user,
+	       client_addr IS NULL, chain_id = (SELECT system_identifier::text FROM pg_control_system())
+	FROM biocrypt.audit_log
+	WHERE operation = 'identify' AND backend_pid = pg_backend_pid()});
+is( $res,
+	"subj-10=0.25,subj-11=0.75,subj-9=1.25\n"
+	  . 'g|tpl|50|0|3|l2|5|ok|t|32|32|32|t|t|t|t|t',
+	'identify returns its matches; its audit row has relation, column, counts, k, metric, threshold, outcome and hashes'
+);
+is(q1($n_ident), '1', 'exactly one identify row');
+is( q1(
+		"SELECT matches::text FROM biocrypt.audit_log WHERE operation = 'identify'"),
+	'[{"subject": "subj-10", "distance": 0.25}, {"subject": "subj-11", "distance": 0.75}, '
+	  . '{"subject": "subj-9", "distance": 1.25}]',
+	'matches: the returned subjects and distances, in rank order');
+is( q1(
+		"SELECT a.id > $before, a.prev_hash = coalesce(p.row_hash, '\\x" . ('00' x 32) . "'::bytea) "
+		  . "FROM biocrypt.audit_log a LEFT JOIN biocrypt.audit_log p "
+		  . "ON p.chain_id = a.chain_id AND p.id = a.id - 1 WHERE a.operation = 'identify'"),
+	't|t', 'the row is linked to its predecessor by prev_hash');
+is(q1($verify), 't|t|t|', 'verify_audit(): ok, every row checked, no bad id');
+is(q1($gapless), 't', 'ids are gapless');
+
+# equal probes give equal probe_hmac, other probes another one
+q1(ident('{10.25,1,2}') . '; ' . ident('{10.5,1,2}'));
+is( q1(
+		"SELECT count(DISTINCT probe_hmac) FROM biocrypt.audit_log WHERE operation = 'identify'"),
+	'2', 'probe_hmac: equal for equal probes, different for another probe');
+
+# -- 2. canary: the probe's values never reach the log
+my $canary_hex = q1("SELECT encode(float4send(1234.5678::real), 'hex')");
+my $n = q1($n_ident);
+like(q1(ident('{1234.5678,1,2}', 1)),
+	qr/^subj-50=1184\.567\d*$/, 'canary probe: identify works');
+is(q1($n_ident), $n + 1, 'canary probe: its row was written');
+is( q1(
+		"SELECT count(*) FROM biocrypt.audit_log a WHERE a::text LIKE '%1234.56%' "
+		  . "OR a::text LIKE '%$canary_hex%'"),
+	'0',
+	'canary probe: its value appears in no column, as text or as float bits');
+
+# -- 3. durability: the row survives a kill -9 right after identify() returned
+q1('CHECKPOINT');    # the setup above committed asynchronously
+my $bg = $node->background_psql('postgres', on_error_stop => 0);
+my $bgpid = $bg->query_safe('SELECT pg_backend_pid()');
+is($bg->query_safe(ident('{20.25,1,2}', 1)), 'subj-20=0.25', 'durability: identify returned');
+my $log_offset = -s $node->logfile;
+is(kill('KILL', $bgpid), 1, 'durability: kill -9 of that backend');
+# wait for the postmaster to notice, or the next query may still reach the
+# old server processes
+my $reinit = 0;
+for (1 .. 100)
+{
+	last
+	  if $reinit = slurp_file($node->logfile, $log_offset) =~
+	  /all server processes terminated; reinitializing/;
+	usleep(100_000);
+}
+ok($reinit, 'durability: the postmaster went through crash recovery');
+ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'server accepts connections again');
+eval { $bg->quit; };
+is( q1(
+		"SELECT count(*), min(matches::text) FROM biocrypt.audit_log "
+		  . "WHERE operation = 'identify' AND backend_pid = $bgpid"),
+	'1|[{"subject": "subj-20", "distance": 0.25}]',
+	'durability: the row of the killed session survived the crash');
+is(q1($verify), 't|t|t|', 'durability: verify_audit() ok after crash recovery');
+is(q1($gapless), 't', 'durability: ids gapless after crash recovery');
+
+# -- 4. fail closed: a stopped worker means no access
+q1(ident('{1,1,2}'));    # the worker runs (again, after the crash)
+my $wpid = q1($worker_pid);
+like($wpid, qr/^\d+$/, 'one audit worker runs');
+# stop it only while it naps, never while it holds the queue's lock
+my $stopped = 0;
+for (1 .. 50)
+{
+	if (q1("SELECT wait_event FROM pg_stat_activity WHERE pid = $wpid") eq 'Extension')
+	{
+		kill('STOP', $wpid);
+		last
+		  if ($stopped =
+			q1("SELECT wait_event FROM pg_stat_activity WHERE pid = $wpid") eq
+			'Extension');
+		kill('CONT', $wpid);
+	}
+	usleep(50_000);
+}
+ok($stopped, 'audit worker stopped (SIGSTOP) while idle');
+$n = q1($n_ident);
+my $t0  = time;
+my ($err, $out) = psql_err("SET biocrypt.audit_timeout = '1s'; " . ident('{30.25,1,2}'));
+my $elapsed = time - $t0;
+like(
+	$err,
+	qr/ERROR:  55000: biocrypt: access refused: the audit worker did not record the access in time/,
+	'stopped worker: identify() fails with 55000, access refused');
+is($out, '', 'stopped worker: no match is returned');
+ok($elapsed >= 0.9 && $elapsed < 8,
+	"stopped worker: refused after biocrypt.audit_timeout (took ${elapsed}s)");
+is(q1($n_ident), $n, 'stopped worker: no row while it is stopped');
+# only superusers may shorten (or lengthen) the wait
+like(
+	psql_err("SET biocrypt.audit_timeout = '1s'", extra_params => [ '-U', 'plain' ]),
+	qr/permission denied to set parameter "biocrypt.audit_timeout"/,
+	'biocrypt.audit_timeout cannot be set by a non-superuser');
+kill('CONT', $wpid);
+is(q1(ident('{40.25,1,2}', 1)), 'subj-40=0.25', 'worker continued: identify() works again');
+is(q1($n_ident), $n + 1, 'worker continued: one row, for the successful call only');
+# the refused probe, now recorded once: the refused call left no row
+q1(ident('{30.25,1,2}'));
+is( q1(
+		"SELECT count(*) FROM biocrypt.audit_log WHERE probe_hmac = "
+		  . "(SELECT probe_hmac FROM biocrypt.audit_log WHERE operation = 'identify' "
+		  . "ORDER BY id DESC LIMIT 1)"),
+	'1',
+	'refused probe: exactly one row, from the later successful call');
+is(q1($verify), 't|t|t|', 'after the stopped worker: verify_audit() ok');
+
+# -- 5. worker stopped with SIGTERM: another one takes over
+$n = q1($n_ident);
+is(kill('TERM', $wpid), 1, 'SIGTERM to the audit worker');
+is(q1(ident('{12.25,1,2}', 1)), 'subj-12=0.25', 'after SIGTERM: identify() still works');
+ok(poll10("SELECT count(*) = 1 AND bool_and(pid <> $wpid) FROM ($worker_pid) w", 't'),
+	'after SIGTERM: one new audit worker');
+is(q1($n_ident), $n + 1, 'after SIGTERM: the call was recorded');
+is(q1($gapless), 't', 'after SIGTERM: ids gapless');
+is(q1($verify), 't|t|t|', 'after SIGTERM: verify_audit() ok');
+
+# -- 6. server restart: the chain continues
+my ($max_before, $hash_before) = split /\|/,
+  q1("SELECT id, row_hash FROM biocrypt.audit_log ORDER BY id DESC LIMIT 1");
+$node->restart;
+is(q1($verify), 't|t|t|', 'after restart: verify_audit() ok');
+q1(ident('{13.25,1,2}'));
+is( q1(
+		"SELECT id - $max_before, prev_hash = '$hash_before'::bytea FROM biocrypt.audit_log "
+		  . "WHERE operation = 'identify' ORDER BY id DESC LIMIT 1"),
+	'1|t',
+	'after restart: the next row takes the next id and links to the last one');
+is(q1($gapless), 't', 'after restart: ids gapless');
+is(q1($verify), 't|t|t|', 'after restart: verify_audit() ok with the new row');
+
+# -- 7. xid and xact_outcome
+my $row_of = "SELECT xid = %s, xact_outcome FROM biocrypt.audit_log "
+  . "WHERE operation = 'identify' AND backend_pid = %d ORDER BY id DESC LIMIT 1";
+foreach my $end ('ROLLBACK', 'COMMIT')
+{
+	my $s   = $node->background_psql('postgres');
+	my $pid = $s->query_safe('SELECT pg_backend_pid()');
+	$s->query_safe('BEGIN');
+	$s->query_safe($end eq 'ROLLBACK' ? 'INSERT INTO g VALUES (0, NULL)' : 'INSERT INTO side VALUES (1)');
+	my $xid = $s->query_safe('SELECT pg_current_xact_id()');
+	$s->query_safe(ident('{14.25,1,2}'));
+	is(q1(sprintf($row_of, "'$xid'::xid8", $pid)),
+		't|in progress', "$end: row has the xid, 'in progress' while the transaction is open");
+	$s->query_safe($end);
+	my $want = $end eq 'ROLLBACK' ? 'aborted' : 'committed';
+	ok(poll10(sprintf($row_of, "'$xid'::xid8", $pid), "t|$want"),
+		"$end: xact_outcome becomes '$want'");
+	$s->quit;
+}
+is(q1('SELECT count(*) FROM g WHERE id = 0'), '0', 'the rolled back insert is gone');
+my $s   = $node->background_psql('postgres');
+my $pid = $s->query_safe('SELECT pg_backend_pid()');
+$s->query_safe('BEGIN READ ONLY');
+$s->query_safe(ident('{15.25,1,2}'));
+my $ro_row = "SELECT xid IS NULL, xact_outcome IS NULL FROM biocrypt.audit_log "
+  . "WHERE operation = 'identify' AND backend_pid = $pid ORDER BY id DESC LIMIT 1";
+is(q1($ro_row), 't|t', 'read-only transaction: xid and xact_outcome are NULL');
+$s->query_safe('COMMIT');
+$s->quit;
+# the worker never fills in an outcome without an xid
+sleep(2);
+is(q1($ro_row), 't|t', 'read-only transaction: xact_outcome stays NULL after commit');
+is(q1($verify), 't|t|t|', 'xact_outcome filled in: verify_audit() still ok (outside the hash)');
+
+# -- 8. append-only, even for a superuser
+my $snapshot = "SELECT md5(string_agg(a::text, ',' ORDER BY chain_id, id)) FROM biocrypt.audit_log a";
+my $snap = q1($snapshot);
+foreach my $sql (
+	"UPDATE biocrypt.audit_log SET k = k WHERE operation = 'identify'",
+	"DELETE FROM biocrypt.audit_log WHERE operation = 'identify'",
+	"INSERT INTO biocrypt.audit_log SELECT (jsonb_populate_record(NULL::biocrypt.audit_log, "
+	  . "to_jsonb(a) || jsonb_build_object('id', a.id + 1000000))).* "
+	  . "FROM biocrypt.audit_log a WHERE operation = 'identify' LIMIT 1",
+	'TRUNCATE biocrypt.audit_log')
+{
+	like(psql_err($sql), qr/ERROR:  42501: biocrypt: biocrypt\.audit_log is append-only/,
+		'superuser ' . (split / /, $sql)[0] . ': 42501 append-only');
+}
+is(q1($snapshot), $snap, 'append-only: the log is unchanged');
+
+# -- 9. tampering (last: it breaks the chain)
+my @ids = split /\n/,
+  q1("SELECT id FROM biocrypt.audit_log WHERE operation = 'identify' ORDER BY id");
+my $edit = $ids[2];
+my $gap  = $ids[5];
+ok($gap > $edit + 1 && $gap < $ids[-1], 'tamper: rows chosen in the middle of the chain');
+my $replica = 'SET session_replication_role = replica; ';
+q1($replica . "UPDATE biocrypt.audit_log SET k = k + 1 WHERE id = $edit");
+is(q1($verify), "f|t|t|$edit", 'edited k: verify_audit() reports that row');
+# undoing the edit restores the chain: the hash covers the value, nothing else
+q1($replica . "UPDATE biocrypt.audit_log SET k = k - 1 WHERE id = $edit");
+is(q1($verify), 't|t|t|', 'edit undone: verify_audit() ok again');
+my $matches = q1("SELECT matches::text FROM biocrypt.audit_log WHERE id = $edit");
+q1($replica . "UPDATE biocrypt.audit_log SET matches = '[]' WHERE id = $edit");
+is(q1($verify), "f|t|t|$edit", 'edited matches: verify_audit() reports that row');
+q1($replica . "UPDATE biocrypt.audit_log SET matches = '$matches' WHERE id = $edit");
+is(q1($verify), 't|t|t|', 'matches restored: verify_audit() ok again');
+
+# a deleted middle row: the row after the gap is the first bad one
+q1($replica . "DELETE FROM biocrypt.audit_log WHERE id = $gap");
+is(q1("SELECT count(*) FROM biocrypt.audit_log WHERE id IN ($gap, $gap + 1)"),
+	'1', 'tamper: a middle row deleted, its successor kept');
+is(q1($verify), 'f|t|t|' . ($gap + 1), 'deleted row: verify_audit() reports the id after the gap');
+# an edit before the gap comes first
+q1($replica . "UPDATE biocrypt.audit_log SET k = k + 1 WHERE id = $edit");
+is(q1($verify), "f|t|t|$edit", 'edit before the gap: verify_audit() reports the edited id');
+
+$node->stop;
+
+done_testing();
