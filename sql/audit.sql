@@ -112,12 +112,30 @@ SELECT pg_temp.err('DELETE FROM biocrypt.audit_log');
 SELECT pg_temp.err('TRUNCATE biocrypt.audit_log');
 SELECT pg_temp.err($q$INSERT INTO biocrypt.audit_log SELECT * FROM biocrypt.audit_log LIMIT 1$q$);
 
+-- DDL that would get around the triggers or destroy the log is refused
+SELECT pg_temp.err('ALTER TABLE biocrypt.audit_log DISABLE TRIGGER audit_log_append_only');
+SELECT pg_temp.err('ALTER TABLE biocrypt.audit_log ENABLE ROW LEVEL SECURITY');
+SELECT pg_temp.err('DROP TRIGGER audit_log_append_only ON biocrypt.audit_log');
+SELECT pg_temp.err('CREATE RULE r AS ON INSERT TO biocrypt.audit_log DO INSTEAD NOTHING');
+SELECT pg_temp.err('CREATE POLICY p ON biocrypt.audit_log USING (false)');
+SELECT pg_temp.err('ALTER TABLE biocrypt.audit_log RENAME TO old_log');
+SELECT pg_temp.err('DROP TABLE biocrypt.audit_log');
+SELECT pg_temp.err('DROP SCHEMA biocrypt CASCADE');
+SELECT pg_temp.err('DROP EXTENSION biocrypt CASCADE');
+-- a superuser may allow maintenance; the command is then recorded first
+SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
+SET biocrypt.allow_audit_maintenance = on;
+ALTER TABLE biocrypt.audit_log ALTER COLUMN sqlstate SET STATISTICS 100;
+RESET biocrypt.allow_audit_maintenance;
+SELECT operation, relation, outcome FROM biocrypt.audit_log WHERE id > :start;
+
 -- auditors read the log and verify it; matchers do not see it
 CREATE ROLE regress_aud_auditor NOLOGIN IN ROLE biocrypt_auditor;
 CREATE ROLE regress_aud_matcher NOLOGIN IN ROLE biocrypt_matcher;
 SET ROLE regress_aud_auditor;
 SELECT ok FROM biocrypt.verify_audit();
 SELECT count(*) > 0 AS readable FROM biocrypt.audit_log;
+SELECT pg_temp.err('SET biocrypt.allow_audit_maintenance = on');
 SET ROLE regress_aud_matcher;
 SELECT pg_temp.err('SELECT count(*) FROM biocrypt.audit_log');
 SELECT pg_temp.err('SELECT * FROM biocrypt.verify_audit()');

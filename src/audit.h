@@ -11,6 +11,7 @@
 #include "access/transam.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "nodes/plannodes.h"
 #include "storage/condition_variable.h"
 #include "storage/dsm.h"
 #include "storage/latch.h"
@@ -106,6 +107,10 @@ extern void AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a,
 							 size_t alen, const void *b, size_t blen);
 extern void AuditAddMatch(AuditEvent *ev, const char *subject, double distance);
 extern void AuditRecordNow(AuditEvent *ev);
+
+/* auditguard.c: no DDL on the audit log */
+extern void AuditGuardInit(void);
+extern void AuditGuardUtility(PlannedStmt *pstmt);
 
 /* auditchain.c: the canonical encoding and the HMAC chain */
 #define AUDIT_NCOLUMNS			27

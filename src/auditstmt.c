@@ -514,6 +514,7 @@ AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 					QueryEnvironment *queryEnv, DestReceiver *dest,
 					QueryCompletion *qc)
 {
+	AuditGuardUtility(pstmt);
 	if (prev_utility)
 		prev_utility(pstmt, queryString, readOnlyTree, context, params,
 					 queryEnv, dest, qc);

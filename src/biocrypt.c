@@ -34,6 +34,7 @@ _PG_init(void)
 	KeysInit();
 	AuditInit();
 	AuditStmtInit();
+	AuditGuardInit();
 	RetentionInit();
 	EnrolInit();
 	CompareInit();
