@@ -6,6 +6,8 @@
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
+-- comparisons need a declared purpose (purpose.sql tests the rule itself)
+SET biocrypt.purpose = 'verification';
 
 -- 'ok', or the error as "SQLSTATE: message"
 CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -180,6 +180,35 @@ REVOKE ALL ON FUNCTION biocrypt.audit_guard(), biocrypt.verify_audit() FROM PUBL
 GRANT EXECUTE ON FUNCTION biocrypt.verify_audit() TO biocrypt_auditor;
 
 ----------------------------------------------------------------------------
+-- purpose limitation (see biocrypt.purpose)
+----------------------------------------------------------------------------
+
+CREATE TABLE biocrypt.purpose_grants (
+	role regrole NOT NULL,
+	purpose text NOT NULL,
+	granted_by name NOT NULL,
+	granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (role, purpose)
+);
+COMMENT ON TABLE biocrypt.purpose_grants IS 'purposes each role may compare templates for (biocrypt.grant_purpose)';
+-- grants are policy: pg_dump carries them
+SELECT pg_catalog.pg_extension_config_dump('biocrypt.purpose_grants', '');
+
+CREATE FUNCTION biocrypt.grant_purpose(role regrole, purpose text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_grant_purpose' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.revoke_purpose(role regrole, purpose text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_revoke_purpose' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION biocrypt.grant_purpose(regrole, text) IS 'let a role (and its members) compare templates for a purpose; true if new; audited';
+COMMENT ON FUNCTION biocrypt.revoke_purpose(regrole, text) IS 'withdraw a purpose grant; true if there was one; audited';
+
+REVOKE ALL ON biocrypt.purpose_grants FROM PUBLIC;
+GRANT SELECT ON biocrypt.purpose_grants TO biocrypt_admin, biocrypt_auditor;
+REVOKE ALL ON FUNCTION biocrypt.grant_purpose(regrole, text),
+	biocrypt.revoke_purpose(regrole, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.grant_purpose(regrole, text),
+	biocrypt.revoke_purpose(regrole, text) TO biocrypt_admin;
+
+----------------------------------------------------------------------------
 -- enrolment
 ----------------------------------------------------------------------------
 

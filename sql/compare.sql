@@ -7,6 +7,8 @@
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
+-- comparisons need a declared purpose (purpose.sql tests the rule itself)
+SET biocrypt.purpose = 'verification';
 -- the references below are computed on the stored (revealed) values
 SET biocrypt.allow_reveal = on;
 
@@ -618,6 +620,7 @@ RESET biocrypt.on_expired;
 -- cannot change them
 --
 CREATE ROLE regress_cmp_matcher NOLOGIN IN ROLE biocrypt_matcher;
+SELECT biocrypt.grant_purpose('regress_cmp_matcher', 'verification') AS granted;
 GRANT SELECT ON vt, xt TO regress_cmp_matcher;
 SET ROLE regress_cmp_matcher;
 SELECT tpl <-> '{0,0}'::real[] AS matcher_l2, biocrypt.verify(tpl, '{6,8}', 0) AS matcher_verify

@@ -10,6 +10,8 @@
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
+-- comparisons need a declared purpose (purpose.sql tests the rule itself)
+SET biocrypt.purpose = 'verification';
 
 -- 'ok', or the error as "SQLSTATE: message [DETAIL: ...] [HINT: ...]"
 CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -314,6 +316,8 @@ FROM unnest('{l2,cosine,inner_product}'::text[]) m;
 --
 CREATE ROLE regress_ident_matcher NOLOGIN IN ROLE biocrypt_matcher;
 CREATE ROLE regress_ident_plain NOLOGIN;
+SELECT biocrypt.grant_purpose('regress_ident_matcher', 'verification') AS granted;
+SELECT biocrypt.grant_purpose('regress_ident_plain', 'verification') AS granted;
 GRANT USAGE ON SCHEMA regress_ident TO regress_ident_matcher, regress_ident_plain;
 GRANT SELECT ON base, probes TO regress_ident_matcher;
 SET ROLE regress_ident_matcher;

@@ -149,7 +149,10 @@ SELECT pg_temp.err($$SET biocrypt.cipher = 'xchacha20-poly1305'$$) AS enroller_c
 SELECT pg_temp.err($$CREATE FUNCTION biocrypt.trojan() RETURNS int LANGUAGE sql AS 'SELECT 1'$$) AS enroller_create_in_schema;
 RESET ROLE;
 
--- matcher: reads headers, cannot protect or reveal
+-- matcher: reads headers, cannot protect or reveal; compares for the
+-- purpose it was granted
+SET biocrypt.purpose = 'verification';
+SELECT biocrypt.grant_purpose('regress_bc_matcher', 'verification') AS granted;
 SET ROLE regress_bc_matcher;
 SELECT biocrypt.subject_of(:'tpl'), biocrypt.purposes_of(:'tpl'), biocrypt.format_of(:'tpl'),
 	biocrypt.dims_of(:'tpl'), biocrypt.key_id_of(:'tpl') > 0 AS has_key_id,

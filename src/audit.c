@@ -188,6 +188,7 @@ AuditEventInit(AuditEvent *ev, AuditOperation op)
 		strlcpy(ev->application_name, application_name, NAMEDATALEN);
 	ev->backend_pid = MyProcPid;
 	ev->xid = GetTopFullTransactionIdIfAny();
+	strlcpy(ev->purpose, PurposeCurrent(), NAMEDATALEN);
 	ev->operation = op;
 	ev->relation = InvalidOid;
 	ev->query_id = (int64) pgstat_get_my_query_id();

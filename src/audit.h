@@ -106,6 +106,7 @@ extern AuditEvent *AuditAccessRelation(FunctionCallInfo fcinfo, AuditOperation o
 extern void AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a,
 							 size_t alen, const void *b, size_t blen);
 extern void AuditAddMatch(AuditEvent *ev, const char *subject, double distance);
+extern void AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev);
 extern void AuditRecordNow(AuditEvent *ev);
 
 /* auditguard.c: no DDL on the audit log */

@@ -336,6 +336,24 @@ AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a, size_t alen,
 	}
 }
 
+/*
+ * A refusal (purpose limitation) of an access counted in ev: ev becomes a
+ * "denied" event if nothing was accessed through it yet; otherwise a
+ * separate denied event opens beside it, for the same relation.
+ */
+void
+AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev)
+{
+	Pending    *p = (Pending *) ((char *) ev - offsetof(Pending, ev));
+
+	if (ev->templates_compared != 0 || ev->expired_skipped != 0 || p->nmatches != 0)
+		p = PendingFor(fcinfo, AUDIT_OP_DENIED, ev->relation,
+					   NameStr(ev->column_name)[0] ? NameStr(ev->column_name) : NULL);
+	p->ev.operation = AUDIT_OP_DENIED;
+	p->ev.outcome = AUDIT_OUTCOME_DENIED;
+	strlcpy(p->ev.sqlstate, "42501", sizeof(p->ev.sqlstate));
+}
+
 /* Add a match (verify, identify) to the event's list. */
 void
 AuditAddMatch(AuditEvent *ev, const char *subject, double distance)
@@ -428,8 +446,11 @@ FailPending(int level)
 		{
 			char	   *json = MatchesJson(p);
 
-			p->ev.outcome = AUDIT_OUTCOME_ERROR;
-			memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
+			if (p->ev.outcome == AUDIT_OUTCOME_OK)
+			{
+				p->ev.outcome = AUDIT_OUTCOME_ERROR;
+				memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
+			}
 			if (json != NULL && strlen(json) <= AUDIT_INLINE_MATCHES)
 				AuditSetMatches(&p->ev, json, strlen(json));
 			AuditRecordNoWait(&p->ev);
@@ -570,8 +591,11 @@ RaisePending(int level)
 
 		if (p->xact_level < level)
 			continue;
-		p->ev.outcome = AUDIT_OUTCOME_ERROR;
-		memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
+		if (p->ev.outcome == AUDIT_OUTCOME_OK)
+		{
+			p->ev.outcome = AUDIT_OUTCOME_ERROR;
+			memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
+		}
 		into = FindPendingAt(NULL, p->ev.operation, p->ev.relation,
 							 NameStr(p->ev.column_name), level - 1);
 		if (into == NULL || into == p)

@@ -35,6 +35,7 @@ _PG_init(void)
 	AuditInit();
 	AuditStmtInit();
 	AuditGuardInit();
+	PurposeInit();
 	RetentionInit();
 	EnrolInit();
 	CompareInit();

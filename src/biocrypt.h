@@ -33,6 +33,17 @@ typedef struct SecBuf
 extern SecBuf *SecmemAcquire(size_t len);
 extern void SecmemRelease(SecBuf *buf);
 
+/* The extension's own SQL, run as the bootstrap superuser (keys.c) */
+typedef struct BiocryptSpi
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} BiocryptSpi;
+
+extern void BiocryptSpiBegin(BiocryptSpi *st);
+extern void BiocryptSpiEnd(BiocryptSpi *st);
+
 /* Key hierarchy (keys.c) */
 extern void KeysInit(void);
 extern bool KeysRootKeyLoaded(void);
@@ -62,6 +73,13 @@ extern TimestampTz RetentionResolveExpiry(bool isnull, TimestampTz requested,
 										  TimestampTz now);
 extern bool RetentionIsExpired(const EnvelopeHeader *hdr);
 extern bool RetentionExpiredAt(const EnvelopeHeader *hdr, TimestampTz now);
+
+/* Purpose limitation (purpose.c) */
+extern void PurposeInit(void);
+extern const char *PurposeCurrent(void);
+struct AuditEvent;
+extern void PurposeCheck(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr,
+						 struct AuditEvent *ev);
 
 /* Comparison (compare.c) */
 extern void CompareInit(void);

@@ -308,6 +308,7 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 	AuditAccessProbe(*ev, &vp->ph.audit_seen, kp.x, sizeof(float) * kp.dims, NULL, 0);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckVectorTemplate(&hdr, kp.dims);
+	PurposeCheck(fcinfo, &hdr, *ev);
 	plain = OpenUnlessExpired(tpl, &hdr);
 	*isnull = plain == NULL;
 	AuditCount(*ev, *isnull);
@@ -404,6 +405,7 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 	AuditAccessProbe(ev, &seen, VARDATA_ANY(code), VARSIZE_ANY_EXHDR(code), NULL, 0);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
+	PurposeCheck(fcinfo, &hdr, ev);
 	plain = OpenUnlessExpired(tpl, &hdr);
 	AuditCount(ev, plain == NULL);
 	if (plain == NULL)
@@ -449,6 +451,7 @@ biocrypt_iris_distance(PG_FUNCTION_ARGS)
 	ParseTemplateForDecrypt(tpl, &hdr);
 	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), &hdr);
 	AuditBitsProbe(fcinfo, ev, &bp->ph.audit_seen);
+	PurposeCheck(fcinfo, &hdr, ev);
 	plain = OpenUnlessExpired(tpl, &hdr);
 	AuditCount(ev, plain == NULL);
 	if (plain == NULL)

@@ -454,13 +454,20 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
-/* Allow reveal only to admins, only while biocrypt.allow_reveal is on. */
+/*
+ * Allow reveal only to admins, only while biocrypt.allow_reveal is on; a
+ * refusal is recorded as denied in place of the reveal event ev.
+ */
 static void
-CheckRevealAllowed(void)
+CheckRevealAllowed(FunctionCallInfo fcinfo, AuditEvent *ev)
 {
 	Oid			admin = get_role_oid(BIOCRYPT_ADMIN_ROLE, true);
+	bool		is_admin = superuser() ||
+		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
 
-	if (!superuser() && !(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
+	if (!is_admin || !biocrypt_allow_reveal)
+		AuditDeny(fcinfo, ev);
+	if (!is_admin)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("biocrypt: permission denied to reveal templates"),
@@ -483,9 +490,9 @@ static SecBuf *
 OpenForReveal(FunctionCallInfo fcinfo, EnvelopeHeader *hdr, bool want_bits)
 {
 	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
-	AuditEvent *ev;
+	AuditEvent *ev = AuditAccess(fcinfo, AUDIT_OP_REVEAL);
 
-	CheckRevealAllowed();
+	CheckRevealAllowed(fcinfo, ev);
 	ParseTemplate(tpl, hdr);
 	if ((hdr->format == ENVELOPE_FORMAT_BITS) != want_bits)
 		ereport(ERROR,
@@ -502,7 +509,6 @@ OpenForReveal(FunctionCallInfo fcinfo, EnvelopeHeader *hdr, bool want_bits)
 				 errmsg("biocrypt: template has expired"),
 				 errdetail("Expired templates are never decrypted."),
 				 errhidestmt(true)));
-	ev = AuditAccess(fcinfo, AUDIT_OP_REVEAL);
 	ev->templates_compared++;
 	return OpenTemplate(tpl, hdr);
 }

@@ -80,6 +80,7 @@ typedef struct IdentifyState
 	uint64		expired_skipped;
 	const char *metric_name;	/* for the audit */
 	AuditEvent *audit;
+	FunctionCallInfo fcinfo;	/* for purpose refusals */
 } IdentifyState;
 
 /* Does a rank worse than b (larger distance, ties by subject)? */
@@ -241,8 +242,12 @@ IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
 	PrefetchNextTuple(tpl);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckShape(st, &hdr);
+	PurposeCheck(st->fcinfo, &hdr, st->audit);
 	if (CheckExpired(&hdr, st->now))
+	{
 		st->expired_skipped++;
+		st->audit->expired_skipped++;
+	}
 	else
 	{
 		PrepareBatch(st, &hdr);
@@ -254,6 +259,7 @@ IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
 		st->subjects[st->nbatch][hdr.subject_len] = '\0';
 		st->nbatch++;
 		st->compared++;
+		st->audit->templates_compared++;
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->rowcxt);
@@ -367,8 +373,6 @@ RecordIdentify(IdentifyState *st, char **subjects)
 {
 	AuditEvent *ev = st->audit;
 
-	ev->templates_compared = (int64) st->compared;
-	ev->expired_skipped = (int64) st->expired_skipped;
 	for (int i = 0; i < st->ntop; i++)
 		AuditAddMatch(ev, subjects[i], st->top[i].distance);
 	AuditRecordNow(ev);
@@ -415,6 +419,7 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 				 errmsg("biocrypt: gallery and col must not be NULL"),
 				 errhidestmt(true)));
 	query = GalleryQuery(PG_GETARG_OID(0), PG_GETARG_NAME(1));
+	st->fcinfo = fcinfo;
 	AuditIdentify(fcinfo, st);
 	InitMaterializedSRF(fcinfo, 0);
 	memset(&opts, 0, sizeof(opts));

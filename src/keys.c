@@ -91,12 +91,6 @@ typedef struct ActiveKey
 	bool		valid;
 } ActiveKey;
 
-typedef struct KeyRingSpi
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-} KeyRingSpi;
 
 enum
 {
@@ -372,9 +366,12 @@ KeysAttach(void)
 	}
 }
 
-/* Enter key-ring SQL: bootstrap superuser, pinned search_path. */
-static void
-KeyRingBegin(KeyRingSpi *st)
+/*
+ * Enter the extension's own SQL (key ring, purpose grants): SPI as the
+ * bootstrap superuser with a pinned search_path, whoever the caller is.
+ */
+void
+BiocryptSpiBegin(BiocryptSpi *st)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "biocrypt: SPI_connect failed");
@@ -388,9 +385,9 @@ KeyRingBegin(KeyRingSpi *st)
 							 true, 0, false);
 }
 
-/* Leave key-ring SQL, restoring the caller's identity and settings. */
-static void
-KeyRingEnd(KeyRingSpi *st)
+/* Leave the extension's SQL, restoring the caller's identity and settings. */
+void
+BiocryptSpiEnd(BiocryptSpi *st)
 {
 	AtEOXact_GUC(true, st->save_nestlevel);
 	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
@@ -523,13 +520,13 @@ UnwrapInto(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped)
 static const uint8 *
 FetchDek(uint32 key_id, uint8 cipher)
 {
-	KeyRingSpi	st;
+	BiocryptSpi	st;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum((int32) key_id)};
 	uint8	   *slot;
 	bool		isnull;
 
-	KeyRingBegin(&st);
+	BiocryptSpiBegin(&st);
 	if (SPI_execute_with_args("SELECT cipher, state, kcv, wrapped FROM biocrypt.keys WHERE id = $1",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: key ring query failed");
@@ -548,7 +545,7 @@ FetchDek(uint32 key_id, uint8 cipher)
 	UnwrapInto(slot, key_id, cipher,
 			   DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 4, &isnull)));
-	KeyRingEnd(&st);
+	BiocryptSpiEnd(&st);
 	DekCacheCommit(slot);
 	return slot;
 }
@@ -725,9 +722,9 @@ CheckRingRootKey(void)
 static void
 ResolveActiveKey(ActiveKey *ak, int64 counter)
 {
-	KeyRingSpi	st;
+	BiocryptSpi	st;
 
-	KeyRingBegin(&st);
+	BiocryptSpiBegin(&st);
 	for (int attempt = 0; attempt < 3; attempt++)
 	{
 		if (FindActiveKey(ak))
@@ -744,7 +741,7 @@ ResolveActiveKey(ActiveKey *ak, int64 counter)
 		if (attempt == 2)
 			elog(ERROR, "biocrypt: could not settle the active data key");
 	}
-	KeyRingEnd(&st);
+	BiocryptSpiEnd(&st);
 	ak->valid = true;
 }
 

@@ -53,11 +53,14 @@ SELECT id, biocrypt.subject_of(face), biocrypt.format_of(face), biocrypt.dims_of
        biocrypt.purposes_of(face), biocrypt.expires_at(face)::date AS expires
 FROM people ORDER BY id;
 
--- a matching service compares inside the server: only distances leave it
+-- a matching service compares inside the server: only distances leave it,
+-- only for a declared purpose it was granted
 RESET ROLE;
 CREATE ROLE gate LOGIN IN ROLE biocrypt_matcher;
 GRANT SELECT ON people TO gate;
+SELECT biocrypt.grant_purpose('gate', 'verification');
 SET ROLE gate;
+SET biocrypt.purpose = 'verification';
 SELECT id, face <=> '{0.12,-0.53,0.91,0.05}'::real[] AS cosine_distance FROM people ORDER BY 2;
 SELECT biocrypt.verify(face, '{0.12,-0.53,0.91,0.05}', max_distance => 0.01) AS alice_verified
 FROM people WHERE id = 1;
@@ -70,7 +73,7 @@ SET ROLE enrol_app;
 SELECT biocrypt.reveal(face) FROM people WHERE id = 1;
 RESET ROLE;
 
--- an admin may reveal only while a superuser allows it (logged)
+-- an admin may reveal only while a superuser allows it (audited)
 SET ROLE security_officer;
 SELECT biocrypt.reveal(face) FROM people WHERE id = 1;
 RESET ROLE;
@@ -82,6 +85,11 @@ RESET ROLE;
 
 -- the key ring: one wrapped data key per retention month, never plaintext
 SELECT id, epoch, cipher, state, octet_length(wrapped) AS wrapped_bytes FROM biocrypt.keys ORDER BY id;
+
+-- every access above is in the audit log, HMAC-chained
+SELECT id, operation, relation, column_name, templates_compared AS n, effective_role, purpose, outcome
+FROM biocrypt.audit_log ORDER BY id;
+SELECT * FROM biocrypt.verify_audit();
 SQL
 echo
 echo "server log lines from biocrypt:"

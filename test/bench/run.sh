@@ -96,6 +96,7 @@ listen_addresses = ''
 unix_socket_directories = '$DIR'
 shared_preload_libraries = 'biocrypt'
 biocrypt.root_key_file = '$DIR/root.key'
+biocrypt.purpose = 'verification'
 shared_buffers = '$SHARED_BUFFERS'
 max_parallel_workers_per_gather = 0
 jit = off

@@ -39,6 +39,7 @@ $node->init;
 $node->append_conf('postgresql.conf',
 	"shared_preload_libraries = 'biocrypt'\n"
 	  . "biocrypt.root_key_command = 'echo 5a5b5c5d5e5f505152535455565758595a5b5c5d5e5f50515253545556575859'\n"
+	  . "biocrypt.purpose = 'verification'\n"
 );
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION biocrypt');

@@ -21,6 +21,7 @@ $node->init;
 $node->append_conf('postgresql.conf',
 	"shared_preload_libraries = 'biocrypt'\n"
 	  . "biocrypt.root_key_command = 'echo 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0'\n"
+	  . "biocrypt.purpose = 'verification'\n"
 	  . "restart_after_crash = on\n");
 $node->start;
 

@@ -28,6 +28,7 @@ $node->init;
 $node->append_conf('postgresql.conf',
 	"shared_preload_libraries = 'biocrypt'\n"
 	  . "biocrypt.root_key_command = 'echo 7a6b5c4d3e2f10017a6b5c4d3e2f10017a6b5c4d3e2f10017a6b5c4d3e2f1001'\n"
+	  . "biocrypt.purpose = 'verification'\n"
 	  . "restart_after_crash = on\n"
 	  . "synchronous_commit = off\n"
 	  . "wal_writer_delay = '10s'\n");

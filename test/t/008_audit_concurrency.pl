@@ -33,6 +33,7 @@ $node->init;
 $node->append_conf('postgresql.conf',
 	"shared_preload_libraries = 'biocrypt'\n"
 	  . "biocrypt.root_key_command = 'echo 3c4d5e6f708192a3b4c5d6e7f80910213c4d5e6f708192a3b4c5d6e7f8091021'\n"
+	  . "biocrypt.purpose = 'verification'\n"
 	  . "log_statement = none\n");
 $node->start;
 
