@@ -106,6 +106,24 @@ SELECT count(DISTINCT probe_hmac) AS probes FROM biocrypt.audit_log
 SELECT count(*) AS leaks FROM biocrypt.audit_log a
 	WHERE a::text ~ '\{3,1,2\}|\{6,1,2\}|f0f0f0f0';
 
+-- parallel query: the workers' counts and matches go into the leader's row
+SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET force_parallel_mode = on;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM aud_g WHERE biocrypt.verify(tpl, '{3,1,2}'::real[], 0.01);
+SELECT count(*) FROM aud_g WHERE biocrypt.verify(tpl, '{3,1,2}'::real[], 0.01);
+RESET force_parallel_mode;
+RESET min_parallel_table_scan_size;
+RESET parallel_tuple_cost;
+RESET parallel_setup_cost;
+-- (which process found which match varies: sorted here)
+SELECT operation, relation, templates_compared AS compared, backend_pid = pg_backend_pid() AS by_leader,
+	(SELECT jsonb_agg(m ORDER BY m->>'subject') FROM jsonb_array_elements(matches) m) AS matches,
+	threshold
+FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
+
 -- the chain verifies; the log refuses every change, even a superuser's
 SELECT ok, rows_checked = (SELECT count(*) FROM biocrypt.audit_log) AS all_checked, first_bad_id
 	FROM biocrypt.verify_audit();

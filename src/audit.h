@@ -12,6 +12,7 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "nodes/plannodes.h"
+#include "storage/backendid.h"
 #include "storage/condition_variable.h"
 #include "storage/dsm.h"
 #include "storage/latch.h"
@@ -164,6 +165,32 @@ typedef struct AuditDatabase
 	Latch	   *latch;
 } AuditDatabase;
 
+/*
+ * Counts of a parallel worker's accesses, waiting for its leader to add
+ * them to the leader's event (one row per statement, written by the leader).
+ */
+#define AUDIT_PARALLEL_ENTRIES	64
+#define AUDIT_PARALLEL_PARTS	16
+
+typedef struct AuditParallelEntry
+{
+	BackendId	leader;			/* InvalidBackendId: unused */
+	AuditOperation operation;
+	Oid			relation;
+	NameData	column_name;
+	int64		templates_compared;
+	int64		expired_skipped;
+	char		metric[16];
+	bool		has_threshold;
+	double		threshold;
+	bool		has_probe;
+	bool		probe_mixed;
+	uint8		probe_hmac[AUDIT_HASH_BYTES];
+	int			nparts;			/* pinned DSM segments holding matches */
+	dsm_handle	parts[AUDIT_PARALLEL_PARTS];
+	bool		parts_lost;		/* more parts than fit: some matches lost */
+} AuditParallelEntry;
+
 typedef struct AuditShared
 {
 	LWLock	   *lock;
@@ -172,6 +199,7 @@ typedef struct AuditShared
 	uint64		next_ticket;
 	AuditDatabase dbs[AUDIT_MAX_DATABASES];
 	AuditSlot	slots[AUDIT_QUEUE_SLOTS];
+	AuditParallelEntry parallel[AUDIT_PARALLEL_ENTRIES];
 } AuditShared;
 
 extern AuditShared *audit_shared;

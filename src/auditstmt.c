@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
@@ -31,6 +32,7 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "storage/dsm.h"
 
 #include "audit.h"
 
@@ -461,6 +463,207 @@ FailPending(int level)
 	}
 }
 
+/* ---------------------------------------------------------------------
+ * Parallel query: workers hand their counts to the leader, whose event
+ * is the statement's one row.
+ * --------------------------------------------------------------------- */
+
+/* The shared entry for leader and ev's key; the audit lock is held. */
+static AuditParallelEntry *
+ParallelEntry(BackendId leader, const AuditEvent *ev)
+{
+	AuditParallelEntry *free_entry = NULL;
+
+	for (int i = 0; i < AUDIT_PARALLEL_ENTRIES; i++)
+	{
+		AuditParallelEntry *e = &audit_shared->parallel[i];
+
+		if (e->leader == leader && e->operation == ev->operation &&
+			e->relation == ev->relation &&
+			strcmp(NameStr(e->column_name), NameStr(ev->column_name)) == 0)
+			return e;
+		if (e->leader == InvalidBackendId && free_entry == NULL)
+			free_entry = e;
+	}
+	if (free_entry != NULL)
+	{
+		memset(free_entry, 0, sizeof(AuditParallelEntry));
+		free_entry->leader = leader;
+		free_entry->operation = ev->operation;
+		free_entry->relation = ev->relation;
+		free_entry->column_name = ev->column_name;
+		memcpy(free_entry->metric, ev->metric, sizeof(free_entry->metric));
+		free_entry->has_threshold = ev->has_threshold;
+		free_entry->threshold = ev->threshold;
+	}
+	return free_entry;
+}
+
+/* Fold probe knowledge (has, mixed, hash) of one event into another's. */
+static void
+MergeProbe(bool *has, bool *mixed, uint8 *hmac, bool from_has, bool from_mixed,
+		   const uint8 *from_hmac)
+{
+	if (from_mixed || (from_has && *has && memcmp(hmac, from_hmac, AUDIT_HASH_BYTES) != 0))
+	{
+		*has = false;
+		*mixed = true;
+	}
+	else if (from_has && !*mixed)
+	{
+		*has = true;
+		memcpy(hmac, from_hmac, AUDIT_HASH_BYTES);
+	}
+}
+
+/* A matches list in a pinned segment that outlives this worker. */
+static dsm_handle
+PinnedMatches(const Pending *p)
+{
+	dsm_segment *seg;
+	dsm_handle	h;
+
+	if (p->nmatches == 0)
+		return DSM_HANDLE_INVALID;
+	seg = dsm_create(p->matches.len + 1, 0);
+	memcpy(dsm_segment_address(seg), p->matches.data, p->matches.len + 1);
+	dsm_pin_segment(seg);
+	h = dsm_segment_handle(seg);
+	dsm_detach(seg);
+	return h;
+}
+
+/* In a parallel worker: add the events of qd (NULL: all) to the leader's. */
+static void
+HandToLeader(QueryDesc *qd)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+		dsm_handle	part;
+		AuditParallelEntry *e;
+
+		if (qd != NULL && p->qd != qd)
+			continue;
+		part = PinnedMatches(p);
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		e = ParallelEntry(ParallelLeaderBackendId, &p->ev);
+		if (e != NULL)
+		{
+			e->templates_compared += p->ev.templates_compared;
+			e->expired_skipped += p->ev.expired_skipped;
+			MergeProbe(&e->has_probe, &e->probe_mixed, e->probe_hmac,
+					   p->ev.has_probe, p->ev.probe_mixed, p->ev.probe_hmac);
+			if (part != DSM_HANDLE_INVALID && e->nparts < AUDIT_PARALLEL_PARTS)
+			{
+				e->parts[e->nparts++] = part;
+				part = DSM_HANDLE_INVALID;
+			}
+			else if (part != DSM_HANDLE_INVALID)
+				e->parts_lost = true;
+		}
+		LWLockRelease(audit_shared->lock);
+		if (part != DSM_HANDLE_INVALID)
+			dsm_unpin_segment(part);
+		if (e == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("biocrypt: too many parallel queries to audit at once")));
+		RemovePending(p);
+		HandToLeader(qd);
+		return;
+	}
+}
+
+/* Append a worker's matches (a pinned segment) to p's, and let it go. */
+static void
+TakeMatchesPart(Pending *p, dsm_handle part)
+{
+	dsm_segment *seg = dsm_attach(part);
+
+	if (seg != NULL)
+	{
+		const char *json = dsm_segment_address(seg);
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		if (json[0] != '\0')
+		{
+			if (p->nmatches > 0)
+				appendStringInfoString(&p->matches, ", ");
+			appendStringInfoString(&p->matches, json);
+			p->nmatches++;
+		}
+		MemoryContextSwitchTo(old);
+		dsm_detach(seg);
+	}
+	dsm_unpin_segment(part);
+}
+
+/* Claim one entry the workers left for this backend; false if none. */
+static bool
+ClaimWorkerEntry(AuditParallelEntry *out)
+{
+	bool		found = false;
+
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < AUDIT_PARALLEL_ENTRIES && !found; i++)
+	{
+		AuditParallelEntry *e = &audit_shared->parallel[i];
+
+		if (e->leader == MyBackendId)
+		{
+			memcpy(out, e, sizeof(AuditParallelEntry));
+			e->leader = InvalidBackendId;
+			found = true;
+		}
+	}
+	LWLockRelease(audit_shared->lock);
+	return found;
+}
+
+/* The leader, after its workers ended: fold their counts into qd's events. */
+static void
+CollectFromWorkers(QueryDesc *qd)
+{
+	AuditParallelEntry e;
+
+	while (ClaimWorkerEntry(&e))
+	{
+		const char *col = NameStr(e.column_name)[0] ? NameStr(e.column_name) : NULL;
+		Pending    *p = FindPending(qd, e.operation, e.relation, col);
+
+		if (p == NULL)
+		{
+			p = OpenPending(qd, e.operation, e.relation, col);
+			memcpy(p->ev.metric, e.metric, sizeof(p->ev.metric));
+			p->ev.has_threshold = e.has_threshold;
+			p->ev.threshold = e.threshold;
+		}
+		p->ev.templates_compared += e.templates_compared;
+		p->ev.expired_skipped += e.expired_skipped;
+		MergeProbe(&p->ev.has_probe, &p->ev.probe_mixed, p->ev.probe_hmac,
+				   e.has_probe, e.probe_mixed, e.probe_hmac);
+		for (int i = 0; i < e.nparts; i++)
+			TakeMatchesPart(p, e.parts[i]);
+		if (e.parts_lost)
+			ereport(WARNING,
+					(errmsg("biocrypt: some parallel workers' matches could not be added to the audit record")));
+	}
+}
+
+/* At abort: the workers' counts of a failed statement are dropped. */
+static void
+DiscardWorkerEntries(void)
+{
+	AuditParallelEntry e;
+
+	while (ClaimWorkerEntry(&e))
+		for (int i = 0; i < e.nparts; i++)
+			dsm_unpin_segment(e.parts[i]);
+}
+
 static void
 PushRunning(QueryDesc *qd)
 {
@@ -517,12 +720,24 @@ AuditExecutorFinish(QueryDesc *qd)
 static void
 AuditExecutorEnd(QueryDesc *qd)
 {
+	bool		parallel = qd->plannedstmt != NULL && qd->plannedstmt->parallelModeNeeded;
+
+	/* this waits for the query's parallel workers to finish */
 	if (prev_end)
 		prev_end(qd);
 	else
 		standard_ExecutorEnd(qd);
 	/* during abort cleanup the abort callback records them as failed */
-	if (pending == NIL || !IsTransactionState())
+	if (!IsTransactionState())
+		return;
+	if (IsParallelWorker())
+	{
+		HandToLeader(qd);
+		return;
+	}
+	if (parallel)
+		CollectFromWorkers(qd);
+	if (pending == NIL)
 		return;
 	RecordFor(qd);
 	if (nrunning == 0)
@@ -559,7 +774,9 @@ AuditEmitLog(ErrorData *edata)
 static void
 AuditXactCallback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT)
+	if (event == XACT_EVENT_PARALLEL_PRE_COMMIT)
+		HandToLeader(NULL);
+	else if (event == XACT_EVENT_PRE_COMMIT)
 	{
 		/* whatever no executor end recorded (an open cursor's, say) */
 		while (pending != NIL)
@@ -567,6 +784,8 @@ AuditXactCallback(XactEvent event, void *arg)
 	}
 	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
+		if (!IsParallelWorker())
+			DiscardWorkerEntries();
 		FailPending(0);
 		nrunning = 0;
 		last_sqlstate[0] = '\0';
