@@ -150,7 +150,7 @@ COMMENT ON TABLE biocrypt.audit_log IS 'one row per access to protected template
 COMMENT ON COLUMN biocrypt.audit_log.id IS 'gapless event number within the chain';
 COMMENT ON COLUMN biocrypt.audit_log.chain_id IS 'system identifier of the server that wrote the row';
 COMMENT ON COLUMN biocrypt.audit_log.xid IS 'the accessing transaction (NULL if it had none: a read-only transaction)';
-COMMENT ON COLUMN biocrypt.audit_log.xact_outcome IS 'committed, aborted or in progress; filled in by the audit worker, outside the hash';
+COMMENT ON COLUMN biocrypt.audit_log.xact_outcome IS 'committed, aborted or in progress, filled in by the audit worker (outside the hash); NULL when the transaction had no xid';
 COMMENT ON COLUMN biocrypt.audit_log.matches IS 'identify/verify: the candidates returned, [{"subject": ..., "distance": ...}]';
 COMMENT ON COLUMN biocrypt.audit_log.probe_hmac IS 'keyed hash of the probe: equal probes give equal values, the probe itself is never stored';
 COMMENT ON COLUMN biocrypt.audit_log.prev_hash IS 'row_hash of the previous row of the chain (zeros for the first)';

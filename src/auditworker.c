@@ -50,6 +50,7 @@
 #define WORKER_NAP_MS			1000
 #define WORKER_IDLE_EXIT_MS		60000
 #define LAUNCH_RETRY_MS			10000
+#define RESOLVE_EVERY_MS		200
 
 static bool am_audit_worker = false;
 
@@ -478,6 +479,20 @@ InsertBatch(Taken *batch, int n, int64 *ids)
 	}
 }
 
+/* A kept plan for one of the worker's own statements. */
+static SPIPlanPtr
+KeptPlan(SPIPlanPtr *plan, const char *sql)
+{
+	if (*plan == NULL)
+	{
+		*plan = SPI_prepare(sql, 0, NULL);
+		if (*plan == NULL)
+			elog(ERROR, "biocrypt: could not prepare \"%s\"", sql);
+		SPI_keepplan(*plan);
+	}
+	return *plan;
+}
+
 /*
  * Fill in the outcome of transactions that have ended since; true while
  * some are still running.
@@ -485,32 +500,47 @@ InsertBatch(Taken *batch, int n, int64 *ids)
 static bool
 ResolveOutcomes(void)
 {
+	static SPIPlanPtr update_plan = NULL;
+	static SPIPlanPtr open_plan = NULL;
 	bool		isnull;
 
-	if (SPI_execute("UPDATE biocrypt.audit_log SET xact_outcome = pg_catalog.pg_xact_status(xid) "
-					"WHERE xact_outcome = 'in progress' "
-					"AND pg_catalog.pg_xact_status(xid) <> 'in progress'",
-					false, 0) != SPI_OK_UPDATE)
+	if (SPI_execute_plan(KeptPlan(&update_plan,
+								  "UPDATE biocrypt.audit_log SET xact_outcome = pg_catalog.pg_xact_status(xid) "
+								  "WHERE xact_outcome = 'in progress' "
+								  "AND pg_catalog.pg_xact_status(xid) <> 'in progress'"),
+						 NULL, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "biocrypt: could not update audit outcomes");
-	if (SPI_execute("SELECT EXISTS (SELECT FROM biocrypt.audit_log "
-					"WHERE xact_outcome = 'in progress')", false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(KeptPlan(&open_plan,
+								  "SELECT EXISTS (SELECT FROM biocrypt.audit_log "
+								  "WHERE xact_outcome = 'in progress')"),
+						 NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: could not read audit outcomes");
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 									  1, &isnull));
 }
 
+/* Did any event of the batch come from a transaction with an xid? */
+static bool
+BatchHasXid(const Taken *batch, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (FullTransactionIdIsValid(batch[i].slot->ev.xid))
+			return true;
+	return false;
+}
+
 /*
- * One transaction: insert the batch (if any) and resolve outcomes.  On
- * failure the events are reported failed and the head is read again.
- * Returns whether outcomes remain to be filled in.
+ * One transaction: insert the batch (if any), and fill in outcomes when
+ * asked.  On failure the events are reported failed and the head is read
+ * again.  Returns whether outcomes remain to be filled in.
  */
 static bool
-WriteBatch(Taken *batch, int n)
+WriteBatch(Taken *batch, int n, bool resolve)
 {
 	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		ok = true;
-	bool		pending = true;
+	bool		open = resolve || BatchHasXid(batch, n);
 
 	PG_TRY();
 	{
@@ -519,24 +549,27 @@ WriteBatch(Taken *batch, int n)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "biocrypt: writing audit records");
-		if (!OidIsValid(get_extension_oid("biocrypt", true)))
+		/* the table's presence is checked with the chain's head */
+		if (!head_loaded && !OidIsValid(get_extension_oid("biocrypt", true)))
 		{
 			if (n > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("biocrypt: extension biocrypt is not installed in this database")));
-			pending = false;
+			open = false;
 		}
 		else
 		{
 			if (n > 0)
 				InsertBatch(batch, n, ids);
-			pending = ResolveOutcomes();
+			if (resolve)
+				open = ResolveOutcomes() || BatchHasXid(batch, n);
 		}
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
+		pgstat_report_stat(false);
 	}
 	PG_CATCH();
 	{
@@ -553,7 +586,7 @@ WriteBatch(Taken *batch, int n)
 	if (n > 0)
 		FinishBatch(batch, n, ok ? ids : NULL);
 	pfree(ids);
-	return pending;
+	return open;
 }
 
 void
@@ -564,6 +597,8 @@ biocrypt_audit_worker_main(Datum arg)
 	TimestampTz idle_since;
 	MemoryContext cxt;
 	bool		pending = true;
+	bool		resolve;
+	TimestampTz resolved_at = 0;
 
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -593,8 +628,16 @@ biocrypt_audit_worker_main(Datum arg)
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
 		n = TakeBatch(batch);
-		if (n > 0 || pending)
-			pending = WriteBatch(batch, n);
+		/* outcomes are looked up between batches, not for each one */
+		resolve = pending && (n == 0 ||
+							  TimestampDifferenceExceeds(resolved_at, GetCurrentTimestamp(),
+														 RESOLVE_EVERY_MS));
+		if (n > 0 || resolve)
+		{
+			pending = WriteBatch(batch, n, resolve) || (pending && !resolve);
+			if (resolve)
+				resolved_at = GetCurrentTimestamp();
+		}
 		if (n > 0)
 		{
 			idle_since = GetCurrentTimestamp();
