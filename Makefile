@@ -10,7 +10,7 @@ OBJS = src/audit.o src/auditchain.o src/auditguard.o src/auditstmt.o src/auditwo
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress inputs, listed one per feature (sql/ also holds extension scripts)
-REGRESS = type protect header tamper errors roles compare identify audit purpose
+REGRESS = type protect header tamper errors roles compare identify audit purpose review
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

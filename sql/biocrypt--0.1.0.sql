@@ -209,6 +209,93 @@ GRANT EXECUTE ON FUNCTION biocrypt.grant_purpose(regrole, text),
 	biocrypt.revoke_purpose(regrole, text) TO biocrypt_admin;
 
 ----------------------------------------------------------------------------
+-- two-person review of identifications
+----------------------------------------------------------------------------
+
+CREATE TABLE biocrypt.match_decisions (
+	chain_id text NOT NULL,
+	event_id bigint NOT NULL,
+	subject text NOT NULL,
+	reviewer name NOT NULL,
+	decision text NOT NULL CHECK (decision IN ('confirm', 'reject')),
+	decided_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (chain_id, event_id, subject, reviewer)
+);
+COMMENT ON TABLE biocrypt.match_decisions IS 'reviewers'' decisions on identify() candidates (biocrypt.confirm_match)';
+
+-- each candidate of each identify(): confirmed once biocrypt.required_confirmations
+-- distinct login roles confirmed it, rejected once any reviewer rejected it
+CREATE VIEW biocrypt.match_reviews AS
+SELECT a.chain_id, a.id AS event_id, a.started_at AS searched_at,
+	a.session_role AS searched_by, a.relation AS gallery, a.purpose,
+	m.rank, m.item->>'subject' AS subject, (m.item->>'distance')::float8 AS distance,
+	coalesce(d.confirmations, 0) AS confirmations, coalesce(d.rejections, 0) AS rejections,
+	d.reviewers,
+	CASE WHEN coalesce(d.rejections, 0) > 0 THEN 'rejected'
+		WHEN coalesce(d.confirmations, 0) >=
+			pg_catalog.current_setting('biocrypt.required_confirmations')::int THEN 'confirmed'
+		ELSE 'candidate' END AS state
+FROM biocrypt.audit_log a
+CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(a.matches) WITH ORDINALITY m(item, rank)
+LEFT JOIN LATERAL (
+	SELECT count(*) FILTER (WHERE x.decision = 'confirm') AS confirmations,
+		count(*) FILTER (WHERE x.decision = 'reject') AS rejections,
+		pg_catalog.array_agg(x.reviewer ORDER BY x.decided_at, x.reviewer) AS reviewers
+	FROM biocrypt.match_decisions x
+	WHERE x.chain_id = a.chain_id AND x.event_id = a.id AND x.subject = m.item->>'subject'
+) d ON true
+WHERE a.operation = 'identify' AND a.outcome = 'ok';
+COMMENT ON VIEW biocrypt.match_reviews IS 'each identify() candidate with its reviews and state: candidate, confirmed or rejected';
+
+CREATE FUNCTION biocrypt.confirm_match(event_id bigint, subject text, decision text DEFAULT 'confirm')
+	RETURNS text
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	chain text := (SELECT c.system_identifier::text FROM pg_catalog.pg_control_system() c);
+	found_event boolean;
+	candidate boolean;
+BEGIN
+	IF decision IS NULL OR decision NOT IN ('confirm', 'reject') THEN
+		RAISE EXCEPTION 'biocrypt: decision must be ''confirm'' or ''reject'''
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT true, EXISTS (SELECT FROM jsonb_array_elements(a.matches) m
+						 WHERE m->>'subject' = confirm_match.subject)
+	INTO found_event, candidate
+	FROM biocrypt.audit_log a
+	WHERE a.chain_id = chain AND a.id = confirm_match.event_id
+		AND a.operation = 'identify' AND a.outcome = 'ok';
+	IF found_event IS NULL THEN
+		RAISE EXCEPTION 'biocrypt: audit event % is not a completed identification', event_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	IF NOT candidate THEN
+		RAISE EXCEPTION 'biocrypt: that subject is not a candidate of identification %', event_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	-- session_user: the login role, whatever role it has switched to
+	INSERT INTO biocrypt.match_decisions (chain_id, event_id, subject, reviewer, decision)
+	VALUES (chain, event_id, subject, session_user, decision)
+	ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'biocrypt: role "%" has already reviewed this candidate', session_user
+			USING ERRCODE = 'unique_violation';
+	END IF;
+	RETURN (SELECT r.state FROM biocrypt.match_reviews r
+			WHERE r.chain_id = chain AND r.event_id = confirm_match.event_id
+				AND r.subject = confirm_match.subject LIMIT 1);
+END
+$$;
+COMMENT ON FUNCTION biocrypt.confirm_match(bigint, text, text) IS 'record a reviewer''s decision (confirm or reject) on an identify() candidate; returns its state';
+
+REVOKE ALL ON biocrypt.match_decisions, biocrypt.match_reviews FROM PUBLIC;
+GRANT SELECT ON biocrypt.match_decisions, biocrypt.match_reviews TO biocrypt_auditor;
+REVOKE ALL ON FUNCTION biocrypt.confirm_match(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.confirm_match(bigint, text, text) TO biocrypt_auditor;
+
+----------------------------------------------------------------------------
 -- enrolment
 ----------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ AuditShared *audit_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static int	biocrypt_audit_timeout = 10000;
+static int	biocrypt_required_confirmations = 2;
 
 /* the slot this backend waits on, given up if the process exits (FATAL) */
 static AuditSlot *waiting_slot = NULL;
@@ -111,6 +112,13 @@ AuditInit(void)
 							&biocrypt_audit_timeout,
 							10000, 100, 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("biocrypt.required_confirmations",
+							"How many distinct login roles must confirm an identification.",
+							"See biocrypt.confirm_match and the view biocrypt.match_reviews.",
+							&biocrypt_required_confirmations,
+							2, 1, 100,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = AuditShmemRequest;
