@@ -106,6 +106,16 @@ SELECT count(DISTINCT probe_hmac) AS probes FROM biocrypt.audit_log
 SELECT count(*) AS leaks FROM biocrypt.audit_log a
 	WHERE a::text ~ '\{3,1,2\}|\{6,1,2\}|f0f0f0f0';
 
+-- COPY TO (pg_dump's way of reading a table) is an export of the template
+-- column, even though only ciphertext leaves
+SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
+COPY aud_g TO '/dev/null';
+COPY aud_g (id) TO '/dev/null';
+COPY (SELECT id, tpl FROM aud_g WHERE id < 3) TO '/dev/null';
+COPY (SELECT id FROM aud_g) TO '/dev/null';
+SELECT operation, relation, column_name, templates_compared AS rows, outcome
+FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
+
 -- parallel query: the workers' counts and matches go into the leader's row
 SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
 SET parallel_setup_cost = 0;

@@ -21,7 +21,9 @@
 #include "postgres.h"
 
 #include "access/parallel.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
 #include "nodes/nodeFuncs.h"
@@ -32,9 +34,11 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "storage/dsm.h"
 
 #include "audit.h"
+#include "biocrypt.h"
 
 typedef struct Pending
 {
@@ -46,6 +50,13 @@ typedef struct Pending
 	AuditEvent	ev;
 } Pending;
 
+/* a template column a COPY (query) TO writes out */
+typedef struct Export
+{
+	Oid			relid;
+	const char *col;
+} Export;
+
 static List *pending = NIL;		/* of Pending *, in TopMemoryContext */
 static Pending *last_hit = NULL;
 static QueryDesc **running = NULL;	/* executors inside Run/Finish */
@@ -53,6 +64,9 @@ static int	nrunning = 0;
 static int	running_cap = 0;
 static uint64 next_serial = 0;
 static char last_sqlstate[6];	/* of the last ERROR, for failed events */
+
+static List *CopyQueryExports(const QueryDesc *qd);
+static void RecordExport(Oid relid, const char *col, uint64 rows);
 
 static ExecutorRun_hook_type prev_run = NULL;
 static ExecutorFinish_hook_type prev_finish = NULL;
@@ -721,6 +735,12 @@ static void
 AuditExecutorEnd(QueryDesc *qd)
 {
 	bool		parallel = qd->plannedstmt != NULL && qd->plannedstmt->parallelModeNeeded;
+	bool		copy_out = qd->dest != NULL && qd->dest->mydest == DestCopyOut &&
+		qd->plannedstmt != NULL && qd->plannedstmt->planTree != NULL &&
+		IsTransactionState() && !IsParallelWorker();
+	uint64		rows = qd->estate != NULL ? qd->estate->es_processed : 0;
+	List	   *exports = copy_out ? CopyQueryExports(qd) : NIL;
+	ListCell   *lc;
 
 	/* this waits for the query's parallel workers to finish */
 	if (prev_end)
@@ -737,11 +757,91 @@ AuditExecutorEnd(QueryDesc *qd)
 	}
 	if (parallel)
 		CollectFromWorkers(qd);
+	foreach(lc, exports)
+		RecordExport(((Export *) lfirst(lc))->relid, ((Export *) lfirst(lc))->col, rows);
 	if (pending == NIL)
 		return;
 	RecordFor(qd);
 	if (nrunning == 0)
 		RecordFor(NULL);
+}
+
+/* Record an export of each template column of a COPY's output. */
+static void
+RecordExport(Oid relid, const char *col, uint64 rows)
+{
+	AuditEvent *ev = palloc(sizeof(AuditEvent));
+
+	AuditEventInit(ev, AUDIT_OP_EXPORT);
+	AuditSetRelation(ev, relid, col);
+	ev->templates_compared = (int64) rows;
+	(void) AuditRecord(ev);
+	pfree(ev);
+}
+
+/*
+ * COPY table TO (pg_dump's way of reading a table): an export of each
+ * protected_template column copied.  Only ciphertext leaves, but who took
+ * copies of the templates, and when, is part of the record.
+ */
+static void
+AuditCopyTo(const CopyStmt *stmt, const QueryCompletion *qc)
+{
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	desc;
+
+	if (stmt->is_from || stmt->relation == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	/* COPY holds its lock until the end of the transaction */
+	rel = table_open(relid, NoLock);
+	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, NoLock);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+		ListCell   *lc;
+		bool		listed = stmt->attlist == NIL;
+
+		if (a->attisdropped || !TypeIsProtectedTemplate(a->atttypid))
+			continue;
+		foreach(lc, stmt->attlist)
+			listed |= strcmp(strVal(lfirst(lc)), NameStr(a->attname)) == 0;
+		if (listed)
+			RecordExport(relid, NameStr(a->attname), qc != NULL ? qc->nprocessed : 0);
+	}
+}
+
+/*
+ * COPY (query) TO: the template columns of the output, taken before the
+ * executor (and its tuple descriptor) goes away.
+ */
+static List *
+CopyQueryExports(const QueryDesc *qd)
+{
+	List	   *tlist = qd->plannedstmt->planTree->targetlist;
+	List	   *exports = NIL;
+
+	for (int i = 0; i < qd->tupDesc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(qd->tupDesc, i);
+		Export	   *e;
+		TargetEntry *te = i < list_length(tlist) ? list_nth(tlist, i) : NULL;
+
+		if (a->attisdropped || !TypeIsProtectedTemplate(a->atttypid))
+			continue;
+		e = palloc0(sizeof(Export));
+		if (te != NULL && te->expr != NULL && IsA(te->expr, Var))
+			ResolveVar(qd->plannedstmt->planTree, (Var *) te->expr,
+					   qd->plannedstmt->rtable, &e->relid, &e->col);
+		if (e->col != NULL)
+			e->col = pstrdup(e->col);
+		exports = lappend(exports, e);
+	}
+	return exports;
 }
 
 static void
@@ -757,6 +857,8 @@ AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+	if (IsA(pstmt->utilityStmt, CopyStmt) && IsTransactionState())
+		AuditCopyTo((CopyStmt *) pstmt->utilityStmt, qc);
 	if (pending != NIL && nrunning == 0 && IsTransactionState())
 		RecordFor(NULL);
 }

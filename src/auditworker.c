@@ -597,7 +597,6 @@ biocrypt_audit_worker_main(Datum arg)
 	TimestampTz idle_since;
 	MemoryContext cxt;
 	bool		pending = true;
-	bool		resolve;
 	TimestampTz resolved_at = 0;
 
 	pqsignal(SIGTERM, die);
@@ -617,6 +616,7 @@ biocrypt_audit_worker_main(Datum arg)
 	for (;;)
 	{
 		int			n;
+		bool		resolve;
 
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();

@@ -55,6 +55,9 @@ extern uint8 KeysNewTemplateCipher(void);
 extern const uint8 *KeysAuditKey(void);
 extern const uint8 *KeysAuditProbeKey(void);
 
+/* The type (template.c) */
+extern bool TypeIsProtectedTemplate(Oid typid);
+
 /* Sealing and opening envelopes (seal.c) */
 extern bytea *SealTemplate(EnvelopeHeader *hdr, const uint8 *plain);
 extern void ParseTemplate(bytea *tpl, EnvelopeHeader *hdr);

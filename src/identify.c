@@ -282,19 +282,6 @@ IdentifyDestroy(DestReceiver *self)
 {
 }
 
-/*
- * Is typid biocrypt's protected_template?  It is the extension's only base
- * type that is not an array.
- */
-static bool
-IsTemplateType(Oid typid)
-{
-	return getExtensionOfObject(TypeRelationId, typid) ==
-		get_extension_oid("biocrypt", false) &&
-		get_typtype(typid) == TYPTYPE_BASE &&
-		!OidIsValid(get_element_type(typid));
-}
-
 /* "SELECT col FROM schema.rel", after checking col is a template column. */
 static char *
 GalleryQuery(Oid relid, Name col)
@@ -313,7 +300,7 @@ GalleryQuery(Oid relid, Name col)
 				 errmsg("biocrypt: column \"%s\" of relation \"%s\" does not exist",
 						NameStr(*col), relname),
 				 errhidestmt(true)));
-	if (!IsTemplateType(get_atttype(relid, attnum)))
+	if (!TypeIsProtectedTemplate(get_atttype(relid, attnum)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("biocrypt: column \"%s\" of relation \"%s\" is not a protected_template",

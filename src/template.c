@@ -15,11 +15,14 @@
 
 #include <sodium.h>
 
+#include "catalog/dependency.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "biocrypt.h"
@@ -205,4 +208,19 @@ biocrypt_dims_of(PG_FUNCTION_ARGS)
 
 	HeaderOfArg(fcinfo, &hdr);
 	PG_RETURN_INT32((int32) hdr.dims);
+}
+
+/*
+ * Is typid biocrypt's protected_template?  It is the extension's only base
+ * type that is not an array.
+ */
+bool
+TypeIsProtectedTemplate(Oid typid)
+{
+	Oid			ext;
+
+	if (get_typtype(typid) != TYPTYPE_BASE || OidIsValid(get_element_type(typid)))
+		return false;
+	ext = get_extension_oid("biocrypt", true);
+	return OidIsValid(ext) && getExtensionOfObject(TypeRelationId, typid) == ext;
 }
