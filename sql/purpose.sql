@@ -82,4 +82,7 @@ FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
 
 RESET biocrypt.purpose;
 DROP TABLE pur_g;
+-- dropping a role drops its grants (a later role could reuse its OID)
 DROP ROLE regress_pur_officer, regress_pur_member, regress_pur_team, regress_pur_admin;
+SELECT count(*) AS grants_of_dropped_roles FROM biocrypt.purpose_grants g
+	WHERE NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = g.role);

@@ -859,6 +859,8 @@ AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 								params, queryEnv, dest, qc);
 	if (IsA(pstmt->utilityStmt, CopyStmt) && IsTransactionState())
 		AuditCopyTo((CopyStmt *) pstmt->utilityStmt, qc);
+	if (IsA(pstmt->utilityStmt, DropRoleStmt) && IsTransactionState())
+		PurposeForgetDroppedRoles();
 	if (pending != NIL && nrunning == 0 && IsTransactionState())
 		RecordFor(NULL);
 }

@@ -80,6 +80,7 @@ extern bool RetentionExpiredAt(const EnvelopeHeader *hdr, TimestampTz now);
 /* Purpose limitation (purpose.c) */
 extern void PurposeInit(void);
 extern const char *PurposeCurrent(void);
+extern void PurposeForgetDroppedRoles(void);
 struct AuditEvent;
 extern void PurposeCheck(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr,
 						 struct AuditEvent *ev);

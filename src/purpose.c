@@ -19,6 +19,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
@@ -186,6 +187,26 @@ ChangeGrant(Oid role, text *purpose, bool grant)
 	BiocryptSpiEnd(&spi);
 	cached_lxid = InvalidLocalTransactionId;
 	return rc > 0;
+}
+
+/*
+ * After DROP ROLE: remove this database's grants of roles that no longer
+ * exist, so a later role that happens to get the same OID inherits none.
+ */
+void
+PurposeForgetDroppedRoles(void)
+{
+	BiocryptSpi spi;
+
+	if (!OidIsValid(get_extension_oid("biocrypt", true)))
+		return;
+	BiocryptSpiBegin(&spi);
+	if (SPI_execute("DELETE FROM biocrypt.purpose_grants g "
+					"WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = g.role)",
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "biocrypt: could not update biocrypt.purpose_grants");
+	BiocryptSpiEnd(&spi);
+	cached_lxid = InvalidLocalTransactionId;
 }
 
 /* Record a grant change as a policy event, then make it. */
