@@ -278,6 +278,47 @@ AuditUnavailable(const char *what)
 			 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages.")));
 }
 
+/*
+ * Before a statement's first access: make sure the database has a running
+ * audit worker (asking for one and waiting up to biocrypt.audit_timeout),
+ * so that nothing is decrypted while nobody could record it.  The row
+ * itself is written when the statement's executor ends.
+ */
+void
+AuditRequireWorker(void)
+{
+	TimestampTz deadline;
+
+#ifdef BIOCRYPT_AUDIT_BYPASS
+	return;
+#endif
+	if (audit_shared == NULL)
+		AuditUnavailable("biocrypt is not preloaded");
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), biocrypt_audit_timeout);
+	for (;;)
+	{
+		AuditDatabase *db;
+		Latch	   *wake = NULL;
+		bool		running;
+
+		LWLockAcquire(audit_shared->lock, LW_SHARED);
+		db = AuditFindDatabase(MyDatabaseId, false);
+		running = db != NULL && db->state == WORKER_RUNNING;
+		LWLockRelease(audit_shared->lock);
+		if (running)
+			break;
+		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+		wake = RequestWorker(AuditFindDatabase(MyDatabaseId, true));
+		LWLockRelease(audit_shared->lock);
+		if (wake != NULL)
+			SetLatch(wake);
+		if (GetCurrentTimestamp() >= deadline)
+			AuditUnavailable("no audit worker is running for this database");
+		ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
 /* Put ev into a free slot (waiting for one until deadline). */
 static AuditSlot *
 Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket)

@@ -93,6 +93,7 @@ extern void AuditSetRelation(AuditEvent *ev, Oid relid, const char *column);
 extern void AuditSetProbe(AuditEvent *ev, const void *a, size_t alen,
 						  const void *b, size_t blen);
 extern void AuditSetMatches(AuditEvent *ev, const char *json, size_t len);
+extern void AuditRequireWorker(void);
 extern int64 AuditRecord(AuditEvent *ev);
 extern void AuditRecordNoWait(AuditEvent *ev);
 extern const char *AuditOperationName(AuditOperation op);

@@ -266,8 +266,14 @@ MergePending(Pending *into, Pending *p)
 static Pending *
 OpenPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	Pending    *p = palloc0(sizeof(Pending));
+	MemoryContext old;
+	Pending    *p;
+
+	/* nothing is decrypted unless someone can record it */
+	if (!IsParallelWorker())
+		AuditRequireWorker();
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	p = palloc0(sizeof(Pending));
 
 	p->qd = qd;
 	p->xact_level = GetCurrentTransactionNestLevel();
