@@ -359,14 +359,31 @@ Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket)
 	}
 }
 
-/* Stop waiting for a slot: withdraw it if unwritten, else let it go. */
+/*
+ * Stop waiting for a slot (an error, a cancel, the process ending).  An
+ * event still queued is left for the worker as a failed access (its rows
+ * may already have reached the client: an operator query streams them), so
+ * a hung worker's backlog is recorded once it runs again; its matches, in
+ * a segment that goes away with this backend, are dropped.
+ */
 static void
-Abandon(AuditSlot *slot, uint64 ticket)
+Abandon(AuditSlot *slot, uint64 ticket, const char *sqlstate)
 {
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	if (slot->ticket == ticket)
 	{
-		if (slot->state == SLOT_WRITING)
+		if (slot->state == SLOT_QUEUED)
+		{
+			slot->ev.outcome = AUDIT_OUTCOME_ERROR;
+			strlcpy(slot->ev.sqlstate, sqlstate, sizeof(slot->ev.sqlstate));
+			if (slot->ev.matches_dsm != DSM_HANDLE_INVALID)
+			{
+				slot->ev.matches_dsm = DSM_HANDLE_INVALID;
+				slot->ev.matches_len = -1;
+			}
+			slot->abandoned = true;
+		}
+		else if (slot->state == SLOT_WRITING)
 			slot->abandoned = true;
 		else
 			slot->state = SLOT_FREE;
@@ -404,7 +421,7 @@ static void
 AuditBackendExit(int code, Datum arg)
 {
 	if (waiting_slot != NULL)
-		Abandon(waiting_slot, waiting_ticket);
+		Abandon(waiting_slot, waiting_ticket, "");
 	waiting_slot = NULL;
 }
 
@@ -510,6 +527,7 @@ AuditRecord(AuditEvent *ev)
 	AuditSlot  *slot;
 	uint64		ticket = 0;
 	int64		event_id = 0;
+	volatile bool timed_out = false;
 
 #ifdef BIOCRYPT_AUDIT_BYPASS
 	/* benchmark builds only: the floor that audited accesses are measured against */
@@ -534,7 +552,10 @@ AuditRecord(AuditEvent *ev)
 		while (!SlotCommitted(slot, ticket, &event_id))
 		{
 			if (GetCurrentTimestamp() >= deadline)
+			{
+				timed_out = true;
 				AuditUnavailable("the audit worker did not record the access in time");
+			}
 			ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS,
 										PG_WAIT_EXTENSION);
 		}
@@ -542,7 +563,7 @@ AuditRecord(AuditEvent *ev)
 	PG_CATCH();
 	{
 		ConditionVariableCancelSleep();
-		Abandon(slot, ticket);
+		Abandon(slot, ticket, timed_out ? "55000" : "");
 		waiting_slot = NULL;
 		DetachMatches(ev);
 		PG_RE_THROW();

@@ -15,9 +15,11 @@
  * committed: one WAL flush for every backend that queued meanwhile (group
  * commit).  If the transaction fails, the events are reported failed and
  * their accesses raise ERROR.  It also fills in each row's xact_outcome once
- * the accessing transaction has ended.  A worker that exits with an error
- * is restarted by the postmaster; one idle for a minute exits cleanly so it
- * does not hold its database open (DROP DATABASE).
+ * the accessing transaction has ended.  A worker that dies is not restarted
+ * by the postmaster (its database may be gone: DROP DATABASE ... FORCE);
+ * the next access asks the launcher for a new one, which takes over what
+ * was queued.  One idle for a minute exits so that it does not hold its
+ * database open (DROP DATABASE).
  *
  *-------------------------------------------------------------------------
  */
@@ -95,7 +97,8 @@ StartWorker(Oid dbid)
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 1;
+	/* never restarted by the postmaster: the next access asks for a new one */
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
 	strlcpy(bgw.bgw_library_name, "biocrypt", BGW_MAXLEN);
 	strlcpy(bgw.bgw_function_name, "biocrypt_audit_worker_main", BGW_MAXLEN);
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "biocrypt audit worker for database %u", dbid);

@@ -214,15 +214,20 @@ like(
 	'biocrypt.audit_timeout cannot be set by a non-superuser');
 kill('CONT', $wpid);
 is(q1(ident('{40.25,1,2}', 1)), 'subj-40=0.25', 'worker continued: identify() works again');
-is(q1($n_ident), $n + 1, 'worker continued: one row, for the successful call only');
-# the refused probe, now recorded once: the refused call left no row
+# the refused call is recorded too, once the worker runs again: as an error
+is(q1($n_ident), $n + 2, 'worker continued: a row for the refused call and one for the new call');
+is( q1(
+		"SELECT outcome || '|' || sqlstate || '|' || templates_compared FROM biocrypt.audit_log "
+		  . "WHERE operation = 'identify' ORDER BY id DESC OFFSET 1 LIMIT 1"),
+	'error|55000|50',
+	'refused call: recorded late, as error 55000');
 q1(ident('{30.25,1,2}'));
 is( q1(
-		"SELECT count(*) FROM biocrypt.audit_log WHERE probe_hmac = "
+		"SELECT string_agg(outcome, ',' ORDER BY id) FROM biocrypt.audit_log WHERE probe_hmac = "
 		  . "(SELECT probe_hmac FROM biocrypt.audit_log WHERE operation = 'identify' "
 		  . "ORDER BY id DESC LIMIT 1)"),
-	'1',
-	'refused probe: exactly one row, from the later successful call');
+	'error,ok',
+	'refused probe: its refused call and the later successful one');
 is(q1($verify), 't|t|t|', 'after the stopped worker: verify_audit() ok');
 
 # -- 5. worker stopped with SIGTERM: another one takes over
