@@ -134,10 +134,11 @@ AuditInit(void)
 
 /*
  * The worker entry of database dbid; with create, a free entry is claimed
- * for it.  The caller holds the audit lock exclusively.
+ * for it.  NULL if there is none (or none free).  The caller holds the
+ * audit lock exclusively.
  */
-AuditDatabase *
-AuditFindDatabase(Oid dbid, bool create)
+static AuditDatabase *
+DatabaseEntry(Oid dbid, bool create)
 {
 	AuditDatabase *free_entry = NULL;
 
@@ -150,18 +151,50 @@ AuditFindDatabase(Oid dbid, bool create)
 		if (db->dbid == InvalidOid && free_entry == NULL)
 			free_entry = db;
 	}
-	if (!create)
+	if (!create || free_entry == NULL)
 		return NULL;
-	if (free_entry == NULL)
+	memset(free_entry, 0, sizeof(AuditDatabase));
+	free_entry->dbid = dbid;
+	free_entry->state = WORKER_NONE;
+	return free_entry;
+}
+
+/* DatabaseEntry, with an ERROR when every entry is taken. */
+AuditDatabase *
+AuditFindDatabase(Oid dbid, bool create)
+{
+	AuditDatabase *db = DatabaseEntry(dbid, create);
+
+	if (create && db == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("biocrypt: too many databases with an audit worker"),
 				 errhint("At most %d databases of one server can use biocrypt.",
 						 AUDIT_MAX_DATABASES)));
-	memset(free_entry, 0, sizeof(AuditDatabase));
-	free_entry->dbid = dbid;
-	free_entry->state = WORKER_NONE;
-	return free_entry;
+	return db;
+}
+
+/* A free queue slot, or NULL; the audit lock is held. */
+static AuditSlot *
+FreeSlot(void)
+{
+	for (int i = 0; i < AUDIT_QUEUE_SLOTS; i++)
+		if (audit_shared->slots[i].state == SLOT_FREE)
+			return &audit_shared->slots[i];
+	return NULL;
+}
+
+/* Queue ev in slot for this database; the audit lock is held. */
+static uint64
+FillSlot(AuditSlot *slot, const AuditEvent *ev, bool abandoned)
+{
+	memcpy(&slot->ev, ev, sizeof(AuditEvent));
+	slot->dbid = MyDatabaseId;
+	slot->ticket = ++audit_shared->next_ticket;
+	slot->abandoned = abandoned;
+	slot->event_id = 0;
+	slot->state = SLOT_QUEUED;
+	return slot->ticket;
 }
 
 /* The client's address as text, or "" for a Unix socket or no client. */
@@ -216,11 +249,11 @@ AuditSetRelation(AuditEvent *ev, Oid relid, const char *column)
 }
 
 /*
- * Record a keyed hash of the probe (a, then b if any, e.g. code and mask):
- * equal probes give equal hashes, the values never show.
+ * The keyed hash of a probe (a, then b if any, e.g. code and mask): equal
+ * probes give equal hashes, the values never show.
  */
 void
-AuditSetProbe(AuditEvent *ev, const void *a, size_t alen, const void *b, size_t blen)
+AuditProbeHash(uint8 *out, const void *a, size_t alen, const void *b, size_t blen)
 {
 	crypto_auth_hmacsha256_state st;
 
@@ -228,9 +261,8 @@ AuditSetProbe(AuditEvent *ev, const void *a, size_t alen, const void *b, size_t 
 	crypto_auth_hmacsha256_update(&st, a, alen);
 	if (b != NULL)
 		crypto_auth_hmacsha256_update(&st, b, blen);
-	crypto_auth_hmacsha256_final(&st, ev->probe_hmac);
+	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
-	ev->has_probe = true;
 }
 
 /* The event's matches as JSON text; long lists go to a DSM segment. */
@@ -325,23 +357,14 @@ Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket)
 {
 	for (;;)
 	{
-		AuditSlot  *slot = NULL;
+		AuditSlot  *slot;
 		Latch	   *wake;
 
 		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 		wake = RequestWorker(AuditFindDatabase(MyDatabaseId, true));
-		for (int i = 0; i < AUDIT_QUEUE_SLOTS && slot == NULL; i++)
-			if (audit_shared->slots[i].state == SLOT_FREE)
-				slot = &audit_shared->slots[i];
+		slot = FreeSlot();
 		if (slot != NULL)
-		{
-			memcpy(&slot->ev, ev, sizeof(AuditEvent));
-			slot->dbid = MyDatabaseId;
-			slot->ticket = *ticket = ++audit_shared->next_ticket;
-			slot->abandoned = false;
-			slot->event_id = 0;
-			slot->state = SLOT_QUEUED;
-		}
+			*ticket = FillSlot(slot, ev, false);
 		LWLockRelease(audit_shared->lock);
 		if (wake != NULL)
 			SetLatch(wake);
@@ -471,30 +494,15 @@ AuditRecordNoWait(AuditEvent *ev)
 		return;
 	ev->ended_at = GetCurrentTimestamp();
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < AUDIT_MAX_DATABASES && db == NULL; i++)
-		if (audit_shared->dbs[i].dbid == MyDatabaseId)
-			db = &audit_shared->dbs[i];
-	for (int i = 0; i < AUDIT_MAX_DATABASES && db == NULL; i++)
-		if (audit_shared->dbs[i].dbid == InvalidOid)
-		{
-			db = &audit_shared->dbs[i];
-			memset(db, 0, sizeof(AuditDatabase));
-			db->dbid = MyDatabaseId;
-		}
-	for (int i = 0; i < AUDIT_QUEUE_SLOTS && slot == NULL && db != NULL; i++)
-		if (audit_shared->slots[i].state == SLOT_FREE)
-			slot = &audit_shared->slots[i];
+	db = DatabaseEntry(MyDatabaseId, true);
+	slot = db != NULL ? FreeSlot() : NULL;
 	if (slot != NULL)
 	{
-		memcpy(&slot->ev, ev, sizeof(AuditEvent));
+		(void) FillSlot(slot, ev, true);
+		/* a matches segment goes away with this transaction */
 		slot->ev.matches_dsm = DSM_HANDLE_INVALID;
 		if (ev->matches_len > AUDIT_INLINE_MATCHES)
 			slot->ev.matches_len = -1;
-		slot->dbid = MyDatabaseId;
-		slot->ticket = ++audit_shared->next_ticket;
-		slot->abandoned = true;
-		slot->event_id = 0;
-		slot->state = SLOT_QUEUED;
 		wake = RequestWorker(db);
 	}
 	LWLockRelease(audit_shared->lock);
@@ -503,6 +511,22 @@ AuditRecordNoWait(AuditEvent *ev)
 	if (slot == NULL)
 		ereport(WARNING,
 				(errmsg("biocrypt: a failed access could not be queued for the audit log")));
+}
+
+/*
+ * Record, now, one event of this session with no counts beyond rows (a
+ * policy change, an export): waits like AuditRecord.
+ */
+void
+AuditRecordEvent(AuditOperation op, Oid relid, const char *col, int64 rows)
+{
+	AuditEvent *ev = palloc(sizeof(AuditEvent));
+
+	AuditEventInit(ev, op);
+	AuditSetRelation(ev, relid, col);
+	ev->templates_compared = rows;
+	(void) AuditRecord(ev);
+	pfree(ev);
 }
 
 /* Let go of the event's matches segment (the worker has its own mapping). */

@@ -90,12 +90,14 @@ typedef struct AuditEvent
 extern void AuditInit(void);
 extern void AuditEventInit(AuditEvent *ev, AuditOperation op);
 extern void AuditSetRelation(AuditEvent *ev, Oid relid, const char *column);
-extern void AuditSetProbe(AuditEvent *ev, const void *a, size_t alen,
-						  const void *b, size_t blen);
+extern void AuditProbeHash(uint8 *out, const void *a, size_t alen,
+						   const void *b, size_t blen);
 extern void AuditSetMatches(AuditEvent *ev, const char *json, size_t len);
 extern void AuditRequireWorker(void);
 extern int64 AuditRecord(AuditEvent *ev);
 extern void AuditRecordNoWait(AuditEvent *ev);
+extern void AuditRecordEvent(AuditOperation op, Oid relid, const char *col,
+							 int64 rows);
 extern const char *AuditOperationName(AuditOperation op);
 extern const char *AuditOutcomeName(AuditOutcome outcome);
 extern bool AmAuditWorker(void);

@@ -29,24 +29,40 @@
 
 static bool allow_audit_maintenance = false;
 
-/* The audit log's OID, or InvalidOid where biocrypt is not installed. */
-static Oid
-AuditLogOid(void)
+/*
+ * The audit log's OID (InvalidOid where biocrypt is not installed), looked
+ * up only for a statement that could concern it: every utility statement
+ * passes through here.
+ */
+typedef struct LogRef
 {
-	Oid			nsp = get_namespace_oid("biocrypt", true);
+	bool		looked_up;
+	Oid			oid;
+} LogRef;
 
-	return OidIsValid(nsp) ? get_relname_relid("audit_log", nsp) : InvalidOid;
+static Oid
+LogOid(LogRef *log)
+{
+	if (!log->looked_up)
+	{
+		Oid			nsp = get_namespace_oid("biocrypt", true);
+
+		log->oid = OidIsValid(nsp) ? get_relname_relid("audit_log", nsp) : InvalidOid;
+		log->looked_up = true;
+	}
+	return log->oid;
 }
 
 static bool
-IsAuditLog(const RangeVar *rv, Oid log)
+IsAuditLog(const RangeVar *rv, LogRef *log)
 {
-	return rv != NULL && RangeVarGetRelid(rv, NoLock, true) == log;
+	return rv != NULL && OidIsValid(LogOid(log)) &&
+		RangeVarGetRelid(rv, NoLock, true) == LogOid(log);
 }
 
 /* Does a name list (schema.table[.object]) start with the audit log? */
 static bool
-NamesAuditLog(List *names, int trailing, Oid log)
+NamesAuditLog(List *names, int trailing, LogRef *log)
 {
 	if (list_length(names) <= trailing)
 		return false;
@@ -63,7 +79,7 @@ NameIs(Node *n, const char *name)
 
 /* A DROP that would remove the log (or its triggers, rules, policies). */
 static bool
-DropHitsLog(const DropStmt *stmt, Oid log)
+DropHitsLog(const DropStmt *stmt, LogRef *log)
 {
 	ListCell   *lc;
 
@@ -86,7 +102,7 @@ DropHitsLog(const DropStmt *stmt, Oid log)
 			case OBJECT_SCHEMA:
 			case OBJECT_EXTENSION:
 				/* the schema and the extension are both named biocrypt */
-				if (NameIs(obj, "biocrypt"))
+				if (NameIs(obj, "biocrypt") && OidIsValid(LogOid(log)))
 					return true;
 				break;
 			default:
@@ -98,7 +114,7 @@ DropHitsLog(const DropStmt *stmt, Oid log)
 
 /* Would this utility statement change or remove the audit log? */
 static bool
-TouchesAuditLog(Node *parsetree, Oid log)
+TouchesAuditLog(Node *parsetree, LogRef *log)
 {
 	ListCell   *lc;
 
@@ -137,14 +153,12 @@ TouchesAuditLog(Node *parsetree, Oid log)
 void
 AuditGuardUtility(PlannedStmt *pstmt)
 {
-	Oid			log;
-	AuditEvent *ev;
+	LogRef		log = {false, InvalidOid};
 
 	/* extension scripts (CREATE EXTENSION, updates) build the log */
 	if (!IsTransactionState() || creating_extension)
 		return;
-	log = AuditLogOid();
-	if (!OidIsValid(log) || !TouchesAuditLog(pstmt->utilityStmt, log))
+	if (!TouchesAuditLog(pstmt->utilityStmt, &log))
 		return;
 	if (!allow_audit_maintenance)
 		ereport(ERROR,
@@ -157,11 +171,7 @@ AuditGuardUtility(PlannedStmt *pstmt)
 			(errmsg("biocrypt: audit log maintenance by role \"%s\": %s",
 					GetUserNameFromId(GetUserId(), false),
 					GetCommandTagName(CreateCommandTag(pstmt->utilityStmt)))));
-	ev = palloc(sizeof(AuditEvent));
-	AuditEventInit(ev, AUDIT_OP_POLICY);
-	AuditSetRelation(ev, log, NULL);
-	(void) AuditRecord(ev);
-	pfree(ev);
+	AuditRecordEvent(AUDIT_OP_POLICY, LogOid(&log), NULL, 0);
 }
 
 void

@@ -66,7 +66,6 @@ static uint64 next_serial = 0;
 static char last_sqlstate[6];	/* of the last ERROR, for failed events */
 
 static List *CopyQueryExports(const QueryDesc *qd);
-static void RecordExport(Oid relid, const char *col, uint64 rows);
 
 static ExecutorRun_hook_type prev_run = NULL;
 static ExecutorFinish_hook_type prev_finish = NULL;
@@ -234,6 +233,23 @@ FindPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
 	return FindPendingAt(qd, op, relid, col, GetCurrentTransactionNestLevel());
 }
 
+/* Fold probe knowledge (has, mixed, hash) of one event into another's. */
+static void
+MergeProbe(bool *has, bool *mixed, uint8 *hmac, bool from_has, bool from_mixed,
+		   const uint8 *from_hmac)
+{
+	if (from_mixed || (from_has && *has && memcmp(hmac, from_hmac, AUDIT_HASH_BYTES) != 0))
+	{
+		*has = false;
+		*mixed = true;
+	}
+	else if (from_has && !*mixed)
+	{
+		*has = true;
+		memcpy(hmac, from_hmac, AUDIT_HASH_BYTES);
+	}
+}
+
 /* Add event p's counts, matches and failure to into. */
 static void
 MergePending(Pending *into, Pending *p)
@@ -254,12 +270,8 @@ MergePending(Pending *into, Pending *p)
 		into->ev.outcome = p->ev.outcome;
 		memcpy(into->ev.sqlstate, p->ev.sqlstate, sizeof(into->ev.sqlstate));
 	}
-	if (p->ev.probe_mixed || (p->ev.has_probe && into->ev.has_probe &&
-							  memcmp(p->ev.probe_hmac, into->ev.probe_hmac, AUDIT_HASH_BYTES) != 0))
-	{
-		into->ev.has_probe = false;
-		into->ev.probe_mixed = true;
-	}
+	MergeProbe(&into->ev.has_probe, &into->ev.probe_mixed, into->ev.probe_hmac,
+			   p->ev.has_probe, p->ev.probe_mixed, p->ev.probe_hmac);
 	MemoryContextSwitchTo(old);
 }
 
@@ -339,23 +351,13 @@ void
 AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a, size_t alen,
 				 const void *b, size_t blen)
 {
-	uint8		first[AUDIT_HASH_BYTES];
+	uint8		hmac[AUDIT_HASH_BYTES];
 
 	if (*seen == ev->serial || ev->probe_mixed)
 		return;
 	*seen = ev->serial;
-	if (!ev->has_probe)
-	{
-		AuditSetProbe(ev, a, alen, b, blen);
-		return;
-	}
-	memcpy(first, ev->probe_hmac, AUDIT_HASH_BYTES);
-	AuditSetProbe(ev, a, alen, b, blen);
-	if (memcmp(first, ev->probe_hmac, AUDIT_HASH_BYTES) != 0)
-	{
-		ev->has_probe = false;
-		ev->probe_mixed = true;
-	}
+	AuditProbeHash(hmac, a, alen, b, blen);
+	MergeProbe(&ev->has_probe, &ev->probe_mixed, ev->probe_hmac, true, false, hmac);
 }
 
 /*
@@ -431,24 +433,29 @@ AuditRecordNow(AuditEvent *ev)
 	RecordPending((Pending *) ((char *) ev - offsetof(Pending, ev)));
 }
 
+/* An event of a failed statement: error, with the SQLSTATE if known. */
+static void
+MarkFailed(Pending *p)
+{
+	if (p->ev.outcome == AUDIT_OUTCOME_OK)
+	{
+		p->ev.outcome = AUDIT_OUTCOME_ERROR;
+		memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
+	}
+}
+
 /* Record the events of qd (NULL: the top-level statement's loose ones). */
 static void
-RecordFor(QueryDesc *qd)
+RecordFor(const QueryDesc *qd)
 {
+	/* a copy to walk: recording removes events from the list */
+	List	   *all = list_copy(pending);
 	ListCell   *lc;
 
-	foreach(lc, pending)
-	{
-		Pending    *p = lfirst(lc);
-
-		if (p->qd == qd)
-		{
-			RecordPending(p);
-			/* the list changed under us: start over */
-			RecordFor(qd);
-			return;
-		}
-	}
+	foreach(lc, all)
+		if (((Pending *) lfirst(lc))->qd == qd)
+			RecordPending(lfirst(lc));
+	list_free(all);
 }
 
 /*
@@ -458,29 +465,24 @@ RecordFor(QueryDesc *qd)
 static void
 FailPending(int level)
 {
+	List	   *all = list_copy(pending);
 	ListCell   *lc;
 
-	foreach(lc, pending)
+	foreach(lc, all)
 	{
 		Pending    *p = lfirst(lc);
+		char	   *json;
 
-		if (p->xact_level >= level)
-		{
-			char	   *json = MatchesJson(p);
-
-			if (p->ev.outcome == AUDIT_OUTCOME_OK)
-			{
-				p->ev.outcome = AUDIT_OUTCOME_ERROR;
-				memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
-			}
-			if (json != NULL && strlen(json) <= AUDIT_INLINE_MATCHES)
-				AuditSetMatches(&p->ev, json, strlen(json));
-			AuditRecordNoWait(&p->ev);
-			RemovePending(p);
-			FailPending(level);
-			return;
-		}
+		if (p->xact_level < level)
+			continue;
+		json = MatchesJson(p);
+		MarkFailed(p);
+		if (json != NULL && strlen(json) <= AUDIT_INLINE_MATCHES)
+			AuditSetMatches(&p->ev, json, strlen(json));
+		AuditRecordNoWait(&p->ev);
+		RemovePending(p);
 	}
+	list_free(all);
 }
 
 /* ---------------------------------------------------------------------
@@ -519,23 +521,6 @@ ParallelEntry(BackendId leader, const AuditEvent *ev)
 	return free_entry;
 }
 
-/* Fold probe knowledge (has, mixed, hash) of one event into another's. */
-static void
-MergeProbe(bool *has, bool *mixed, uint8 *hmac, bool from_has, bool from_mixed,
-		   const uint8 *from_hmac)
-{
-	if (from_mixed || (from_has && *has && memcmp(hmac, from_hmac, AUDIT_HASH_BYTES) != 0))
-	{
-		*has = false;
-		*mixed = true;
-	}
-	else if (from_has && !*mixed)
-	{
-		*has = true;
-		memcpy(hmac, from_hmac, AUDIT_HASH_BYTES);
-	}
-}
-
 /* A matches list in a pinned segment that outlives this worker. */
 static dsm_handle
 PinnedMatches(const Pending *p)
@@ -555,11 +540,12 @@ PinnedMatches(const Pending *p)
 
 /* In a parallel worker: add the events of qd (NULL: all) to the leader's. */
 static void
-HandToLeader(QueryDesc *qd)
+HandToLeader(const QueryDesc *qd)
 {
+	List	   *all = list_copy(pending);
 	ListCell   *lc;
 
-	foreach(lc, pending)
+	foreach(lc, all)
 	{
 		Pending    *p = lfirst(lc);
 		dsm_handle	part;
@@ -592,9 +578,8 @@ HandToLeader(QueryDesc *qd)
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("biocrypt: too many parallel queries to audit at once")));
 		RemovePending(p);
-		HandToLeader(qd);
-		return;
 	}
+	list_free(all);
 }
 
 /* Append a worker's matches (a pinned segment) to p's, and let it go. */
@@ -764,25 +749,13 @@ AuditExecutorEnd(QueryDesc *qd)
 	if (parallel)
 		CollectFromWorkers(qd);
 	foreach(lc, exports)
-		RecordExport(((Export *) lfirst(lc))->relid, ((Export *) lfirst(lc))->col, rows);
+		AuditRecordEvent(AUDIT_OP_EXPORT, ((Export *) lfirst(lc))->relid,
+						 ((Export *) lfirst(lc))->col, (int64) rows);
 	if (pending == NIL)
 		return;
 	RecordFor(qd);
 	if (nrunning == 0)
 		RecordFor(NULL);
-}
-
-/* Record an export of each template column of a COPY's output. */
-static void
-RecordExport(Oid relid, const char *col, uint64 rows)
-{
-	AuditEvent *ev = palloc(sizeof(AuditEvent));
-
-	AuditEventInit(ev, AUDIT_OP_EXPORT);
-	AuditSetRelation(ev, relid, col);
-	ev->templates_compared = (int64) rows;
-	(void) AuditRecord(ev);
-	pfree(ev);
 }
 
 /*
@@ -817,7 +790,8 @@ AuditCopyTo(const CopyStmt *stmt, const QueryCompletion *qc)
 		foreach(lc, stmt->attlist)
 			listed |= strcmp(strVal(lfirst(lc)), NameStr(a->attname)) == 0;
 		if (listed)
-			RecordExport(relid, NameStr(a->attname), qc != NULL ? qc->nprocessed : 0);
+			AuditRecordEvent(AUDIT_OP_EXPORT, relid, NameStr(a->attname),
+							 (int64) (qc != NULL ? qc->nprocessed : 0));
 	}
 }
 
@@ -911,23 +885,20 @@ AuditXactCallback(XactEvent event, void *arg)
 static void
 RaisePending(int level)
 {
+	List	   *all = list_copy(pending);
 	ListCell   *lc;
 
-	foreach(lc, pending)
+	foreach(lc, all)
 	{
 		Pending    *p = lfirst(lc);
 		Pending    *into;
 
 		if (p->xact_level < level)
 			continue;
-		if (p->ev.outcome == AUDIT_OUTCOME_OK)
-		{
-			p->ev.outcome = AUDIT_OUTCOME_ERROR;
-			memcpy(p->ev.sqlstate, last_sqlstate, sizeof(p->ev.sqlstate));
-		}
+		MarkFailed(p);
 		into = FindPendingAt(NULL, p->ev.operation, p->ev.relation,
 							 NameStr(p->ev.column_name), level - 1);
-		if (into == NULL || into == p)
+		if (into == NULL)
 		{
 			p->qd = NULL;
 			p->xact_level = level - 1;
@@ -936,9 +907,8 @@ RaisePending(int level)
 		}
 		MergePending(into, p);
 		RemovePending(p);
-		RaisePending(level);
-		return;
 	}
+	list_free(all);
 	last_sqlstate[0] = '\0';
 }
 

@@ -62,6 +62,17 @@ static int64 head_id;
 static uint8 head_hash[AUDIT_HASH_BYTES];
 static SPIPlanPtr insert_plan = NULL;
 
+/* This server's chain: its system identifier, as text. */
+static const char *
+ChainId(void)
+{
+	static char chain[32];
+
+	if (chain[0] == '\0')
+		snprintf(chain, sizeof(chain), UINT64_FORMAT, GetSystemIdentifier());
+	return chain;
+}
+
 bool
 AmAuditWorker(void)
 {
@@ -362,7 +373,7 @@ BuildRow(const Taken *t, int64 id, Datum *values, bool *nulls)
 
 	memset(nulls, false, sizeof(bool) * AUDIT_NCOLUMNS);
 	values[0] = Int64GetDatum(id);
-	values[1] = CStringGetTextDatum(psprintf(UINT64_FORMAT, GetSystemIdentifier()));
+	values[1] = CStringGetTextDatum(ChainId());
 	values[2] = TimestampTzGetDatum(ev->started_at);
 	values[3] = TimestampTzGetDatum(ev->ended_at);
 	values[4] = NameOrNull(&ev->session_role, &nulls[4]);
@@ -400,9 +411,8 @@ BuildRow(const Taken *t, int64 id, Datum *values, bool *nulls)
 static void
 LoadHead(void)
 {
-	char	   *chain = psprintf(UINT64_FORMAT, GetSystemIdentifier());
 	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(chain)};
+	Datum		args[1] = {CStringGetTextDatum(ChainId())};
 
 	AuditCheckTable();
 	if (SPI_execute_with_args("SELECT id, row_hash FROM biocrypt.audit_log "
@@ -429,6 +439,20 @@ LoadHead(void)
 	head_loaded = true;
 }
 
+/* A kept plan for one of the worker's own statements, prepared once. */
+static SPIPlanPtr
+KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		*plan = SPI_prepare(sql, nargs, argtypes);
+		if (*plan == NULL)
+			elog(ERROR, "biocrypt: could not prepare \"%s\"", sql);
+		SPI_keepplan(*plan);
+	}
+	return *plan;
+}
+
 static SPIPlanPtr
 InsertPlan(void)
 {
@@ -444,11 +468,7 @@ InsertPlan(void)
 	appendStringInfoChar(&q, ')');
 	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
 		types[i] = AuditColumnType(i);
-	insert_plan = SPI_prepare(q.data, AUDIT_NCOLUMNS, types);
-	if (insert_plan == NULL)
-		elog(ERROR, "biocrypt: could not prepare the audit insert");
-	SPI_keepplan(insert_plan);
-	return insert_plan;
+	return KeptPlan(&insert_plan, q.data, AUDIT_NCOLUMNS, types);
 }
 
 /* Insert the batch's rows, chained; the caller commits. */
@@ -482,20 +502,6 @@ InsertBatch(Taken *batch, int n, int64 *ids)
 	}
 }
 
-/* A kept plan for one of the worker's own statements. */
-static SPIPlanPtr
-KeptPlan(SPIPlanPtr *plan, const char *sql)
-{
-	if (*plan == NULL)
-	{
-		*plan = SPI_prepare(sql, 0, NULL);
-		if (*plan == NULL)
-			elog(ERROR, "biocrypt: could not prepare \"%s\"", sql);
-		SPI_keepplan(*plan);
-	}
-	return *plan;
-}
-
 /*
  * Fill in the outcome of transactions that have ended since; true while
  * some are still running.
@@ -510,12 +516,12 @@ ResolveOutcomes(void)
 	if (SPI_execute_plan(KeptPlan(&update_plan,
 								  "UPDATE biocrypt.audit_log SET xact_outcome = pg_catalog.pg_xact_status(xid) "
 								  "WHERE xact_outcome = 'in progress' "
-								  "AND pg_catalog.pg_xact_status(xid) <> 'in progress'"),
+								  "AND pg_catalog.pg_xact_status(xid) <> 'in progress'", 0, NULL),
 						 NULL, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "biocrypt: could not update audit outcomes");
 	if (SPI_execute_plan(KeptPlan(&open_plan,
 								  "SELECT EXISTS (SELECT FROM biocrypt.audit_log "
-								  "WHERE xact_outcome = 'in progress')"),
+								  "WHERE xact_outcome = 'in progress')", 0, NULL),
 						 NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: could not read audit outcomes");
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,

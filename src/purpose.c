@@ -209,11 +209,10 @@ PurposeForgetDroppedRoles(void)
 	cached_lxid = InvalidLocalTransactionId;
 }
 
-/* Record a grant change as a policy event, then make it. */
+/* Make a grant change, then record it as a policy event. */
 static Datum
 GrantCommand(FunctionCallInfo fcinfo, bool grant)
 {
-	AuditEvent *ev = palloc(sizeof(AuditEvent));
 	bool		changed;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -221,11 +220,9 @@ GrantCommand(FunctionCallInfo fcinfo, bool grant)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: role and purpose must not be NULL")));
 	changed = ChangeGrant(PG_GETARG_OID(0), PG_GETARG_TEXT_PP(1), grant);
-	AuditEventInit(ev, AUDIT_OP_POLICY);
-	AuditSetRelation(ev, get_relname_relid("purpose_grants",
-										   get_namespace_oid("biocrypt", false)),
-					 NULL);
-	(void) AuditRecord(ev);
+	AuditRecordEvent(AUDIT_OP_POLICY,
+					 get_relname_relid("purpose_grants", get_namespace_oid("biocrypt", false)),
+					 NULL, 0);
 	PG_RETURN_BOOL(changed);
 }
 

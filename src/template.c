@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "access/htup_details.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -23,6 +24,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "biocrypt.h"
@@ -211,15 +213,25 @@ biocrypt_dims_of(PG_FUNCTION_ARGS)
 }
 
 /*
- * Is typid biocrypt's protected_template?  It is the extension's only base
- * type that is not an array.
+ * Is typid biocrypt's protected_template?  Its name is checked first (a
+ * cache lookup): COPY TO asks this of every column it copies; only a type
+ * of that name is looked up as a member of the extension.
  */
 bool
 TypeIsProtectedTemplate(Oid typid)
 {
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	Form_pg_type type;
+	bool		named;
 	Oid			ext;
 
-	if (get_typtype(typid) != TYPTYPE_BASE || OidIsValid(get_element_type(typid)))
+	if (!HeapTupleIsValid(tup))
+		return false;
+	type = (Form_pg_type) GETSTRUCT(tup);
+	named = type->typtype == TYPTYPE_BASE &&
+		strcmp(NameStr(type->typname), "protected_template") == 0;
+	ReleaseSysCache(tup);
+	if (!named)
 		return false;
 	ext = get_extension_oid("biocrypt", true);
 	return OidIsValid(ext) && getExtensionOfObject(TypeRelationId, typid) == ext;
