@@ -209,6 +209,163 @@ GRANT EXECUTE ON FUNCTION biocrypt.grant_purpose(regrole, text),
 	biocrypt.revoke_purpose(regrole, text) TO biocrypt_admin;
 
 ----------------------------------------------------------------------------
+-- retention: column policies, legal holds, purge, erasure, key rotation
+-- (see docs/retention.md)
+----------------------------------------------------------------------------
+
+CREATE TABLE biocrypt.columns (
+	relation regclass NOT NULL,
+	column_name name NOT NULL,
+	retention interval NOT NULL,
+	purposes text[] NOT NULL,
+	on_expiry text NOT NULL CHECK (on_expiry IN ('delete', 'null')),
+	registered_by name NOT NULL,
+	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (relation, column_name)
+);
+COMMENT ON TABLE biocrypt.columns IS 'retention policy of each protected_template column (biocrypt.protect_column)';
+COMMENT ON COLUMN biocrypt.columns.retention IS 'how long a template may be kept after it is sealed or last retained (biocrypt.touch)';
+COMMENT ON COLUMN biocrypt.columns.on_expiry IS 'what the purge does to an expired template: delete its row, or set the column to NULL';
+SELECT pg_catalog.pg_extension_config_dump('biocrypt.columns', '');
+
+CREATE TABLE biocrypt.holds (
+	subject text PRIMARY KEY,
+	reason text NOT NULL,
+	held_by name NOT NULL,
+	held_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE biocrypt.holds IS 'legal holds: the purge keeps these subjects'' templates and their data keys (biocrypt.hold)';
+SELECT pg_catalog.pg_extension_config_dump('biocrypt.holds', '');
+
+CREATE FUNCTION biocrypt.protect_column(tbl regclass, col name, retention interval,
+		purposes text[], on_expiry text DEFAULT 'delete')
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'biocrypt_protect_column' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.apply_column_policy() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'biocrypt_apply_column_policy' LANGUAGE C;
+CREATE FUNCTION biocrypt.touch(tpl protected_template, until timestamptz)
+	RETURNS protected_template
+	AS 'MODULE_PATHNAME', 'biocrypt_touch' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.purge_expired() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'biocrypt_purge_expired' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.destroy_key(id int) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_destroy_key' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.hold(subject text, reason text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_hold' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.release_hold(subject text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_release_hold' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.erase_subject(subject text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'biocrypt_erase_subject' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.rotate_key() RETURNS int
+	AS 'MODULE_PATHNAME', 'biocrypt_rotate_key' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.reencrypt(tbl regclass, col name, max_rows bigint DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'biocrypt_reencrypt' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION biocrypt.rewrap_keys() RETURNS int
+	AS 'MODULE_PATHNAME', 'biocrypt_rewrap_keys' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION biocrypt.protect_column(regclass, name, interval, text[], text) IS 'set a column''s retention policy: retention, purposes and what the purge does (delete the row or null the column); audited';
+COMMENT ON FUNCTION biocrypt.apply_column_policy() IS 'trigger installed by protect_column: fills in defaulted retention and purposes, refuses templates outside the policy';
+COMMENT ON FUNCTION biocrypt.touch(protected_template, timestamptz) IS 're-seal a template with a new expiry (an interaction extends its retention); audited as retain';
+COMMENT ON FUNCTION biocrypt.purge_expired() IS 'apply every column policy to expired templates (except held subjects) and destroy the data keys no template needs; returns templates purged';
+COMMENT ON FUNCTION biocrypt.destroy_key(int) IS 'crypto-shred a data key: its templates can never be decrypted again; true if it was destroyed now';
+COMMENT ON FUNCTION biocrypt.hold(text, text) IS 'place a subject under legal hold: the purge keeps its templates and their keys; true if new; audited';
+COMMENT ON FUNCTION biocrypt.release_hold(text) IS 'release a legal hold; true if there was one; audited';
+COMMENT ON FUNCTION biocrypt.erase_subject(text) IS 'remove every template of a subject from every registered column now (erasure request); returns the count; audited';
+COMMENT ON FUNCTION biocrypt.rotate_key() IS 'retire every active data key, so that new templates get fresh keys; returns keys retired';
+COMMENT ON FUNCTION biocrypt.reencrypt(regclass, name, bigint) IS 'move a column''s templates from retired keys to the active keys of their epochs (at most max_rows per call; rerun to resume); returns templates moved';
+COMMENT ON FUNCTION biocrypt.rewrap_keys() IS 'wrap every data key under biocrypt.new_root_key_file/command instead of the current root key; returns keys rewrapped';
+
+-- the published retention policy (what BIPA calls the written policy)
+CREATE VIEW biocrypt.retention_schedule AS
+SELECT c.relation, c.column_name, c.purposes, c.retention, c.on_expiry,
+	pg_catalog.current_setting('biocrypt.max_retention') AS max_retention,
+	c.registered_at
+FROM biocrypt.columns c
+ORDER BY c.relation::text, c.column_name;
+COMMENT ON VIEW biocrypt.retention_schedule IS 'per protected column: purposes, retention and what happens on expiry';
+
+-- expired templates still stored; empty after a purge but for held subjects
+CREATE FUNCTION biocrypt.overdue_templates(OUT relation regclass, OUT column_name name,
+		OUT subject text, OUT expired_at timestamptz, OUT held boolean)
+	RETURNS SETOF record
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c record;
+BEGIN
+	FOR c IN SELECT p.relation, p.column_name FROM biocrypt.columns p
+			 ORDER BY p.relation::text, p.column_name
+	LOOP
+		RETURN QUERY EXECUTE format(
+			'SELECT $1, $2, biocrypt.subject_of(t.%1$I), biocrypt.expires_at(t.%1$I), '
+			'EXISTS (SELECT FROM biocrypt.holds h WHERE h.subject = biocrypt.subject_of(t.%1$I)) '
+			'FROM %2$s t WHERE biocrypt.expires_at(t.%1$I) <= now()',
+			c.column_name, c.relation)
+		USING c.relation, c.column_name;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION biocrypt.overdue_templates() IS 'templates past their expiry that the purge has not removed yet';
+
+CREATE VIEW biocrypt.overdue AS
+SELECT o.relation, o.column_name, o.subject, o.expired_at, o.held
+FROM biocrypt.overdue_templates() o;
+COMMENT ON VIEW biocrypt.overdue IS 'templates past expiry not yet purged (held subjects stay here until released)';
+
+REVOKE ALL ON biocrypt.columns, biocrypt.holds, biocrypt.retention_schedule,
+	biocrypt.overdue FROM PUBLIC;
+GRANT SELECT ON biocrypt.columns, biocrypt.holds, biocrypt.overdue
+	TO biocrypt_admin, biocrypt_auditor;
+GRANT SELECT ON biocrypt.retention_schedule
+	TO biocrypt_enroller, biocrypt_matcher, biocrypt_auditor, biocrypt_admin;
+REVOKE ALL ON FUNCTION
+	biocrypt.protect_column(regclass, name, interval, text[], text),
+	biocrypt.apply_column_policy(),
+	biocrypt.touch(protected_template, timestamptz),
+	biocrypt.purge_expired(),
+	biocrypt.destroy_key(int),
+	biocrypt.hold(text, text),
+	biocrypt.release_hold(text),
+	biocrypt.erase_subject(text),
+	biocrypt.rotate_key(),
+	biocrypt.reencrypt(regclass, name, bigint),
+	biocrypt.rewrap_keys(),
+	biocrypt.overdue_templates()
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.touch(protected_template, timestamptz)
+	TO biocrypt_enroller;
+GRANT EXECUTE ON FUNCTION biocrypt.overdue_templates() TO biocrypt_admin, biocrypt_auditor;
+GRANT EXECUTE ON FUNCTION
+	biocrypt.protect_column(regclass, name, interval, text[], text),
+	biocrypt.purge_expired(),
+	biocrypt.destroy_key(int),
+	biocrypt.hold(text, text),
+	biocrypt.release_hold(text),
+	biocrypt.erase_subject(text),
+	biocrypt.rotate_key(),
+	biocrypt.reencrypt(regclass, name, bigint),
+	biocrypt.rewrap_keys()
+	TO biocrypt_admin;
+
+-- a dropped table or column takes its policy with it
+CREATE FUNCTION biocrypt.forget_dropped_columns() RETURNS event_trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM biocrypt.columns c
+	USING pg_event_trigger_dropped_objects() d
+	WHERE d.classid = 'pg_class'::regclass AND d.objid = c.relation::oid
+		AND (d.objsubid = 0 OR d.address_names[3] = c.column_name);
+END
+$$;
+REVOKE ALL ON FUNCTION biocrypt.forget_dropped_columns() FROM PUBLIC;
+CREATE EVENT TRIGGER biocrypt_forget_dropped_columns ON sql_drop
+	EXECUTE FUNCTION biocrypt.forget_dropped_columns();
+
+----------------------------------------------------------------------------
 -- two-person review of identifications
 ----------------------------------------------------------------------------
 

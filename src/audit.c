@@ -520,11 +520,21 @@ AuditRecordNoWait(AuditEvent *ev)
 void
 AuditRecordEvent(AuditOperation op, Oid relid, const char *col, int64 rows)
 {
+	AuditRecordEventJson(op, relid, col, rows, NULL);
+}
+
+/* The same, with matches (JSON text, or NULL). */
+void
+AuditRecordEventJson(AuditOperation op, Oid relid, const char *col, int64 rows,
+					 const char *json)
+{
 	AuditEvent *ev = palloc(sizeof(AuditEvent));
 
 	AuditEventInit(ev, op);
 	AuditSetRelation(ev, relid, col);
 	ev->templates_compared = rows;
+	if (json != NULL)
+		AuditSetMatches(ev, json, strlen(json));
 	(void) AuditRecord(ev);
 	pfree(ev);
 }

@@ -98,6 +98,8 @@ extern int64 AuditRecord(AuditEvent *ev);
 extern void AuditRecordNoWait(AuditEvent *ev);
 extern void AuditRecordEvent(AuditOperation op, Oid relid, const char *col,
 							 int64 rows);
+extern void AuditRecordEventJson(AuditOperation op, Oid relid, const char *col,
+								 int64 rows, const char *json);
 extern const char *AuditOperationName(AuditOperation op);
 extern const char *AuditOutcomeName(AuditOutcome outcome);
 extern bool AmAuditWorker(void);

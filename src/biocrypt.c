@@ -37,6 +37,7 @@ _PG_init(void)
 	AuditGuardInit();
 	PurposeInit();
 	RetentionInit();
+	PurgeWorkerInit();
 	EnrolInit();
 	CompareInit();
 	MarkGUCPrefixReserved("biocrypt");

@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "datatype/timestamp.h"
+#include "access/attnum.h"
 #include "utils/array.h"
 
 #include "envelope.h"
@@ -44,6 +45,17 @@ typedef struct BiocryptSpi
 extern void BiocryptSpiBegin(BiocryptSpi *st);
 extern void BiocryptSpiEnd(BiocryptSpi *st);
 
+/* A table's own maintenance, run as its owner (keys.c) */
+typedef struct BiocryptAsOwner
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} BiocryptAsOwner;
+
+extern void BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid);
+extern void BiocryptRestoreUser(BiocryptAsOwner *st);
+
 /* Key hierarchy (keys.c) */
 extern void KeysInit(void);
 extern bool KeysRootKeyLoaded(void);
@@ -52,6 +64,7 @@ extern const void *KeysGetAesState(uint32 key_id);
 extern const uint8 *KeysActiveDek(TimestampTz expires, uint8 cipher,
 								  uint32 *key_id);
 extern uint8 KeysNewTemplateCipher(void);
+extern bool KeysDestroy(uint32 key_id);
 extern const uint8 *KeysAuditKey(void);
 extern const uint8 *KeysAuditProbeKey(void);
 
@@ -64,11 +77,13 @@ extern void ParseTemplate(bytea *tpl, EnvelopeHeader *hdr);
 extern void ParseTemplateForDecrypt(bytea *tpl, EnvelopeHeader *hdr);
 extern void DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst);
 extern SecBuf *OpenTemplate(bytea *tpl, EnvelopeHeader *hdr);
+extern bytea *ResealTemplate(bytea *tpl, const EnvelopeHeader *labels);
 
 /* Enrolment and reveal (enrol.c) */
 extern void EnrolInit(void);
 extern const float4 *CheckFloatArray(ArrayType *arr, const char *what, int *dims);
 extern char *SubjectToServer(const EnvelopeHeader *hdr);
+extern void PurposesFromArray(EnvelopeHeader *hdr, ArrayType *arr);
 
 /* Retention (retention.c) */
 extern void RetentionInit(void);
@@ -76,6 +91,22 @@ extern TimestampTz RetentionResolveExpiry(bool isnull, TimestampTz requested,
 										  TimestampTz now);
 extern bool RetentionIsExpired(const EnvelopeHeader *hdr);
 extern bool RetentionExpiredAt(const EnvelopeHeader *hdr, TimestampTz now);
+extern TimestampTz RetentionAdd(TimestampTz t, const Interval *span);
+extern TimestampTz RetentionCapExpiry(TimestampTz created, TimestampTz expires);
+extern void RetentionRefuseExpired(const EnvelopeHeader *hdr);
+extern int64 RetentionPurge(void);
+
+/* The purge launcher and workers (purgeworker.c) */
+extern void PurgeWorkerInit(void);
+extern PGDLLEXPORT void biocrypt_purge_launcher_main(Datum arg);
+extern PGDLLEXPORT void biocrypt_purge_worker_main(Datum arg);
+
+/* Column retention policies (policy.c) */
+#define POLICY_DEFAULT_RETENTION	0x01	/* retain_until was NULL */
+#define POLICY_DEFAULT_PURPOSES		0x02	/* purposes was NULL */
+extern void PolicyNoteDefaulted(bytea *tpl, int flags);
+extern char *RelationQualifiedName(Oid relid);
+extern AttrNumber CheckTemplateColumn(Oid relid, const char *col);
 
 /* Purpose limitation (purpose.c) */
 extern void PurposeInit(void);

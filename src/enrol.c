@@ -156,7 +156,7 @@ SetPurposes(EnvelopeHeader *hdr, char **names, int n)
 }
 
 /* Purposes from a text[] argument. */
-static void
+void
 PurposesFromArray(EnvelopeHeader *hdr, ArrayType *arr)
 {
 	Datum	   *elems;
@@ -268,6 +268,14 @@ FillLabels(FunctionCallInfo fcinfo, int subj, EnvelopeHeader *hdr)
 		PurposesFromArray(hdr, PG_GETARG_ARRAYTYPE_P(subj + 2));
 }
 
+/* Which labels FillLabels took from defaults (POLICY_DEFAULT_*). */
+static int
+DefaultedLabels(FunctionCallInfo fcinfo, int subj)
+{
+	return (PG_ARGISNULL(subj + 1) ? POLICY_DEFAULT_RETENTION : 0) |
+		(PG_ARGISNULL(subj + 2) ? POLICY_DEFAULT_PURPOSES : 0);
+}
+
 /* Quantise an embedding into the payload format of hdr. */
 static void
 Quantise(const EnvelopeHeader *hdr, const float4 *x, uint8 *out)
@@ -369,6 +377,7 @@ biocrypt_protect(PG_FUNCTION_ARGS)
 	hdr.dims = (uint32) dims;
 	FillLabels(fcinfo, 1, &hdr);
 	result = SealPayload(&hdr, x, NULL, NULL);
+	PolicyNoteDefaulted(result, DefaultedLabels(fcinfo, 1));
 	WipeDetoasted(arr, PG_GETARG_DATUM(0));
 	AuditAccess(fcinfo, AUDIT_OP_PROTECT)->templates_compared++;
 	PG_RETURN_BYTEA_P(result);
@@ -447,6 +456,7 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	FillLabels(fcinfo, 2, &hdr);
 	result = SealPayload(&hdr, NULL, (const uint8 *) VARDATA_ANY(code),
 						 mask ? (const uint8 *) VARDATA_ANY(mask) : NULL);
+	PolicyNoteDefaulted(result, DefaultedLabels(fcinfo, 2));
 	WipeDetoasted(code, PG_GETARG_DATUM(0));
 	if (mask != NULL)
 		WipeDetoasted(mask, PG_GETARG_DATUM(1));
@@ -503,12 +513,7 @@ OpenForReveal(FunctionCallInfo fcinfo, EnvelopeHeader *hdr, bool want_bits)
 				 errhint("Use biocrypt.%s for this template.",
 						 want_bits ? "reveal" : "reveal_bits"),
 				 errhidestmt(true)));
-	if (RetentionIsExpired(hdr))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("biocrypt: template has expired"),
-				 errdetail("Expired templates are never decrypted."),
-				 errhidestmt(true)));
+	RetentionRefuseExpired(hdr);
 	ev->templates_compared++;
 	return OpenTemplate(tpl, hdr);
 }

@@ -42,17 +42,23 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
 
+#include "audit.h"
 #include "biocrypt.h"
 
 #define KDF_CTX_TEMPLATES	"bctmplkw"	/* wraps template data keys */
@@ -111,7 +117,11 @@ static char *biocrypt_root_key_command = NULL;
 static int	biocrypt_cipher = CIPHER_CHOICE_AUTO;
 static int	biocrypt_max_encryptions_per_key = 1 << 30;
 
+static char *biocrypt_new_root_key_file = NULL;
+static char *biocrypt_new_root_key_command = NULL;
+
 static DerivedKeys *derived_keys = NULL;
+static DerivedKeys *new_keys = NULL;	/* the next root key, for rewrap_keys */
 static pid_t derived_keys_locked_pid = 0;
 
 static uint8 *dek_bytes = NULL;	/* DEK_CACHE_SLOTS keys, locked */
@@ -122,6 +132,19 @@ static DekSlot dek_slots[DEK_CACHE_SLOTS];
 static int	dek_next_victim = 0;
 static ActiveKey active_keys[ACTIVE_CACHE_SLOTS];
 static bool xact_callback_registered = false;
+
+/*
+ * Another backend destroyed or rewrapped keys: drop the cache at the next
+ * key lookup (never in the middle of one, which may be filling a slot).
+ */
+static bool dek_cache_stale = false;
+static Oid	keys_relid = InvalidOid;	/* biocrypt.keys, once looked up */
+
+/* Keys destroyed by this transaction, for the cluster's list at commit. */
+#define FINGERPRINT_BYTES	16
+#define DESTROYED_DIR		"pg_biocrypt"
+#define DESTROYED_FILE		DESTROYED_DIR "/destroyed_keys"
+static List *pending_destroyed = NIL;
 
 /* Report a root-key problem: FATAL while preloading stops the server. */
 #define RootKeyFatal(...) \
@@ -151,7 +174,7 @@ ParseRootKeyHex(const char *text, size_t len, uint8 *root)
 
 /* Read the root key from a file that only its owner may access. */
 static void
-ReadRootKeyFile(const char *path, uint8 *root)
+ReadRootKeyFile(const char *setting, const char *path, uint8 *root)
 {
 	char		text[160];
 	struct stat st;
@@ -159,19 +182,19 @@ ReadRootKeyFile(const char *path, uint8 *root)
 	int			fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		RootKeyFatal("biocrypt: could not open biocrypt.root_key_file \"%s\": %m",
-					 path);
+		RootKeyFatal("biocrypt: could not open %s \"%s\": %m",
+					 setting, path);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 	{
 		close(fd);
-		RootKeyFatal("biocrypt: biocrypt.root_key_file \"%s\" is not a regular file",
-					 path);
+		RootKeyFatal("biocrypt: %s \"%s\" is not a regular file",
+					 setting, path);
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 	{
 		close(fd);
-		RootKeyFatal("biocrypt: biocrypt.root_key_file \"%s\" has group or world access",
-					 path);
+		RootKeyFatal("biocrypt: %s \"%s\" has group or world access",
+					 setting, path);
 	}
 	n = read(fd, text, sizeof(text));
 	close(fd);
@@ -179,15 +202,15 @@ ReadRootKeyFile(const char *path, uint8 *root)
 	if (n < 0 || n == sizeof(text) || !ParseRootKeyHex(text, (size_t) n, root))
 	{
 		sodium_memzero(text, sizeof(text));
-		RootKeyFatal("biocrypt: biocrypt.root_key_file \"%s\" does not hold 64 hexadecimal digits",
-					 path);
+		RootKeyFatal("biocrypt: %s \"%s\" does not hold 64 hexadecimal digits",
+					 setting, path);
 	}
 	sodium_memzero(text, sizeof(text));
 }
 
 /* Run biocrypt.root_key_command and read the key from its output. */
 static void
-ReadRootKeyCommand(const char *command, uint8 *root)
+ReadRootKeyCommand(const char *setting, const char *command, uint8 *root)
 {
 	char		text[160];
 	size_t		n;
@@ -198,7 +221,7 @@ ReadRootKeyCommand(const char *command, uint8 *root)
 	fflush(NULL);
 	pipe = popen(command, "r");
 	if (pipe == NULL)
-		RootKeyFatal("biocrypt: could not run biocrypt.root_key_command: %m");
+		RootKeyFatal("biocrypt: could not run %s: %m", setting);
 	/* unbuffered, so that no stdio buffer keeps a copy of the key */
 	setvbuf(pipe, NULL, _IONBF, 0);
 	n = fread(text, 1, sizeof(text), pipe);
@@ -213,61 +236,88 @@ ReadRootKeyCommand(const char *command, uint8 *root)
 	if (rc != 0)
 	{
 		sodium_memzero(text, sizeof(text));
-		RootKeyFatal("biocrypt: biocrypt.root_key_command failed: %s",
-					 wait_result_to_str(rc));
+		RootKeyFatal("biocrypt: %s failed: %s",
+					 setting, wait_result_to_str(rc));
 	}
 	if (too_long || n == sizeof(text) || !ParseRootKeyHex(text, n, root))
 	{
 		sodium_memzero(text, sizeof(text));
-		RootKeyFatal("biocrypt: biocrypt.root_key_command did not print 64 hexadecimal digits");
+		RootKeyFatal("biocrypt: %s did not print 64 hexadecimal digits", setting);
 	}
 	sodium_memzero(text, sizeof(text));
 }
 
-/* Derive the purpose keys from the root key into locked memory. */
-static void
+/* Derive the purpose keys from a root key into locked memory. */
+static DerivedKeys *
 DeriveKeys(const uint8 *root)
 {
 	static const char kcv_msg[] = "biocrypt key check v1";
+	DerivedKeys *dk = sodium_malloc(sizeof(DerivedKeys));
 
-	derived_keys = sodium_malloc(sizeof(DerivedKeys));
-	if (derived_keys == NULL)
+	if (dk == NULL)
 		RootKeyFatal("biocrypt: could not allocate locked memory for keys");
-	crypto_kdf_derive_from_key(derived_keys->wrap, BIOCRYPT_KEY_BYTES, 1,
+	crypto_kdf_derive_from_key(dk->wrap, BIOCRYPT_KEY_BYTES, 1,
 							   KDF_CTX_TEMPLATES, root);
-	crypto_kdf_derive_from_key(derived_keys->audit, BIOCRYPT_KEY_BYTES, 1,
+	crypto_kdf_derive_from_key(dk->audit, BIOCRYPT_KEY_BYTES, 1,
 							   KDF_CTX_AUDIT, root);
-	crypto_kdf_derive_from_key(derived_keys->audit_probe, BIOCRYPT_KEY_BYTES, 2,
+	crypto_kdf_derive_from_key(dk->audit_probe, BIOCRYPT_KEY_BYTES, 2,
 							   KDF_CTX_AUDIT, root);
-	crypto_kdf_derive_from_key(derived_keys->sealed_seed, BIOCRYPT_KEY_BYTES, 1,
+	crypto_kdf_derive_from_key(dk->sealed_seed, BIOCRYPT_KEY_BYTES, 1,
 							   KDF_CTX_SEALED, root);
-	crypto_generichash(derived_keys->kcv, KCV_BYTES,
+	crypto_generichash(dk->kcv, KCV_BYTES,
 					   (const unsigned char *) kcv_msg, sizeof(kcv_msg) - 1,
-					   derived_keys->wrap, BIOCRYPT_KEY_BYTES);
-	sodium_mprotect_readonly(derived_keys);
-	derived_keys_locked_pid = getpid();
+					   dk->wrap, BIOCRYPT_KEY_BYTES);
+	sodium_mprotect_readonly(dk);
+	return dk;
 }
 
-/* Load the root key in the postmaster; any problem stops the server. */
+/*
+ * Read one root key from file or command (prefix names their settings)
+ * and derive its keys; NULL if neither is set and the key is optional.
+ */
+static DerivedKeys *
+LoadOneRootKey(const char *file, const char *command, const char *prefix,
+			   bool required)
+{
+	uint8		root[BIOCRYPT_KEY_BYTES];
+	bool		have_file = file && file[0];
+	bool		have_command = command && command[0];
+	DerivedKeys *dk;
+
+	if (have_file && have_command)
+		RootKeyFatal("biocrypt: both biocrypt.%s_file and biocrypt.%s_command are set",
+					 prefix, prefix);
+	if (!have_file && !have_command)
+	{
+		if (required)
+			RootKeyFatal("biocrypt: no root key configured: set biocrypt.root_key_file or biocrypt.root_key_command");
+		return NULL;
+	}
+	sodium_mlock(root, sizeof(root));
+	if (have_file)
+		ReadRootKeyFile(psprintf("biocrypt.%s_file", prefix), file, root);
+	else
+		ReadRootKeyCommand(psprintf("biocrypt.%s_command", prefix), command, root);
+	dk = DeriveKeys(root);
+	sodium_munlock(root, sizeof(root)); /* zeroes it too */
+	return dk;
+}
+
+/*
+ * Load the root key in the postmaster, and the next one while the ring is
+ * being rewrapped; any problem stops the server.
+ */
 static void
 LoadRootKey(void)
 {
-	uint8		root[BIOCRYPT_KEY_BYTES];
-	bool		have_file = biocrypt_root_key_file && biocrypt_root_key_file[0];
-	bool		have_command = biocrypt_root_key_command &&
-		biocrypt_root_key_command[0];
-
-	if (have_file && have_command)
-		RootKeyFatal("biocrypt: both biocrypt.root_key_file and biocrypt.root_key_command are set");
-	if (!have_file && !have_command)
-		RootKeyFatal("biocrypt: no root key configured: set biocrypt.root_key_file or biocrypt.root_key_command");
-	sodium_mlock(root, sizeof(root));
-	if (have_file)
-		ReadRootKeyFile(biocrypt_root_key_file, root);
-	else
-		ReadRootKeyCommand(biocrypt_root_key_command, root);
-	DeriveKeys(root);
-	sodium_munlock(root, sizeof(root)); /* zeroes it too */
+	derived_keys = LoadOneRootKey(biocrypt_root_key_file, biocrypt_root_key_command,
+								  "root_key", true);
+	new_keys = LoadOneRootKey(biocrypt_new_root_key_file, biocrypt_new_root_key_command,
+							  "new_root_key", false);
+	if (new_keys != NULL &&
+		sodium_memcmp(new_keys->kcv, derived_keys->kcv, KCV_BYTES) == 0)
+		RootKeyFatal("biocrypt: the new root key is the current root key");
+	derived_keys_locked_pid = getpid();
 }
 
 /* Zero all key material of this process when it exits. */
@@ -283,12 +333,16 @@ KeysAtExit(int code, Datum arg)
 	if (derived_keys != NULL)
 		sodium_free(derived_keys);
 	derived_keys = NULL;
+	if (new_keys != NULL)
+		sodium_free(new_keys);
+	new_keys = NULL;
 }
 
 /* Forget every cached key: some may belong to rows that rolled back. */
 static void
 KeysForgetCached(void)
 {
+	dek_cache_stale = false;
 	memset(dek_slots, 0, sizeof(dek_slots));
 	if (dek_bytes != NULL)
 		sodium_memzero(dek_bytes, DEK_CACHE_SLOTS * BIOCRYPT_KEY_BYTES);
@@ -297,24 +351,123 @@ KeysForgetCached(void)
 	memset(active_keys, 0, sizeof(active_keys));
 }
 
-/* The active-key choice lasts one transaction; an abort drops all keys. */
+/* A key's fingerprint: a hash of its wrapped form (random, unique). */
+static void
+Fingerprint(bytea *wrapped, uint8 *out)
+{
+	crypto_generichash(out, FINGERPRINT_BYTES, (const uint8 *) VARDATA_ANY(wrapped),
+					   VARSIZE_ANY_EXHDR(wrapped), NULL, 0);
+}
+
+/*
+ * Was this wrapped key destroyed in this cluster?  The list outlives the
+ * database, so a copy of the ring restored from an older dump into another
+ * database of the cluster cannot bring the key back.
+ */
+static bool
+DestroyedInCluster(bytea *wrapped)
+{
+	uint8		fp[FINGERPRINT_BYTES];
+	uint8		rec[FINGERPRINT_BYTES * 64];
+	bool		found = false;
+	ssize_t		n;
+	int			fd = OpenTransientFile(DESTROYED_FILE, O_RDONLY | PG_BINARY);
+
+	if (fd < 0)
+	{
+		if (errno == ENOENT)
+			return false;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE)));
+	}
+	Fingerprint(wrapped, fp);
+	while (!found && (n = read(fd, rec, sizeof(rec))) > 0)
+		for (ssize_t i = 0; i + FINGERPRINT_BYTES <= n && !found; i += FINGERPRINT_BYTES)
+			found = memcmp(rec + i, fp, FINGERPRINT_BYTES) == 0;
+	CloseTransientFile(fd);
+	return found;
+}
+
+/* Append this transaction's destroyed keys to the cluster's list, durably. */
+static void
+WriteDestroyed(void)
+{
+	ListCell   *lc;
+	int			fd;
+
+	if (mkdir(DESTROYED_DIR, S_IRWXU) != 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("biocrypt: could not create directory \"%s\": %m", DESTROYED_DIR)));
+	fd = OpenTransientFile(DESTROYED_FILE, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE)));
+	foreach(lc, pending_destroyed)
+		if (write(fd, lfirst(lc), FINGERPRINT_BYTES) != FINGERPRINT_BYTES)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("biocrypt: could not write \"%s\": %m", DESTROYED_FILE)));
+	if (pg_fsync(fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("biocrypt: could not fsync \"%s\": %m", DESTROYED_FILE)));
+	CloseTransientFile(fd);
+	fsync_fname(DESTROYED_DIR, true);
+}
+
+/*
+ * The active-key choice lasts one transaction; an abort drops all keys.
+ * Keys destroyed by a committing transaction join the cluster's list just
+ * before the commit record.
+ */
 static void
 KeysXactCallback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (pending_destroyed != NIL)
+				WriteDestroyed();
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (pending_destroyed != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("biocrypt: cannot prepare a transaction that destroyed a data key")));
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			pending_destroyed = NIL;
 			KeysForgetCached();
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
+			pending_destroyed = NIL;
 			memset(active_keys, 0, sizeof(active_keys));
 			break;
 		default:
 			break;
 	}
+}
+
+/* biocrypt.keys changed in another backend (destroy, rewrap): see it. */
+static void
+KeysRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == keys_relid)
+		dek_cache_stale = true;
+}
+
+/* The OID of biocrypt.keys, to invalidate other backends' key caches. */
+static Oid
+KeysRelid(void)
+{
+	keys_relid = get_relname_relid("keys", get_namespace_oid("biocrypt", false));
+	return keys_relid;
 }
 
 /*
@@ -347,6 +500,8 @@ KeysAttach(void)
 	if (derived_keys_locked_pid != MyProcPid)
 	{
 		sodium_mlock(derived_keys, sizeof(DerivedKeys));
+		if (new_keys != NULL)
+			sodium_mlock(new_keys, sizeof(DerivedKeys));
 		derived_keys_locked_pid = MyProcPid;
 	}
 	dek_bytes = sodium_malloc(DEK_CACHE_SLOTS * BIOCRYPT_KEY_BYTES);
@@ -362,6 +517,7 @@ KeysAttach(void)
 	{
 		RegisterXactCallback(KeysXactCallback, NULL);
 		RegisterSubXactCallback(KeysSubXactCallback, NULL);
+		CacheRegisterRelcacheCallback(KeysRelcacheCallback, (Datum) 0);
 		xact_callback_registered = true;
 	}
 }
@@ -392,6 +548,39 @@ BiocryptSpiEnd(BiocryptSpi *st)
 	AtEOXact_GUC(true, st->save_nestlevel);
 	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
 	SPI_finish();
+}
+
+/*
+ * Run a table's maintenance (purge, erasure, re-encryption) as its owner,
+ * in a security-restricted operation with a pinned search_path, the way
+ * VACUUM and REFRESH MATERIALIZED VIEW do: the table's triggers then never
+ * run with the extension's privileges.
+ */
+void
+BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "biocrypt: cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
+	SetUserIdAndSecContext(owner, st->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	st->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/* Back to the identity and settings BiocryptBecomeOwner saved. */
+void
+BiocryptRestoreUser(BiocryptAsOwner *st)
+{
+	AtEOXact_GUC(true, st->save_nestlevel);
+	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
 }
 
 /* SQL name of a cipher id, as stored in biocrypt.keys.cipher. */
@@ -471,30 +660,60 @@ RootKeyMismatch(uint32 key_id)
 			 errhidestmt(true)));
 }
 
-/* Check a key row's state, cipher and key-check value before unwrapping. */
+/* The derived keys whose key-check value is kcv: current or next root. */
+static const DerivedKeys *
+WrappingKeysFor(bytea *kcv)
+{
+	if (VARSIZE_ANY_EXHDR(kcv) != KCV_BYTES)
+		return NULL;
+	if (sodium_memcmp(VARDATA_ANY(kcv), derived_keys->kcv, KCV_BYTES) == 0)
+		return derived_keys;
+	if (new_keys != NULL &&
+		sodium_memcmp(VARDATA_ANY(kcv), new_keys->kcv, KCV_BYTES) == 0)
+		return new_keys;
+	return NULL;
+}
+
+/* The one error for a destroyed key, wherever the ring says otherwise. */
 static void
+KeyDestroyed(uint32 key_id, bool restored)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("biocrypt: data key %u has been destroyed", key_id),
+			 restored ?
+			 errdetail("This cluster destroyed the key; this copy of the key ring is older than that.") :
+			 errdetail("Templates sealed under a destroyed key can never be decrypted again."),
+			 errhidestmt(true)));
+}
+
+/*
+ * Check a key row's state, cipher and key-check value before unwrapping;
+ * returns the derived keys that wrapped it.
+ */
+static const DerivedKeys *
 CheckKeyRow(uint32 key_id, uint8 cipher, const char *row_cipher,
 			const char *state, bytea *kcv)
 {
+	const DerivedKeys *wk;
+
 	if (strcmp(state, "destroyed") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("biocrypt: data key %u has been destroyed", key_id),
-				 errdetail("Templates sealed under a destroyed key can never be decrypted again."),
-				 errhidestmt(true)));
+		KeyDestroyed(key_id, false);
 	if (strcmp(row_cipher, CipherName(cipher)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("biocrypt: template cipher does not match data key %u", key_id),
 				 errhidestmt(true)));
-	if (VARSIZE_ANY_EXHDR(kcv) != KCV_BYTES ||
-		sodium_memcmp(VARDATA_ANY(kcv), derived_keys->kcv, KCV_BYTES) != 0)
+	wk = WrappingKeysFor(kcv);
+	if (wk == NULL)
 		RootKeyMismatch(key_id);
+	return wk;
 }
 
-/* Unwrap a DEK fetched from the ring into a cache slot. */
+/* Unwrap a DEK fetched from the ring into slot (locked memory). */
 static void
-UnwrapInto(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped)
+UnwrapInto(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped,
+		   const DerivedKeys *wk)
 {
 	uint8		ad[32];
 	size_t		adlen = WrapAd(ad, key_id, cipher);
@@ -504,8 +723,7 @@ UnwrapInto(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped)
 		crypto_aead_xchacha20poly1305_ietf_decrypt(slot, NULL, NULL,
 												   w + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 												   WRAPPED_BYTES - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-												   ad, adlen, w,
-												   derived_keys->wrap) != 0)
+												   ad, adlen, w, wk->wrap) != 0)
 	{
 		sodium_memzero(slot, BIOCRYPT_KEY_BYTES);
 		ereport(ERROR,
@@ -514,6 +732,32 @@ UnwrapInto(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped)
 				 errdetail("The row of biocrypt.keys was altered or damaged."),
 				 errhidestmt(true)));
 	}
+	if (DestroyedInCluster(wrapped))
+	{
+		sodium_memzero(slot, BIOCRYPT_KEY_BYTES);
+		KeyDestroyed(key_id, true);
+	}
+}
+
+/* Wrap dek under wk into a new wrapped value and key-check value. */
+static void
+WrapDek(const uint8 *dek, uint32 key_id, uint8 cipher, const DerivedKeys *wk,
+		bytea **wrapped, bytea **kcv)
+{
+	uint8		ad[32];
+	uint8	   *w;
+
+	*wrapped = palloc(VARHDRSZ + WRAPPED_BYTES);
+	*kcv = palloc(VARHDRSZ + KCV_BYTES);
+	w = (uint8 *) VARDATA(*wrapped);
+	randombytes_buf(w, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(w + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+											   NULL, dek, BIOCRYPT_KEY_BYTES,
+											   ad, WrapAd(ad, key_id, cipher),
+											   NULL, w, wk->wrap);
+	SET_VARSIZE(*wrapped, VARHDRSZ + WRAPPED_BYTES);
+	memcpy(VARDATA(*kcv), wk->kcv, KCV_BYTES);
+	SET_VARSIZE(*kcv, VARHDRSZ + KCV_BYTES);
 }
 
 /* Read key row key_id and unwrap it into the cache. */
@@ -523,10 +767,12 @@ FetchDek(uint32 key_id, uint8 cipher)
 	BiocryptSpi	st;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum((int32) key_id)};
+	const DerivedKeys *wk;
 	uint8	   *slot;
 	bool		isnull;
 
 	BiocryptSpiBegin(&st);
+	(void) KeysRelid();
 	if (SPI_execute_with_args("SELECT cipher, state, kcv, wrapped FROM biocrypt.keys WHERE id = $1",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: key ring query failed");
@@ -536,15 +782,16 @@ FetchDek(uint32 key_id, uint8 cipher)
 				 errmsg("biocrypt: data key %u is not in the key ring", key_id),
 				 errhint("The template was sealed in another database or cluster; copy biocrypt.keys with it (pg_dump includes it)."),
 				 errhidestmt(true)));
-	CheckKeyRow(key_id, cipher,
-				SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-				SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-				DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 3, &isnull)));
+	wk = CheckKeyRow(key_id, cipher,
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+					 DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 3, &isnull)));
 	slot = DekCacheSlot(key_id, cipher);
 	UnwrapInto(slot, key_id, cipher,
 			   DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 4, &isnull)));
+											 SPI_tuptable->tupdesc, 4, &isnull)),
+			   wk);
 	BiocryptSpiEnd(&st);
 	DekCacheCommit(slot);
 	return slot;
@@ -560,6 +807,8 @@ KeysGetDek(uint32 key_id, uint8 cipher)
 	const uint8 *dek;
 
 	KeysAttach();
+	if (dek_cache_stale)
+		KeysForgetCached();
 	dek = DekCacheLookup(key_id, cipher);
 	return dek != NULL ? dek : FetchDek(key_id, cipher);
 }
@@ -649,10 +898,8 @@ CreateKey(ActiveKey *ak, int64 counter)
 {
 	Oid			argtypes[6] = {INT4OID, DATEOID, TEXTOID, BYTEAOID, BYTEAOID, INT8OID};
 	Datum		args[6];
-	bytea	   *wrapped = palloc(VARHDRSZ + WRAPPED_BYTES);
-	bytea	   *kcv = palloc(VARHDRSZ + KCV_BYTES);
-	uint8	   *w = (uint8 *) VARDATA(wrapped);
-	uint8		ad[32];
+	bytea	   *wrapped;
+	bytea	   *kcv;
 	uint32		key_id;
 	uint8	   *dek;
 	bool		isnull;
@@ -663,14 +910,9 @@ CreateKey(ActiveKey *ak, int64 counter)
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	dek = DekCacheSlot(key_id, ak->cipher);
 	randombytes_buf(dek, BIOCRYPT_KEY_BYTES);
-	randombytes_buf(w, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(w + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-											   NULL, dek, BIOCRYPT_KEY_BYTES,
-											   ad, WrapAd(ad, key_id, ak->cipher),
-											   NULL, w, derived_keys->wrap);
-	SET_VARSIZE(wrapped, VARHDRSZ + WRAPPED_BYTES);
-	memcpy(VARDATA(kcv), derived_keys->kcv, KCV_BYTES);
-	SET_VARSIZE(kcv, VARHDRSZ + KCV_BYTES);
+	/* while a new root key is configured, new keys go straight under it */
+	WrapDek(dek, key_id, ak->cipher, new_keys != NULL ? new_keys : derived_keys,
+			&wrapped, &kcv);
 
 	args[0] = Int32GetDatum((int32) key_id);
 	args[1] = DateADTGetDatum(ak->epoch);
@@ -698,15 +940,20 @@ CreateKey(ActiveKey *ak, int64 counter)
 static void
 CheckRingRootKey(void)
 {
-	Oid			argtypes[1] = {BYTEAOID};
-	Datum		args[1];
+	Oid			argtypes[2] = {BYTEAOID, BYTEAOID};
+	Datum		args[2];
 	bytea	   *kcv = palloc(VARHDRSZ + KCV_BYTES);
+	bytea	   *next_kcv = palloc(VARHDRSZ + KCV_BYTES);
 
 	memcpy(VARDATA(kcv), derived_keys->kcv, KCV_BYTES);
 	SET_VARSIZE(kcv, VARHDRSZ + KCV_BYTES);
+	memcpy(VARDATA(next_kcv), new_keys != NULL ? new_keys->kcv : derived_keys->kcv,
+		   KCV_BYTES);
+	SET_VARSIZE(next_kcv, VARHDRSZ + KCV_BYTES);
 	args[0] = PointerGetDatum(kcv);
-	if (SPI_execute_with_args("SELECT id FROM biocrypt.keys WHERE kcv <> $1 LIMIT 1",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+	args[1] = PointerGetDatum(next_kcv);
+	if (SPI_execute_with_args("SELECT id FROM biocrypt.keys WHERE kcv <> $1 AND kcv <> $2 LIMIT 1",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: key ring query failed");
 	if (SPI_processed > 0)
 	{
@@ -792,6 +1039,184 @@ KeysActiveDek(TimestampTz expires, uint8 cipher, uint32 *key_id)
 	return dek;
 }
 
+/* Cipher id of a cipher name from biocrypt.keys. */
+static uint8
+CipherId(const char *name)
+{
+	return strcmp(name, "aes-256-gcm") == 0 ? ENVELOPE_CIPHER_AES256GCM :
+		ENVELOPE_CIPHER_XCHACHA20;
+}
+
+/* Every backend drops its cached keys at its next key lookup. */
+static void
+InvalidateKeyCaches(void)
+{
+	CacheInvalidateRelcacheByRelid(KeysRelid());
+	dek_cache_stale = true;
+}
+
+/* Record a key-ring event: [{"action": ..., "key_id": ..., ...}]. */
+static void
+RecordKeyEvent(AuditOperation op, int64 count, const char *json)
+{
+	AuditRecordEventJson(op, KeysRelid(), NULL, count, json);
+}
+
+/*
+ * Crypto-shred data key key_id: erase its wrapped form from the ring and
+ * add its fingerprint to the cluster's list of destroyed keys at commit.
+ * Returns false if it was already destroyed.
+ */
+bool
+KeysDestroy(uint32 key_id)
+{
+	BiocryptSpi st;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum((int32) key_id)};
+	HeapTuple	tup;
+	bool		isnull;
+	char	   *epoch;
+	MemoryContext old;
+	uint8	   *fp;
+
+	KeysAttach();
+	BiocryptSpiBegin(&st);
+	if (SPI_execute_with_args("SELECT state, wrapped, epoch::text FROM biocrypt.keys "
+							  "WHERE id = $1 FOR UPDATE",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: key ring query failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("biocrypt: data key %u is not in the key ring", key_id)));
+	tup = SPI_tuptable->vals[0];
+	if (strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 1), "destroyed") == 0)
+	{
+		BiocryptSpiEnd(&st);
+		return false;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	fp = palloc(FINGERPRINT_BYTES);
+	Fingerprint(DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)), fp);
+	pending_destroyed = lappend(pending_destroyed, fp);
+	MemoryContextSwitchTo(old);
+	epoch = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
+	if (SPI_execute_with_args("UPDATE biocrypt.keys SET state = 'destroyed', wrapped = NULL, "
+							  "destroyed_at = pg_catalog.now() WHERE id = $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "biocrypt: key ring update failed");
+	BiocryptSpiEnd(&st);
+	InvalidateKeyCaches();
+	RecordKeyEvent(AUDIT_OP_DESTROY, 0,
+				   psprintf("[{\"key_id\": %u, \"epoch\": \"%s\"}]", key_id, epoch));
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_destroy_key);
+/* destroy_key(id): true if destroyed now, false if it already was */
+Datum
+biocrypt_destroy_key(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+
+	if (id <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("biocrypt: data key %d is not in the key ring", id)));
+	PG_RETURN_BOOL(KeysDestroy((uint32) id));
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_rotate_key);
+/* rotate_key(): retire every active key; new templates get fresh keys */
+Datum
+biocrypt_rotate_key(PG_FUNCTION_ARGS)
+{
+	BiocryptSpi st;
+	int32		retired;
+
+	KeysAttach();
+	BiocryptSpiBegin(&st);
+	if (SPI_execute("UPDATE biocrypt.keys SET state = 'retired', retired_at = pg_catalog.now() "
+					"WHERE state = 'active'", false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "biocrypt: key ring update failed");
+	retired = (int32) SPI_processed;
+	BiocryptSpiEnd(&st);
+	memset(active_keys, 0, sizeof(active_keys));
+	RecordKeyEvent(AUDIT_OP_ROTATE, retired,
+				   psprintf("[{\"action\": \"rotate_key\", \"keys\": %d}]", retired));
+	PG_RETURN_INT32(retired);
+}
+
+/* Rewrap one key row under the new root key (in SPI). */
+static void
+RewrapRow(HeapTuple tup, TupleDesc td, const DerivedKeys *wk)
+{
+	bool		isnull;
+	uint32		key_id = (uint32) DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+	uint8		cipher = CipherId(SPI_getvalue(tup, td, 2));
+	bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(tup, td, 4, &isnull));
+	SecBuf	   *dek = SecmemAcquire(BIOCRYPT_KEY_BYTES);
+	Oid			argtypes[3] = {INT4OID, BYTEAOID, BYTEAOID};
+	Datum		args[3];
+	bytea	   *new_wrapped;
+	bytea	   *new_kcv;
+
+	UnwrapInto(dek->data, key_id, cipher, wrapped, wk);
+	WrapDek(dek->data, key_id, cipher, new_keys, &new_wrapped, &new_kcv);
+	SecmemRelease(dek);
+	args[0] = Int32GetDatum((int32) key_id);
+	args[1] = PointerGetDatum(new_wrapped);
+	args[2] = PointerGetDatum(new_kcv);
+	if (SPI_execute_with_args("UPDATE biocrypt.keys SET wrapped = $2, kcv = $3 WHERE id = $1",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "biocrypt: key ring update failed");
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_rewrap_keys);
+/* rewrap_keys(): wrap every data key under the new root key */
+Datum
+biocrypt_rewrap_keys(PG_FUNCTION_ARGS)
+{
+	BiocryptSpi st;
+	SPITupleTable *keys;
+	uint64		nkeys;
+	int32		rewrapped = 0;
+
+	KeysAttach();
+	if (new_keys == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biocrypt: no new root key is configured"),
+				 errhint("Set biocrypt.new_root_key_file or biocrypt.new_root_key_command and restart the server.")));
+	BiocryptSpiBegin(&st);
+	if (SPI_execute("SELECT id, cipher, kcv, wrapped FROM biocrypt.keys "
+					"WHERE state <> 'destroyed' ORDER BY id FOR UPDATE",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: key ring query failed");
+	keys = SPI_tuptable;
+	nkeys = SPI_processed;
+	for (uint64 i = 0; i < nkeys; i++)
+	{
+		bool		isnull;
+		bytea	   *kcv = DatumGetByteaPP(SPI_getbinval(keys->vals[i], keys->tupdesc, 3, &isnull));
+		const DerivedKeys *wk = WrappingKeysFor(kcv);
+
+		if (wk == new_keys)
+			continue;			/* done by an earlier run */
+		if (wk == NULL)
+			RootKeyMismatch((uint32) DatumGetInt32(SPI_getbinval(keys->vals[i],
+																 keys->tupdesc, 1,
+																 &isnull)));
+		RewrapRow(keys->vals[i], keys->tupdesc, wk);
+		rewrapped++;
+	}
+	BiocryptSpiEnd(&st);
+	InvalidateKeyCaches();
+	RecordKeyEvent(AUDIT_OP_ROTATE, rewrapped,
+				   psprintf("[{\"action\": \"rewrap_keys\", \"keys\": %d}]", rewrapped));
+	PG_RETURN_INT32(rewrapped);
+}
+
 /* The cipher for new templates: biocrypt.cipher, auto = fastest here. */
 uint8
 KeysNewTemplateCipher(void)
@@ -838,6 +1263,16 @@ KeysInit(void)
 	DefineCustomStringVariable("biocrypt.root_key_command",
 							   "Program that prints the root key as 64 hexadecimal digits.",
 							   NULL, &biocrypt_root_key_command, NULL,
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("biocrypt.new_root_key_file",
+							   "File holding the next root key, while biocrypt.rewrap_keys() moves the key ring to it.",
+							   NULL, &biocrypt_new_root_key_file, NULL,
+							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("biocrypt.new_root_key_command",
+							   "Program that prints the next root key, while biocrypt.rewrap_keys() moves the key ring to it.",
+							   NULL, &biocrypt_new_root_key_command, NULL,
 							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 	DefineCustomEnumVariable("biocrypt.cipher",

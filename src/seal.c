@@ -170,3 +170,29 @@ OpenTemplate(bytea *tpl, EnvelopeHeader *hdr)
 	DecryptTemplate(tpl, hdr, buf->data);
 	return buf;
 }
+
+/*
+ * Decrypt tpl and seal its payload again under labels (tpl's header with
+ * a new expiry or purposes), with a fresh nonce and the active key of the
+ * new expiry's epoch.  The plaintext is zeroed on every path.
+ */
+bytea *
+ResealTemplate(bytea *tpl, const EnvelopeHeader *labels)
+{
+	EnvelopeHeader hdr;
+	SecBuf	   *plain = OpenTemplate(tpl, &hdr);
+	bytea	   *volatile result = NULL;
+
+	PG_TRY();
+	{
+		EnvelopeHeader out = *labels;
+
+		result = SealTemplate(&out, plain->data);
+	}
+	PG_FINALLY();
+	{
+		SecmemRelease(plain);
+	}
+	PG_END_TRY();
+	return result;
+}

@@ -1,0 +1,504 @@
+/*-------------------------------------------------------------------------
+ *
+ * policy.c
+ *		Column retention policies (biocrypt.protect_column) and their trigger.
+ *
+ * A policy names a protected_template column, how long its templates may
+ * live, for which purposes, and whether the purge deletes the row or nulls
+ * the column.  protect_column installs one row trigger per table,
+ * biocrypt_column_policy, which runs on every INSERT and UPDATE:
+ *
+ * - protect() cannot see which column its result will land in, so when its
+ *   retain_until or purposes were NULL it notes the new template's nonce in
+ *   a per-transaction set.  The trigger finds such templates and re-seals
+ *   them with the policy's retention and purposes.
+ * - Every other template written to the column must already fit the
+ *   policy: it expires within the retention from now, and its purposes are
+ *   among the policy's.  A template that is written back unchanged, or
+ *   re-sealed with the same expiry and purposes (reencrypt), is not checked
+ *   again, so shortening a policy does not block maintenance.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "audit.h"
+#include "biocrypt.h"
+
+#define NONCE_KEY_BYTES		24
+
+/* A template protect() sealed with defaults in this transaction. */
+typedef struct DefaultedEntry
+{
+	uint8		nonce[NONCE_KEY_BYTES];	/* hash key, zero-padded */
+	int			flags;			/* POLICY_DEFAULT_* */
+} DefaultedEntry;
+
+/* One registered column of the table the trigger fires on. */
+typedef struct ColumnPolicy
+{
+	AttrNumber	attnum;
+	char	   *column;
+	Interval	retention;
+	ArrayType  *purposes;
+	EnvelopeHeader allowed;		/* purposes, parsed as in a header */
+} ColumnPolicy;
+
+typedef struct PolicyCache
+{
+	Oid			relid;
+	int			ncolumns;
+	ColumnPolicy *columns;
+} PolicyCache;
+
+static HTAB *defaulted = NULL;
+static LocalTransactionId defaulted_lxid = InvalidLocalTransactionId;
+
+/* The set of defaulted templates, emptied at each new transaction. */
+static HTAB *
+DefaultedSet(bool create)
+{
+	HASHCTL		ctl;
+
+	if (defaulted != NULL && defaulted_lxid == MyProc->lxid)
+		return defaulted;
+	defaulted = NULL;
+	if (!create)
+		return NULL;
+	ctl.keysize = NONCE_KEY_BYTES;
+	ctl.entrysize = sizeof(DefaultedEntry);
+	ctl.hcxt = TopTransactionContext;
+	defaulted = hash_create("biocrypt defaulted templates", 64, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	defaulted_lxid = MyProc->lxid;
+	return defaulted;
+}
+
+/* The hash key of a sealed template: its (unique, random) nonce. */
+static void
+NonceKey(bytea *tpl, const EnvelopeHeader *hdr, uint8 *key)
+{
+	memset(key, 0, NONCE_KEY_BYTES);
+	memcpy(key, (const uint8 *) VARDATA_ANY(tpl) + hdr->header_len,
+		   Min(hdr->nonce_len, NONCE_KEY_BYTES));
+}
+
+/*
+ * protect() sealed tpl with the default retention and/or purposes (flags):
+ * remember it, so that a column policy can take their place.
+ */
+void
+PolicyNoteDefaulted(bytea *tpl, int flags)
+{
+	EnvelopeHeader hdr;
+	uint8		key[NONCE_KEY_BYTES];
+	DefaultedEntry *e;
+
+	if (flags == 0)
+		return;
+	ParseTemplateForDecrypt(tpl, &hdr);
+	NonceKey(tpl, &hdr, key);
+	e = hash_search(DefaultedSet(true), key, HASH_ENTER, NULL);
+	e->flags = flags;
+}
+
+/* Which defaults tpl was sealed with in this transaction (0: none). */
+static int
+TakeDefaulted(bytea *tpl, const EnvelopeHeader *hdr)
+{
+	HTAB	   *set = DefaultedSet(false);
+	uint8		key[NONCE_KEY_BYTES];
+	DefaultedEntry *e;
+	bool		found;
+	int			flags;
+
+	if (set == NULL)
+		return 0;
+	NonceKey(tpl, hdr, key);
+	e = hash_search(set, key, HASH_FIND, &found);
+	if (!found)
+		return 0;
+	flags = e->flags;
+	hash_search(set, key, HASH_REMOVE, NULL);
+	return flags;
+}
+
+/* Parse a text[] of purposes into hdr (validated, sorted, unique). */
+static void
+ParsePurposes(ArrayType *purposes, EnvelopeHeader *hdr)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	PurposesFromArray(hdr, purposes);
+}
+
+/* Load the policies of relid's registered columns (into cxt). */
+static PolicyCache *
+LoadPolicies(Oid relid, MemoryContext cxt)
+{
+	BiocryptSpi spi;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(relid)};
+	PolicyCache *pc = MemoryContextAllocZero(cxt, sizeof(PolicyCache));
+	MemoryContext old;
+
+	pc->relid = relid;
+	BiocryptSpiBegin(&spi);
+	if (SPI_execute_with_args("SELECT column_name::text, retention, purposes "
+							  "FROM biocrypt.columns WHERE relation = $1 ORDER BY 1",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: could not read biocrypt.columns");
+	old = MemoryContextSwitchTo(cxt);
+	pc->ncolumns = (int) SPI_processed;
+	pc->columns = palloc0(sizeof(ColumnPolicy) * Max(pc->ncolumns, 1));
+	for (int i = 0; i < pc->ncolumns; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		ColumnPolicy *c = &pc->columns[i];
+		bool		isnull;
+
+		c->column = SPI_getvalue(tup, td, 1);
+		c->retention = *DatumGetIntervalP(SPI_getbinval(tup, td, 2, &isnull));
+		c->purposes = DatumGetArrayTypePCopy(SPI_getbinval(tup, td, 3, &isnull));
+		ParsePurposes(c->purposes, &c->allowed);
+		c->attnum = get_attnum(relid, c->column);
+		if (c->attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("biocrypt: the retention policy of table \"%s\" names column \"%s\", which it no longer has",
+							get_rel_name(relid), c->column),
+					 errhint("Register the column again with biocrypt.protect_column().")));
+	}
+	MemoryContextSwitchTo(old);
+	BiocryptSpiEnd(&spi);
+	return pc;
+}
+
+/* Is every purpose of hdr among the policy's? */
+static bool
+PurposesAllowed(const EnvelopeHeader *hdr, const EnvelopeHeader *allowed)
+{
+	for (int i = 0; i < hdr->npurposes; i++)
+	{
+		bool		ok = false;
+
+		for (int j = 0; j < allowed->npurposes && !ok; j++)
+			ok = hdr->purpose_len[i] == allowed->purpose_len[j] &&
+				memcmp(hdr->purpose[i], allowed->purpose[j],
+					   hdr->purpose_len[i]) == 0;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Refuse a template that does not fit column c's policy. */
+static void
+CheckAgainstPolicy(const EnvelopeHeader *hdr, const ColumnPolicy *c, Oid relid)
+{
+	TimestampTz limit = RetentionAdd(GetCurrentTimestamp(), &c->retention);
+
+	if (hdr->expires > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("biocrypt: template expires later than the retention policy of column \"%s\" of table \"%s\" allows",
+						c->column, get_rel_name(relid)),
+				 errhint("Pass a retain_until within the column's retention, or NULL to use it."),
+				 errhidestmt(true)));
+	if (!PurposesAllowed(hdr, &c->allowed))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("biocrypt: template has a purpose that the policy of column \"%s\" of table \"%s\" does not allow",
+						c->column, get_rel_name(relid)),
+				 errhint("See biocrypt.retention_schedule for the column's purposes."),
+				 errhidestmt(true)));
+}
+
+/* Same expiry and purposes: a re-seal or an unrelated update. */
+static bool
+SameLabels(const EnvelopeHeader *a, const EnvelopeHeader *b)
+{
+	if (a->expires != b->expires || a->npurposes != b->npurposes)
+		return false;
+	for (int i = 0; i < a->npurposes; i++)
+		if (a->purpose_len[i] != b->purpose_len[i] ||
+			memcmp(a->purpose[i], b->purpose[i], a->purpose_len[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Apply column c's policy to one new value: re-seal a defaulted template,
+ * check any other.  Returns the value to store.
+ */
+static Datum
+ApplyToValue(Datum value, Datum old, bool has_old, const ColumnPolicy *c,
+			 Oid relid)
+{
+	bytea	   *tpl = DatumGetProtectedTemplateP(value);
+	EnvelopeHeader hdr;
+	int			flags;
+
+	ParseTemplate(tpl, &hdr);
+	flags = TakeDefaulted(tpl, &hdr);
+	if (flags != 0)
+	{
+		EnvelopeHeader labels = hdr;
+
+		if (flags & POLICY_DEFAULT_RETENTION)
+			labels.expires = RetentionCapExpiry(hdr.created,
+												RetentionAdd(hdr.created, &c->retention));
+		if (flags & POLICY_DEFAULT_PURPOSES)
+		{
+			labels.npurposes = c->allowed.npurposes;
+			memcpy(labels.purpose, c->allowed.purpose, sizeof(labels.purpose));
+			memcpy(labels.purpose_len, c->allowed.purpose_len,
+				   sizeof(labels.purpose_len));
+		}
+		/* what the caller did pass must fit the policy too */
+		CheckAgainstPolicy(&labels, c, relid);
+		return PointerGetDatum(ResealTemplate(tpl, &labels));
+	}
+	if (has_old)
+	{
+		EnvelopeHeader oldhdr;
+
+		ParseTemplate(DatumGetProtectedTemplateP(old), &oldhdr);
+		if (SameLabels(&hdr, &oldhdr))
+			return value;
+	}
+	CheckAgainstPolicy(&hdr, c, relid);
+	return value;
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_apply_column_policy);
+/* BEFORE INSERT OR UPDATE row trigger installed by protect_column. */
+Datum
+biocrypt_apply_column_policy(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	HeapTuple	tuple;
+	PolicyCache *pc;
+	bool		update;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(td->tg_event) ||
+		TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("biocrypt: apply_column_policy() must run as a BEFORE INSERT OR UPDATE row trigger")));
+	rel = td->tg_relation;
+	update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+	tuple = update ? td->tg_newtuple : td->tg_trigtuple;
+
+	/* the trigger's FmgrInfo lives as long as the statement */
+	pc = (PolicyCache *) fcinfo->flinfo->fn_extra;
+	if (pc == NULL || pc->relid != RelationGetRelid(rel))
+	{
+		pc = LoadPolicies(RelationGetRelid(rel), fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = pc;
+	}
+	for (int i = 0; i < pc->ncolumns; i++)
+	{
+		const ColumnPolicy *c = &pc->columns[i];
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		bool		oldnull = true;
+		Datum		value = heap_getattr(tuple, c->attnum, desc, &isnull);
+		Datum		old = (Datum) 0;
+		Datum		result;
+
+		if (isnull)
+			continue;
+		if (update)
+			old = heap_getattr(td->tg_trigtuple, c->attnum, desc, &oldnull);
+		if (!oldnull && datumIsEqual(value, old, false, -1))
+			continue;
+		result = ApplyToValue(value, old, !oldnull, c, RelationGetRelid(rel));
+		if (result != value)
+		{
+			int			cols[1] = {c->attnum};
+			bool		nulls[1] = {false};
+
+			tuple = heap_modify_tuple_by_cols(tuple, desc, 1, cols, &result, nulls);
+		}
+	}
+	return PointerGetDatum(tuple);
+}
+
+/*
+ * Check that col is a protected_template column of a plain table; returns
+ * its attnum.
+ */
+AttrNumber
+CheckTemplateColumn(Oid relid, const char *col)
+{
+	AttrNumber	attnum;
+	char		relkind = get_rel_relkind(relid);
+
+	if (relkind == RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("biocrypt: \"%s\" is a partitioned table", get_rel_name(relid)),
+				 errhint("Register the column of each partition.")));
+	if (relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("biocrypt: \"%s\" is not a table", get_rel_name(relid))));
+	attnum = get_attnum(relid, col);
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("biocrypt: column \"%s\" of table \"%s\" does not exist",
+						col, get_rel_name(relid))));
+	if (!TypeIsProtectedTemplate(get_atttype(relid, attnum)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("biocrypt: column \"%s\" of table \"%s\" is not of type protected_template",
+						col, get_rel_name(relid))));
+	return attnum;
+}
+
+/* Is the column declared NOT NULL? */
+static bool
+ColumnNotNull(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
+									  Int16GetDatum(attnum));
+	bool		notnull;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "biocrypt: cache lookup failed for column %d of relation %u",
+			 attnum, relid);
+	notnull = ((Form_pg_attribute) GETSTRUCT(tup))->attnotnull;
+	ReleaseSysCache(tup);
+	return notnull;
+}
+
+/* A retention must be positive and within biocrypt.max_retention. */
+static void
+CheckPolicyRetention(Interval *retention)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (retention->month < 0 || retention->day < 0 || retention->time < 0 ||
+		RetentionAdd(now, retention) <= now)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: retention must be a positive interval")));
+	if (RetentionCapExpiry(now, RetentionAdd(now, retention)) < RetentionAdd(now, retention))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: retention is longer than biocrypt.max_retention")));
+}
+
+/* Store the policy row and make sure the table has the policy trigger. */
+static void
+StorePolicy(Oid relid, const char *col, Interval *retention, ArrayType *purposes,
+			const char *on_expiry)
+{
+	BiocryptSpi spi;
+	Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, TEXTARRAYOID, TEXTOID};
+	Datum		args[5];
+	Oid			trigtypes[1] = {OIDOID};
+	Datum		trigargs[1] = {ObjectIdGetDatum(relid)};
+
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = DirectFunctionCall1(namein, CStringGetDatum(col));
+	args[2] = IntervalPGetDatum(retention);
+	args[3] = PointerGetDatum(purposes);
+	args[4] = CStringGetTextDatum(on_expiry);
+	BiocryptSpiBegin(&spi);
+	if (SPI_execute_with_args("INSERT INTO biocrypt.columns AS c "
+							  "(relation, column_name, retention, purposes, on_expiry, registered_by) "
+							  "VALUES ($1, $2, $3, $4, $5, session_user) "
+							  "ON CONFLICT (relation, column_name) DO UPDATE SET "
+							  "retention = excluded.retention, purposes = excluded.purposes, "
+							  "on_expiry = excluded.on_expiry, registered_by = excluded.registered_by, "
+							  "registered_at = excluded.registered_at",
+							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "biocrypt: could not write biocrypt.columns");
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger "
+							  "WHERE tgrelid = $1 AND tgname = 'biocrypt_column_policy'",
+							  1, trigtypes, trigargs, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: could not read pg_trigger");
+	if (SPI_processed == 0 &&
+		SPI_execute(psprintf("CREATE TRIGGER biocrypt_column_policy "
+							 "BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
+							 "EXECUTE FUNCTION biocrypt.apply_column_policy()",
+							 RelationQualifiedName(relid)),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "biocrypt: could not create the column policy trigger");
+	BiocryptSpiEnd(&spi);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_protect_column);
+/* protect_column(tbl, col, retention, purposes, on_expiry) */
+Datum
+biocrypt_protect_column(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *col;
+	char	   *on_expiry;
+	ArrayType  *purposes;
+	EnvelopeHeader parsed;
+	AttrNumber	attnum;
+
+	for (int i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("biocrypt: protect_column() arguments must not be NULL")));
+	relid = PG_GETARG_OID(0);
+	col = NameStr(*PG_GETARG_NAME(1));
+	purposes = PG_GETARG_ARRAYTYPE_P(3);
+	on_expiry = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	attnum = CheckTemplateColumn(relid, col);
+	CheckPolicyRetention(PG_GETARG_INTERVAL_P(2));
+	ParsePurposes(purposes, &parsed);
+	if (strcmp(on_expiry, "delete") != 0 && strcmp(on_expiry, "null") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: on_expiry must be 'delete' or 'null'")));
+	if (strcmp(on_expiry, "null") == 0 && ColumnNotNull(relid, attnum))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: on_expiry 'null' needs a nullable column, and \"%s\" is NOT NULL",
+						col)));
+	StorePolicy(relid, col, PG_GETARG_INTERVAL_P(2), purposes, on_expiry);
+	AuditRecordEvent(AUDIT_OP_POLICY, relid, col, 0);
+	PG_RETURN_VOID();
+}
+
+/* schema.table, quoted, for SQL the extension builds. */
+char *
+RelationQualifiedName(Oid relid)
+{
+	char	   *rel = get_rel_name(relid);
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+
+	if (rel == NULL || nsp == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("biocrypt: relation %u does not exist", relid)));
+	return quote_qualified_identifier(nsp, rel);
+}
