@@ -156,6 +156,17 @@ COMMENT ON COLUMN biocrypt.audit_log.probe_hmac IS 'keyed hash of the probe: equ
 COMMENT ON COLUMN biocrypt.audit_log.prev_hash IS 'row_hash of the previous row of the chain (zeros for the first)';
 COMMENT ON COLUMN biocrypt.audit_log.row_hash IS 'HMAC-SHA-256 over the row and prev_hash, keyed from the root key; see biocrypt.verify_audit()';
 
+-- the chain's MAC key after a root-key change (biocrypt.rewrap_keys): the key
+-- the chain was started with, wrapped under the current root key
+CREATE TABLE biocrypt.audit_key (
+	chain_id text PRIMARY KEY,
+	wrapped bytea NOT NULL CHECK (octet_length(wrapped) = 72),
+	kcv bytea NOT NULL CHECK (octet_length(kcv) = 16),
+	stored_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE biocrypt.audit_key IS 'the audit chain''s MAC key, kept across root-key changes, wrapped under the root key';
+REVOKE ALL ON biocrypt.audit_key FROM PUBLIC;
+
 CREATE FUNCTION biocrypt.audit_guard() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'biocrypt_audit_guard' LANGUAGE C;
 CREATE TRIGGER audit_log_append_only

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -122,6 +123,8 @@ static char *biocrypt_new_root_key_command = NULL;
 
 static DerivedKeys *derived_keys = NULL;
 static DerivedKeys *new_keys = NULL;	/* the next root key, for rewrap_keys */
+static uint8 *chain_key = NULL;	/* audit chain key kept across roots, locked */
+static bool chain_key_resolved = false;
 static pid_t derived_keys_locked_pid = 0;
 
 static uint8 *dek_bytes = NULL;	/* DEK_CACHE_SLOTS keys, locked */
@@ -336,6 +339,9 @@ KeysAtExit(int code, Datum arg)
 	if (new_keys != NULL)
 		sodium_free(new_keys);
 	new_keys = NULL;
+	if (chain_key != NULL)
+		sodium_free(chain_key);
+	chain_key = NULL;
 }
 
 /* Forget every cached key: some may belong to rows that rolled back. */
@@ -826,12 +832,86 @@ KeysGetAesState(uint32 key_id)
 	return &aes_states[(dek - dek_bytes) / BIOCRYPT_KEY_BYTES];
 }
 
+/*
+ * The audit chain's MAC key outlives root-key changes: rewrap_keys() keeps
+ * the key in use, wrapped under the new root, in biocrypt.audit_key, so
+ * that the rows written before the change still verify after it.  Without
+ * such a row the key is the one derived from the root key.
+ */
+/* This server's chain id (its system identifier) as text. */
+static text *
+ChainIdText(void)
+{
+	return cstring_to_text(psprintf(UINT64_FORMAT, GetSystemIdentifier()));
+}
+
+/* Read and unwrap the stored chain key, if there is one (in SPI). */
+static void
+ResolveChainKey(void)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {PointerGetDatum(ChainIdText())};
+	bool		isnull;
+	const DerivedKeys *wk;
+	uint8	   *slot;
+
+	if (SPI_execute_with_args("SELECT kcv, wrapped FROM biocrypt.audit_key WHERE chain_id = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: could not read biocrypt.audit_key");
+	if (SPI_processed == 0)
+		return;
+	wk = WrappingKeysFor(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 1, &isnull)));
+	if (wk == NULL)
+		RootKeyMismatch(0);
+	slot = sodium_malloc(BIOCRYPT_KEY_BYTES);
+	if (slot == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("biocrypt: could not allocate locked memory for keys")));
+	UnwrapInto(slot, 0, 0,
+			   DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2, &isnull)),
+			   wk);
+	chain_key = slot;
+}
+
 /* The key of the audit chain's HMAC (never leaves locked memory). */
 const uint8 *
 KeysAuditKey(void)
 {
 	KeysAttach();
-	return derived_keys->audit;
+	if (!chain_key_resolved)
+	{
+		BiocryptSpi st;
+
+		BiocryptSpiBegin(&st);
+		ResolveChainKey();
+		BiocryptSpiEnd(&st);
+		chain_key_resolved = true;
+	}
+	return chain_key != NULL ? chain_key : derived_keys->audit;
+}
+
+/* Keep the chain key in use, wrapped under the new root key (in SPI). */
+static void
+StoreChainKey(void)
+{
+	Oid			argtypes[3] = {TEXTOID, BYTEAOID, BYTEAOID};
+	Datum		args[3];
+	bytea	   *wrapped;
+	bytea	   *kcv;
+
+	WrapDek(KeysAuditKey(), 0, 0, new_keys, &wrapped, &kcv);
+	args[0] = PointerGetDatum(ChainIdText());
+	args[1] = PointerGetDatum(wrapped);
+	args[2] = PointerGetDatum(kcv);
+	if (SPI_execute_with_args("INSERT INTO biocrypt.audit_key (chain_id, wrapped, kcv) "
+							  "VALUES ($1, $2, $3) ON CONFLICT (chain_id) DO UPDATE "
+							  "SET wrapped = excluded.wrapped, kcv = excluded.kcv, "
+							  "stored_at = excluded.stored_at",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "biocrypt: could not write biocrypt.audit_key");
 }
 
 /* The key of the probe hashes recorded in the audit. */
@@ -1210,6 +1290,7 @@ biocrypt_rewrap_keys(PG_FUNCTION_ARGS)
 		RewrapRow(keys->vals[i], keys->tupdesc, wk);
 		rewrapped++;
 	}
+	StoreChainKey();
 	BiocryptSpiEnd(&st);
 	InvalidateKeyCaches();
 	RecordKeyEvent(AUDIT_OP_ROTATE, rewrapped,
