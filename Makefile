@@ -11,8 +11,13 @@ OBJS = src/audit.o src/auditchain.o src/auditguard.o src/auditstmt.o src/auditwo
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress inputs, listed one per feature (sql/ also holds extension scripts)
-REGRESS = type protect header tamper errors roles compare identify audit purpose review
+REGRESS = type protect header tamper errors roles compare identify audit purpose review retention
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
+	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
+
+# isolation tests: specs/*.spec, expected/*.out
+ISOLATION = retention_purge
+ISOLATION_OPTS = --temp-instance=tmp_check_isolation \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
 TAP_TESTS = 1
@@ -25,7 +30,7 @@ PG_CPPFLAGS = $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --includedir-server
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(PG_CFLAGS_EXTRA)
 SHLIB_LINK = $(SODIUM_LIBS)
 
-EXTRA_CLEAN = tmp_check_regress test/unit/envelope_test test/unit/kernels_test \
+EXTRA_CLEAN = tmp_check_regress tmp_check_isolation test/unit/envelope_test test/unit/kernels_test \
 	test/unit/*.arm64 \
 	test/fuzz/fuzz_envelope
 

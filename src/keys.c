@@ -1032,7 +1032,8 @@ CheckRingRootKey(void)
 	SET_VARSIZE(next_kcv, VARHDRSZ + KCV_BYTES);
 	args[0] = PointerGetDatum(kcv);
 	args[1] = PointerGetDatum(next_kcv);
-	if (SPI_execute_with_args("SELECT id FROM biocrypt.keys WHERE kcv <> $1 AND kcv <> $2 LIMIT 1",
+	if (SPI_execute_with_args("SELECT id FROM biocrypt.keys WHERE state <> 'destroyed' "
+							  "AND kcv <> $1 AND kcv <> $2 LIMIT 1",
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: key ring query failed");
 	if (SPI_processed > 0)
@@ -1287,6 +1288,15 @@ biocrypt_rewrap_keys(PG_FUNCTION_ARGS)
 			RootKeyMismatch((uint32) DatumGetInt32(SPI_getbinval(keys->vals[i],
 																 keys->tupdesc, 1,
 																 &isnull)));
+		if (DestroyedInCluster(DatumGetByteaPP(SPI_getbinval(keys->vals[i], keys->tupdesc,
+															 4, &isnull))))
+		{
+			/* restored from before this cluster destroyed it: finish the job */
+			(void) KeysDestroy((uint32) DatumGetInt32(SPI_getbinval(keys->vals[i],
+																	keys->tupdesc, 1,
+																	&isnull)));
+			continue;
+		}
 		RewrapRow(keys->vals[i], keys->tupdesc, wk);
 		rewrapped++;
 	}

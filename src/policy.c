@@ -398,14 +398,14 @@ ColumnNotNull(Oid relid, AttrNumber attnum)
 static void
 CheckPolicyRetention(Interval *retention)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz at = GetCurrentTimestamp();
 
 	if (retention->month < 0 || retention->day < 0 || retention->time < 0 ||
-		RetentionAdd(now, retention) <= now)
+		RetentionAdd(at, retention) <= at)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: retention must be a positive interval")));
-	if (RetentionCapExpiry(now, RetentionAdd(now, retention)) < RetentionAdd(now, retention))
+	if (RetentionCapExpiry(at, RetentionAdd(at, retention)) < RetentionAdd(at, retention))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: retention is longer than biocrypt.max_retention")));

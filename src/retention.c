@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "storage/itemptr.h"
 #include "utils/json.h"
@@ -30,6 +31,7 @@
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
@@ -430,7 +432,7 @@ RemoveFound(const PolicyColumn *c, Found *found, int n)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		Found		key;
+		Found		key = {0};
 		Found	   *hit;
 
 		key.tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
@@ -485,9 +487,82 @@ RemoveTemplates(const PolicyColumn *c, AuditOperation op, const char *cond,
 	int			n;
 	Found	   *found = FindTemplates(c, cond, argtypes, args, &n);
 	int64		removed = n > 0 ? RemoveFound(c, found, n) : 0;
+	char	   *json = RemovedJson(found, n);
 
-	AuditRecordEventJson(op, c->relid, c->column, removed, RemovedJson(found, n));
+	/* an erasure names its subject even where there was nothing to erase */
+	if (json == NULL && op == AUDIT_OP_ERASE)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "[{\"subject\": ");
+		escape_json(&buf, TextDatumGetCString(args[1]));
+		appendStringInfoString(&buf, ", \"templates\": 0}]");
+		json = buf.data;
+	}
+	AuditRecordEventJson(op, c->relid, c->column, removed, json);
 	return removed;
+}
+
+/* Record a column's purge that failed, with its SQLSTATE. */
+static void
+RecordPurgeError(const PolicyColumn *c, const ErrorData *edata)
+{
+	AuditEvent *ev = palloc(sizeof(AuditEvent));
+
+	AuditEventInit(ev, AUDIT_OP_PURGE);
+	AuditSetRelation(ev, c->relid, c->column);
+	ev->outcome = AUDIT_OUTCOME_ERROR;
+	strlcpy(ev->sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(ev->sqlstate));
+	(void) AuditRecord(ev);
+	pfree(ev);
+}
+
+/*
+ * Purge one column in a subtransaction: a table whose change fails (its own
+ * trigger, a foreign key) is recorded as a failed purge and keeps its
+ * templates, and their keys, for the next run; the other columns go on.
+ */
+static int64
+PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *cond = psprintf("biocrypt.expires_at(t.%1$s) <= $1 AND NOT EXISTS "
+								"(SELECT FROM biocrypt.holds h "
+								"WHERE h.subject = biocrypt.subject_of(t.%1$s))",
+								quote_identifier(c->column));
+	int64		n = 0;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		n = RemoveTemplates(c, AUDIT_OP_PURGE, cond, argtypes, args);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		RecordPurgeError(c, edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("biocrypt: could not purge column \"%s\" of table %s: %s",
+						c->column, RelationQualifiedName(c->relid), edata->message),
+				 errhint("Its expired templates stay, and are tried again by the next purge.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return n;
 }
 
 /* Ids of keys whose epoch is over: each of their templates has expired. */
@@ -565,9 +640,9 @@ int64
 RetentionPurge(void)
 {
 	BiocryptSpi spi;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz purge_at = GetCurrentTimestamp();
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TEXTOID};
-	Datum		args[2] = {TimestampTzGetDatum(now), CStringGetTextDatum("")};
+	Datum		args[2] = {TimestampTzGetDatum(purge_at), CStringGetTextDatum("")};
 	int64		total = 0;
 	List	   *cols;
 	ListCell   *lc;
@@ -576,16 +651,8 @@ RetentionPurge(void)
 	BiocryptSpiBegin(&spi);
 	cols = PolicyColumns();
 	foreach(lc, cols)
-	{
-		PolicyColumn *c = lfirst(lc);
-		char	   *cond = psprintf("biocrypt.expires_at(t.%1$s) <= $1 AND NOT EXISTS "
-									"(SELECT FROM biocrypt.holds h "
-									"WHERE h.subject = biocrypt.subject_of(t.%1$s))",
-									quote_identifier(c->column));
-
-		total += RemoveTemplates(c, AUDIT_OP_PURGE, cond, argtypes, args);
-	}
-	(void) ShredKeys(cols, now);
+		total += PurgeColumn(lfirst(lc), argtypes, args);
+	(void) ShredKeys(cols, purge_at);
 	BiocryptSpiEnd(&spi);
 	return total;
 }
