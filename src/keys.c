@@ -357,21 +357,27 @@ KeysForgetCached(void)
 	memset(active_keys, 0, sizeof(active_keys));
 }
 
-/* A key's fingerprint: a hash of its wrapped form (random, unique). */
+/*
+ * A data key's fingerprint for the cluster's list of destroyed keys: a
+ * keyed hash of the key itself, so that it names the key however it is
+ * wrapped (a rewrap changes the wrapped bytes) and reveals nothing of it.
+ */
 static void
-Fingerprint(bytea *wrapped, uint8 *out)
+DekFingerprint(const uint8 *dek, uint8 *out)
 {
-	crypto_generichash(out, FINGERPRINT_BYTES, (const uint8 *) VARDATA_ANY(wrapped),
-					   VARSIZE_ANY_EXHDR(wrapped), NULL, 0);
+	static const char label[] = "biocrypt destroyed data key v1";
+
+	crypto_generichash(out, FINGERPRINT_BYTES, dek, BIOCRYPT_KEY_BYTES,
+					   (const uint8 *) label, sizeof(label) - 1);
 }
 
 /*
- * Was this wrapped key destroyed in this cluster?  The list outlives the
+ * Did this cluster destroy the data key dek?  The list outlives the
  * database, so a copy of the ring restored from an older dump into another
  * database of the cluster cannot bring the key back.
  */
 static bool
-DestroyedInCluster(bytea *wrapped)
+DestroyedInCluster(const uint8 *dek)
 {
 	uint8		fp[FINGERPRINT_BYTES];
 	uint8		rec[FINGERPRINT_BYTES * 64];
@@ -387,11 +393,12 @@ DestroyedInCluster(bytea *wrapped)
 				(errcode_for_file_access(),
 				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE)));
 	}
-	Fingerprint(wrapped, fp);
+	DekFingerprint(dek, fp);
 	while (!found && (n = read(fd, rec, sizeof(rec))) > 0)
 		for (ssize_t i = 0; i + FINGERPRINT_BYTES <= n && !found; i += FINGERPRINT_BYTES)
 			found = memcmp(rec + i, fp, FINGERPRINT_BYTES) == 0;
 	CloseTransientFile(fd);
+	sodium_memzero(fp, sizeof(fp));
 	return found;
 }
 
@@ -716,10 +723,10 @@ CheckKeyRow(uint32 key_id, uint8 cipher, const char *row_cipher,
 	return wk;
 }
 
-/* Unwrap a DEK fetched from the ring into slot (locked memory). */
+/* Decrypt a wrapped DEK into slot (locked memory); ERROR if it is damaged. */
 static void
-UnwrapInto(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped,
-		   const DerivedKeys *wk)
+UnwrapRaw(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped,
+		  const DerivedKeys *wk)
 {
 	uint8		ad[32];
 	size_t		adlen = WrapAd(ad, key_id, cipher);
@@ -738,7 +745,15 @@ UnwrapInto(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped,
 				 errdetail("The row of biocrypt.keys was altered or damaged."),
 				 errhidestmt(true)));
 	}
-	if (DestroyedInCluster(wrapped))
+}
+
+/* Unwrap a DEK into slot, unless this cluster has destroyed it. */
+static void
+UnwrapInto(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped,
+		   const DerivedKeys *wk)
+{
+	UnwrapRaw(slot, key_id, cipher, wrapped, wk);
+	if (DestroyedInCluster(slot))
 	{
 		sodium_memzero(slot, BIOCRYPT_KEY_BYTES);
 		KeyDestroyed(key_id, true);
@@ -863,16 +878,21 @@ ResolveChainKey(void)
 	wk = WrappingKeysFor(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
 													   SPI_tuptable->tupdesc, 1, &isnull)));
 	if (wk == NULL)
-		RootKeyMismatch(0);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("biocrypt: the root key does not match the key ring"),
+				 errdetail("The audit chain key in biocrypt.audit_key was wrapped under a different root key than the one this server loaded."),
+				 errhint("Start the server with the root key that created biocrypt.keys."),
+				 errhidestmt(true)));
 	slot = sodium_malloc(BIOCRYPT_KEY_BYTES);
 	if (slot == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("biocrypt: could not allocate locked memory for keys")));
-	UnwrapInto(slot, 0, 0,
-			   DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 2, &isnull)),
-			   wk);
+	UnwrapRaw(slot, 0, 0,
+			  DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 2, &isnull)),
+			  wk);
 	chain_key = slot;
 }
 
@@ -1159,10 +1179,12 @@ KeysDestroy(uint32 key_id)
 	char	   *epoch;
 	MemoryContext old;
 	uint8	   *fp;
+	const DerivedKeys *wk;
+	SecBuf	   *dek;
 
 	KeysAttach();
 	BiocryptSpiBegin(&st);
-	if (SPI_execute_with_args("SELECT state, wrapped, epoch::text FROM biocrypt.keys "
+	if (SPI_execute_with_args("SELECT state, wrapped, epoch::text, cipher, kcv FROM biocrypt.keys "
 							  "WHERE id = $1 FOR UPDATE",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: key ring query failed");
@@ -1176,11 +1198,18 @@ KeysDestroy(uint32 key_id)
 		BiocryptSpiEnd(&st);
 		return false;
 	}
+	wk = WrappingKeysFor(DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 5, &isnull)));
+	if (wk == NULL)
+		RootKeyMismatch(key_id);
+	dek = SecmemAcquire(BIOCRYPT_KEY_BYTES);
+	UnwrapRaw(dek->data, key_id, CipherId(SPI_getvalue(tup, SPI_tuptable->tupdesc, 4)),
+			  DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)), wk);
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	fp = palloc(FINGERPRINT_BYTES);
-	Fingerprint(DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)), fp);
+	DekFingerprint(dek->data, fp);
 	pending_destroyed = lappend(pending_destroyed, fp);
 	MemoryContextSwitchTo(old);
+	SecmemRelease(dek);
 	epoch = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
 	if (SPI_execute_with_args("UPDATE biocrypt.keys SET state = 'destroyed', wrapped = NULL, "
 							  "destroyed_at = pg_catalog.now() WHERE id = $1",
@@ -1228,8 +1257,11 @@ biocrypt_rotate_key(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(retired);
 }
 
-/* Rewrap one key row under the new root key (in SPI). */
-static void
+/*
+ * Rewrap one key row under the new root key (in SPI); false, changing
+ * nothing, if this cluster has destroyed that key.
+ */
+static bool
 RewrapRow(HeapTuple tup, TupleDesc td, const DerivedKeys *wk)
 {
 	bool		isnull;
@@ -1242,7 +1274,12 @@ RewrapRow(HeapTuple tup, TupleDesc td, const DerivedKeys *wk)
 	bytea	   *new_wrapped;
 	bytea	   *new_kcv;
 
-	UnwrapInto(dek->data, key_id, cipher, wrapped, wk);
+	UnwrapRaw(dek->data, key_id, cipher, wrapped, wk);
+	if (DestroyedInCluster(dek->data))
+	{
+		SecmemRelease(dek);
+		return false;
+	}
 	WrapDek(dek->data, key_id, cipher, new_keys, &new_wrapped, &new_kcv);
 	SecmemRelease(dek);
 	args[0] = Int32GetDatum((int32) key_id);
@@ -1251,6 +1288,7 @@ RewrapRow(HeapTuple tup, TupleDesc td, const DerivedKeys *wk)
 	if (SPI_execute_with_args("UPDATE biocrypt.keys SET wrapped = $2, kcv = $3 WHERE id = $1",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "biocrypt: key ring update failed");
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_rewrap_keys);
@@ -1288,17 +1326,15 @@ biocrypt_rewrap_keys(PG_FUNCTION_ARGS)
 			RootKeyMismatch((uint32) DatumGetInt32(SPI_getbinval(keys->vals[i],
 																 keys->tupdesc, 1,
 																 &isnull)));
-		if (DestroyedInCluster(DatumGetByteaPP(SPI_getbinval(keys->vals[i], keys->tupdesc,
-															 4, &isnull))))
+		if (RewrapRow(keys->vals[i], keys->tupdesc, wk))
+			rewrapped++;
+		else
 		{
 			/* restored from before this cluster destroyed it: finish the job */
 			(void) KeysDestroy((uint32) DatumGetInt32(SPI_getbinval(keys->vals[i],
 																	keys->tupdesc, 1,
 																	&isnull)));
-			continue;
 		}
-		RewrapRow(keys->vals[i], keys->tupdesc, wk);
-		rewrapped++;
 	}
 	StoreChainKey();
 	BiocryptSpiEnd(&st);

@@ -33,6 +33,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -61,12 +62,17 @@ typedef struct ColumnPolicy
 	EnvelopeHeader allowed;		/* purposes, parsed as in a header */
 } ColumnPolicy;
 
+/* The policies of one table, cached per backend until its relcache entry is invalidated. */
 typedef struct PolicyCache
 {
-	Oid			relid;
+	Oid			relid;			/* hash key */
+	bool		stale;			/* reload before the next use */
+	MemoryContext cxt;			/* holds everything below */
 	int			ncolumns;
 	ColumnPolicy *columns;
 } PolicyCache;
+
+static HTAB *policy_caches = NULL;
 
 static HTAB *defaulted = NULL;
 static LocalTransactionId defaulted_lxid = InvalidLocalTransactionId;
@@ -148,17 +154,16 @@ ParsePurposes(ArrayType *purposes, EnvelopeHeader *hdr)
 	PurposesFromArray(hdr, purposes);
 }
 
-/* Load the policies of relid's registered columns (into cxt). */
-static PolicyCache *
-LoadPolicies(Oid relid, MemoryContext cxt)
+/* Load the policies of relid's registered columns into pc->cxt. */
+static void
+LoadPolicies(Oid relid, PolicyCache *pc)
 {
 	BiocryptSpi spi;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(relid)};
-	PolicyCache *pc = MemoryContextAllocZero(cxt, sizeof(PolicyCache));
+	MemoryContext cxt = pc->cxt;
 	MemoryContext old;
 
-	pc->relid = relid;
 	BiocryptSpiBegin(&spi);
 	if (SPI_execute_with_args("SELECT column_name::text, retention, purposes "
 							  "FROM biocrypt.columns WHERE relation = $1 ORDER BY 1",
@@ -188,6 +193,59 @@ LoadPolicies(Oid relid, MemoryContext cxt)
 	}
 	MemoryContextSwitchTo(old);
 	BiocryptSpiEnd(&spi);
+}
+
+/* Mark a table's cached policies stale (all of them for InvalidOid). */
+static void
+PolicyRelcacheCallback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	PolicyCache *pc;
+
+	if (OidIsValid(relid))
+	{
+		pc = hash_search(policy_caches, &relid, HASH_FIND, NULL);
+		if (pc != NULL)
+			pc->stale = true;
+		return;
+	}
+	hash_seq_init(&seq, policy_caches);
+	while ((pc = hash_seq_search(&seq)) != NULL)
+		pc->stale = true;
+}
+
+/*
+ * The policies of table relid.  Cached per backend: protect_column() and
+ * any DDL on the table invalidate the table's relcache entry, and with it
+ * this copy.  Stale copies are freed here, never while in use.
+ */
+static PolicyCache *
+TablePolicies(Oid relid)
+{
+	PolicyCache *pc;
+	bool		found;
+
+	if (policy_caches == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(PolicyCache);
+		policy_caches = hash_create("biocrypt column policies", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(PolicyRelcacheCallback, (Datum) 0);
+	}
+	pc = hash_search(policy_caches, &relid, HASH_ENTER, &found);
+	if (found && !pc->stale)
+		return pc;
+	if (found)
+		MemoryContextDelete(pc->cxt);
+	pc->cxt = AllocSetContextCreate(CacheMemoryContext, "biocrypt column policy",
+									ALLOCSET_SMALL_SIZES);
+	pc->stale = true;			/* until loaded */
+	pc->ncolumns = 0;
+	LoadPolicies(relid, pc);
+	pc->stale = false;
 	return pc;
 }
 
@@ -310,13 +368,7 @@ biocrypt_apply_column_policy(PG_FUNCTION_ARGS)
 	update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	tuple = update ? td->tg_newtuple : td->tg_trigtuple;
 
-	/* the trigger's FmgrInfo lives as long as the statement */
-	pc = (PolicyCache *) fcinfo->flinfo->fn_extra;
-	if (pc == NULL || pc->relid != RelationGetRelid(rel))
-	{
-		pc = LoadPolicies(RelationGetRelid(rel), fcinfo->flinfo->fn_mcxt);
-		fcinfo->flinfo->fn_extra = pc;
-	}
+	pc = TablePolicies(RelationGetRelid(rel));
 	for (int i = 0; i < pc->ncolumns; i++)
 	{
 		const ColumnPolicy *c = &pc->columns[i];
@@ -411,6 +463,18 @@ CheckPolicyRetention(Interval *retention)
 				 errmsg("biocrypt: retention is longer than biocrypt.max_retention")));
 }
 
+/* The purposes as the header holds them (sorted, unique), as a text[]. */
+static ArrayType *
+NormalPurposes(const EnvelopeHeader *parsed)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(parsed->npurposes, 1));
+
+	for (int i = 0; i < parsed->npurposes; i++)
+		elems[i] = PointerGetDatum(cstring_to_text_with_len(parsed->purpose[i],
+															 parsed->purpose_len[i]));
+	return construct_array(elems, parsed->npurposes, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
 /* Store the policy row and make sure the table has the policy trigger. */
 static void
 StorePolicy(Oid relid, const char *col, Interval *retention, ArrayType *purposes,
@@ -484,7 +548,9 @@ biocrypt_protect_column(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: on_expiry 'null' needs a nullable column, and \"%s\" is NOT NULL",
 						col)));
-	StorePolicy(relid, col, PG_GETARG_INTERVAL_P(2), purposes, on_expiry);
+	StorePolicy(relid, col, PG_GETARG_INTERVAL_P(2), NormalPurposes(&parsed), on_expiry);
+	/* every backend reloads the table's policies (see TablePolicies) */
+	CacheInvalidateRelcacheByRelid(relid);
 	AuditRecordEvent(AUDIT_OP_POLICY, relid, col, 0);
 	PG_RETURN_VOID();
 }

@@ -120,6 +120,8 @@ WaitForNextRound(TimestampTz due)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		/* answer barriers (DROP DATABASE waits for every connected process) */
+		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -153,11 +155,13 @@ biocrypt_purge_launcher_main(Datum arg)
 		foreach(lc, PurgeableDatabases())
 		{
 			PurgeDatabase(lfirst_oid(lc));
+			CHECK_FOR_INTERRUPTS();
 			if (ShutdownRequestPending)
 				break;
 		}
 	}
-	proc_exit(0);
+	/* exit non-zero: the postmaster restarts a launcher that was stopped */
+	proc_exit(1);
 }
 
 /* A purge worker: purge its database if the extension is installed. */

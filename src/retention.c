@@ -185,6 +185,8 @@ biocrypt_touch(PG_FUNCTION_ARGS)
 	EnvelopeHeader hdr;
 	EnvelopeHeader labels;
 	bytea	   *result;
+	/* taken first, so that a refused touch is recorded as an error */
+	AuditEvent *ev = AuditAccess(fcinfo, AUDIT_OP_RETAIN);
 
 	ParseTemplate(tpl, &hdr);
 	RetentionRefuseExpired(&hdr);
@@ -203,7 +205,7 @@ biocrypt_touch(PG_FUNCTION_ARGS)
 	labels = hdr;
 	labels.expires = until;
 	result = ResealTemplate(tpl, &labels);
-	AuditAccess(fcinfo, AUDIT_OP_RETAIN)->templates_compared++;
+	ev->templates_compared++;
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -372,7 +374,7 @@ FindTemplates(const PolicyColumn *c, const char *cond, Oid *argtypes,
 							   col, RelationQualifiedName(c->relid), col, cond);
 	Found	   *found;
 
-	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: could not scan a protected column");
 	*n = (int) SPI_processed;
 	found = palloc0(sizeof(Found) * Max(*n, 1));
@@ -597,7 +599,7 @@ DropKeysInUse(List *ids, const PolicyColumn *c)
 							   "WHERE t.%s IS NOT NULL", col,
 							   RelationQualifiedName(c->relid), col);
 
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: key use query failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{

@@ -7,7 +7,8 @@
  * reads, as the extension, the templates sealed under retired keys that
  * have not expired, re-seals them in C under the active key of their epoch
  * (same subject, expiry and purposes; the plaintext lives only in locked
- * memory), and writes them back by ctid as the table's owner.  A row
+ * memory), and writes them back by ctid as the table's owner, one UPDATE
+ * per range.  A row
  * changed in between keeps its old template for the next run.  A call may
  * stop after max_rows templates; moved templates are skipped by the next
  * call, so the work resumes where it stopped.
@@ -43,6 +44,7 @@ typedef struct Reencrypt
 	int64		moved;
 	int64		next_notice;
 	BlockNumber nblocks;
+	Oid			typid;			/* protected_template */
 	SPIPlanPtr	update;
 } Reencrypt;
 
@@ -70,21 +72,24 @@ BlockStart(BlockNumber blk)
 	return PointerGetDatum(tid);
 }
 
-/* Write one re-sealed template back by ctid, as the table's owner. */
+/* Write re-sealed templates back by ctid, as the table's owner. */
 static void
-WriteBack(Reencrypt *re, Datum tid, bytea *tpl)
+WriteBack(Reencrypt *re, Datum *tids, Datum *tpls, int n)
 {
-	Datum		args[2] = {tid, PointerGetDatum(tpl)};
+	Datum		args[2];
 	BiocryptAsOwner as;
 
+	args[0] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData),
+											  false, TYPALIGN_SHORT));
+	args[1] = PointerGetDatum(construct_array(tpls, n, re->typid, -1, false, TYPALIGN_INT));
 	BiocryptBecomeOwner(&as, re->relid);
 	if (SPI_execute_plan(re->update, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: could not write a re-encrypted template");
+		elog(ERROR, "biocrypt: could not write re-encrypted templates");
 	BiocryptRestoreUser(&as);
 	re->moved += (int64) SPI_processed;
 }
 
-/* Re-seal the movable templates of blocks [lo, hi). */
+/* Re-seal the movable templates of blocks [lo, hi), in one UPDATE. */
 static void
 ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 {
@@ -99,34 +104,45 @@ ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 	TimestampTzGetDatum(re->now)};
 	SPITupleTable *found;
 	uint64		nfound;
+	Datum	   *tids;
+	Datum	   *tpls;
+	int			n = 0;
 
-	if (SPI_execute_with_args(sql, 4, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 4, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: could not scan %s", RelationQualifiedName(re->relid));
 	found = SPI_tuptable;
 	nfound = SPI_processed;
-	for (uint64 i = 0; i < nfound && (re->limit < 0 || re->moved < re->limit); i++)
+	tids = palloc(sizeof(Datum) * Max(nfound, 1));
+	tpls = palloc(sizeof(Datum) * Max(nfound, 1));
+	for (uint64 i = 0; i < nfound; i++)
 	{
 		bool		isnull;
-		Datum		tid = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
-		bytea	   *tpl = DatumGetProtectedTemplateP(SPI_getbinval(found->vals[i],
-																   found->tupdesc, 2,
-																   &isnull));
+		bytea	   *tpl;
 		EnvelopeHeader hdr;
 
+		if (re->limit >= 0 && re->moved + n >= re->limit)
+			break;
+		tpl = DatumGetProtectedTemplateP(SPI_getbinval(found->vals[i], found->tupdesc,
+													   2, &isnull));
 		ParseTemplate(tpl, &hdr);
 		if (RetentionIsExpired(&hdr))
 			continue;			/* expired since: never decrypted */
-		WriteBack(re, tid, ResealTemplate(tpl, &hdr));
-		if (re->moved >= re->next_notice)
-		{
-			ereport(NOTICE,
-					(errmsg("biocrypt: reencrypt %s.%s: " INT64_FORMAT " templates moved, block %u of %u",
-							RelationQualifiedName(re->relid), col, re->moved,
-							hi, re->nblocks)));
-			re->next_notice += REENCRYPT_NOTICE_ROWS;
-		}
+		tids[n] = SPI_getbinval(found->vals[i], found->tupdesc, 1, &isnull);
+		tpls[n] = PointerGetDatum(ResealTemplate(tpl, &hdr));
+		n++;
 	}
+	if (n > 0)
+		WriteBack(re, tids, tpls, n);
+	/* the batch's ciphertexts: do not keep them until the end of the call */
 	SPI_freetuptable(found);
+	while (re->moved >= re->next_notice)
+	{
+		ereport(NOTICE,
+				(errmsg("biocrypt: reencrypt %s.%s: " INT64_FORMAT " templates moved, block %u of %u",
+						RelationQualifiedName(re->relid), col, re->moved,
+						hi, re->nblocks)));
+		re->next_notice += REENCRYPT_NOTICE_ROWS;
+	}
 }
 
 /* Walk the whole table in block ranges, within re->limit. */
@@ -136,9 +152,14 @@ ReencryptTable(Reencrypt *re)
 	MemoryContext batch = AllocSetContextCreate(CurrentMemoryContext,
 												"biocrypt reencrypt batch",
 												ALLOCSET_DEFAULT_SIZES);
-	Oid			types[2] = {TIDOID, get_atttype(re->relid, get_attnum(re->relid, re->column))};
+	Oid			types[2];
 
-	re->update = SPI_prepare(psprintf("UPDATE ONLY %s SET %s = $2 WHERE ctid = $1",
+	re->typid = get_atttype(re->relid, get_attnum(re->relid, re->column));
+	types[0] = TIDARRAYOID;
+	types[1] = get_array_type(re->typid);
+	re->update = SPI_prepare(psprintf("UPDATE ONLY %s t SET %s = x.v "
+									  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) x(tid, v) "
+									  "WHERE t.ctid = x.tid",
 									  RelationQualifiedName(re->relid),
 									  quote_identifier(re->column)), 2, types);
 	if (re->update == NULL)

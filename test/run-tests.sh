@@ -75,6 +75,7 @@ cat "$LOG/installcheck.log"
 rp=$(grep -cE '^(test| ) +[a-z_0-9]+ +\.\.\. ok' "$LOG/installcheck.log")
 rf=$(grep -cE '\.\.\. FAILED' "$LOG/installcheck.log")
 [ -f "$WORK/regression.diffs" ] && cat "$WORK/regression.diffs"
+[ -f "$WORK/output_iso/regression.diffs" ] && cat "$WORK/output_iso/regression.diffs"
 count "$rp" "$rf" pg_regress
 
 tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$LOG/installcheck.log" | tail -1)
