@@ -558,6 +558,9 @@ CREATE FUNCTION biocrypt.verify(tpl protected_template, probe real[],
 		max_distance float8, metric text DEFAULT 'cosine')
 	RETURNS boolean
 	AS 'MODULE_PATHNAME', 'biocrypt_verify' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+-- a decryption costs far more than a key lookup: in WHERE id = $1 AND
+-- verify(...), the lookup runs first and only that row is decrypted
+ALTER FUNCTION biocrypt.verify(protected_template, real[], float8, text) COST 100;
 
 CREATE FUNCTION biocrypt.identify(gallery regclass, col name, probe real[],
 		k int DEFAULT 10, max_distance float8 DEFAULT NULL, metric text DEFAULT 'cosine')
