@@ -654,6 +654,9 @@ DekCacheCommit(const uint8 *dek)
 {
 	int			slot = (dek - dek_bytes) / BIOCRYPT_KEY_BYTES;
 
+	/* whatever enters the cache must leave it when another backend destroys it */
+	if (!OidIsValid(keys_relid))
+		(void) KeysRelid();
 	/* expand an AES key once, not on every decryption */
 	if (dek_slots[slot].cipher == ENVELOPE_CIPHER_AES256GCM &&
 		crypto_aead_aes256gcm_is_available())

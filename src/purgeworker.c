@@ -35,6 +35,8 @@
 
 #include "biocrypt.h"
 
+#define PURGE_LOCK_TIMEOUT	"60s"
+
 static int	biocrypt_purge_interval = 3600;	/* seconds */
 
 /* Register the purge launcher (while preloading). */
@@ -174,6 +176,8 @@ biocrypt_purge_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
 	SetConfigOption("application_name", "biocrypt purge worker", PGC_USERSET, PGC_S_SESSION);
+	/* a table locked for long fails its own purge, not every database's */
+	SetConfigOption("lock_timeout", PURGE_LOCK_TIMEOUT, PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("biocrypt purge worker");
 
 	StartTransactionCommand();

@@ -325,6 +325,23 @@ like($s1->{stderr}, qr/ERROR:  biocrypt: data key 1 has been destroyed\n/,
 $s1->{stderr} = '';
 is($s1->query_safe(sprintf($verify1, 2)), 't', 'cache: session 1 still verifies under key 2');
 $s1->quit;
+
+# a key the session created itself (never read back from the ring) is
+# dropped from its cache all the same
+my $s3 = $node->background_psql('cache', on_error_stop => 0);
+$s3->query_safe(
+	q{INSERT INTO t VALUES (3, biocrypt.protect('{3,1,2}'::real[], 'c-3', now() + interval '5 months'))});
+is(q1('cache', 'SELECT biocrypt.key_id_of(tpl) FROM t WHERE id = 3'),
+	'3', 'cache: session 3 sealed under a key it created (3)');
+is($s3->query_safe(sprintf($verify1, 3)), 't', 'cache: session 3 verifies with its own new key');
+is(q1('cache', 'SELECT biocrypt.destroy_key(3)'), 't', 'cache: session 2 destroys key 3');
+$n_destroyed++;
+$s3->{stderr} = '';
+($out, $failed) = $s3->query(sprintf($verify1, 3));
+ok($failed, 'cache: session 3 next transaction fails');
+like($s3->{stderr}, qr/ERROR:  biocrypt: data key 3 has been destroyed\n/,
+	'cache: session 3 sees the destroyed key, not the one it created');
+$s3->quit;
 is(-s $destroyed_file, 16 * $n_destroyed, 'cache: the cluster list grew by 16 bytes');
 
 ########################################################################
