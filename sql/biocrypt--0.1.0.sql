@@ -287,6 +287,20 @@ COMMENT ON FUNCTION biocrypt.rotate_key() IS 'retire every active data key, so t
 COMMENT ON FUNCTION biocrypt.reencrypt(regclass, name, bigint) IS 'move a column''s templates from retired keys to the active keys of their epochs (at most max_rows per call; rerun to resume); returns templates moved';
 COMMENT ON FUNCTION biocrypt.rewrap_keys() IS 'wrap every data key under biocrypt.new_root_key_file/command instead of the current root key; returns keys rewrapped';
 
+-- reencrypt() calls running in the cluster, like pg_stat_progress_*
+CREATE FUNCTION biocrypt.reencrypt_progress(OUT pid integer, OUT datid oid,
+		OUT relid oid, OUT column_name name, OUT started_at timestamptz,
+		OUT blocks_total bigint, OUT blocks_done bigint, OUT templates_moved bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'biocrypt_reencrypt_progress' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION biocrypt.reencrypt_progress() IS 'progress of the reencrypt() calls running in the cluster';
+CREATE VIEW biocrypt.reencrypt_progress AS
+SELECT p.pid, p.datid, d.datname, p.relid, p.column_name, p.started_at,
+	p.blocks_total, p.blocks_done, p.templates_moved
+FROM biocrypt.reencrypt_progress() p
+LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid;
+COMMENT ON VIEW biocrypt.reencrypt_progress IS 'one row per running biocrypt.reencrypt(): blocks scanned and templates moved so far';
+
 -- the published retention policy (what BIPA calls the written policy)
 CREATE VIEW biocrypt.retention_schedule AS
 SELECT c.relation, c.column_name, c.purposes, c.retention, c.on_expiry,
@@ -326,7 +340,8 @@ FROM biocrypt.overdue_templates() o;
 COMMENT ON VIEW biocrypt.overdue IS 'templates past expiry not yet purged (held subjects stay here until released)';
 
 REVOKE ALL ON biocrypt.columns, biocrypt.holds, biocrypt.retention_schedule,
-	biocrypt.overdue FROM PUBLIC;
+	biocrypt.overdue, biocrypt.reencrypt_progress FROM PUBLIC;
+GRANT SELECT ON biocrypt.reencrypt_progress TO biocrypt_admin;
 GRANT SELECT ON biocrypt.columns, biocrypt.holds, biocrypt.overdue
 	TO biocrypt_admin, biocrypt_auditor;
 GRANT SELECT ON biocrypt.retention_schedule
@@ -343,11 +358,13 @@ REVOKE ALL ON FUNCTION
 	biocrypt.rotate_key(),
 	biocrypt.reencrypt(regclass, name, bigint),
 	biocrypt.rewrap_keys(),
-	biocrypt.overdue_templates()
+	biocrypt.overdue_templates(),
+	biocrypt.reencrypt_progress()
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION biocrypt.touch(protected_template, timestamptz)
 	TO biocrypt_enroller;
 GRANT EXECUTE ON FUNCTION biocrypt.overdue_templates() TO biocrypt_admin, biocrypt_auditor;
+GRANT EXECUTE ON FUNCTION biocrypt.reencrypt_progress() TO biocrypt_admin;
 GRANT EXECUTE ON FUNCTION
 	biocrypt.protect_column(regclass, name, interval, text[], text),
 	biocrypt.purge_expired(),

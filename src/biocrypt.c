@@ -38,6 +38,7 @@ _PG_init(void)
 	PurposeInit();
 	RetentionInit();
 	PurgeWorkerInit();
+	RotateInit();
 	EnrolInit();
 	CompareInit();
 	MarkGUCPrefixReserved("biocrypt");

@@ -96,6 +96,9 @@ extern TimestampTz RetentionCapExpiry(TimestampTz created, TimestampTz expires);
 extern void RetentionRefuseExpired(const EnvelopeHeader *hdr);
 extern int64 RetentionPurge(void);
 
+/* Re-encryption and its progress view (rotate.c) */
+extern void RotateInit(void);
+
 /* The purge launcher and workers (purgeworker.c) */
 extern void PurgeWorkerInit(void);
 extern PGDLLEXPORT void biocrypt_purge_launcher_main(Datum arg);

@@ -11,17 +11,25 @@
  * per range.  A row
  * changed in between keeps its old template for the next run.  A call may
  * stop after max_rows templates; moved templates are skipped by the next
- * call, so the work resumes where it stopped.
+ * call, so the work resumes where it stopped.  While it runs, its progress
+ * shows in the view biocrypt.reencrypt_progress (like pg_stat_progress_*),
+ * from a small array in shared memory.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -33,6 +41,30 @@
 
 #define REENCRYPT_BLOCKS		128	/* blocks read per batch */
 #define REENCRYPT_NOTICE_ROWS	10000	/* progress NOTICE every so many */
+#define PROGRESS_SLOTS			32	/* reencrypt() calls shown at once */
+
+/* One running reencrypt(), as biocrypt.reencrypt_progress shows it. */
+typedef struct ProgressSlot
+{
+	int			pid;			/* 0: free */
+	Oid			dbid;
+	Oid			relid;
+	NameData	column;
+	TimestampTz started_at;
+	int64		blocks_total;
+	int64		blocks_done;
+	int64		moved;
+} ProgressSlot;
+
+typedef struct ProgressShared
+{
+	slock_t		mutex;
+	ProgressSlot slots[PROGRESS_SLOTS];
+} ProgressShared;
+
+static ProgressShared *progress = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 typedef struct Reencrypt
 {
@@ -46,7 +78,140 @@ typedef struct Reencrypt
 	BlockNumber nblocks;
 	Oid			typid;			/* protected_template */
 	SPIPlanPtr	update;
+	ProgressSlot *progress;		/* NULL: not shown */
 } Reencrypt;
+
+static void
+ProgressShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(ProgressShared)));
+}
+
+static void
+ProgressShmemStartup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	progress = ShmemInitStruct("biocrypt reencrypt progress", sizeof(ProgressShared), &found);
+	if (!found)
+	{
+		memset(progress, 0, sizeof(ProgressShared));
+		SpinLockInit(&progress->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Preload: the shared array behind biocrypt.reencrypt_progress. */
+void
+RotateInit(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ProgressShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ProgressShmemStartup;
+}
+
+/* A backend that exits in the middle of a call gives its slot back. */
+static void
+ProgressAtExit(int code, Datum arg)
+{
+	SpinLockAcquire(&progress->mutex);
+	for (int i = 0; i < PROGRESS_SLOTS; i++)
+		if (progress->slots[i].pid == MyProcPid)
+			progress->slots[i].pid = 0;
+	SpinLockRelease(&progress->mutex);
+}
+
+/*
+ * Take a progress slot for this call, or NULL when all are in use (the
+ * call then runs unreported).
+ */
+static ProgressSlot *
+ProgressBegin(const Reencrypt *re)
+{
+	static bool exit_registered = false;
+	ProgressSlot *mine = NULL;
+
+	if (!exit_registered)
+	{
+		before_shmem_exit(ProgressAtExit, (Datum) 0);
+		exit_registered = true;
+	}
+	SpinLockAcquire(&progress->mutex);
+	for (int i = 0; i < PROGRESS_SLOTS && mine == NULL; i++)
+		if (progress->slots[i].pid == 0 || progress->slots[i].pid == MyProcPid)
+			mine = &progress->slots[i];
+	if (mine != NULL)
+	{
+		memset(mine, 0, sizeof(ProgressSlot));
+		mine->pid = MyProcPid;
+		mine->dbid = MyDatabaseId;
+		mine->relid = re->relid;
+		namestrcpy(&mine->column, re->column);
+		mine->started_at = GetCurrentTimestamp();
+		mine->blocks_total = re->nblocks;
+	}
+	SpinLockRelease(&progress->mutex);
+	return mine;
+}
+
+static void
+ProgressUpdate(ProgressSlot *slot, const Reencrypt *re, BlockNumber done)
+{
+	if (slot == NULL)
+		return;
+	SpinLockAcquire(&progress->mutex);
+	slot->blocks_done = done;
+	slot->moved = re->moved;
+	SpinLockRelease(&progress->mutex);
+}
+
+static void
+ProgressEnd(ProgressSlot *slot)
+{
+	if (slot == NULL)
+		return;
+	SpinLockAcquire(&progress->mutex);
+	slot->pid = 0;
+	SpinLockRelease(&progress->mutex);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_reencrypt_progress);
+/* reencrypt_progress(): one row per reencrypt() running in the cluster */
+Datum
+biocrypt_reencrypt_progress(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ProgressSlot copy[PROGRESS_SLOTS];
+
+	InitMaterializedSRF(fcinfo, 0);
+	SpinLockAcquire(&progress->mutex);
+	memcpy(copy, progress->slots, sizeof(copy));
+	SpinLockRelease(&progress->mutex);
+	for (int i = 0; i < PROGRESS_SLOTS; i++)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {0};
+
+		if (copy[i].pid == 0 || kill(copy[i].pid, 0) != 0)
+			continue;
+		values[0] = Int32GetDatum(copy[i].pid);
+		values[1] = ObjectIdGetDatum(copy[i].dbid);
+		values[2] = ObjectIdGetDatum(copy[i].relid);
+		values[3] = NameGetDatum(&copy[i].column);
+		values[4] = TimestampTzGetDatum(copy[i].started_at);
+		values[5] = Int64GetDatum(copy[i].blocks_total);
+		values[6] = Int64GetDatum(copy[i].blocks_done);
+		values[7] = Int64GetDatum(copy[i].moved);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
 
 /* The retired keys of the ring, or NULL if there are none (in SPI). */
 static ArrayType *
@@ -170,12 +335,29 @@ ReencryptTable(Reencrypt *re)
 
 		CHECK_FOR_INTERRUPTS();
 		ReencryptRange(re, lo, Min(lo + REENCRYPT_BLOCKS, re->nblocks));
+		ProgressUpdate(re->progress, re, Min(lo + REENCRYPT_BLOCKS, re->nblocks));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch);
 		if (re->limit >= 0 && re->moved >= re->limit)
 			break;
 	}
 	MemoryContextDelete(batch);
+}
+
+/* ReencryptTable, shown in biocrypt.reencrypt_progress while it runs. */
+static void
+ReencryptShown(Reencrypt *re)
+{
+	re->progress = ProgressBegin(re);
+	PG_TRY();
+	{
+		ReencryptTable(re);
+	}
+	PG_FINALLY();
+	{
+		ProgressEnd(re->progress);
+	}
+	PG_END_TRY();
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_reencrypt);
@@ -213,7 +395,7 @@ biocrypt_reencrypt(PG_FUNCTION_ARGS)
 	if (retired != NULL)
 	{
 		re.retired = PointerGetDatum(retired);
-		ReencryptTable(&re);
+		ReencryptShown(&re);
 	}
 	BiocryptSpiEnd(&spi);
 	AuditRecordEventJson(AUDIT_OP_ROTATE, re.relid, re.column, re.moved,

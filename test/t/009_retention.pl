@@ -477,6 +477,32 @@ is( q1(
 		'big:tpl:0:[{"action": "reencrypt"}]'),
 	'rotate: every rotate_key() and reencrypt() audited');
 
+# progress of a running reencrypt(): hold a lock on the table's last row so
+# that the call waits in its last batch, and watch it from another session
+is(q1('rot', 'SELECT count(*) FROM biocrypt.reencrypt_progress'), '0', 'progress: nothing running');
+is(q1('rot', 'SELECT biocrypt.rotate_key()'), '1', 'progress: key 4 retired');
+my $nblocks_now = q1('rot', "SELECT pg_relation_size('big') / 8192");
+my $locker = $node->background_psql('rot');
+$locker->query_safe('BEGIN; SELECT 1 FROM big WHERE id = (SELECT max(id) FROM big) FOR UPDATE');
+my $mover = $node->background_psql('rot');
+$mover->query_until(qr/moving/, "\\echo moving\nSELECT biocrypt.reencrypt('big', 'tpl');\n\\echo moved\n");
+ok( $node->poll_query_until(
+		'rot', q{SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'}),
+	'progress: reencrypt() waits for the locked row');
+is( q1(
+		'rot', qq{
+	SELECT p.datname || ':' || p.relid::regclass || ':' || p.column_name || ':'
+	       || p.blocks_total || ':' || (p.blocks_done < p.blocks_total) || ':' || (p.started_at <= now())
+	FROM biocrypt.reencrypt_progress p}),
+	"rot:big:tpl:$nblocks_now:true:true",
+	'progress: the view shows the call, its table, column and blocks');
+$locker->query_safe('COMMIT');
+$locker->quit;
+my $moved_all = $mover->query_until(qr/moved/, '');
+like($moved_all, qr/^10001$/m, 'progress: the call then moves every template');
+$mover->quit;
+is(q1('rot', 'SELECT count(*) FROM biocrypt.reencrypt_progress'), '0', 'progress: the call has left the view');
+
 ########################################################################
 # restart: destroyed keys and holds persist
 ########################################################################
