@@ -2,8 +2,9 @@
 # biocrypt demo on a throwaway local cluster (Debian 12, as root): installs
 # and builds biocrypt, starts a private server on a Unix socket with a fresh
 # random root key, enrols templates, inspects them, compares probes inside
-# the server (operator, verify, identify), reveals as an admin, then stops
-# the server and deletes everything.
+# the server (operator, verify, identify), reveals as an admin, applies a
+# retention policy (hold, erasure, purge), then stops the server and deletes
+# everything.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,6 +83,24 @@ SET biocrypt.allow_reveal = on;
 SET ROLE security_officer;
 SELECT id, biocrypt.reveal(face) AS revealed FROM people ORDER BY id;
 RESET ROLE;
+
+-- retention: a policy for a visitors' column (kept 2 seconds here, to watch
+-- it expire), a legal hold, an erasure request, and the purge
+CREATE TABLE visitors (id int PRIMARY KEY, face protected_template);
+SELECT biocrypt.protect_column('visitors', 'face', '2 seconds', '{verification}');
+SELECT * FROM biocrypt.retention_schedule;
+INSERT INTO visitors VALUES
+  (1, biocrypt.protect('{0.1,0.2,0.3,0.4}', 'visitor-1')),
+  (2, biocrypt.protect('{0.4,0.3,0.2,0.1}', 'visitor-2')),
+  (3, biocrypt.protect('{0.2,0.2,0.2,0.2}', 'visitor-3'));
+SELECT id, biocrypt.subject_of(face), biocrypt.expires_at(face) - biocrypt.created_at(face) AS kept_for
+FROM visitors ORDER BY id;
+SELECT biocrypt.hold('visitor-2', 'incident 42');
+SELECT biocrypt.erase_subject('visitor-3');
+SELECT pg_sleep(2.1);
+SELECT relation, column_name, subject, held FROM biocrypt.overdue;
+SELECT biocrypt.purge_expired();
+SELECT id, biocrypt.subject_of(face) FROM visitors ORDER BY id;
 
 -- the key ring: one wrapped data key per retention month, never plaintext
 SELECT id, epoch, cipher, state, octet_length(wrapped) AS wrapped_bytes FROM biocrypt.keys ORDER BY id;
