@@ -314,19 +314,38 @@ COMMENT ON VIEW biocrypt.retention_schedule IS 'per protected column: purposes, 
 CREATE FUNCTION biocrypt.overdue_templates(OUT relation regclass, OUT column_name name,
 		OUT subject text, OUT expired_at timestamptz, OUT held boolean)
 	RETURNS SETOF record
-	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c record;
 BEGIN
 	FOR c IN SELECT p.relation, p.column_name FROM biocrypt.columns p
-			 ORDER BY p.relation::text, p.column_name
+			 JOIN pg_class r ON r.oid = p.relation
+			 ORDER BY r.relname, p.column_name
 	LOOP
+		-- the query below runs with the extension's privileges: lock the table,
+		-- then make sure it still is a plain table whose column is a
+		-- protected_template, so that none of its owner's code can run
+		EXECUTE format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', c.relation);
+		IF NOT EXISTS (
+			SELECT FROM pg_class r
+			JOIN pg_attribute a ON a.attrelid = r.oid
+			JOIN pg_type t ON t.oid = a.atttypid
+			JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = t.oid
+				AND d.deptype = 'e'
+			JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'biocrypt'
+			WHERE r.oid = c.relation AND r.relkind = 'r' AND a.attname = c.column_name
+				AND NOT a.attisdropped AND t.typname = 'protected_template')
+		THEN
+			RAISE WARNING 'biocrypt: column "%" of table % no longer fits its retention policy; not listed',
+				c.column_name, c.relation;
+			CONTINUE;
+		END IF;
 		RETURN QUERY EXECUTE format(
 			'SELECT $1, $2, biocrypt.subject_of(t.%1$I), biocrypt.expires_at(t.%1$I), '
 			'EXISTS (SELECT FROM biocrypt.holds h WHERE h.subject = biocrypt.subject_of(t.%1$I)) '
-			'FROM %2$s t WHERE biocrypt.expires_at(t.%1$I) <= now()',
+			'FROM ONLY %2$s t WHERE biocrypt.expires_at(t.%1$I) <= now()',
 			c.column_name, c.relation)
 		USING c.relation, c.column_name;
 	END LOOP;

@@ -841,6 +841,8 @@ AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 		AuditCopyTo((CopyStmt *) pstmt->utilityStmt, qc);
 	if (IsA(pstmt->utilityStmt, DropRoleStmt) && IsTransactionState())
 		PurposeForgetDroppedRoles();
+	if (IsA(pstmt->utilityStmt, RenameStmt) && IsTransactionState())
+		PolicyFollowRename((RenameStmt *) pstmt->utilityStmt);
 	if (pending != NIL && nrunning == 0 && IsTransactionState())
 		RecordFor(NULL);
 }

@@ -110,6 +110,8 @@ extern PGDLLEXPORT void biocrypt_purge_worker_main(Datum arg);
 extern void PolicyNoteDefaulted(bytea *tpl, int flags);
 extern char *RelationQualifiedName(Oid relid);
 extern AttrNumber CheckTemplateColumn(Oid relid, const char *col);
+struct RenameStmt;
+extern void PolicyFollowRename(const struct RenameStmt *stmt);
 
 /* Purpose limitation (purpose.c) */
 extern void PurposeInit(void);

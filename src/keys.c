@@ -147,7 +147,13 @@ static Oid	keys_relid = InvalidOid;	/* biocrypt.keys, once looked up */
 #define FINGERPRINT_BYTES	16
 #define DESTROYED_DIR		"pg_biocrypt"
 #define DESTROYED_FILE		DESTROYED_DIR "/destroyed_keys"
-static List *pending_destroyed = NIL;
+typedef struct PendingDestroy
+{
+	SubTransactionId subid;		/* the subtransaction that destroyed it */
+	uint8		fp[FINGERPRINT_BYTES];
+} PendingDestroy;
+
+static List *pending_destroyed = NIL;	/* of PendingDestroy */
 
 /* Report a root-key problem: FATAL while preloading stops the server. */
 #define RootKeyFatal(...) \
@@ -419,7 +425,7 @@ WriteDestroyed(void)
 				(errcode_for_file_access(),
 				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE)));
 	foreach(lc, pending_destroyed)
-		if (write(fd, lfirst(lc), FINGERPRINT_BYTES) != FINGERPRINT_BYTES)
+		if (write(fd, ((PendingDestroy *) lfirst(lc))->fp, FINGERPRINT_BYTES) != FINGERPRINT_BYTES)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("biocrypt: could not write \"%s\": %m", DESTROYED_FILE)));
@@ -491,6 +497,20 @@ static void
 KeysSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
+	ListCell   *lc;
+
+	/* a destruction rolled back with its savepoint must not reach the list */
+	foreach(lc, pending_destroyed)
+	{
+		PendingDestroy *pd = lfirst(lc);
+
+		if (pd->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			pd->subid = parentSubid;
+		else if (event == SUBXACT_EVENT_ABORT_SUB)
+			pending_destroyed = foreach_delete_current(pending_destroyed, lc);
+	}
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		KeysForgetCached();
 }
@@ -1121,7 +1141,11 @@ KeysActiveDek(TimestampTz expires, uint8 cipher, uint32 *key_id)
 	ActiveKey  *ak = NULL;
 	const uint8 *dek;
 
+	uint32		id;
+
 	KeysAttach();
+	if (dek_cache_stale)
+		KeysForgetCached();
 	counter = NextEncryptionCount();
 	for (int i = 0; i < ACTIVE_CACHE_SLOTS; i++)
 		if (active_keys[i].valid && active_keys[i].epoch == epoch &&
@@ -1138,8 +1162,10 @@ KeysActiveDek(TimestampTz expires, uint8 cipher, uint32 *key_id)
 		ak->valid = false;
 		ResolveActiveKey(ak, counter);
 	}
-	dek = KeysGetDek(ak->key_id, cipher);
-	*key_id = ak->key_id;
+	/* KeysGetDek may drop the caches, ak included: keep the id first */
+	id = ak->key_id;
+	dek = KeysGetDek(id, cipher);
+	*key_id = id;
 	return dek;
 }
 
@@ -1181,7 +1207,7 @@ KeysDestroy(uint32 key_id)
 	bool		isnull;
 	char	   *epoch;
 	MemoryContext old;
-	uint8	   *fp;
+	PendingDestroy *pd;
 	const DerivedKeys *wk;
 	SecBuf	   *dek;
 
@@ -1208,9 +1234,10 @@ KeysDestroy(uint32 key_id)
 	UnwrapRaw(dek->data, key_id, CipherId(SPI_getvalue(tup, SPI_tuptable->tupdesc, 4)),
 			  DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)), wk);
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	fp = palloc(FINGERPRINT_BYTES);
-	DekFingerprint(dek->data, fp);
-	pending_destroyed = lappend(pending_destroyed, fp);
+	pd = palloc(sizeof(PendingDestroy));
+	pd->subid = GetCurrentSubTransactionId();
+	DekFingerprint(dek->data, pd->fp);
+	pending_destroyed = lappend(pending_destroyed, pd);
 	MemoryContextSwitchTo(old);
 	SecmemRelease(dek);
 	epoch = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);

@@ -25,6 +25,8 @@
 #include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
+#include "catalog/namespace.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -567,4 +569,33 @@ RelationQualifiedName(Oid relid)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("biocrypt: relation %u does not exist", relid)));
 	return quote_qualified_identifier(nsp, rel);
+}
+
+/*
+ * After ALTER TABLE ... RENAME COLUMN: a policy names its column, so it
+ * follows the new name (else the table's trigger would refuse every write).
+ */
+void
+PolicyFollowRename(const RenameStmt *stmt)
+{
+	BiocryptSpi spi;
+	Oid			relid;
+	Oid			argtypes[3] = {OIDOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+
+	if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL ||
+		!OidIsValid(get_extension_oid("biocrypt", true)))
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = CStringGetTextDatum(stmt->subname);
+	args[2] = CStringGetTextDatum(stmt->newname);
+	BiocryptSpiBegin(&spi);
+	if (SPI_execute_with_args("UPDATE biocrypt.columns SET column_name = $3 "
+							  "WHERE relation = $1 AND column_name = $2",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "biocrypt: could not update biocrypt.columns");
+	BiocryptSpiEnd(&spi);
 }

@@ -23,6 +23,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "storage/itemptr.h"
+#include "storage/lmgr.h"
 #include "utils/json.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -359,10 +360,23 @@ FoundBySubject(const void *a, const void *b)
 }
 
 /*
+ * Lock a registered column's table and check, under the lock, that it is
+ * still a plain table with a protected_template column: the queries below
+ * read it as the extension, and only then does no code of the table's
+ * owner run with the extension's privileges (a SELECT runs no trigger,
+ * superusers bypass row security, and our functions are the only ones on
+ * that column).  The lock holds until the end of the transaction.
+ */
+static void
+LockPolicyColumn(const PolicyColumn *c, LOCKMODE mode)
+{
+	LockRelationOid(c->relid, mode);
+	(void) CheckTemplateColumn(c->relid, c->column);
+}
+
+/*
  * Find the templates of column c that match cond (SQL over alias t, with
- * parameters $1 and $2).  A read-only query as the extension: it runs no
- * trigger and superusers bypass row security, so no code of the table's
- * owner runs with the extension's privileges.
+ * parameters $1 and $2), as the extension; see LockPolicyColumn.
  */
 static Found *
 FindTemplates(const PolicyColumn *c, const char *cond, Oid *argtypes,
@@ -487,9 +501,14 @@ RemoveTemplates(const PolicyColumn *c, AuditOperation op, const char *cond,
 				Oid *argtypes, Datum *args)
 {
 	int			n;
-	Found	   *found = FindTemplates(c, cond, argtypes, args, &n);
-	int64		removed = n > 0 ? RemoveFound(c, found, n) : 0;
-	char	   *json = RemovedJson(found, n);
+	Found	   *found;
+	int64		removed;
+	char	   *json;
+
+	LockPolicyColumn(c, RowExclusiveLock);
+	found = FindTemplates(c, cond, argtypes, args, &n);
+	removed = n > 0 ? RemoveFound(c, found, n) : 0;
+	json = RemovedJson(found, n);
 
 	/* an erasure names its subject even where there was nothing to erase */
 	if (json == NULL && op == AUDIT_OP_ERASE)
@@ -522,11 +541,13 @@ RecordPurgeError(const PolicyColumn *c, const ErrorData *edata)
 
 /*
  * Purge one column in a subtransaction: a table whose change fails (its own
- * trigger, a foreign key) is recorded as a failed purge and keeps its
- * templates, and their keys, for the next run; the other columns go on.
+ * trigger, a foreign key, a lock timeout, a policy that no longer fits the
+ * table) is recorded as a failed purge and keeps its templates for the
+ * next run; the other columns go on.  *failed is set for such a column.
+ * A cancel request still cancels the whole purge.
  */
 static int64
-PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args)
+PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args, bool *failed)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -555,6 +576,9 @@ PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		*failed = true;
 		RecordPurgeError(c, edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
@@ -565,6 +589,17 @@ PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args)
 	}
 	PG_END_TRY();
 	return n;
+}
+
+/*
+ * Keep the holds as they are until this purge or erasure commits: a hold
+ * placed meanwhile waits for it, instead of being missed by it.
+ */
+static void
+LockHolds(void)
+{
+	if (SPI_execute("LOCK TABLE biocrypt.holds IN SHARE MODE", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "biocrypt: could not lock biocrypt.holds");
 }
 
 /* Ids of keys whose epoch is over: each of their templates has expired. */
@@ -599,6 +634,7 @@ DropKeysInUse(List *ids, const PolicyColumn *c)
 							   "WHERE t.%s IS NOT NULL", col,
 							   RelationQualifiedName(c->relid), col);
 
+	LockPolicyColumn(c, AccessShareLock);
 	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: key use query failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -646,15 +682,22 @@ RetentionPurge(void)
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TEXTOID};
 	Datum		args[2] = {TimestampTzGetDatum(purge_at), CStringGetTextDatum("")};
 	int64		total = 0;
+	bool		failed = false;
 	List	   *cols;
 	ListCell   *lc;
 
 	AuditRequireWorker();
 	BiocryptSpiBegin(&spi);
+	LockHolds();
 	cols = PolicyColumns();
 	foreach(lc, cols)
-		total += PurgeColumn(lfirst(lc), argtypes, args);
-	(void) ShredKeys(cols, purge_at);
+		total += PurgeColumn(lfirst(lc), argtypes, args, &failed);
+	/* a column left unpurged may hold expired templates: shred nothing */
+	if (failed)
+		ereport(WARNING,
+				(errmsg("biocrypt: no data key was destroyed, since a column could not be purged")));
+	else
+		(void) ShredKeys(cols, purge_at);
 	BiocryptSpiEnd(&spi);
 	return total;
 }
@@ -696,6 +739,7 @@ biocrypt_erase_subject(PG_FUNCTION_ARGS)
 
 	AuditRequireWorker();
 	BiocryptSpiBegin(&spi);
+	LockHolds();
 	if (SubjectHeld(subject))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -136,26 +136,27 @@ ProgressBegin(const Reencrypt *re)
 {
 	static bool exit_registered = false;
 	ProgressSlot *mine = NULL;
+	ProgressSlot filled;
 
 	if (!exit_registered)
 	{
 		before_shmem_exit(ProgressAtExit, (Datum) 0);
 		exit_registered = true;
 	}
+
+	memset(&filled, 0, sizeof(filled));
+	filled.pid = MyProcPid;
+	filled.dbid = MyDatabaseId;
+	filled.relid = re->relid;
+	namestrcpy(&filled.column, re->column);
+	filled.started_at = GetCurrentTimestamp();
+	filled.blocks_total = re->nblocks;
 	SpinLockAcquire(&progress->mutex);
 	for (int i = 0; i < PROGRESS_SLOTS && mine == NULL; i++)
 		if (progress->slots[i].pid == 0 || progress->slots[i].pid == MyProcPid)
 			mine = &progress->slots[i];
 	if (mine != NULL)
-	{
-		memset(mine, 0, sizeof(ProgressSlot));
-		mine->pid = MyProcPid;
-		mine->dbid = MyDatabaseId;
-		mine->relid = re->relid;
-		namestrcpy(&mine->column, re->column);
-		mine->started_at = GetCurrentTimestamp();
-		mine->blocks_total = re->nblocks;
-	}
+		*mine = filled;
 	SpinLockRelease(&progress->mutex);
 	return mine;
 }
@@ -252,6 +253,8 @@ WriteBack(Reencrypt *re, Datum *tids, Datum *tpls, int n)
 		elog(ERROR, "biocrypt: could not write re-encrypted templates");
 	BiocryptRestoreUser(&as);
 	re->moved += (int64) SPI_processed;
+	pfree(DatumGetPointer(args[0]));
+	pfree(DatumGetPointer(args[1]));
 }
 
 /* Re-seal the movable templates of blocks [lo, hi), in one UPDATE. */
@@ -273,8 +276,12 @@ ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 	Datum	   *tpls;
 	int			n = 0;
 
+	MemoryContext batch = CurrentMemoryContext;
+
 	if (SPI_execute_with_args(sql, 4, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: could not scan %s", RelationQualifiedName(re->relid));
+	/* SPI returns in its own context, which lives until the end of the call */
+	MemoryContextSwitchTo(batch);
 	found = SPI_tuptable;
 	nfound = SPI_processed;
 	tids = palloc(sizeof(Datum) * Max(nfound, 1));
@@ -298,6 +305,7 @@ ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 	}
 	if (n > 0)
 		WriteBack(re, tids, tpls, n);
+	MemoryContextSwitchTo(batch);
 	/* the batch's ciphertexts: do not keep them until the end of the call */
 	SPI_freetuptable(found);
 	while (re->moved >= re->next_notice)
@@ -382,12 +390,13 @@ biocrypt_reencrypt(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: max_rows must be positive")));
-	(void) CheckTemplateColumn(re.relid, re.column);
-	re.now = GetCurrentTimestamp();
-	re.next_notice = REENCRYPT_NOTICE_ROWS;
+	/* lock first: the checked column cannot change type until we are done */
 	rel = table_open(re.relid, RowExclusiveLock);
+	(void) CheckTemplateColumn(re.relid, re.column);
 	re.nblocks = RelationGetNumberOfBlocks(rel);
 	table_close(rel, NoLock);
+	re.now = GetCurrentTimestamp();
+	re.next_notice = REENCRYPT_NOTICE_ROWS;
 
 	AuditRequireWorker();
 	BiocryptSpiBegin(&spi);
