@@ -185,13 +185,8 @@ LoadPolicies(Oid relid, PolicyCache *pc)
 		c->retention = *DatumGetIntervalP(SPI_getbinval(tup, td, 2, &isnull));
 		c->purposes = DatumGetArrayTypePCopy(SPI_getbinval(tup, td, 3, &isnull));
 		ParsePurposes(c->purposes, &c->allowed);
-		c->attnum = get_attnum(relid, c->column);
-		if (c->attnum == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("biocrypt: the retention policy of table \"%s\" names column \"%s\", which it no longer has",
-							get_rel_name(relid), c->column),
-					 errhint("Register the column again with biocrypt.protect_column().")));
+		/* a policy whose column changed type refuses writes (42804) */
+		c->attnum = CheckTemplateColumn(relid, c->column);
 	}
 	MemoryContextSwitchTo(old);
 	BiocryptSpiEnd(&spi);
