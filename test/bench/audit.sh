@@ -91,6 +91,8 @@ TREE="$DIR/tree"
 # (a build or install was started and did not finish)
 INSTALLED=unchanged
 as_pg() { runuser -u postgres -- "$@"; }
+# shellcheck source=test/bench/cluster.sh
+. "$BENCH/cluster.sh"
 pg() { as_pg psql -h "$DIR" -d bench -X -q -v ON_ERROR_STOP=1 "$@"; }
 log() { echo "[$(date -u +%H:%M:%S) +$((SECONDS - START))s] $*"; }
 md5() { md5sum <"$1" | cut -c1-12; }
@@ -287,22 +289,9 @@ fi
 log "building with -DBIOCRYPT_AUDIT_BYPASS (snapshot of $SRC, sources $TREE_FP) and installing"
 build bypass "$TREE" bypass
 SO_BYPASS=$(md5 "$SO")
-as_pg sh -c "umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > '$DIR/root.key'"
-as_pg "$PG_BIN/initdb" -D "$DIR/data" -A trust -E UTF8 --locale=C --no-instructions >/dev/null
 # synchronous_commit is left at its default (on); the audit worker forces it on
-cat >>"$DIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-shared_preload_libraries = 'biocrypt'
-biocrypt.root_key_file = '$DIR/root.key'
-shared_buffers = '$SHARED_BUFFERS'
-max_parallel_workers_per_gather = 0
-jit = off
-autovacuum = off
-max_wal_size = '16GB'
-checkpoint_timeout = '1h'
-plan_cache_mode = force_generic_plan
-CONF
+bench_cluster "$SHARED_BUFFERS"
+echo "plan_cache_mode = force_generic_plan" >>"$DIR/data/postgresql.conf"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 start_server bypass
 check_loaded bypass "$SO_BYPASS"

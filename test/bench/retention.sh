@@ -70,6 +70,8 @@ DIR=$(mktemp -d /tmp/biocrypt-bench-ret.XXXXXX)
 chmod 755 "$DIR"
 chown postgres:postgres "$DIR"
 as_pg() { runuser -u postgres -- "$@"; }
+# shellcheck source=test/bench/cluster.sh
+. "$BENCH/cluster.sh"
 pg() { as_pg psql -h "$DIR" -d bench -X -q -v ON_ERROR_STOP=1 "$@"; }
 cleanup() {
 	set +e
@@ -86,29 +88,14 @@ cc -O2 -Wall -o "$DIR/bin/gen" "$BENCH/gen.c" -lm
 cc -O2 -Wall -o "$DIR/bin/reseal_floor" "$BENCH/reseal_floor.c" $(pkg-config --cflags --libs libsodium)
 
 # --- the throwaway cluster ---------------------------------------------------------
-as_pg sh -c "umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > '$DIR/root.key'"
-as_pg "$PG_BIN/initdb" -D "$DIR/data" -A trust -E UTF8 --locale=C --no-instructions >/dev/null
+bench_cluster "$SHARED_BUFFERS"
 # the purge launcher waits one interval before its first round: the longest
 # interval keeps it from purging the benchmark's tables
 cat >>"$DIR/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-shared_preload_libraries = 'biocrypt'
-biocrypt.root_key_file = '$DIR/root.key'
 biocrypt.purpose = 'verification'
 biocrypt.purge_interval = 2147483
-shared_buffers = '$SHARED_BUFFERS'
-max_parallel_workers_per_gather = 0
-jit = off
-autovacuum = off
-max_wal_size = '16GB'
-checkpoint_timeout = '1h'
 CONF
-SO=$(pg_config --pkglibdir)/biocrypt.so
-SO_MD5=$(md5sum <"$SO" | cut -c1-12)
-SO_INFO="extension: $SO (md5 $SO_MD5, installed $(date -u -r "$SO" +%Y-%m-%dT%H:%M:%SZ))$(
-	if [ -f "$SRC/biocrypt.so" ] && cmp -s "$SO" "$SRC/biocrypt.so"; then echo ", same as this tree's build"
-	else echo ", NOT identical to this tree's biocrypt.so"; fi)"
+bench_so_info
 as_pg "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 as_pg psql -h "$DIR" -d postgres -X -q -c "CREATE DATABASE bench"
 pg <<'SQL'
