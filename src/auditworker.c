@@ -88,14 +88,8 @@ AuditRegisterLauncher(void)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 5;
-	strlcpy(bgw.bgw_library_name, "biocrypt", BGW_MAXLEN);
-	strlcpy(bgw.bgw_function_name, "biocrypt_audit_launcher_main", BGW_MAXLEN);
-	strlcpy(bgw.bgw_name, "biocrypt audit launcher", BGW_MAXLEN);
-	strlcpy(bgw.bgw_type, "biocrypt audit launcher", BGW_MAXLEN);
+	BiocryptWorkerInit(&bgw, "biocrypt audit launcher", "biocrypt_audit_launcher_main",
+					   BGWORKER_SHMEM_ACCESS, 5);
 	RegisterBackgroundWorker(&bgw);
 }
 
@@ -105,16 +99,9 @@ StartWorker(Oid dbid)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	/* never restarted by the postmaster: the next access asks for a new one */
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(bgw.bgw_library_name, "biocrypt", BGW_MAXLEN);
-	strlcpy(bgw.bgw_function_name, "biocrypt_audit_worker_main", BGW_MAXLEN);
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "biocrypt audit worker for database %u", dbid);
-	strlcpy(bgw.bgw_type, "biocrypt audit worker", BGW_MAXLEN);
-	bgw.bgw_main_arg = ObjectIdGetDatum(dbid);
+	BiocryptDatabaseWorkerInit(&bgw, "biocrypt audit worker", "biocrypt_audit_worker_main",
+							   dbid);
 	return RegisterDynamicBackgroundWorker(&bgw, NULL);
 }
 

@@ -34,7 +34,11 @@ typedef struct SecBuf
 extern SecBuf *SecmemAcquire(size_t len);
 extern void SecmemRelease(SecBuf *buf);
 
-/* The extension's own SQL, run as the bootstrap superuser (keys.c) */
+/*
+ * The identity to return to after running SQL as another role (keys.c):
+ * the extension's own SQL as the bootstrap superuser, or a table's
+ * maintenance as its owner.
+ */
 typedef struct BiocryptSpi
 {
 	Oid			save_userid;
@@ -42,19 +46,19 @@ typedef struct BiocryptSpi
 	int			save_nestlevel;
 } BiocryptSpi;
 
+typedef BiocryptSpi BiocryptAsOwner;
+
 extern void BiocryptSpiBegin(BiocryptSpi *st);
 extern void BiocryptSpiEnd(BiocryptSpi *st);
-
-/* A table's own maintenance, run as its owner (keys.c) */
-typedef struct BiocryptAsOwner
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-} BiocryptAsOwner;
-
 extern void BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid);
 extern void BiocryptRestoreUser(BiocryptAsOwner *st);
+
+/* Background workers (biocrypt.c) */
+struct BackgroundWorker;
+extern void BiocryptWorkerInit(struct BackgroundWorker *bgw, const char *type,
+							   const char *function, int flags, int restart_time);
+extern void BiocryptDatabaseWorkerInit(struct BackgroundWorker *bgw, const char *type,
+									   const char *function, Oid dbid);
 
 /* Key hierarchy (keys.c) */
 extern void KeysInit(void);
@@ -107,7 +111,7 @@ extern PGDLLEXPORT void biocrypt_purge_worker_main(Datum arg);
 /* Column retention policies (policy.c) */
 #define POLICY_DEFAULT_RETENTION	0x01	/* retain_until was NULL */
 #define POLICY_DEFAULT_PURPOSES		0x02	/* purposes was NULL */
-extern void PolicyNoteDefaulted(bytea *tpl, int flags);
+extern void PolicyNoteDefaulted(bytea *tpl, const EnvelopeHeader *hdr, int flags);
 extern char *RelationQualifiedName(Oid relid);
 extern AttrNumber CheckTemplateColumn(Oid relid, const char *col);
 struct RenameStmt;

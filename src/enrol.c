@@ -377,7 +377,7 @@ biocrypt_protect(PG_FUNCTION_ARGS)
 	hdr.dims = (uint32) dims;
 	FillLabels(fcinfo, 1, &hdr);
 	result = SealPayload(&hdr, x, NULL, NULL);
-	PolicyNoteDefaulted(result, DefaultedLabels(fcinfo, 1));
+	PolicyNoteDefaulted(result, &hdr, DefaultedLabels(fcinfo, 1));
 	WipeDetoasted(arr, PG_GETARG_DATUM(0));
 	AuditAccess(fcinfo, AUDIT_OP_PROTECT)->templates_compared++;
 	PG_RETURN_BYTEA_P(result);
@@ -456,7 +456,7 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	FillLabels(fcinfo, 2, &hdr);
 	result = SealPayload(&hdr, NULL, (const uint8 *) VARDATA_ANY(code),
 						 mask ? (const uint8 *) VARDATA_ANY(mask) : NULL);
-	PolicyNoteDefaulted(result, DefaultedLabels(fcinfo, 2));
+	PolicyNoteDefaulted(result, &hdr, DefaultedLabels(fcinfo, 2));
 	WipeDetoasted(code, PG_GETARG_DATUM(0));
 	if (mask != NULL)
 		WipeDetoasted(mask, PG_GETARG_DATUM(1));

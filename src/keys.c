@@ -556,6 +556,30 @@ KeysAttach(void)
 }
 
 /*
+ * Become role user in a security-restricted operation with search_path
+ * pinned to pg_catalog, saving what BiocryptRestoreUser restores.
+ */
+static void
+SwitchUser(BiocryptSpi *st, Oid user)
+{
+	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
+	SetUserIdAndSecContext(user, st->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	st->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/* Back to the identity and settings SwitchUser saved. */
+void
+BiocryptRestoreUser(BiocryptSpi *st)
+{
+	AtEOXact_GUC(true, st->save_nestlevel);
+	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
+}
+
+/*
  * Enter the extension's own SQL (key ring, purpose grants): SPI as the
  * bootstrap superuser with a pinned search_path, whoever the caller is.
  */
@@ -564,30 +588,21 @@ BiocryptSpiBegin(BiocryptSpi *st)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "biocrypt: SPI_connect failed");
-	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   st->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	st->save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	SwitchUser(st, BOOTSTRAP_SUPERUSERID);
 }
 
 /* Leave the extension's SQL, restoring the caller's identity and settings. */
 void
 BiocryptSpiEnd(BiocryptSpi *st)
 {
-	AtEOXact_GUC(true, st->save_nestlevel);
-	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
+	BiocryptRestoreUser(st);
 	SPI_finish();
 }
 
 /*
  * Run a table's maintenance (purge, erasure, re-encryption) as its owner,
- * in a security-restricted operation with a pinned search_path, the way
- * VACUUM and REFRESH MATERIALIZED VIEW do: the table's triggers then never
- * run with the extension's privileges.
+ * the way VACUUM and REFRESH MATERIALIZED VIEW do: the table's triggers
+ * then never run with the extension's privileges.
  */
 void
 BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid)
@@ -599,21 +614,7 @@ BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid)
 		elog(ERROR, "biocrypt: cache lookup failed for relation %u", relid);
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
-	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
-	SetUserIdAndSecContext(owner, st->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	st->save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-}
-
-/* Back to the identity and settings BiocryptBecomeOwner saved. */
-void
-BiocryptRestoreUser(BiocryptAsOwner *st)
-{
-	AtEOXact_GUC(true, st->save_nestlevel);
-	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
+	SwitchUser(st, owner);
 }
 
 /* SQL name of a cipher id, as stored in biocrypt.keys.cipher. */

@@ -109,20 +109,19 @@ NonceKey(bytea *tpl, const EnvelopeHeader *hdr, uint8 *key)
 }
 
 /*
- * protect() sealed tpl with the default retention and/or purposes (flags):
+ * protect() sealed tpl (described by hdr, as sealed) with the default
+ * retention and/or purposes (flags):
  * remember it, so that a column policy can take their place.
  */
 void
-PolicyNoteDefaulted(bytea *tpl, int flags)
+PolicyNoteDefaulted(bytea *tpl, const EnvelopeHeader *hdr, int flags)
 {
-	EnvelopeHeader hdr;
 	uint8		key[NONCE_KEY_BYTES];
 	DefaultedEntry *e;
 
 	if (flags == 0)
 		return;
-	ParseTemplateForDecrypt(tpl, &hdr);
-	NonceKey(tpl, &hdr, key);
+	NonceKey(tpl, hdr, key);
 	e = hash_search(DefaultedSet(true), key, HASH_ENTER, NULL);
 	e->flags = flags;
 }

@@ -45,14 +45,8 @@ RegisterPurgeLauncher(void)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 10;
-	strlcpy(bgw.bgw_library_name, "biocrypt", BGW_MAXLEN);
-	strlcpy(bgw.bgw_function_name, "biocrypt_purge_launcher_main", BGW_MAXLEN);
-	strlcpy(bgw.bgw_name, "biocrypt purge launcher", BGW_MAXLEN);
-	strlcpy(bgw.bgw_type, "biocrypt purge launcher", BGW_MAXLEN);
+	BiocryptWorkerInit(&bgw, "biocrypt purge launcher", "biocrypt_purge_launcher_main",
+					   BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION, 10);
 	RegisterBackgroundWorker(&bgw);
 }
 
@@ -89,15 +83,8 @@ PurgeDatabase(Oid dbid)
 	BackgroundWorker bgw;
 	BackgroundWorkerHandle *handle;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(bgw.bgw_library_name, "biocrypt", BGW_MAXLEN);
-	strlcpy(bgw.bgw_function_name, "biocrypt_purge_worker_main", BGW_MAXLEN);
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "biocrypt purge worker for database %u", dbid);
-	strlcpy(bgw.bgw_type, "biocrypt purge worker", BGW_MAXLEN);
-	bgw.bgw_main_arg = ObjectIdGetDatum(dbid);
+	BiocryptDatabaseWorkerInit(&bgw, "biocrypt purge worker", "biocrypt_purge_worker_main",
+							   dbid);
 	bgw.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
 	{

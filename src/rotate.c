@@ -77,7 +77,9 @@ typedef struct Reencrypt
 	int64		next_notice;
 	BlockNumber nblocks;
 	Oid			typid;			/* protected_template */
-	SPIPlanPtr	update;
+	char	   *relname;		/* schema.table, quoted */
+	SPIPlanPtr	select;			/* the movable templates of a block range */
+	SPIPlanPtr	update;			/* their re-sealed values, back by ctid */
 	ProgressSlot *progress;		/* NULL: not shown */
 } Reencrypt;
 
@@ -261,25 +263,17 @@ WriteBack(Reencrypt *re, Datum *tids, Datum *tpls, int n)
 static void
 ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 {
-	const char *col = quote_identifier(re->column);
-	char	   *sql = psprintf("SELECT t.ctid, t.%s FROM ONLY %s t "
-							   "WHERE t.ctid >= $1 AND t.ctid < $2 AND t.%s IS NOT NULL "
-							   "AND biocrypt.key_id_of(t.%s) = ANY ($3) "
-							   "AND biocrypt.expires_at(t.%s) > $4",
-							   col, RelationQualifiedName(re->relid), col, col, col);
-	Oid			argtypes[4] = {TIDOID, TIDOID, INT4ARRAYOID, TIMESTAMPTZOID};
 	Datum		args[4] = {BlockStart(lo), BlockStart(hi), re->retired,
 	TimestampTzGetDatum(re->now)};
+	MemoryContext batch = CurrentMemoryContext;
 	SPITupleTable *found;
 	uint64		nfound;
 	Datum	   *tids;
 	Datum	   *tpls;
 	int			n = 0;
 
-	MemoryContext batch = CurrentMemoryContext;
-
-	if (SPI_execute_with_args(sql, 4, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not scan %s", RelationQualifiedName(re->relid));
+	if (SPI_execute_plan(re->select, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: could not scan %s", re->relname);
 	/* SPI returns in its own context, which lives until the end of the call */
 	MemoryContextSwitchTo(batch);
 	found = SPI_tuptable;
@@ -312,7 +306,7 @@ ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 	{
 		ereport(NOTICE,
 				(errmsg("biocrypt: reencrypt %s.%s: " INT64_FORMAT " templates moved, block %u of %u",
-						RelationQualifiedName(re->relid), col, re->moved,
+						re->relname, quote_identifier(re->column), re->moved,
 						hi, re->nblocks)));
 		re->next_notice += REENCRYPT_NOTICE_ROWS;
 	}
@@ -325,18 +319,26 @@ ReencryptTable(Reencrypt *re)
 	MemoryContext batch = AllocSetContextCreate(CurrentMemoryContext,
 												"biocrypt reencrypt batch",
 												ALLOCSET_DEFAULT_SIZES);
-	Oid			types[2];
+	const char *col = quote_identifier(re->column);
+	Oid			select_types[4] = {TIDOID, TIDOID, INT4ARRAYOID, TIMESTAMPTZOID};
+	Oid			update_types[2];
 
+	re->relname = RelationQualifiedName(re->relid);
 	re->typid = get_atttype(re->relid, get_attnum(re->relid, re->column));
-	types[0] = TIDARRAYOID;
-	types[1] = get_array_type(re->typid);
+	update_types[0] = TIDARRAYOID;
+	update_types[1] = get_array_type(re->typid);
+	/* both planned once, run once per range of blocks */
+	re->select = SPI_prepare(psprintf("SELECT t.ctid, t.%s FROM ONLY %s t "
+									  "WHERE t.ctid >= $1 AND t.ctid < $2 AND t.%s IS NOT NULL "
+									  "AND biocrypt.key_id_of(t.%s) = ANY ($3) "
+									  "AND biocrypt.expires_at(t.%s) > $4",
+									  col, re->relname, col, col, col), 4, select_types);
 	re->update = SPI_prepare(psprintf("UPDATE ONLY %s t SET %s = x.v "
 									  "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) x(tid, v) "
 									  "WHERE t.ctid = x.tid",
-									  RelationQualifiedName(re->relid),
-									  quote_identifier(re->column)), 2, types);
-	if (re->update == NULL)
-		elog(ERROR, "biocrypt: could not prepare the re-encryption update");
+									  re->relname, col), 2, update_types);
+	if (re->select == NULL || re->update == NULL)
+		elog(ERROR, "biocrypt: could not prepare the re-encryption queries");
 	for (BlockNumber lo = 0; lo < re->nblocks; lo += REENCRYPT_BLOCKS)
 	{
 		MemoryContext old = MemoryContextSwitchTo(batch);
