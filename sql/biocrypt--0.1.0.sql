@@ -125,7 +125,7 @@ CREATE TABLE biocrypt.audit_log (
 	purpose text,
 	operation text NOT NULL CHECK (operation IN ('protect', 'compare', 'verify',
 		'identify', 'reveal', 'export', 'retain', 'purge', 'rotate', 'destroy',
-		'hold', 'erase', 'policy', 'denied')),
+		'hold', 'erase', 'policy', 'denied', 'review')),
 	relation regclass,
 	column_name name,
 	templates_compared bigint NOT NULL,
@@ -136,8 +136,9 @@ CREATE TABLE biocrypt.audit_log (
 	k integer,
 	probe_hmac bytea,
 	query_id bigint,
-	outcome text NOT NULL CHECK (outcome IN ('ok', 'error', 'denied')),
+	outcome text NOT NULL CHECK (outcome IN ('ok', 'error', 'denied', 'begun', 'incomplete')),
 	sqlstate text,
+	begun_id bigint,
 	prev_hash bytea NOT NULL,
 	row_hash bytea NOT NULL,
 	PRIMARY KEY (chain_id, id)
@@ -145,6 +146,9 @@ CREATE TABLE biocrypt.audit_log (
 -- the worker looks for rows whose transaction outcome is still open
 CREATE INDEX audit_log_open_xact ON biocrypt.audit_log (id)
 	WHERE xact_outcome = 'in progress';
+-- from a begun row to its completion
+CREATE INDEX audit_log_completion ON biocrypt.audit_log (chain_id, begun_id)
+	WHERE begun_id IS NOT NULL;
 
 COMMENT ON TABLE biocrypt.audit_log IS 'one row per access to protected templates (per statement and relation); append-only, HMAC-chained';
 COMMENT ON COLUMN biocrypt.audit_log.id IS 'gapless event number within the chain';
@@ -153,6 +157,8 @@ COMMENT ON COLUMN biocrypt.audit_log.xid IS 'the accessing transaction (NULL if 
 COMMENT ON COLUMN biocrypt.audit_log.xact_outcome IS 'committed, aborted or in progress, filled in by the audit worker (outside the hash); NULL when the transaction had no xid';
 COMMENT ON COLUMN biocrypt.audit_log.matches IS 'identify/verify: the candidates returned, [{"subject": ..., "distance": ...}]';
 COMMENT ON COLUMN biocrypt.audit_log.probe_hmac IS 'keyed hash of the probe: equal probes give equal values, the probe itself is never stored';
+COMMENT ON COLUMN biocrypt.audit_log.outcome IS 'ok, error or denied; begun: the row committed before the access''s first decryption or export, whose completion names it in begun_id; incomplete: the completion of an access that a server stop interrupted';
+COMMENT ON COLUMN biocrypt.audit_log.begun_id IS 'a completion row: the id of the begun row of the same access';
 COMMENT ON COLUMN biocrypt.audit_log.prev_hash IS 'row_hash of the previous row of the chain (zeros for the first)';
 COMMENT ON COLUMN biocrypt.audit_log.row_hash IS 'HMAC-SHA-256 over the row and prev_hash, keyed from the root key; see biocrypt.verify_audit()';
 
@@ -167,6 +173,16 @@ CREATE TABLE biocrypt.audit_key (
 COMMENT ON TABLE biocrypt.audit_key IS 'the audit chain''s MAC key, kept across root-key changes, wrapped under the root key';
 REVOKE ALL ON biocrypt.audit_key FROM PUBLIC;
 
+-- begun rows whose completion is not written yet: what a crash leaves here
+-- becomes an incomplete completion when the server starts again
+CREATE TABLE biocrypt.audit_begun (
+	chain_id text NOT NULL,
+	id bigint NOT NULL,
+	PRIMARY KEY (chain_id, id)
+);
+COMMENT ON TABLE biocrypt.audit_begun IS 'accesses begun and not yet completed (ids of their begun rows in biocrypt.audit_log); kept by the audit worker';
+REVOKE ALL ON biocrypt.audit_begun FROM PUBLIC;
+
 CREATE FUNCTION biocrypt.audit_guard() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'biocrypt_audit_guard' LANGUAGE C;
 CREATE TRIGGER audit_log_append_only
@@ -177,18 +193,35 @@ CREATE TRIGGER audit_log_no_truncate
 	FOR EACH STATEMENT EXECUTE FUNCTION biocrypt.audit_guard();
 
 CREATE FUNCTION biocrypt.verify_audit(OUT ok boolean, OUT rows_checked bigint,
-		OUT first_bad_id bigint)
+		OUT first_bad_id bigint, OUT bad_ranges jsonb)
 	RETURNS record
 	AS 'MODULE_PATHNAME', 'biocrypt_verify_audit' LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION biocrypt.verify_audit() IS 'recompute the audit chain: ok, rows checked, first row that does not verify';
+COMMENT ON FUNCTION biocrypt.verify_audit() IS 'recompute the audit chain: ok, rows checked, the first id that does not verify, and every range of ids that does not ([{chain_id, first_id, last_id, problem}], problem altered, unlinked or missing)';
+
+-- the newest row of this server's chain: publish it outside the database,
+-- so that removing the tail of the log shows (docs/compliance.md)
+CREATE FUNCTION biocrypt.audit_head(OUT chain_id text, OUT id bigint,
+		OUT row_hash bytea, OUT ended_at timestamptz)
+	RETURNS record
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT l.chain_id, l.id, l.row_hash, l.ended_at
+	FROM biocrypt.audit_log l
+	WHERE l.chain_id = (SELECT c.system_identifier::text FROM pg_catalog.pg_control_system() c)
+	ORDER BY l.id DESC
+	LIMIT 1
+$$;
+COMMENT ON FUNCTION biocrypt.audit_head() IS 'the newest row of this server''s audit chain (chain_id, id, row_hash, ended_at), to publish outside the database';
 
 -- not in pg_dump: rows belong to the chain of the database that wrote them
 -- (archive them with COPY); a restored database starts an empty log
 
 REVOKE ALL ON biocrypt.audit_log FROM PUBLIC;
-GRANT SELECT ON biocrypt.audit_log TO biocrypt_auditor;
-REVOKE ALL ON FUNCTION biocrypt.audit_guard(), biocrypt.verify_audit() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION biocrypt.verify_audit() TO biocrypt_auditor;
+GRANT SELECT ON biocrypt.audit_log, biocrypt.audit_begun TO biocrypt_auditor;
+REVOKE ALL ON FUNCTION biocrypt.audit_guard(), biocrypt.verify_audit(),
+	biocrypt.audit_head() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.verify_audit(), biocrypt.audit_head() TO biocrypt_auditor;
 
 ----------------------------------------------------------------------------
 -- purpose limitation (see biocrypt.purpose)

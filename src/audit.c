@@ -27,6 +27,7 @@
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
 #include "utils/fmgroids.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
@@ -38,6 +39,7 @@
 
 #include "biocrypt.h"
 #include "audit.h"
+#include "jsonenc.h"
 
 /* time between checks while waiting, in ms */
 #define AUDIT_POLL_MS	100
@@ -56,15 +58,28 @@ static bool exit_callback_registered = false;
 
 static const char *const operation_names[] = {
 	"protect", "compare", "verify", "identify", "reveal", "export", "retain",
-	"purge", "rotate", "destroy", "hold", "erase", "policy", "denied"
+	"purge", "rotate", "destroy", "hold", "erase", "policy", "denied", "review"
 };
 
-static const char *const outcome_names[] = {"ok", "error", "denied"};
+static const char *const outcome_names[] = {
+	"ok", "error", "denied", "begun", "incomplete"
+};
 
 const char *
 AuditOperationName(AuditOperation op)
 {
 	return operation_names[op];
+}
+
+/* The operation of a recorded name (rows read back by the worker). */
+AuditOperation
+AuditOperationByName(const char *name)
+{
+	for (int op = 0; op < (int) lengthof(operation_names); op++)
+		if (strcmp(operation_names[op], name) == 0)
+			return (AuditOperation) op;
+	elog(ERROR, "biocrypt: unknown audit operation \"%s\"", name);
+	return AUDIT_OP_DENIED;		/* keep the compiler quiet */
 }
 
 const char *
@@ -170,7 +185,8 @@ AuditFindDatabase(Oid dbid, bool create)
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("biocrypt: too many databases with an audit worker"),
 				 errhint("At most %d databases of one server can use biocrypt.",
-						 AUDIT_MAX_DATABASES)));
+						 AUDIT_MAX_DATABASES),
+				 errhidestmt(true)));
 	return db;
 }
 
@@ -193,6 +209,8 @@ FillSlot(AuditSlot *slot, const AuditEvent *ev, bool abandoned)
 	slot->ticket = ++audit_shared->next_ticket;
 	slot->abandoned = abandoned;
 	slot->event_id = 0;
+	slot->degraded = false;
+	slot->failure[0] = '\0';
 	slot->state = SLOT_QUEUED;
 	return slot->ticket;
 }
@@ -265,6 +283,30 @@ AuditProbeHash(uint8 *out, const void *a, size_t alen, const void *b, size_t ble
 	sodium_memzero(&st, sizeof(st));
 }
 
+/*
+ * Append s as a JSON string: every value an audit row carries goes through
+ * jsonenc.c, whose output jsonb always accepts.
+ */
+void
+AuditJsonString(StringInfo buf, const char *s)
+{
+	size_t		len = strlen(s);
+
+	enlargeStringInfo(buf, JSONENC_STRING_BOUND(len));
+	buf->len += JsonEncString(buf->data + buf->len, (const uint8 *) s, len,
+							  GetDatabaseEncoding() == PG_UTF8);
+	buf->data[buf->len] = '\0';
+}
+
+/* Append v as JSON: a number, or "NaN", "Infinity", "-Infinity". */
+void
+AuditJsonNumber(StringInfo buf, double v)
+{
+	enlargeStringInfo(buf, JSONENC_NUMBER_BOUND);
+	buf->len += JsonEncNumber(buf->data + buf->len, v);
+	buf->data[buf->len] = '\0';
+}
+
 /* The event's matches as JSON text; long lists go to a DSM segment. */
 void
 AuditSetMatches(AuditEvent *ev, const char *json, size_t len)
@@ -274,7 +316,8 @@ AuditSetMatches(AuditEvent *ev, const char *json, size_t len)
 	if (len > PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("biocrypt: too many matches to record")));
+				 errmsg("biocrypt: too many matches to record"),
+				 errhidestmt(true)));
 	ev->matches_len = (int32) len;
 	if (len <= AUDIT_INLINE_MATCHES)
 	{
@@ -307,7 +350,37 @@ AuditUnavailable(const char *what)
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("biocrypt: access refused: %s", what),
-			 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages.")));
+			 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
+			 errhidestmt(true)));
+}
+
+/*
+ * The worker could not write the event: one clear error per cause.  A
+ * wrong root key is said as such, since no access can work until the
+ * right key is back.
+ */
+static void
+AuditWriteFailed(const char *sqlstate, bool degraded)
+{
+	if (strcmp(sqlstate, "F0000") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("biocrypt: access refused: the root key does not match the key ring"),
+				 errdetail("The audit worker writes no row under a root key that did not create the key ring."),
+				 errhint("Start the server with the root key that created biocrypt.keys."),
+				 errhidestmt(true)));
+	if (degraded)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biocrypt: access refused: the audit record could not be stored as sent"),
+				 errdetail("It was recorded as an error row (SQLSTATE %s) without its matches.", sqlstate),
+				 errhidestmt(true)));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("biocrypt: access refused: the audit record could not be written"),
+			 errdetail("The audit worker's insert failed with SQLSTATE %s.", sqlstate),
+			 errhint("See the server log for the audit worker's messages."),
+			 errhidestmt(true)));
 }
 
 /*
@@ -377,7 +450,8 @@ Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("biocrypt: access refused: the audit queue is full"),
-					 errhint("The audit worker cannot keep up; retry, or raise biocrypt.audit_timeout.")));
+					 errhint("The audit worker cannot keep up; retry, or raise biocrypt.audit_timeout."),
+					 errhidestmt(true)));
 		ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS, PG_WAIT_EXTENSION);
 	}
 }
@@ -454,6 +528,8 @@ SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
 {
 	AuditSlotState state;
 	Latch	   *wake = NULL;
+	char		failure[6] = "";
+	bool		degraded = false;
 
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	Assert(slot->ticket == ticket);
@@ -461,6 +537,8 @@ SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
 	if (state == SLOT_DONE || state == SLOT_FAILED)
 	{
 		*event_id = slot->event_id;
+		memcpy(failure, slot->failure, sizeof(failure));
+		degraded = slot->degraded;
 		slot->state = SLOT_FREE;
 	}
 	else
@@ -470,9 +548,10 @@ SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: access refused: the audit log does not exist until CREATE EXTENSION biocrypt commits"),
-				 errhint("Commit CREATE EXTENSION before protecting or comparing templates.")));
+				 errhint("Commit CREATE EXTENSION before protecting or comparing templates."),
+				 errhidestmt(true)));
 	if (state == SLOT_FAILED)
-		AuditUnavailable("the audit record could not be written");
+		AuditWriteFailed(failure, degraded);
 	if (state == SLOT_QUEUED && wake != NULL)
 		SetLatch(wake);
 	return state == SLOT_DONE;
@@ -510,7 +589,8 @@ AuditRecordNoWait(AuditEvent *ev)
 		SetLatch(wake);
 	if (slot == NULL)
 		ereport(WARNING,
-				(errmsg("biocrypt: a failed access could not be queued for the audit log")));
+				(errmsg("biocrypt: a failed access could not be queued for the audit log"),
+				 errhidestmt(true)));
 }
 
 /*

@@ -11,6 +11,7 @@
 #include "access/transam.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "nodes/plannodes.h"
 #include "storage/backendid.h"
 #include "storage/condition_variable.h"
@@ -20,6 +21,7 @@
 
 #define AUDIT_HASH_BYTES		32
 #define AUDIT_INLINE_MATCHES	4096	/* longer match lists go through DSM */
+#define AUDIT_MAX_MATCHES_BYTES	(64 * 1024 * 1024)	/* past it, matches are counted */
 #define AUDIT_QUEUE_SLOTS		128
 #define AUDIT_MAX_DATABASES		64
 
@@ -38,15 +40,27 @@ typedef enum AuditOperation
 	AUDIT_OP_HOLD,
 	AUDIT_OP_ERASE,
 	AUDIT_OP_POLICY,
-	AUDIT_OP_DENIED
+	AUDIT_OP_DENIED,
+	AUDIT_OP_REVIEW
 } AuditOperation;
 
+/*
+ * An access that decrypts is recorded twice: a "begun" row, committed
+ * before its first decryption, and a completion row (ok, error, denied)
+ * that names the begun row.  A completion the accessing backend never
+ * sent (it died) is written "incomplete" by the worker after a restart.
+ */
 typedef enum AuditOutcome
 {
 	AUDIT_OUTCOME_OK,
 	AUDIT_OUTCOME_ERROR,
-	AUDIT_OUTCOME_DENIED
+	AUDIT_OUTCOME_DENIED,
+	AUDIT_OUTCOME_BEGUN,
+	AUDIT_OUTCOME_INCOMPLETE
 } AuditOutcome;
+
+/* begun rows a completion closes: the leader's and its parallel workers' */
+#define AUDIT_MAX_CLOSE			17
 
 /*
  * One access event as a backend hands it over.  Fixed size, so it lives in
@@ -77,6 +91,9 @@ typedef struct AuditEvent
 	int64		query_id;		/* 0: none */
 	AuditOutcome outcome;
 	char		sqlstate[6];
+	int64		begun_id;		/* completion: the begun row; 0: none */
+	int32		nclose;			/* begun rows this completion closes */
+	int64		close_ids[AUDIT_MAX_CLOSE];
 	/* matches as JSON text: inline, or in a DSM segment when longer */
 	int32		matches_len;	/* -1: NULL */
 	dsm_handle	matches_dsm;	/* DSM_HANDLE_INVALID: inline */
@@ -84,7 +101,10 @@ typedef struct AuditEvent
 	/* backend-local bookkeeping, not recorded */
 	uint64		serial;			/* identifies the event within the backend */
 	bool		probe_mixed;	/* several probes: probe_hmac is NULL */
+	bool		begun;			/* its begun row is committed */
 } AuditEvent;
+
+struct EnvelopeHeader;
 
 /* audit.c: backends */
 extern void AuditInit(void);
@@ -93,6 +113,8 @@ extern void AuditSetRelation(AuditEvent *ev, Oid relid, const char *column);
 extern void AuditProbeHash(uint8 *out, const void *a, size_t alen,
 						   const void *b, size_t blen);
 extern void AuditSetMatches(AuditEvent *ev, const char *json, size_t len);
+extern void AuditJsonString(StringInfo buf, const char *s);
+extern void AuditJsonNumber(StringInfo buf, double v);
 extern void AuditRequireWorker(void);
 extern int64 AuditRecord(AuditEvent *ev);
 extern void AuditRecordNoWait(AuditEvent *ev);
@@ -101,6 +123,7 @@ extern void AuditRecordEvent(AuditOperation op, Oid relid, const char *col,
 extern void AuditRecordEventJson(AuditOperation op, Oid relid, const char *col,
 								 int64 rows, const char *json);
 extern const char *AuditOperationName(AuditOperation op);
+extern AuditOperation AuditOperationByName(const char *name);
 extern const char *AuditOutcomeName(AuditOutcome outcome);
 extern bool AmAuditWorker(void);
 
@@ -112,6 +135,14 @@ extern AuditEvent *AuditAccessRelation(FunctionCallInfo fcinfo, AuditOperation o
 extern void AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a,
 							 size_t alen, const void *b, size_t blen);
 extern void AuditAddMatch(AuditEvent *ev, const char *subject, double distance);
+extern void AuditAddSubject(AuditEvent *ev, const char *subject);
+extern void AuditAddSealed(AuditEvent *ev, bytea *tpl,
+						   const struct EnvelopeHeader *hdr);
+extern void AuditReplaceSealed(AuditEvent *ev, bytea *old_tpl,
+							   const struct EnvelopeHeader *old_hdr,
+							   bytea *new_tpl,
+							   const struct EnvelopeHeader *new_hdr);
+extern void AuditBegin(AuditEvent *ev);
 extern void AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev);
 extern void AuditRecordNow(AuditEvent *ev);
 
@@ -119,14 +150,67 @@ extern void AuditRecordNow(AuditEvent *ev);
 extern void AuditGuardInit(void);
 extern void AuditGuardUtility(PlannedStmt *pstmt);
 
-/* auditchain.c: the canonical encoding and the HMAC chain */
-#define AUDIT_NCOLUMNS			27
-extern const char *const audit_columns[AUDIT_NCOLUMNS];
+/*
+ * auditchain.c: the canonical encoding and the HMAC chain.  Columns of
+ * biocrypt.audit_log in table (and encoding) order; rows are built and
+ * read by these names, never by bare positions.
+ */
+typedef enum AuditColumnIndex
+{
+	AC_ID,
+	AC_CHAIN_ID,
+	AC_STARTED_AT,
+	AC_ENDED_AT,
+	AC_SESSION_ROLE,
+	AC_EFFECTIVE_ROLE,
+	AC_CLIENT_ADDR,
+	AC_APPLICATION_NAME,
+	AC_BACKEND_PID,
+	AC_XID,
+	AC_XACT_OUTCOME,
+	AC_PURPOSE,
+	AC_OPERATION,
+	AC_RELATION,
+	AC_COLUMN_NAME,
+	AC_TEMPLATES_COMPARED,
+	AC_EXPIRED_SKIPPED,
+	AC_MATCHES,
+	AC_METRIC,
+	AC_THRESHOLD,
+	AC_K,
+	AC_PROBE_HMAC,
+	AC_QUERY_ID,
+	AC_OUTCOME,
+	AC_SQLSTATE,
+	AC_BEGUN_ID,
+	AC_PREV_HASH,
+	AC_ROW_HASH,
+	AUDIT_NCOLUMNS
+} AuditColumnIndex;
+
 extern void AuditRowHash(const Datum *values, const bool *nulls,
 						 uint8 *out);
+extern bool AuditRowHashMatches(const Datum *values, const bool *nulls);
 extern char *AuditColumnList(void);
+extern const char *AuditChainId(void);
 extern Oid	AuditColumnType(int i);
 extern void AuditCheckTable(void);
+
+/* auditwrite.c: the worker's rows */
+typedef struct AuditWriteItem
+{
+	const AuditEvent *ev;
+	const char *matches;		/* JSON text (not terminated), or NULL */
+	int32		matches_len;
+	bool		matches_lost;	/* its list went away with its backend */
+	/* results */
+	int64		id;				/* the row written; 0: none */
+	bool		degraded;		/* written as an error row, without matches */
+	char		sqlstate[6];	/* why it failed or was degraded */
+} AuditWriteItem;
+
+extern bool AuditWriteBatch(AuditWriteItem *items, int n, bool resolve);
+extern int64 AuditWriteReconcile(void);
 
 /* auditworker.c */
 extern void AuditRegisterLauncher(void);
@@ -150,6 +234,8 @@ typedef struct AuditSlot
 	uint64		ticket;			/* unique per use of the slot */
 	bool		abandoned;		/* the backend stopped waiting */
 	int64		event_id;
+	bool		degraded;		/* written as an error row, without matches */
+	char		failure[6];		/* SQLSTATE of the worker's failure */
 	AuditEvent	ev;
 } AuditSlot;
 
@@ -168,6 +254,7 @@ typedef struct AuditDatabase
 	TimestampTz state_since;
 	int			pid;
 	Latch	   *latch;
+	bool		reconciled;		/* open begun rows of the last stop closed */
 } AuditDatabase;
 
 /*
@@ -193,7 +280,10 @@ typedef struct AuditParallelEntry
 	uint8		probe_hmac[AUDIT_HASH_BYTES];
 	int			nparts;			/* pinned DSM segments holding matches */
 	dsm_handle	parts[AUDIT_PARALLEL_PARTS];
-	bool		parts_lost;		/* more parts than fit: some matches lost */
+	int64		part_matches[AUDIT_PARALLEL_PARTS];	/* matches in each part */
+	int64		omitted;		/* matches counted, not listed */
+	int			nclose;			/* the workers' begun rows */
+	int64		close_ids[AUDIT_MAX_CLOSE];
 } AuditParallelEntry;
 
 typedef struct AuditShared

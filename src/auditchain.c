@@ -3,7 +3,7 @@
  * auditchain.c
  *		The audit log's HMAC chain: canonical row encoding, verify_audit().
  *
- * row_hash = HMAC-SHA-256(audit key, "biocrypt-audit-v1" || encoding of
+ * row_hash = HMAC-SHA-256(audit key, "biocrypt-audit-v2" || encoding of
  * every column but xact_outcome and row_hash, prev_hash last).  The key is
  * derived from the root key, so SQL can neither recompute nor forge it.
  * The encoding depends only on stored values, never on settings such as
@@ -18,18 +18,21 @@
 
 #include <sodium.h>
 
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
 #include "biocrypt.h"
 #include "audit.h"
 
-#define AUDIT_HASH_VERSION	"biocrypt-audit-v1"
+#define AUDIT_HASH_VERSION	"biocrypt-audit-v2"
 #define VERIFY_BATCH		1000
 
 typedef struct AuditColumn
@@ -40,33 +43,34 @@ typedef struct AuditColumn
 } AuditColumn;
 
 static const AuditColumn columns[AUDIT_NCOLUMNS] = {
-	{"id", INT8OID, true},
-	{"chain_id", TEXTOID, true},
-	{"started_at", TIMESTAMPTZOID, true},
-	{"ended_at", TIMESTAMPTZOID, true},
-	{"session_role", NAMEOID, true},
-	{"effective_role", NAMEOID, true},
-	{"client_addr", INETOID, true},
-	{"application_name", TEXTOID, true},
-	{"backend_pid", INT4OID, true},
-	{"xid", XID8OID, true},
-	{"xact_outcome", TEXTOID, false},
-	{"purpose", TEXTOID, true},
-	{"operation", TEXTOID, true},
-	{"relation", REGCLASSOID, true},
-	{"column_name", NAMEOID, true},
-	{"templates_compared", INT8OID, true},
-	{"expired_skipped", INT8OID, true},
-	{"matches", JSONBOID, true},
-	{"metric", TEXTOID, true},
-	{"threshold", FLOAT8OID, true},
-	{"k", INT4OID, true},
-	{"probe_hmac", BYTEAOID, true},
-	{"query_id", INT8OID, true},
-	{"outcome", TEXTOID, true},
-	{"sqlstate", TEXTOID, true},
-	{"prev_hash", BYTEAOID, true},
-	{"row_hash", BYTEAOID, false},
+	[AC_ID] = {"id", INT8OID, true},
+	[AC_CHAIN_ID] = {"chain_id", TEXTOID, true},
+	[AC_STARTED_AT] = {"started_at", TIMESTAMPTZOID, true},
+	[AC_ENDED_AT] = {"ended_at", TIMESTAMPTZOID, true},
+	[AC_SESSION_ROLE] = {"session_role", NAMEOID, true},
+	[AC_EFFECTIVE_ROLE] = {"effective_role", NAMEOID, true},
+	[AC_CLIENT_ADDR] = {"client_addr", INETOID, true},
+	[AC_APPLICATION_NAME] = {"application_name", TEXTOID, true},
+	[AC_BACKEND_PID] = {"backend_pid", INT4OID, true},
+	[AC_XID] = {"xid", XID8OID, true},
+	[AC_XACT_OUTCOME] = {"xact_outcome", TEXTOID, false},
+	[AC_PURPOSE] = {"purpose", TEXTOID, true},
+	[AC_OPERATION] = {"operation", TEXTOID, true},
+	[AC_RELATION] = {"relation", REGCLASSOID, true},
+	[AC_COLUMN_NAME] = {"column_name", NAMEOID, true},
+	[AC_TEMPLATES_COMPARED] = {"templates_compared", INT8OID, true},
+	[AC_EXPIRED_SKIPPED] = {"expired_skipped", INT8OID, true},
+	[AC_MATCHES] = {"matches", JSONBOID, true},
+	[AC_METRIC] = {"metric", TEXTOID, true},
+	[AC_THRESHOLD] = {"threshold", FLOAT8OID, true},
+	[AC_K] = {"k", INT4OID, true},
+	[AC_PROBE_HMAC] = {"probe_hmac", BYTEAOID, true},
+	[AC_QUERY_ID] = {"query_id", INT8OID, true},
+	[AC_OUTCOME] = {"outcome", TEXTOID, true},
+	[AC_SQLSTATE] = {"sqlstate", TEXTOID, true},
+	[AC_BEGUN_ID] = {"begun_id", INT8OID, true},
+	[AC_PREV_HASH] = {"prev_hash", BYTEAOID, true},
+	[AC_ROW_HASH] = {"row_hash", BYTEAOID, false},
 };
 
 static void
@@ -126,7 +130,7 @@ PutValue(crypto_auth_hmacsha256_state *st, Oid type, Datum d)
 	}
 }
 
-/* row_hash of a row given in audit_columns order (prev_hash included). */
+/* row_hash of a row given in column order (prev_hash included). */
 void
 AuditRowHash(const Datum *values, const bool *nulls, uint8 *out)
 {
@@ -153,6 +157,17 @@ Oid
 AuditColumnType(int i)
 {
 	return columns[i].type;
+}
+
+/* This server's chain: its system identifier, as text. */
+const char *
+AuditChainId(void)
+{
+	static char chain[32];
+
+	if (chain[0] == '\0')
+		snprintf(chain, sizeof(chain), UINT64_FORMAT, GetSystemIdentifier());
+	return chain;
 }
 
 /* "id, chain_id, ..." in the order of the encoding. */
@@ -190,65 +205,150 @@ AuditCheckTable(void)
 	}
 }
 
+/* Does the stored row_hash match the row?  (A malformed hash does not.) */
+bool
+AuditRowHashMatches(const Datum *values, const bool *nulls)
+{
+	uint8		hash[AUDIT_HASH_BYTES];
+	bytea	   *row;
+
+	if (nulls[AC_ROW_HASH])
+		return false;
+	row = DatumGetByteaPP(values[AC_ROW_HASH]);
+	if (VARSIZE_ANY_EXHDR(row) != AUDIT_HASH_BYTES)
+		return false;
+	AuditRowHash(values, nulls, hash);
+	return sodium_memcmp(VARDATA_ANY(row), hash, AUDIT_HASH_BYTES) == 0;
+}
+
+/*
+ * What verify_audit() found wrong, as ranges of ids of one chain: rows
+ * whose hash does not match ("altered"), rows that do not link to the
+ * stored hash of the row before ("unlinked"), and ids absent from the
+ * numbering ("missing").  Consecutive ids with the same problem merge.
+ */
+typedef enum Break
+{
+	BREAK_MISSING,
+	BREAK_UNLINKED,
+	BREAK_ALTERED
+} Break;
+
+static const char *const break_names[] = {"missing", "unlinked", "altered"};
+
 typedef struct VerifyState
 {
 	bool		started;
-	char	   *chain;			/* chain_id of the previous row */
+	char	   *chain;			/* chain_id of the rows being read */
 	int64		last_id;
-	uint8		last_hash[AUDIT_HASH_BYTES];
+	uint8		last_hash[AUDIT_HASH_BYTES];	/* stored row_hash of last_id */
 	int64		rows;
-	bool		bad;
-	int64		first_bad;
+	int64		first_bad;		/* 0: none yet */
+	StringInfoData ranges;		/* JSON array body of the merged ranges */
+	int			nranges;
+	/* the range being merged */
+	bool		open;
+	Break		kind;
+	int64		from;
+	int64		to;
 } VerifyState;
 
-/* Check one row against the chain so far. */
+/* Write the range being merged into the JSON list. */
+static void
+FlushRange(VerifyState *vs)
+{
+	if (!vs->open)
+		return;
+	if (vs->nranges++ > 0)
+		appendStringInfoString(&vs->ranges, ", ");
+	appendStringInfoString(&vs->ranges, "{\"chain_id\": ");
+	AuditJsonString(&vs->ranges, vs->chain);
+	appendStringInfo(&vs->ranges,
+					 ", \"first_id\": " INT64_FORMAT ", \"last_id\": " INT64_FORMAT
+					 ", \"problem\": \"%s\"}", vs->from, vs->to, break_names[vs->kind]);
+	vs->open = false;
+}
+
+/* Note ids from..to of the current chain as broken by kind. */
+static void
+NoteBreak(VerifyState *vs, Break kind, int64 from, int64 to)
+{
+	if (vs->first_bad == 0 || from < vs->first_bad)
+		vs->first_bad = from;
+	if (vs->open && vs->kind == kind && vs->to + 1 == from)
+	{
+		vs->to = to;
+		return;
+	}
+	FlushRange(vs);
+	vs->open = true;
+	vs->kind = kind;
+	vs->from = from;
+	vs->to = to;
+}
+
+/* Does the row's prev_hash hold the stored hash of the row before it? */
 static bool
+LinksBack(const VerifyState *vs, const Datum *values, const bool *nulls)
+{
+	bytea	   *prev = nulls[AC_PREV_HASH] ? NULL : DatumGetByteaPP(values[AC_PREV_HASH]);
+
+	return prev != NULL && VARSIZE_ANY_EXHDR(prev) == AUDIT_HASH_BYTES &&
+		memcmp(VARDATA_ANY(prev), vs->last_hash, AUDIT_HASH_BYTES) == 0;
+}
+
+/*
+ * Check one row against the chain so far.  The walk goes on from each
+ * row's stored hash whatever it found, so one bad row does not hide the
+ * state of the rows after it.
+ */
+static void
 VerifyRow(VerifyState *vs, const Datum *values, const bool *nulls)
 {
-	static const uint8 zero[AUDIT_HASH_BYTES];
-	uint8		hash[AUDIT_HASH_BYTES];
-	char	   *chain = TextDatumGetCString(values[1]);
-	int64		id = DatumGetInt64(values[0]);
-	bytea	   *prev = nulls[25] ? NULL : DatumGetByteaPP(values[25]);
-	bytea	   *row = nulls[26] ? NULL : DatumGetByteaPP(values[26]);
+	char	   *chain = TextDatumGetCString(values[AC_CHAIN_ID]);
+	int64		id = DatumGetInt64(values[AC_ID]);
+	bytea	   *row = nulls[AC_ROW_HASH] ? NULL : DatumGetByteaPP(values[AC_ROW_HASH]);
 
 	if (!vs->started || strcmp(chain, vs->chain) != 0)
 	{
 		/* a chain starts at id 1 after an all-zero hash */
+		FlushRange(vs);
 		vs->chain = MemoryContextStrdup(TopTransactionContext, chain);
 		vs->last_id = 0;
-		memcpy(vs->last_hash, zero, AUDIT_HASH_BYTES);
+		memset(vs->last_hash, 0, AUDIT_HASH_BYTES);
 		vs->started = true;
 	}
-	AuditRowHash(values, nulls, hash);
-	if (id != vs->last_id + 1 || prev == NULL || row == NULL ||
-		VARSIZE_ANY_EXHDR(prev) != AUDIT_HASH_BYTES ||
-		VARSIZE_ANY_EXHDR(row) != AUDIT_HASH_BYTES ||
-		memcmp(VARDATA_ANY(prev), vs->last_hash, AUDIT_HASH_BYTES) != 0 ||
-		sodium_memcmp(VARDATA_ANY(row), hash, AUDIT_HASH_BYTES) != 0)
-		return false;
+	if (id > vs->last_id + 1)
+		NoteBreak(vs, BREAK_MISSING, vs->last_id + 1, id - 1);
+	else if (!LinksBack(vs, values, nulls))
+		NoteBreak(vs, BREAK_UNLINKED, id, id);
+	if (!AuditRowHashMatches(values, nulls))
+		NoteBreak(vs, BREAK_ALTERED, id, id);
 	vs->last_id = id;
-	memcpy(vs->last_hash, hash, AUDIT_HASH_BYTES);
-	return true;
+	memset(vs->last_hash, 0, AUDIT_HASH_BYTES);
+	if (row != NULL && VARSIZE_ANY_EXHDR(row) == AUDIT_HASH_BYTES)
+		memcpy(vs->last_hash, VARDATA_ANY(row), AUDIT_HASH_BYTES);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_verify_audit);
 /*
- * verify_audit() RETURNS TABLE(ok, rows_checked, first_bad_id): walks every
- * chain in id order and recomputes each row's HMAC.
+ * verify_audit() RETURNS TABLE(ok, rows_checked, first_bad_id, bad_ranges):
+ * walks every chain in id order, recomputes each row's HMAC and lists
+ * every range of ids that does not verify.
  */
 Datum
 biocrypt_verify_audit(PG_FUNCTION_ARGS)
 {
 	VerifyState vs = {0};
 	TupleDesc	tupdesc;
-	Datum		result[3];
-	bool		rnulls[3] = {false, false, false};
+	Datum		result[4];
+	bool		rnulls[4] = {false, false, false, false};
 	Portal		portal;
 	char	   *query;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "biocrypt: verify_audit must return a row");
+	initStringInfo(&vs.ranges);
 	query = psprintf("SELECT %s FROM biocrypt.audit_log ORDER BY chain_id, id",
 					 AuditColumnList());
 	SPI_connect();
@@ -265,19 +365,19 @@ biocrypt_verify_audit(PG_FUNCTION_ARGS)
 
 			heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
 			vs.rows++;
-			if (!vs.bad && !VerifyRow(&vs, values, nulls))
-			{
-				vs.bad = true;
-				vs.first_bad = DatumGetInt64(values[0]);
-			}
+			VerifyRow(&vs, values, nulls);
 		}
 		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
-	result[0] = BoolGetDatum(!vs.bad);
+	FlushRange(&vs);
+	result[0] = BoolGetDatum(vs.first_bad == 0);
 	result[1] = Int64GetDatum(vs.rows);
 	result[2] = Int64GetDatum(vs.first_bad);
-	rnulls[2] = !vs.bad;
+	rnulls[2] = vs.first_bad == 0;
+	result[3] = DirectFunctionCall1(jsonb_in,
+									CStringGetDatum(psprintf("[%s]", vs.ranges.data)));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, rnulls)));
 }

@@ -5,7 +5,11 @@
  *
  * A comparison, enrolment or reveal runs once per row; its record must not.
  * Each call finds (or opens) the pending event of its executor, operation,
- * relation and column and adds to its counts.  The relation and column come
+ * relation and column and adds to its counts.  Before an event's first
+ * decryption (AuditBegin), or before COPY TO sends its first row, the
+ * event's "begun" row is committed: whatever path a value derived from a
+ * template then takes out of the server (a streamed row, a cursor, a
+ * NOTICE, an error message, a sequence), the access is already on record.  The relation and column come
  * from the call's first argument as planned: a Var of a table scanned by
  * the executor that is running the call (ExecutorRun/ExecutorFinish keep a
  * stack of them).  When the executor ends, its events are recorded, and the
@@ -26,9 +30,11 @@
 #include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/elog.h"
 #include "utils/float.h"
 #include "utils/json.h"
@@ -40,22 +46,25 @@
 #include "audit.h"
 #include "biocrypt.h"
 
+#define RECENT_ENTRIES		16
+#define SEALED_KEY_BYTES	16	/* a template's nonce, or its first bytes */
+
 typedef struct Pending
 {
 	QueryDesc  *qd;				/* owning executor; NULL: top-level statement */
 	int			xact_level;		/* transaction nesting level when opened */
 	Node	   *site;			/* last call site mapped here */
-	int			nmatches;
+	int64		nmatches;		/* listed in matches */
+	/* the last entries, so that a re-sealed template's can be replaced */
+	struct
+	{
+		uint8		key[SEALED_KEY_BYTES];
+		int			off;		/* where the entry starts in matches */
+	}			recent[RECENT_ENTRIES];
+	int64		omitted;		/* past AUDIT_MAX_MATCHES_BYTES: counted only */
 	StringInfoData matches;		/* JSON array body, without brackets */
 	AuditEvent	ev;
 } Pending;
-
-/* a template column a COPY (query) TO writes out */
-typedef struct Export
-{
-	Oid			relid;
-	const char *col;
-} Export;
 
 static List *pending = NIL;		/* of Pending *, in TopMemoryContext */
 static Pending *last_hit = NULL;
@@ -65,7 +74,9 @@ static int	running_cap = 0;
 static uint64 next_serial = 0;
 static char last_sqlstate[6];	/* of the last ERROR, for failed events */
 
-static List *CopyQueryExports(const QueryDesc *qd);
+static bool IsCopyOut(const QueryDesc *qd);
+static void BeginCopyQueryExports(QueryDesc *qd);
+static void CountExports(const QueryDesc *qd, Oid relid, uint64 rows);
 
 static ExecutorRun_hook_type prev_run = NULL;
 static ExecutorFinish_hook_type prev_finish = NULL;
@@ -250,6 +261,45 @@ MergeProbe(bool *has, bool *mixed, uint8 *hmac, bool from_has, bool from_mixed,
 	}
 }
 
+/*
+ * Append a list of n matches (JSON array body) to p's, or only count them
+ * when the list would grow past AUDIT_MAX_MATCHES_BYTES: a statement that
+ * matches millions of rows must not make a row jsonb cannot hold.
+ */
+static void
+AppendMatches(Pending *p, const char *body, int64 n, int64 omitted)
+{
+	MemoryContext old;
+
+	p->omitted += omitted;
+	if (n == 0)
+		return;
+	if (p->matches.len + strlen(body) + 2 > AUDIT_MAX_MATCHES_BYTES)
+	{
+		p->omitted += n;
+		return;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (p->nmatches > 0)
+		appendStringInfoString(&p->matches, ", ");
+	appendStringInfoString(&p->matches, body);
+	p->nmatches += n;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Let ev's completion close n more begun rows (a parallel worker's, or a
+ * failed subtransaction's); the first begun row is the one it names.
+ */
+static void
+MergeBegun(AuditEvent *ev, int n, const int64 *ids)
+{
+	for (int i = 0; i < n && ev->nclose < AUDIT_MAX_CLOSE; i++)
+		ev->close_ids[ev->nclose++] = ids[i];
+	if (ev->begun_id == 0 && ev->nclose > 0)
+		ev->begun_id = ev->close_ids[0];
+}
+
 /* Add event p's counts, matches and failure to into. */
 static void
 MergePending(Pending *into, Pending *p)
@@ -258,13 +308,7 @@ MergePending(Pending *into, Pending *p)
 
 	into->ev.templates_compared += p->ev.templates_compared;
 	into->ev.expired_skipped += p->ev.expired_skipped;
-	if (p->nmatches > 0)
-	{
-		if (into->nmatches > 0)
-			appendStringInfoString(&into->matches, ", ");
-		appendStringInfoString(&into->matches, p->matches.data);
-		into->nmatches += p->nmatches;
-	}
+	AppendMatches(into, p->matches.data, p->nmatches, p->omitted);
 	if (p->ev.outcome != AUDIT_OUTCOME_OK)
 	{
 		into->ev.outcome = p->ev.outcome;
@@ -272,6 +316,7 @@ MergePending(Pending *into, Pending *p)
 	}
 	MergeProbe(&into->ev.has_probe, &into->ev.probe_mixed, into->ev.probe_hmac,
 			   p->ev.has_probe, p->ev.probe_mixed, p->ev.probe_hmac);
+	MergeBegun(&into->ev, p->ev.nclose, p->ev.close_ids);
 	MemoryContextSwitchTo(old);
 }
 
@@ -281,9 +326,6 @@ OpenPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
 	MemoryContext old;
 	Pending    *p;
 
-	/* nothing is decrypted unless someone can record it */
-	if (!IsParallelWorker())
-		AuditRequireWorker();
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	p = palloc0(sizeof(Pending));
 
@@ -361,35 +403,183 @@ AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a, size_t alen,
 }
 
 /*
- * A refusal (purpose limitation) of an access counted in ev: ev becomes a
- * "denied" event if nothing was accessed through it yet; otherwise a
- * separate denied event opens beside it, for the same relation.
+ * Start an entry of the event's list (matches, subjects revealed,
+ * templates enrolled): false, and the entry only counted, once the list
+ * has reached AUDIT_MAX_MATCHES_BYTES.  The caller appends the object's
+ * members after the subject and closes it with EndEntry.
  */
-void
-AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev)
+static bool
+BeginEntry(Pending *p, const char *subject, const uint8 *key)
 {
-	Pending    *p = (Pending *) ((char *) ev - offsetof(Pending, ev));
+	MemoryContext old;
+	int			r = p->nmatches % RECENT_ENTRIES;
 
-	if (ev->templates_compared != 0 || ev->expired_skipped != 0 || p->nmatches != 0)
-		p = PendingFor(fcinfo, AUDIT_OP_DENIED, ev->relation,
-					   NameStr(ev->column_name)[0] ? NameStr(ev->column_name) : NULL);
-	p->ev.operation = AUDIT_OP_DENIED;
-	p->ev.outcome = AUDIT_OUTCOME_DENIED;
-	strlcpy(p->ev.sqlstate, "42501", sizeof(p->ev.sqlstate));
+	if (p->matches.len >= AUDIT_MAX_MATCHES_BYTES)
+	{
+		p->omitted++;
+		return false;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (p->nmatches > 0)
+		appendStringInfoString(&p->matches, ", ");
+	memset(p->recent[r].key, 0, SEALED_KEY_BYTES);
+	if (key != NULL)
+		memcpy(p->recent[r].key, key, SEALED_KEY_BYTES);
+	p->recent[r].off = p->matches.len;
+	appendStringInfoString(&p->matches, "{\"subject\": ");
+	AuditJsonString(&p->matches, subject);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+EndEntry(Pending *p)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	appendStringInfoChar(&p->matches, '}');
+	p->nmatches++;
+	MemoryContextSwitchTo(old);
+}
+
+static Pending *
+PendingOf(AuditEvent *ev)
+{
+	return (Pending *) ((char *) ev - offsetof(Pending, ev));
 }
 
 /* Add a match (verify, identify) to the event's list. */
 void
 AuditAddMatch(AuditEvent *ev, const char *subject, double distance)
 {
-	Pending    *p = (Pending *) ((char *) ev - offsetof(Pending, ev));
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	Pending    *p = PendingOf(ev);
 
-	appendStringInfoString(&p->matches, p->nmatches > 0 ? ", {\"subject\": " : "{\"subject\": ");
-	escape_json(&p->matches, subject);
-	appendStringInfo(&p->matches, ", \"distance\": %s}", float8out_internal(distance));
-	p->nmatches++;
+	if (!BeginEntry(p, subject, NULL))
+		return;
+	appendStringInfoString(&p->matches, ", \"distance\": ");
+	AuditJsonNumber(&p->matches, distance);
+	EndEntry(p);
+}
+
+/* Add a subject (reveal) to the event's list. */
+void
+AuditAddSubject(AuditEvent *ev, const char *subject)
+{
+	Pending    *p = PendingOf(ev);
+
+	if (BeginEntry(p, subject, NULL))
+		EndEntry(p);
+}
+
+/* A timestamp as JSON: ISO 8601 in UTC, whatever the session's settings. */
+static void
+AppendJsonTimestamp(StringInfo buf, TimestampTz t)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(t) || timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+	{
+		AuditJsonString(buf, TIMESTAMP_IS_NOBEGIN(t) ? "-infinity" : "infinity");
+		return;
+	}
+	appendStringInfo(buf, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+					 tm.tm_sec, (int) fsec);
+}
+
+/* The key of a sealed template's entry: the start of its nonce. */
+static void
+SealedKey(bytea *tpl, const EnvelopeHeader *hdr, uint8 *key)
+{
+	memset(key, 0, SEALED_KEY_BYTES);
+	memcpy(key, (const uint8 *) VARDATA_ANY(tpl) + hdr->header_len,
+		   Min(hdr->nonce_len, SEALED_KEY_BYTES));
+}
+
+/* The members after "subject" of a sealed template's entry. */
+static void
+AppendSealedLabels(StringInfo buf, const EnvelopeHeader *hdr)
+{
+	appendStringInfoString(buf, ", \"purposes\": [");
+	for (int i = 0; i < hdr->npurposes; i++)
+	{
+		char	   *purpose = pnstrdup(hdr->purpose[i], hdr->purpose_len[i]);
+
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		AuditJsonString(buf, purpose);
+		pfree(purpose);
+	}
+	appendStringInfoString(buf, "], \"expires_at\": ");
+	AppendJsonTimestamp(buf, (TimestampTz) hdr->expires);
+}
+
+/*
+ * Add a template sealed (protect) or sealed again (retain): its subject and
+ * the purposes and expiry sealed into its header.
+ */
+void
+AuditAddSealed(AuditEvent *ev, bytea *tpl, const EnvelopeHeader *hdr)
+{
+	Pending    *p = PendingOf(ev);
+	uint8		key[SEALED_KEY_BYTES];
+	MemoryContext old;
+
+	SealedKey(tpl, hdr, key);
+	if (!BeginEntry(p, SubjectToServer(hdr), key))
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	AppendSealedLabels(&p->matches, hdr);
 	MemoryContextSwitchTo(old);
+	EndEntry(p);
+}
+
+/*
+ * A column policy sealed old_tpl again with its own defaults as new_tpl:
+ * the enrolment's entry, if still among the last ones, now says what is
+ * stored.  Otherwise the new labels are added as an entry of their own.
+ */
+void
+AuditReplaceSealed(AuditEvent *ev, bytea *old_tpl, const EnvelopeHeader *old_hdr,
+				   bytea *new_tpl, const EnvelopeHeader *new_hdr)
+{
+	Pending    *p = PendingOf(ev);
+	uint8		key[SEALED_KEY_BYTES];
+	int64		last = p->nmatches - 1;
+
+	SealedKey(old_tpl, old_hdr, key);
+	for (int64 n = last; n >= 0 && n > last - RECENT_ENTRIES; n--)
+	{
+		int			r = n % RECENT_ENTRIES;
+		int			start = p->recent[r].off;
+		int			end = n == last ? p->matches.len :
+			p->recent[(n + 1) % RECENT_ENTRIES].off - 2;
+		StringInfoData entry;
+		MemoryContext old;
+
+		if (memcmp(p->recent[r].key, key, SEALED_KEY_BYTES) != 0)
+			continue;
+		/* splice the new entry in place of the old one */
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		initStringInfo(&entry);
+		appendStringInfoString(&entry, "{\"subject\": ");
+		AuditJsonString(&entry, SubjectToServer(new_hdr));
+		AppendSealedLabels(&entry, new_hdr);
+		appendStringInfoChar(&entry, '}');
+		enlargeStringInfo(&p->matches, entry.len);
+		memmove(p->matches.data + start + entry.len, p->matches.data + end,
+				p->matches.len - end + 1);
+		memcpy(p->matches.data + start, entry.data, entry.len);
+		p->matches.len += entry.len - (end - start);
+		for (int64 m = n + 1; m <= last; m++)
+			p->recent[m % RECENT_ENTRIES].off += entry.len - (end - start);
+		SealedKey(new_tpl, new_hdr, p->recent[r].key);
+		pfree(entry.data);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	AuditAddSealed(ev, new_tpl, new_hdr);
 }
 
 static void
@@ -406,8 +596,20 @@ RemovePending(Pending *p)
 static char *
 MatchesJson(Pending *p)
 {
-	if (p->ev.operation != AUDIT_OP_VERIFY && p->ev.operation != AUDIT_OP_IDENTIFY)
-		return NULL;
+	switch (p->ev.operation)
+	{
+		case AUDIT_OP_VERIFY:
+		case AUDIT_OP_IDENTIFY:
+		case AUDIT_OP_PROTECT:
+		case AUDIT_OP_REVEAL:
+		case AUDIT_OP_RETAIN:
+			break;
+		default:
+			return NULL;
+	}
+	if (p->omitted > 0)
+		return psprintf("[%s%s{\"omitted\": " INT64_FORMAT "}]", p->matches.data,
+						p->nmatches > 0 ? ", " : "", p->omitted);
 	return psprintf("[%s]", p->matches.data);
 }
 
@@ -430,7 +632,68 @@ RecordPending(Pending *p)
 void
 AuditRecordNow(AuditEvent *ev)
 {
-	RecordPending((Pending *) ((char *) ev - offsetof(Pending, ev)));
+	RecordPending(PendingOf(ev));
+}
+
+/*
+ * Before the first decryption counted in ev: commit the event's begun row,
+ * who is accessing what, for which purpose, with which probe.  Its
+ * completion, with the counts and matches, follows when the statement
+ * ends.  Later calls return at once.
+ */
+void
+AuditBegin(AuditEvent *ev)
+{
+	AuditEvent *b;
+	int64		id;
+
+	if (ev->begun)
+		return;
+	b = palloc0(sizeof(AuditEvent));
+	memcpy(b, ev, offsetof(AuditEvent, matches));
+	b->outcome = AUDIT_OUTCOME_BEGUN;
+	b->sqlstate[0] = '\0';
+	b->templates_compared = 0;
+	b->expired_skipped = 0;
+	b->begun_id = 0;
+	b->nclose = 0;
+	b->matches_len = -1;
+	b->matches_dsm = DSM_HANDLE_INVALID;
+	id = AuditRecord(b);
+	pfree(b);
+	ev->begun = true;
+	if (id != 0)
+		MergeBegun(ev, 1, &id);
+}
+
+/*
+ * A refusal (purpose limitation) of an access counted in ev, recorded
+ * before the caller raises its error: the attempt is on record whatever
+ * becomes of the statement.  ev itself becomes the "denied" event if
+ * nothing was accessed through it yet; otherwise a denied event of its
+ * own is recorded, with ev's relation, metric, threshold, k and probe.
+ */
+void
+AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev)
+{
+	Pending    *p = PendingOf(ev);
+
+	if (ev->begun || ev->templates_compared != 0 || ev->expired_skipped != 0 ||
+		p->nmatches != 0)
+	{
+		p = PendingFor(fcinfo, AUDIT_OP_DENIED, ev->relation,
+					   NameStr(ev->column_name)[0] ? NameStr(ev->column_name) : NULL);
+		memcpy(p->ev.metric, ev->metric, sizeof(p->ev.metric));
+		p->ev.has_threshold = ev->has_threshold;
+		p->ev.threshold = ev->threshold;
+		p->ev.k = ev->k;
+		MergeProbe(&p->ev.has_probe, &p->ev.probe_mixed, p->ev.probe_hmac,
+				   ev->has_probe, ev->probe_mixed, ev->probe_hmac);
+	}
+	p->ev.operation = AUDIT_OP_DENIED;
+	p->ev.outcome = AUDIT_OUTCOME_DENIED;
+	strlcpy(p->ev.sqlstate, "42501", sizeof(p->ev.sqlstate));
+	RecordPending(p);
 }
 
 /* An event of a failed statement: error, with the SQLSTATE if known. */
@@ -562,13 +825,17 @@ HandToLeader(const QueryDesc *qd)
 			e->expired_skipped += p->ev.expired_skipped;
 			MergeProbe(&e->has_probe, &e->probe_mixed, e->probe_hmac,
 					   p->ev.has_probe, p->ev.probe_mixed, p->ev.probe_hmac);
+			e->omitted += p->omitted;
+			for (int i = 0; i < p->ev.nclose && e->nclose < AUDIT_MAX_CLOSE; i++)
+				e->close_ids[e->nclose++] = p->ev.close_ids[i];
 			if (part != DSM_HANDLE_INVALID && e->nparts < AUDIT_PARALLEL_PARTS)
 			{
+				e->part_matches[e->nparts] = p->nmatches;
 				e->parts[e->nparts++] = part;
 				part = DSM_HANDLE_INVALID;
 			}
-			else if (part != DSM_HANDLE_INVALID)
-				e->parts_lost = true;
+			else
+				e->omitted += p->nmatches;	/* no room for its list: counted */
 		}
 		LWLockRelease(audit_shared->lock);
 		if (part != DSM_HANDLE_INVALID)
@@ -582,27 +849,19 @@ HandToLeader(const QueryDesc *qd)
 	list_free(all);
 }
 
-/* Append a worker's matches (a pinned segment) to p's, and let it go. */
+/* Append a worker's n matches (a pinned segment) to p's, and let it go. */
 static void
-TakeMatchesPart(Pending *p, dsm_handle part)
+TakeMatchesPart(Pending *p, dsm_handle part, int64 n)
 {
 	dsm_segment *seg = dsm_attach(part);
 
 	if (seg != NULL)
 	{
-		const char *json = dsm_segment_address(seg);
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		if (json[0] != '\0')
-		{
-			if (p->nmatches > 0)
-				appendStringInfoString(&p->matches, ", ");
-			appendStringInfoString(&p->matches, json);
-			p->nmatches++;
-		}
-		MemoryContextSwitchTo(old);
+		AppendMatches(p, dsm_segment_address(seg), n, 0);
 		dsm_detach(seg);
 	}
+	else
+		p->omitted += n;
 	dsm_unpin_segment(part);
 }
 
@@ -650,23 +909,42 @@ CollectFromWorkers(QueryDesc *qd)
 		p->ev.expired_skipped += e.expired_skipped;
 		MergeProbe(&p->ev.has_probe, &p->ev.probe_mixed, p->ev.probe_hmac,
 				   e.has_probe, e.probe_mixed, e.probe_hmac);
+		p->omitted += e.omitted;
+		MergeBegun(&p->ev, e.nclose, e.close_ids);
 		for (int i = 0; i < e.nparts; i++)
-			TakeMatchesPart(p, e.parts[i]);
-		if (e.parts_lost)
-			ereport(WARNING,
-					(errmsg("biocrypt: some parallel workers' matches could not be added to the audit record")));
+			TakeMatchesPart(p, e.parts[i], e.part_matches[i]);
 	}
 }
 
-/* At abort: the workers' counts of a failed statement are dropped. */
+/*
+ * At abort: the workers' counts of a failed statement are dropped, but the
+ * leader's failed event closes their begun rows.  (Without such an event,
+ * which the catalog cannot be read to open now, they stay open until the
+ * next start writes them incomplete.)
+ */
 static void
 DiscardWorkerEntries(void)
 {
 	AuditParallelEntry e;
 
 	while (ClaimWorkerEntry(&e))
+	{
+		ListCell   *lc;
+
+		foreach(lc, pending)
+		{
+			Pending    *p = lfirst(lc);
+
+			if (p->ev.operation == e.operation && p->ev.relation == e.relation &&
+				strcmp(NameStr(p->ev.column_name), NameStr(e.column_name)) == 0)
+			{
+				MergeBegun(&p->ev, e.nclose, e.close_ids);
+				break;
+			}
+		}
 		for (int i = 0; i < e.nparts; i++)
 			dsm_unpin_segment(e.parts[i]);
+	}
 }
 
 static void
@@ -687,6 +965,8 @@ AuditExecutorRun(QueryDesc *qd, ScanDirection dir, uint64 count, bool execute_on
 {
 	int			depth = nrunning;
 
+	if (IsCopyOut(qd))
+		BeginCopyQueryExports(qd);
 	PushRunning(qd);
 	PG_TRY();
 	{
@@ -726,12 +1006,7 @@ static void
 AuditExecutorEnd(QueryDesc *qd)
 {
 	bool		parallel = qd->plannedstmt != NULL && qd->plannedstmt->parallelModeNeeded;
-	bool		copy_out = qd->dest != NULL && qd->dest->mydest == DestCopyOut &&
-		qd->plannedstmt != NULL && qd->plannedstmt->planTree != NULL &&
-		IsTransactionState() && !IsParallelWorker();
 	uint64		rows = qd->estate != NULL ? qd->estate->es_processed : 0;
-	List	   *exports = copy_out ? CopyQueryExports(qd) : NIL;
-	ListCell   *lc;
 
 	/* this waits for the query's parallel workers to finish */
 	if (prev_end)
@@ -748,35 +1023,84 @@ AuditExecutorEnd(QueryDesc *qd)
 	}
 	if (parallel)
 		CollectFromWorkers(qd);
-	foreach(lc, exports)
-		AuditRecordEvent(AUDIT_OP_EXPORT, ((Export *) lfirst(lc))->relid,
-						 ((Export *) lfirst(lc))->col, (int64) rows);
 	if (pending == NIL)
 		return;
+	CountExports(qd, InvalidOid, rows);
 	RecordFor(qd);
 	if (nrunning == 0)
 		RecordFor(NULL);
 }
 
+/* Does this executor write COPY (query) TO's output? */
+static bool
+IsCopyOut(const QueryDesc *qd)
+{
+	return qd->dest != NULL && qd->dest->mydest == DestCopyOut &&
+		qd->plannedstmt != NULL && qd->plannedstmt->planTree != NULL &&
+		qd->tupDesc != NULL && !IsParallelWorker();
+}
+
 /*
- * COPY table TO (pg_dump's way of reading a table): an export of each
- * protected_template column copied.  Only ciphertext leaves, but who took
- * copies of the templates, and when, is part of the record.
+ * The begun export event of relid.col, opened for qd (NULL: a COPY table
+ * TO statement) before the first row is copied.
  */
 static void
-AuditCopyTo(const CopyStmt *stmt, const QueryCompletion *qc)
+BeginExport(QueryDesc *qd, Oid relid, const char *col)
+{
+	Pending    *p = FindPending(qd, AUDIT_OP_EXPORT, relid, col);
+
+	if (p == NULL)
+		p = OpenPending(qd, AUDIT_OP_EXPORT, relid, col);
+	AuditBegin(&p->ev);
+}
+
+/* The rows copied, into qd's export events (of relid, if valid). */
+static void
+CountExports(const QueryDesc *qd, Oid relid, uint64 rows)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		if (p->qd == qd && p->ev.operation == AUDIT_OP_EXPORT &&
+			(!OidIsValid(relid) || p->ev.relation == relid))
+			p->ev.templates_compared = (int64) rows;
+	}
+}
+
+/*
+ * May the current role read column attnum of relid?  Only then does a
+ * COPY TO that names it get as far as copying, and only then is an export
+ * begun for it.
+ */
+static bool
+MayCopyColumn(Oid relid, AttrNumber attnum)
+{
+	return pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
+		pg_attribute_aclcheck(relid, attnum, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+}
+
+/*
+ * COPY table TO (pg_dump's way of reading a table): an export of each
+ * protected_template column copied, begun before the first row leaves.
+ * Only ciphertext leaves, but who took copies of the templates, and when,
+ * is part of the record.  Returns the table, locked as COPY will lock it.
+ */
+static Oid
+BeginCopyTo(const CopyStmt *stmt)
 {
 	Oid			relid;
 	Relation	rel;
 	TupleDesc	desc;
 
 	if (stmt->is_from || stmt->relation == NULL)
-		return;
+		return InvalidOid;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
-		return;
-	/* COPY holds its lock until the end of the transaction */
-	rel = table_open(relid, NoLock);
+		return InvalidOid;
+	rel = table_open(relid, AccessShareLock);
 	desc = CreateTupleDescCopy(RelationGetDescr(rel));
 	table_close(rel, NoLock);
 	for (int i = 0; i < desc->natts; i++)
@@ -789,39 +1113,35 @@ AuditCopyTo(const CopyStmt *stmt, const QueryCompletion *qc)
 			continue;
 		foreach(lc, stmt->attlist)
 			listed |= strcmp(strVal(lfirst(lc)), NameStr(a->attname)) == 0;
-		if (listed)
-			AuditRecordEvent(AUDIT_OP_EXPORT, relid, NameStr(a->attname),
-							 (int64) (qc != NULL ? qc->nprocessed : 0));
+		if (listed && MayCopyColumn(relid, a->attnum))
+			BeginExport(NULL, relid, NameStr(a->attname));
 	}
+	return relid;
 }
 
 /*
- * COPY (query) TO: the template columns of the output, taken before the
- * executor (and its tuple descriptor) goes away.
+ * COPY (query) TO: an export of each template column of the output,
+ * begun before the executor runs.
  */
-static List *
-CopyQueryExports(const QueryDesc *qd)
+static void
+BeginCopyQueryExports(QueryDesc *qd)
 {
 	List	   *tlist = qd->plannedstmt->planTree->targetlist;
-	List	   *exports = NIL;
 
 	for (int i = 0; i < qd->tupDesc->natts; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(qd->tupDesc, i);
-		Export	   *e;
 		TargetEntry *te = i < list_length(tlist) ? list_nth(tlist, i) : NULL;
+		Oid			relid = InvalidOid;
+		const char *col = NULL;
 
 		if (a->attisdropped || !TypeIsProtectedTemplate(a->atttypid))
 			continue;
-		e = palloc0(sizeof(Export));
 		if (te != NULL && te->expr != NULL && IsA(te->expr, Var))
 			ResolveVar(qd->plannedstmt->planTree, (Var *) te->expr,
-					   qd->plannedstmt->rtable, &e->relid, &e->col);
-		if (e->col != NULL)
-			e->col = pstrdup(e->col);
-		exports = lappend(exports, e);
+					   qd->plannedstmt->rtable, &relid, &col);
+		BeginExport(qd, relid, col);
 	}
-	return exports;
 }
 
 static void
@@ -830,15 +1150,19 @@ AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 					QueryEnvironment *queryEnv, DestReceiver *dest,
 					QueryCompletion *qc)
 {
+	Oid			copied = InvalidOid;
+
 	AuditGuardUtility(pstmt);
+	if (IsA(pstmt->utilityStmt, CopyStmt) && IsTransactionState())
+		copied = BeginCopyTo((CopyStmt *) pstmt->utilityStmt);
 	if (prev_utility)
 		prev_utility(pstmt, queryString, readOnlyTree, context, params,
 					 queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-	if (IsA(pstmt->utilityStmt, CopyStmt) && IsTransactionState())
-		AuditCopyTo((CopyStmt *) pstmt->utilityStmt, qc);
+	if (OidIsValid(copied))
+		CountExports(NULL, copied, qc != NULL ? qc->nprocessed : 0);
 	if (IsA(pstmt->utilityStmt, DropRoleStmt) && IsTransactionState())
 		PurposeForgetDroppedRoles();
 	if (IsA(pstmt->utilityStmt, RenameStmt) && IsTransactionState())

@@ -56,23 +56,6 @@
 
 static bool am_audit_worker = false;
 
-/* The worker's view of its chain's head. */
-static bool head_loaded = false;
-static int64 head_id;
-static uint8 head_hash[AUDIT_HASH_BYTES];
-static SPIPlanPtr insert_plan = NULL;
-
-/* This server's chain: its system identifier, as text. */
-static const char *
-ChainId(void)
-{
-	static char chain[32];
-
-	if (chain[0] == '\0')
-		snprintf(chain, sizeof(chain), UINT64_FORMAT, GetSystemIdentifier());
-	return chain;
-}
-
 bool
 AmAuditWorker(void)
 {
@@ -248,9 +231,12 @@ typedef struct Taken
 	dsm_segment *seg;			/* matches, when not inline */
 } Taken;
 
-/* Take every queued event of this database. */
+/*
+ * Take every queued event of this database, with what the writer needs:
+ * the event and its matches, from the slot or from the backend's segment.
+ */
 static int
-TakeBatch(Taken *batch)
+TakeBatch(Taken *batch, AuditWriteItem *items)
 {
 	int			n = 0;
 
@@ -258,18 +244,20 @@ TakeBatch(Taken *batch)
 	for (int i = 0; i < AUDIT_QUEUE_SLOTS; i++)
 	{
 		AuditSlot  *slot = &audit_shared->slots[i];
+		AuditEvent *ev = &slot->ev;
+		AuditWriteItem *item = &items[n];
 
 		if (slot->state != SLOT_QUEUED || slot->dbid != MyDatabaseId)
 			continue;
+		memset(item, 0, sizeof(AuditWriteItem));
 		/* attach while the backend still holds the segment */
-		batch[n].seg = slot->ev.matches_dsm != DSM_HANDLE_INVALID ?
-			dsm_attach(slot->ev.matches_dsm) : NULL;
-		if (slot->ev.matches_dsm != DSM_HANDLE_INVALID && batch[n].seg == NULL)
-		{
-			/* its backend is gone: fail this event alone */
-			slot->state = slot->abandoned ? SLOT_FREE : SLOT_FAILED;
-			continue;
-		}
+		batch[n].seg = ev->matches_dsm != DSM_HANDLE_INVALID ?
+			dsm_attach(ev->matches_dsm) : NULL;
+		item->ev = ev;
+		item->matches_len = ev->matches_len;
+		item->matches_lost = ev->matches_dsm != DSM_HANDLE_INVALID && batch[n].seg == NULL;
+		if (ev->matches_len >= 0 && !item->matches_lost)
+			item->matches = batch[n].seg ? dsm_segment_address(batch[n].seg) : ev->matches;
 		slot->state = SLOT_WRITING;
 		batch[n].slot = slot;
 		batch[n].ticket = slot->ticket;
@@ -279,22 +267,25 @@ TakeBatch(Taken *batch)
 	return n;
 }
 
-/* Report the batch's fate to the waiting backends. */
+/* Report each event's fate to its waiting backend. */
 static void
-FinishBatch(Taken *batch, int n, const int64 *ids)
+FinishBatch(Taken *batch, const AuditWriteItem *items, int n)
 {
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < n; i++)
 	{
 		AuditSlot  *slot = batch[i].slot;
+		const AuditWriteItem *item = &items[i];
 
 		Assert(slot->ticket == batch[i].ticket);
 		if (slot->abandoned)
 			slot->state = SLOT_FREE;
 		else
 		{
-			slot->event_id = ids ? ids[i] : 0;
-			slot->state = ids ? SLOT_DONE : SLOT_FAILED;
+			slot->event_id = item->id;
+			slot->degraded = item->degraded;
+			memcpy(slot->failure, item->sqlstate, sizeof(slot->failure));
+			slot->state = item->id != 0 && !item->degraded ? SLOT_DONE : SLOT_FAILED;
 		}
 		if (batch[i].seg != NULL)
 			dsm_detach(batch[i].seg);
@@ -303,269 +294,27 @@ FinishBatch(Taken *batch, int n, const int64 *ids)
 	ConditionVariableBroadcast(&audit_shared->cv);
 }
 
-/* ---------------------------------------------------------------------
- * Worker: writing rows
- * --------------------------------------------------------------------- */
-
-static Datum
-TextOrNull(const char *s, bool *isnull)
-{
-	*isnull = s[0] == '\0';
-	return *isnull ? (Datum) 0 : CStringGetTextDatum(s);
-}
-
-static Datum
-NameOrNull(const NameData *n, bool *isnull)
-{
-	*isnull = NameStr(*n)[0] == '\0';
-	return *isnull ? (Datum) 0 : NameGetDatum(n);
-}
-
-static Datum
-HashDatum(const uint8 *hash)
-{
-	bytea	   *b = palloc(VARHDRSZ + AUDIT_HASH_BYTES);
-
-	SET_VARSIZE(b, VARHDRSZ + AUDIT_HASH_BYTES);
-	memcpy(VARDATA(b), hash, AUDIT_HASH_BYTES);
-	return PointerGetDatum(b);
-}
-
-/* The matches as jsonb, from the slot or its DSM segment. */
-static Datum
-MatchesDatum(const Taken *t, bool *isnull)
-{
-	const AuditEvent *ev = &t->slot->ev;
-	const char *src;
-	char	   *json;
-
-	*isnull = ev->matches_len < 0;
-	if (*isnull)
-		return (Datum) 0;
-	if (ev->matches_dsm != DSM_HANDLE_INVALID && t->seg == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("biocrypt: an audit event's matches are no longer available")));
-	src = t->seg != NULL ? dsm_segment_address(t->seg) : ev->matches;
-	json = pnstrdup(src, ev->matches_len);
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
-}
-
-/* Fill values/nulls (audit column order) from an event, without hashes. */
-static void
-BuildRow(const Taken *t, int64 id, Datum *values, bool *nulls)
-{
-	const AuditEvent *ev = &t->slot->ev;
-	bool		has_xid = FullTransactionIdIsValid(ev->xid);
-
-	memset(nulls, false, sizeof(bool) * AUDIT_NCOLUMNS);
-	values[0] = Int64GetDatum(id);
-	values[1] = CStringGetTextDatum(ChainId());
-	values[2] = TimestampTzGetDatum(ev->started_at);
-	values[3] = TimestampTzGetDatum(ev->ended_at);
-	values[4] = NameOrNull(&ev->session_role, &nulls[4]);
-	values[5] = NameOrNull(&ev->effective_role, &nulls[5]);
-	nulls[6] = ev->client_addr[0] == '\0';
-	values[6] = nulls[6] ? (Datum) 0 :
-		DirectFunctionCall1(inet_in, CStringGetDatum(ev->client_addr));
-	values[7] = TextOrNull(ev->application_name, &nulls[7]);
-	values[8] = Int32GetDatum(ev->backend_pid);
-	values[9] = FullTransactionIdGetDatum(ev->xid);
-	nulls[9] = !has_xid;
-	values[10] = TextOrNull(has_xid ? "in progress" : "", &nulls[10]);
-	values[11] = TextOrNull(ev->purpose, &nulls[11]);
-	values[12] = CStringGetTextDatum(AuditOperationName(ev->operation));
-	values[13] = ObjectIdGetDatum(ev->relation);
-	nulls[13] = !OidIsValid(ev->relation);
-	values[14] = NameOrNull(&ev->column_name, &nulls[14]);
-	values[15] = Int64GetDatum(ev->templates_compared);
-	values[16] = Int64GetDatum(ev->expired_skipped);
-	values[17] = MatchesDatum(t, &nulls[17]);
-	values[18] = TextOrNull(ev->metric, &nulls[18]);
-	values[19] = Float8GetDatum(ev->threshold);
-	nulls[19] = !ev->has_threshold;
-	values[20] = Int32GetDatum(ev->k);
-	nulls[20] = ev->k == 0;
-	nulls[21] = !ev->has_probe;
-	values[21] = nulls[21] ? (Datum) 0 : HashDatum(ev->probe_hmac);
-	values[22] = Int64GetDatum(ev->query_id);
-	nulls[22] = ev->query_id == 0;
-	values[23] = CStringGetTextDatum(AuditOutcomeName(ev->outcome));
-	values[24] = TextOrNull(ev->sqlstate, &nulls[24]);
-}
-
-/* Read the chain's last id and hash (0 and zeros for a new chain). */
-static void
-LoadHead(void)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(ChainId())};
-
-	AuditCheckTable();
-	if (SPI_execute_with_args("SELECT id, row_hash FROM biocrypt.audit_log "
-							  "WHERE chain_id = $1 ORDER BY id DESC LIMIT 1",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read the audit chain's head");
-	head_id = 0;
-	memset(head_hash, 0, AUDIT_HASH_BYTES);
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		bytea	   *h;
-
-		head_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-		h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 2, &isnull));
-		if (isnull || VARSIZE_ANY_EXHDR(h) != AUDIT_HASH_BYTES)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("biocrypt: the last audit row has no valid row_hash")));
-		memcpy(head_hash, VARDATA_ANY(h), AUDIT_HASH_BYTES);
-	}
-	head_loaded = true;
-}
-
-/* A kept plan for one of the worker's own statements, prepared once. */
-static SPIPlanPtr
-KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		*plan = SPI_prepare(sql, nargs, argtypes);
-		if (*plan == NULL)
-			elog(ERROR, "biocrypt: could not prepare \"%s\"", sql);
-		SPI_keepplan(*plan);
-	}
-	return *plan;
-}
-
-static SPIPlanPtr
-InsertPlan(void)
-{
-	Oid			types[AUDIT_NCOLUMNS];
-	StringInfoData q;
-
-	if (insert_plan != NULL)
-		return insert_plan;
-	initStringInfo(&q);
-	appendStringInfo(&q, "INSERT INTO biocrypt.audit_log (%s) VALUES (", AuditColumnList());
-	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
-		appendStringInfo(&q, "%s$%d", i > 0 ? ", " : "", i + 1);
-	appendStringInfoChar(&q, ')');
-	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
-		types[i] = AuditColumnType(i);
-	return KeptPlan(&insert_plan, q.data, AUDIT_NCOLUMNS, types);
-}
-
-/* Insert the batch's rows, chained; the caller commits. */
-static void
-InsertBatch(Taken *batch, int n, int64 *ids)
-{
-	SPIPlanPtr plan;
-
-	if (!head_loaded)
-		LoadHead();
-	plan = InsertPlan();
-	for (int i = 0; i < n; i++)
-	{
-		Datum		values[AUDIT_NCOLUMNS];
-		bool		nulls[AUDIT_NCOLUMNS];
-		char		cnulls[AUDIT_NCOLUMNS];
-		uint8		hash[AUDIT_HASH_BYTES];
-
-		BuildRow(&batch[i], head_id + 1, values, nulls);
-		values[25] = HashDatum(head_hash);
-		nulls[25] = false;
-		nulls[26] = false;
-		AuditRowHash(values, nulls, hash);
-		values[26] = HashDatum(hash);
-		for (int c = 0; c < AUDIT_NCOLUMNS; c++)
-			cnulls[c] = nulls[c] ? 'n' : ' ';
-		if (SPI_execute_plan(plan, values, cnulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "biocrypt: could not insert an audit row");
-		ids[i] = ++head_id;
-		memcpy(head_hash, hash, AUDIT_HASH_BYTES);
-	}
-}
-
 /*
- * Fill in the outcome of transactions that have ended since; true while
- * some are still running.
+ * The first worker of this database since the server started turns the
+ * begun rows left open by the stop into incomplete ones.  A failure is
+ * logged and not retried until the next start: accesses must not wait
+ * on it.
  */
-static bool
-ResolveOutcomes(void)
+static void
+ReconcileOnce(Oid dbid)
 {
-	static SPIPlanPtr update_plan = NULL;
-	static SPIPlanPtr open_plan = NULL;
-	bool		isnull;
-
-	if (SPI_execute_plan(KeptPlan(&update_plan,
-								  "UPDATE biocrypt.audit_log SET xact_outcome = pg_catalog.pg_xact_status(xid) "
-								  "WHERE xact_outcome = 'in progress' "
-								  "AND pg_catalog.pg_xact_status(xid) <> 'in progress'", 0, NULL),
-						 NULL, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: could not update audit outcomes");
-	if (SPI_execute_plan(KeptPlan(&open_plan,
-								  "SELECT EXISTS (SELECT FROM biocrypt.audit_log "
-								  "WHERE xact_outcome = 'in progress')", 0, NULL),
-						 NULL, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read audit outcomes");
-	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-									  1, &isnull));
-}
-
-/* Did any event of the batch come from a transaction with an xid? */
-static bool
-BatchHasXid(const Taken *batch, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (FullTransactionIdIsValid(batch[i].slot->ev.xid))
-			return true;
-	return false;
-}
-
-/*
- * One transaction: insert the batch (if any), and fill in outcomes when
- * asked.  On failure the events are reported failed and the head is read
- * again.  Returns whether outcomes remain to be filled in.
- */
-static bool
-WriteBatch(Taken *batch, int n, bool resolve)
-{
-	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
 	MemoryContext cxt = CurrentMemoryContext;
-	bool		ok = true;
-	bool		open = resolve || BatchHasXid(batch, n);
+	bool		first;
 
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	first = !AuditFindDatabase(dbid, true)->reconciled;
+	AuditFindDatabase(dbid, true)->reconciled = true;
+	LWLockRelease(audit_shared->lock);
+	if (!first)
+		return;
 	PG_TRY();
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "biocrypt: writing audit records");
-		/* the table's presence is checked with the chain's head */
-		if (!head_loaded && !OidIsValid(get_extension_oid("biocrypt", true)))
-		{
-			if (n > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("biocrypt: extension biocrypt is not installed in this database")));
-			open = false;
-		}
-		else
-		{
-			if (n > 0)
-				InsertBatch(batch, n, ids);
-			if (resolve)
-				open = ResolveOutcomes() || BatchHasXid(batch, n);
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		pgstat_report_stat(false);
+		(void) AuditWriteReconcile();
 	}
 	PG_CATCH();
 	{
@@ -573,16 +322,11 @@ WriteBatch(Taken *batch, int n, bool resolve)
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
-		pgstat_report_activity(STATE_IDLE, NULL);
-		head_loaded = false;
-		ok = false;
+		ereport(WARNING,
+				(errmsg("biocrypt: begun audit rows left open by the last stop were not closed")));
 	}
 	PG_END_TRY();
-	if (n > 0)
-		FinishBatch(batch, n, ok ? ids : NULL);
-	pfree(ids);
-	return open;
+	MemoryContextSwitchTo(cxt);
 }
 
 void
@@ -590,6 +334,7 @@ biocrypt_audit_worker_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
 	Taken		batch[AUDIT_QUEUE_SLOTS];
+	AuditWriteItem items[AUDIT_QUEUE_SLOTS];
 	TimestampTz idle_since;
 	MemoryContext cxt;
 	bool		pending = true;
@@ -608,6 +353,8 @@ biocrypt_audit_worker_main(Datum arg)
 	pgstat_report_appname("biocrypt audit worker");
 	cxt = AllocSetContextCreate(TopMemoryContext, "biocrypt audit worker",
 								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	ReconcileOnce(dbid);
 	idle_since = GetCurrentTimestamp();
 	for (;;)
 	{
@@ -623,14 +370,16 @@ biocrypt_audit_worker_main(Datum arg)
 		}
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
-		n = TakeBatch(batch);
+		n = TakeBatch(batch, items);
 		/* outcomes are looked up between batches, not for each one */
 		resolve = pending && (n == 0 ||
 							  TimestampDifferenceExceeds(resolved_at, GetCurrentTimestamp(),
 														 RESOLVE_EVERY_MS));
 		if (n > 0 || resolve)
 		{
-			pending = WriteBatch(batch, n, resolve) || (pending && !resolve);
+			pending = AuditWriteBatch(items, n, resolve) || (pending && !resolve);
+			if (n > 0)
+				FinishBatch(batch, items, n);
 			if (resolve)
 				resolved_at = GetCurrentTimestamp();
 		}

@@ -70,6 +70,8 @@ extern const uint8 *KeysActiveDek(TimestampTz expires, uint8 cipher,
 extern uint8 KeysNewTemplateCipher(void);
 extern bool KeysDestroy(uint32 key_id);
 extern const uint8 *KeysAuditKey(void);
+extern bool KeysCheckRing(void);
+extern void KeysStoreChainKey(void);
 extern const uint8 *KeysAuditProbeKey(void);
 
 /* The type (template.c) */

@@ -240,12 +240,14 @@ CheckExpired(const EnvelopeHeader *hdr, TimestampTz now)
  * expired one (never decrypted).  The caller releases the buffer.
  */
 static SecBuf *
-OpenUnlessExpired(bytea *tpl, const EnvelopeHeader *hdr)
+OpenUnlessExpired(bytea *tpl, const EnvelopeHeader *hdr, AuditEvent *ev)
 {
 	SecBuf	   *plain;
 
 	if (CheckExpired(hdr, GetCurrentTimestamp()))
 		return NULL;
+	/* the access is on record before anything is decrypted */
+	AuditBegin(ev);
 	plain = SecmemAcquire(hdr->payload_len);
 	DecryptTemplate(tpl, hdr, plain->data);
 	return plain;
@@ -309,7 +311,7 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckVectorTemplate(&hdr, kp.dims);
 	PurposeCheck(fcinfo, &hdr, *ev);
-	plain = OpenUnlessExpired(tpl, &hdr);
+	plain = OpenUnlessExpired(tpl, &hdr, *ev);
 	*isnull = plain == NULL;
 	AuditCount(*ev, *isnull);
 	if (*isnull)
@@ -370,12 +372,14 @@ biocrypt_verify(PG_FUNCTION_ARGS)
 	double		d;
 
 	CheckMaxDistance(max_distance);
-	d = VectorDistanceOfArgs(fcinfo, metric, AUDIT_OP_VERIFY, &ev, &expired);
+	/* the threshold goes into the begun row, before the first decryption */
+	ev = AuditComparison(fcinfo, AUDIT_OP_VERIFY, MetricName(metric));
 	if (!ev->has_threshold)
 	{
 		ev->has_threshold = true;
 		ev->threshold = max_distance;
 	}
+	d = VectorDistanceOfArgs(fcinfo, metric, AUDIT_OP_VERIFY, &ev, &expired);
 	/* NaN (a zero vector under cosine) never matches */
 	match = !expired && !isnan(d) && d <= max_distance;
 	if (match)
@@ -406,7 +410,7 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
 	PurposeCheck(fcinfo, &hdr, ev);
-	plain = OpenUnlessExpired(tpl, &hdr);
+	plain = OpenUnlessExpired(tpl, &hdr, ev);
 	AuditCount(ev, plain == NULL);
 	if (plain == NULL)
 		PG_RETURN_NULL();
@@ -452,7 +456,7 @@ biocrypt_iris_distance(PG_FUNCTION_ARGS)
 	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), &hdr);
 	AuditBitsProbe(fcinfo, ev, &bp->ph.audit_seen);
 	PurposeCheck(fcinfo, &hdr, ev);
-	plain = OpenUnlessExpired(tpl, &hdr);
+	plain = OpenUnlessExpired(tpl, &hdr, ev);
 	AuditCount(ev, plain == NULL);
 	if (plain == NULL)
 		PG_RETURN_NULL();

@@ -356,6 +356,19 @@ SealPayload(EnvelopeHeader *hdr, const float4 *x, const uint8 *code,
 	return result;
 }
 
+/*
+ * Count an enrolment in the statement's protect event, with the subject,
+ * purposes and expiry it was sealed with.
+ */
+static void
+AuditSealed(FunctionCallInfo fcinfo, bytea *tpl, const EnvelopeHeader *hdr)
+{
+	AuditEvent *ev = AuditAccess(fcinfo, AUDIT_OP_PROTECT);
+
+	ev->templates_compared++;
+	AuditAddSealed(ev, tpl, hdr);
+}
+
 PG_FUNCTION_INFO_V1(biocrypt_protect);
 /* protect(embedding, subject, retain_until, purposes, format) */
 Datum
@@ -379,7 +392,7 @@ biocrypt_protect(PG_FUNCTION_ARGS)
 	result = SealPayload(&hdr, x, NULL, NULL);
 	PolicyNoteDefaulted(result, &hdr, DefaultedLabels(fcinfo, 1));
 	WipeDetoasted(arr, PG_GETARG_DATUM(0));
-	AuditAccess(fcinfo, AUDIT_OP_PROTECT)->templates_compared++;
+	AuditSealed(fcinfo, result, &hdr);
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -460,7 +473,7 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	WipeDetoasted(code, PG_GETARG_DATUM(0));
 	if (mask != NULL)
 		WipeDetoasted(mask, PG_GETARG_DATUM(1));
-	AuditAccess(fcinfo, AUDIT_OP_PROTECT)->templates_compared++;
+	AuditSealed(fcinfo, result, &hdr);
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -514,7 +527,9 @@ OpenForReveal(FunctionCallInfo fcinfo, EnvelopeHeader *hdr, bool want_bits)
 						 want_bits ? "reveal" : "reveal_bits"),
 				 errhidestmt(true)));
 	RetentionRefuseExpired(hdr);
+	AuditBegin(ev);
 	ev->templates_compared++;
+	AuditAddSubject(ev, SubjectToServer(hdr));
 	return OpenTemplate(tpl, hdr);
 }
 

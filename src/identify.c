@@ -250,6 +250,7 @@ IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
 	}
 	else
 	{
+		AuditBegin(st->audit);
 		PrepareBatch(st, &hdr);
 		dst = st->scratch->data + st->slot_size * st->nbatch;
 		DecryptTemplate(tpl, &hdr, dst);

@@ -155,6 +155,8 @@ typedef struct PendingDestroy
 
 static List *pending_destroyed = NIL;	/* of PendingDestroy */
 
+static void CheckRingRootKey(void);
+
 /* Report a root-key problem: FATAL while preloading stops the server. */
 #define RootKeyFatal(...) \
 	ereport(FATAL, \
@@ -937,16 +939,16 @@ KeysAuditKey(void)
 	return chain_key != NULL ? chain_key : derived_keys->audit;
 }
 
-/* Keep the chain key in use, wrapped under the new root key (in SPI). */
+/* Keep the chain key in use, wrapped under root keys wk (in SPI). */
 static void
-StoreChainKey(void)
+StoreChainKey(const DerivedKeys *wk)
 {
 	Oid			argtypes[3] = {TEXTOID, BYTEAOID, BYTEAOID};
 	Datum		args[3];
 	bytea	   *wrapped;
 	bytea	   *kcv;
 
-	WrapDek(KeysAuditKey(), 0, 0, new_keys, &wrapped, &kcv);
+	WrapDek(KeysAuditKey(), 0, 0, wk, &wrapped, &kcv);
 	args[0] = PointerGetDatum(ChainIdText());
 	args[1] = PointerGetDatum(wrapped);
 	args[2] = PointerGetDatum(kcv);
@@ -956,6 +958,39 @@ StoreChainKey(void)
 							  "stored_at = excluded.stored_at",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "biocrypt: could not write biocrypt.audit_key");
+}
+
+/*
+ * For the audit worker, before it writes (in SPI): ERROR unless the root
+ * key matches the key ring, i.e. the stored chain key and every live data
+ * key were wrapped under it (or under the next root key).  Returns whether
+ * the chain key is stored; if not, the caller must check the chain's head
+ * with KeysAuditKey() before KeysStoreChainKey() records it.
+ */
+bool
+KeysCheckRing(void)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {PointerGetDatum(ChainIdText())};
+
+	(void) KeysAuditKey();		/* checks a stored chain key's kcv */
+	CheckRingRootKey();
+	if (SPI_execute_with_args("SELECT 1 FROM biocrypt.audit_key WHERE chain_id = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: could not read biocrypt.audit_key");
+	return SPI_processed > 0;
+}
+
+/*
+ * Store the chain key wrapped under the current root key (in SPI), so
+ * that a server started with another root key is refused by key-check
+ * value before it writes a row.
+ */
+void
+KeysStoreChainKey(void)
+{
+	KeysAttach();
+	StoreChainKey(derived_keys);
 }
 
 /* The key of the probe hashes recorded in the audit. */
@@ -1367,7 +1402,7 @@ biocrypt_rewrap_keys(PG_FUNCTION_ARGS)
 																	&isnull)));
 		}
 	}
-	StoreChainKey();
+	StoreChainKey(new_keys);
 	BiocryptSpiEnd(&st);
 	InvalidateKeyCaches();
 	RecordKeyEvent(AUDIT_OP_ROTATE, rewrapped,

@@ -303,8 +303,8 @@ SameLabels(const EnvelopeHeader *a, const EnvelopeHeader *b)
  * check any other.  Returns the value to store.
  */
 static Datum
-ApplyToValue(Datum value, Datum old, bool has_old, const ColumnPolicy *c,
-			 Oid relid)
+ApplyToValue(FunctionCallInfo fcinfo, Datum value, Datum old, bool has_old,
+			 const ColumnPolicy *c, Oid relid)
 {
 	bytea	   *tpl = DatumGetProtectedTemplateP(value);
 	EnvelopeHeader hdr;
@@ -315,6 +315,8 @@ ApplyToValue(Datum value, Datum old, bool has_old, const ColumnPolicy *c,
 	if (flags != 0)
 	{
 		EnvelopeHeader labels = hdr;
+		EnvelopeHeader stored;
+		bytea	   *sealed;
 
 		if (flags & POLICY_DEFAULT_RETENTION)
 			labels.expires = RetentionCapExpiry(hdr.created,
@@ -328,7 +330,12 @@ ApplyToValue(Datum value, Datum old, bool has_old, const ColumnPolicy *c,
 		}
 		/* what the caller did pass must fit the policy too */
 		CheckAgainstPolicy(&labels, c, relid);
-		return PointerGetDatum(ResealTemplate(tpl, &labels));
+		sealed = ResealTemplate(tpl, &labels);
+		/* the enrolment's audit entry says what is stored, not the defaults */
+		ParseTemplate(sealed, &stored);
+		AuditReplaceSealed(AuditAccessRelation(fcinfo, AUDIT_OP_PROTECT, relid, NULL),
+						   tpl, &hdr, sealed, &stored);
+		return PointerGetDatum(sealed);
 	}
 	if (has_old)
 	{
@@ -381,7 +388,7 @@ biocrypt_apply_column_policy(PG_FUNCTION_ARGS)
 			old = heap_getattr(td->tg_trigtuple, c->attnum, desc, &oldnull);
 		if (!oldnull && datumIsEqual(value, old, false, -1))
 			continue;
-		result = ApplyToValue(value, old, !oldnull, c, RelationGetRelid(rel));
+		result = ApplyToValue(fcinfo, value, old, !oldnull, c, RelationGetRelid(rel));
 		if (result != value)
 		{
 			int			cols[1] = {c->attnum};

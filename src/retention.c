@@ -207,6 +207,8 @@ biocrypt_touch(PG_FUNCTION_ARGS)
 	labels.expires = until;
 	result = ResealTemplate(tpl, &labels);
 	ev->templates_compared++;
+	ParseTemplate(result, &labels);
+	AuditAddSealed(ev, result, &labels);
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -236,12 +238,12 @@ HoldJson(text *subject, const char *action, text *reason)
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "[{\"subject\": ");
-	escape_json(&buf, text_to_cstring(subject));
+	AuditJsonString(&buf, text_to_cstring(subject));
 	appendStringInfo(&buf, ", \"action\": \"%s\"", action);
 	if (reason != NULL)
 	{
 		appendStringInfoString(&buf, ", \"reason\": ");
-		escape_json(&buf, text_to_cstring(reason));
+		AuditJsonString(&buf, text_to_cstring(reason));
 	}
 	appendStringInfoString(&buf, "}]");
 	return buf.data;
@@ -481,7 +483,7 @@ RemovedJson(Found *found, int n)
 		if (count > 0)
 		{
 			appendStringInfoString(&buf, first ? "{\"subject\": " : ", {\"subject\": ");
-			escape_json(&buf, found[i].subject);
+			AuditJsonString(&buf, found[i].subject);
 			appendStringInfo(&buf, ", \"templates\": " INT64_FORMAT "}", count);
 			first = false;
 		}
@@ -517,7 +519,7 @@ RemoveTemplates(const PolicyColumn *c, AuditOperation op, const char *cond,
 
 		initStringInfo(&buf);
 		appendStringInfoString(&buf, "[{\"subject\": ");
-		escape_json(&buf, TextDatumGetCString(args[1]));
+		AuditJsonString(&buf, TextDatumGetCString(args[1]));
 		appendStringInfoString(&buf, ", \"templates\": 0}]");
 		json = buf.data;
 	}
