@@ -173,15 +173,15 @@ CREATE TABLE biocrypt.audit_key (
 COMMENT ON TABLE biocrypt.audit_key IS 'the audit chain''s MAC key, kept across root-key changes, wrapped under the root key';
 REVOKE ALL ON biocrypt.audit_key FROM PUBLIC;
 
--- begun rows whose completion is not written yet: what a crash leaves here
--- becomes an incomplete completion when the server starts again
-CREATE TABLE biocrypt.audit_begun (
-	chain_id text NOT NULL,
-	id bigint NOT NULL,
-	PRIMARY KEY (chain_id, id)
+-- the audit worker's mark: every begun row up to closed_through has its
+-- completion, so after a crash only the rows after it are looked at
+CREATE TABLE biocrypt.audit_state (
+	chain_id text PRIMARY KEY,
+	closed_through bigint NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
-COMMENT ON TABLE biocrypt.audit_begun IS 'accesses begun and not yet completed (ids of their begun rows in biocrypt.audit_log); kept by the audit worker';
-REVOKE ALL ON biocrypt.audit_begun FROM PUBLIC;
+COMMENT ON TABLE biocrypt.audit_state IS 'per chain: every begun row up to closed_through has its completion (kept by the audit worker)';
+REVOKE ALL ON biocrypt.audit_state FROM PUBLIC;
 
 CREATE FUNCTION biocrypt.audit_guard() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'biocrypt_audit_guard' LANGUAGE C;
@@ -218,7 +218,7 @@ COMMENT ON FUNCTION biocrypt.audit_head() IS 'the newest row of this server''s a
 -- (archive them with COPY); a restored database starts an empty log
 
 REVOKE ALL ON biocrypt.audit_log FROM PUBLIC;
-GRANT SELECT ON biocrypt.audit_log, biocrypt.audit_begun TO biocrypt_auditor;
+GRANT SELECT ON biocrypt.audit_log TO biocrypt_auditor;
 REVOKE ALL ON FUNCTION biocrypt.audit_guard(), biocrypt.verify_audit(),
 	biocrypt.audit_head() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION biocrypt.verify_audit(), biocrypt.audit_head() TO biocrypt_auditor;

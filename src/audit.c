@@ -30,6 +30,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
@@ -208,6 +209,7 @@ FillSlot(AuditSlot *slot, const AuditEvent *ev, bool abandoned)
 	slot->dbid = MyDatabaseId;
 	slot->ticket = ++audit_shared->next_ticket;
 	slot->abandoned = abandoned;
+	slot->queued_at = GetCurrentTimestamp();
 	slot->event_id = 0;
 	slot->degraded = false;
 	slot->failure[0] = '\0';
@@ -248,6 +250,8 @@ AuditEventInit(AuditEvent *ev, AuditOperation op)
 	if (application_name != NULL)
 		strlcpy(ev->application_name, application_name, NAMEDATALEN);
 	ev->backend_pid = MyProcPid;
+	/* a parallel worker's accesses are completed by its leader */
+	ev->owner_pid = MyProc->lockGroupLeader != NULL ? MyProc->lockGroupLeader->pid : MyProcPid;
 	ev->xid = GetTopFullTransactionIdIfAny();
 	strlcpy(ev->purpose, PurposeCurrent(), NAMEDATALEN);
 	ev->operation = op;
@@ -365,7 +369,7 @@ AuditWriteFailed(const char *sqlstate, bool degraded)
 	if (strcmp(sqlstate, "F0000") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("biocrypt: access refused: the root key does not match the key ring"),
+				 errmsg("biocrypt: the root key does not match the key ring"),
 				 errdetail("The audit worker writes no row under a root key that did not create the key ring."),
 				 errhint("Start the server with the root key that created biocrypt.keys."),
 				 errhidestmt(true)));
@@ -424,9 +428,12 @@ AuditRequireWorker(void)
 	ConditionVariableCancelSleep();
 }
 
-/* Put ev into a free slot (waiting for one until deadline). */
+/*
+ * Put ev into a free slot (waiting for one until deadline).  An abandoned
+ * slot has nobody waiting: the worker frees it once written.
+ */
 static AuditSlot *
-Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket)
+Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket, bool abandoned)
 {
 	for (;;)
 	{
@@ -437,7 +444,7 @@ Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket)
 		wake = RequestWorker(AuditFindDatabase(MyDatabaseId, true));
 		slot = FreeSlot();
 		if (slot != NULL)
-			*ticket = FillSlot(slot, ev, false);
+			*ticket = FillSlot(slot, ev, abandoned);
 		LWLockRelease(audit_shared->lock);
 		if (wake != NULL)
 			SetLatch(wake);
@@ -594,6 +601,31 @@ AuditRecordNoWait(AuditEvent *ev)
 }
 
 /*
+ * Hand an event to the worker and go on without waiting for its row: the
+ * completion of an access whose begun row is already on record.  Waits
+ * only for a free slot; its matches must fit in the slot.  The worker
+ * holds such events a moment (AUDIT_GATHER_MS) for company, so that they
+ * share a commit with the next events that someone waits for.
+ */
+void
+AuditRecordLater(AuditEvent *ev)
+{
+	uint64		ticket;
+
+#ifdef BIOCRYPT_AUDIT_BYPASS
+	return;
+#endif
+	Assert(ev->matches_dsm == DSM_HANDLE_INVALID);
+	if (audit_shared == NULL)
+		AuditUnavailable("biocrypt is not preloaded");
+	ev->ended_at = GetCurrentTimestamp();
+	if (!FullTransactionIdIsValid(ev->xid))
+		ev->xid = GetTopFullTransactionIdIfAny();
+	(void) Enqueue(ev, TimestampTzPlusMilliseconds(ev->ended_at, biocrypt_audit_timeout),
+				   &ticket, true);
+}
+
+/*
  * Record, now, one event of this session with no counts beyond rows (a
  * policy change, an export): waits like AuditRecord.
  */
@@ -658,7 +690,7 @@ AuditRecord(AuditEvent *ev)
 		before_shmem_exit(AuditBackendExit, (Datum) 0);
 		exit_callback_registered = true;
 	}
-	slot = Enqueue(ev, deadline, &ticket);
+	slot = Enqueue(ev, deadline, &ticket, false);
 	waiting_slot = slot;
 	waiting_ticket = ticket;
 	PG_TRY();

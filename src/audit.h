@@ -23,6 +23,7 @@
 #define AUDIT_INLINE_MATCHES	4096	/* longer match lists go through DSM */
 #define AUDIT_MAX_MATCHES_BYTES	(64 * 1024 * 1024)	/* past it, matches are counted */
 #define AUDIT_QUEUE_SLOTS		128
+#define AUDIT_GATHER_MS			2	/* events nobody waits for wait this long */
 #define AUDIT_MAX_DATABASES		64
 
 typedef enum AuditOperation
@@ -92,6 +93,7 @@ typedef struct AuditEvent
 	AuditOutcome outcome;
 	char		sqlstate[6];
 	int64		begun_id;		/* completion: the begun row; 0: none */
+	int32		owner_pid;		/* the backend (a parallel worker's leader) */
 	int32		nclose;			/* begun rows this completion closes */
 	int64		close_ids[AUDIT_MAX_CLOSE];
 	/* matches as JSON text: inline, or in a DSM segment when longer */
@@ -118,6 +120,7 @@ extern void AuditJsonNumber(StringInfo buf, double v);
 extern void AuditRequireWorker(void);
 extern int64 AuditRecord(AuditEvent *ev);
 extern void AuditRecordNoWait(AuditEvent *ev);
+extern void AuditRecordLater(AuditEvent *ev);
 extern void AuditRecordEvent(AuditOperation op, Oid relid, const char *col,
 							 int64 rows);
 extern void AuditRecordEventJson(AuditOperation op, Oid relid, const char *col,
@@ -145,6 +148,11 @@ extern void AuditReplaceSealed(AuditEvent *ev, bytea *old_tpl,
 extern void AuditBegin(AuditEvent *ev);
 extern void AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev);
 extern void AuditRecordNow(AuditEvent *ev);
+
+/* auditrequest.c: administrative requests, refused ones included */
+extern char *AuditRequestJson(FunctionCallInfo fcinfo);
+extern Datum AuditAttempt(FunctionCallInfo fcinfo, AuditOperation op,
+						  PGFunction body);
 
 /* auditguard.c: no DDL on the audit log */
 extern void AuditGuardInit(void);
@@ -194,7 +202,7 @@ extern bool AuditRowHashMatches(const Datum *values, const bool *nulls);
 extern char *AuditColumnList(void);
 extern const char *AuditChainId(void);
 extern Oid	AuditColumnType(int i);
-extern void AuditCheckTable(void);
+extern Oid	AuditCheckTable(AttrNumber *attnums);
 
 /* auditwrite.c: the worker's rows */
 typedef struct AuditWriteItem
@@ -210,7 +218,10 @@ typedef struct AuditWriteItem
 } AuditWriteItem;
 
 extern bool AuditWriteBatch(AuditWriteItem *items, int n, bool resolve);
+extern int64 AuditWriteHead(void);
 extern int64 AuditWriteReconcile(void);
+extern int64 AuditWriteIncomplete(const int64 *ids, int n);
+extern void AuditWriteClosedThrough(int64 id);
 
 /* auditworker.c */
 extern void AuditRegisterLauncher(void);
@@ -232,7 +243,8 @@ typedef struct AuditSlot
 	AuditSlotState state;
 	Oid			dbid;
 	uint64		ticket;			/* unique per use of the slot */
-	bool		abandoned;		/* the backend stopped waiting */
+	bool		abandoned;		/* nobody waits for it (any more) */
+	TimestampTz queued_at;
 	int64		event_id;
 	bool		degraded;		/* written as an error row, without matches */
 	char		failure[6];		/* SQLSTATE of the worker's failure */
@@ -247,6 +259,15 @@ typedef enum AuditWorkerState
 	WORKER_RUNNING
 } AuditWorkerState;
 
+/* A begun row whose completion has not been written yet. */
+typedef struct AuditOpenAccess
+{
+	int64		begun_id;
+	int32		owner_pid;		/* the backend that will complete it */
+} AuditOpenAccess;
+
+#define AUDIT_MAX_OPEN			512	/* per database */
+
 typedef struct AuditDatabase
 {
 	Oid			dbid;			/* InvalidOid: entry unused */
@@ -255,6 +276,10 @@ typedef struct AuditDatabase
 	int			pid;
 	Latch	   *latch;
 	bool		reconciled;		/* open begun rows of the last stop closed */
+	/* begun rows without their completion yet, kept by the worker */
+	int			nopen;
+	int64		untracked_min;	/* first begun row not kept (no room); 0: none */
+	AuditOpenAccess open[AUDIT_MAX_OPEN];
 } AuditDatabase;
 
 /*

@@ -182,9 +182,12 @@ AuditColumnList(void)
 	return buf.data;
 }
 
-/* Refuse an audit_log whose columns are not the ones this code hashes. */
-void
-AuditCheckTable(void)
+/*
+ * Refuse an audit_log whose columns are not the ones this code hashes;
+ * returns its row type, and each column's attnum in attnums (if given).
+ */
+Oid
+AuditCheckTable(AttrNumber *attnums)
 {
 	Oid			nsp = get_namespace_oid("biocrypt", false);
 	Oid			relid = get_relname_relid("audit_log", nsp);
@@ -202,7 +205,10 @@ AuditCheckTable(void)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("biocrypt: column \"%s\" of biocrypt.audit_log is missing or altered",
 							columns[i].name)));
+		if (attnums != NULL)
+			attnums[i] = att;
 	}
+	return get_rel_type_id(relid);
 }
 
 /* Does the stored row_hash match the row?  (A malformed hash does not.) */

@@ -613,7 +613,22 @@ MatchesJson(Pending *p)
 	return psprintf("[%s]", p->matches.data);
 }
 
-/* Record p now and wait for its row; it leaves the pending list first. */
+/*
+ * May the statement go on without waiting for ev's row?  Only the
+ * completion of a comparison or export, whose begun row is on record, and
+ * whose matches fit in a queue slot.  Identify and reveal wait: their
+ * candidates and subjects are on record before they are returned.
+ * Enrolments, refusals and retention events have no begun row.
+ */
+static bool
+MayRecordLater(const AuditEvent *ev)
+{
+	return ev->begun_id != 0 && ev->matches_dsm == DSM_HANDLE_INVALID &&
+		(ev->operation == AUDIT_OP_COMPARE || ev->operation == AUDIT_OP_VERIFY ||
+		 ev->operation == AUDIT_OP_EXPORT);
+}
+
+/* Record p (waiting for its row unless it may go later); it leaves the pending list first. */
 static void
 RecordPending(Pending *p)
 {
@@ -624,7 +639,10 @@ RecordPending(Pending *p)
 	RemovePending(p);
 	if (json != NULL)
 		AuditSetMatches(ev, json, strlen(json));
-	(void) AuditRecord(ev);
+	if (MayRecordLater(ev))
+		AuditRecordLater(ev);
+	else
+		(void) AuditRecord(ev);
 	pfree(ev);
 }
 

@@ -37,6 +37,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -53,6 +54,7 @@
 #define WORKER_IDLE_EXIT_MS		60000
 #define LAUNCH_RETRY_MS			10000
 #define RESOLVE_EVERY_MS		200
+#define SWEEP_EVERY_MS			1000
 
 static bool am_audit_worker = false;
 
@@ -232,15 +234,50 @@ typedef struct Taken
 } Taken;
 
 /*
+ * How long to hold the queue before taking it (the audit lock is held): a
+ * while, when nobody waits for any of its events (completions that may be
+ * written later) and the oldest has waited less than AUDIT_GATHER_MS, so
+ * that they share the commit of the next event someone waits for.
+ */
+static long
+GatherTime(void)
+{
+	TimestampTz oldest = 0;
+	long		left;
+
+	for (int i = 0; i < AUDIT_QUEUE_SLOTS; i++)
+	{
+		AuditSlot  *slot = &audit_shared->slots[i];
+
+		if (slot->state != SLOT_QUEUED || slot->dbid != MyDatabaseId)
+			continue;
+		if (!slot->abandoned)
+			return 0;
+		if (oldest == 0 || slot->queued_at < oldest)
+			oldest = slot->queued_at;
+	}
+	if (oldest == 0)
+		return 0;
+	left = AUDIT_GATHER_MS - TimestampDifferenceMilliseconds(oldest, GetCurrentTimestamp());
+	return Max(left, 0);
+}
+
+/*
  * Take every queued event of this database, with what the writer needs:
  * the event and its matches, from the slot or from the backend's segment.
  */
 static int
-TakeBatch(Taken *batch, AuditWriteItem *items)
+TakeBatch(Taken *batch, AuditWriteItem *items, long *gather_ms)
 {
 	int			n = 0;
 
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	*gather_ms = GatherTime();
+	if (*gather_ms > 0)
+	{
+		LWLockRelease(audit_shared->lock);
+		return 0;
+	}
 	for (int i = 0; i < AUDIT_QUEUE_SLOTS; i++)
 	{
 		AuditSlot  *slot = &audit_shared->slots[i];
@@ -267,17 +304,60 @@ TakeBatch(Taken *batch, AuditWriteItem *items)
 	return n;
 }
 
+/* Forget begun row id (completed); the audit lock is held. */
+static void
+CloseOpen(AuditDatabase *db, int64 id)
+{
+	for (int i = 0; i < db->nopen; i++)
+		if (db->open[i].begun_id == id)
+		{
+			db->open[i] = db->open[--db->nopen];
+			return;
+		}
+}
+
+/*
+ * Keep the begun rows a committed event opened and forget those it
+ * closed (the audit lock is held).  A begun row with no room is not kept,
+ * and the mark then stays before it for as long as the server runs.
+ */
+static void
+NoteOpen(AuditDatabase *db, const AuditWriteItem *item)
+{
+	const AuditEvent *ev = item->ev;
+
+	if (item->id == 0)
+		return;
+	for (int i = 0; i < ev->nclose; i++)
+		CloseOpen(db, ev->close_ids[i]);
+	if (ev->outcome != AUDIT_OUTCOME_BEGUN)
+		return;
+	if (db->nopen == AUDIT_MAX_OPEN)
+	{
+		if (db->untracked_min == 0)
+			db->untracked_min = item->id;
+		return;
+	}
+	db->open[db->nopen].begun_id = item->id;
+	db->open[db->nopen].owner_pid = ev->owner_pid;
+	db->nopen++;
+}
+
 /* Report each event's fate to its waiting backend. */
 static void
 FinishBatch(Taken *batch, const AuditWriteItem *items, int n)
 {
+	AuditDatabase *db;
+
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	db = AuditFindDatabase(MyDatabaseId, true);
 	for (int i = 0; i < n; i++)
 	{
 		AuditSlot  *slot = batch[i].slot;
 		const AuditWriteItem *item = &items[i];
 
 		Assert(slot->ticket == batch[i].ticket);
+		NoteOpen(db, item);
 		if (slot->abandoned)
 			slot->state = SLOT_FREE;
 		else
@@ -292,6 +372,105 @@ FinishBatch(Taken *batch, const AuditWriteItem *items, int n)
 	}
 	LWLockRelease(audit_shared->lock);
 	ConditionVariableBroadcast(&audit_shared->cv);
+}
+
+/* Does a queued or taken event close begun row id?  The audit lock is held. */
+static bool
+QueuedCompletion(int64 id)
+{
+	for (int i = 0; i < AUDIT_QUEUE_SLOTS; i++)
+	{
+		AuditSlot  *slot = &audit_shared->slots[i];
+
+		if (slot->dbid != MyDatabaseId ||
+			(slot->state != SLOT_QUEUED && slot->state != SLOT_WRITING))
+			continue;
+		for (int k = 0; k < slot->ev.nclose; k++)
+			if (slot->ev.close_ids[k] == id)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Take from the open accesses those whose backend has gone without
+ * sending their completion (ids, returns how many), and compute the mark:
+ * every begun row up to it is closed.
+ */
+static int
+TakeAbandoned(int64 *ids, int64 *mark)
+{
+	AuditOpenAccess open[AUDIT_MAX_OPEN];
+	bool		gone[AUDIT_MAX_OPEN];
+	int			nopen;
+	int			n = 0;
+	AuditDatabase *db;
+
+	LWLockAcquire(audit_shared->lock, LW_SHARED);
+	db = AuditFindDatabase(MyDatabaseId, false);
+	nopen = db != NULL ? db->nopen : 0;
+	if (nopen > 0)
+		memcpy(open, db->open, sizeof(AuditOpenAccess) * nopen);
+	LWLockRelease(audit_shared->lock);
+	/* ProcArrayLock is never taken under the audit lock */
+	for (int i = 0; i < nopen; i++)
+		gone[i] = BackendPidGetProc(open[i].owner_pid) == NULL;
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	db = AuditFindDatabase(MyDatabaseId, true);
+	for (int i = 0; i < nopen; i++)
+	{
+		bool		still = false;
+
+		for (int k = 0; k < db->nopen && !still; k++)
+			still = db->open[k].begun_id == open[i].begun_id;
+		if (gone[i] && still && !QueuedCompletion(open[i].begun_id))
+		{
+			CloseOpen(db, open[i].begun_id);
+			ids[n++] = open[i].begun_id;
+		}
+	}
+	*mark = AuditWriteHead();
+	for (int k = 0; k < db->nopen; k++)
+		*mark = Min(*mark, db->open[k].begun_id - 1);
+	for (int k = 0; k < n; k++)
+		*mark = Min(*mark, ids[k] - 1);
+	if (db->untracked_min != 0)
+		*mark = Min(*mark, db->untracked_min - 1);
+	LWLockRelease(audit_shared->lock);
+	return n;
+}
+
+/*
+ * Close the accesses whose backends died without completing them, and
+ * move the chain's mark; a failure is logged and tried again later.
+ */
+static void
+SweepOpen(int64 *last_mark)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		ids[AUDIT_MAX_OPEN];
+	int64		mark;
+	int			n = TakeAbandoned(ids, &mark);
+
+	PG_TRY();
+	{
+		if (n > 0)
+			(void) AuditWriteIncomplete(ids, n);
+		if (mark > *last_mark)
+		{
+			AuditWriteClosedThrough(mark);
+			*last_mark = mark;
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
 }
 
 /*
@@ -339,6 +518,8 @@ biocrypt_audit_worker_main(Datum arg)
 	MemoryContext cxt;
 	bool		pending = true;
 	TimestampTz resolved_at = 0;
+	TimestampTz swept_at = 0;
+	int64		mark = 0;
 
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -359,6 +540,7 @@ biocrypt_audit_worker_main(Datum arg)
 	for (;;)
 	{
 		int			n;
+		long		gather_ms;
 		bool		resolve;
 
 		ResetLatch(MyLatch);
@@ -370,7 +552,14 @@ biocrypt_audit_worker_main(Datum arg)
 		}
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
-		n = TakeBatch(batch, items);
+		n = TakeBatch(batch, items, &gather_ms);
+		if (gather_ms > 0)
+		{
+			/* only completions nobody waits for: give them company */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 gather_ms, PG_WAIT_EXTENSION);
+			continue;
+		}
 		/* outcomes are looked up between batches, not for each one */
 		resolve = pending && (n == 0 ||
 							  TimestampDifferenceExceeds(resolved_at, GetCurrentTimestamp(),
@@ -382,6 +571,11 @@ biocrypt_audit_worker_main(Datum arg)
 				FinishBatch(batch, items, n);
 			if (resolve)
 				resolved_at = GetCurrentTimestamp();
+		}
+		if (TimestampDifferenceExceeds(swept_at, GetCurrentTimestamp(), SWEEP_EVERY_MS))
+		{
+			SweepOpen(&mark);
+			swept_at = GetCurrentTimestamp();
 		}
 		if (n > 0)
 		{

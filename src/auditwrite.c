@@ -15,10 +15,11 @@
  * written without its matches, as an "error" row that says why, and only
  * if that fails too does its event alone fail.
  *
- * biocrypt.audit_begun lists the begun rows whose completion has not been
- * written yet: a begun row adds its id, the completion removes it, both
- * in the row's own transaction.  After a crash the worker turns what is
- * left into "incomplete" completions (AuditWriteReconcile).
+ * A begun row whose completion never comes (its backend died) is closed
+ * by an "incomplete" completion: at once when the worker sees that the
+ * backend is gone (auditworker.c keeps the open ones), and after a crash
+ * by AuditWriteReconcile, which looks at the begun rows written since
+ * biocrypt.audit_state's mark, before which all are closed.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +32,11 @@
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
+#include "utils/array.h"
+#include "utils/typcache.h"
+#include "utils/lsyscache.h"
+#include "funcapi.h"
+#include "access/htup_details.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -45,6 +51,12 @@
 static bool head_loaded = false;
 static int64 head_id;
 static uint8 head_hash[AUDIT_HASH_BYTES];
+
+/* biocrypt.audit_log's row type, and where each column sits in it */
+static Oid	log_rowtype = InvalidOid;
+static AttrNumber log_attnum[AUDIT_NCOLUMNS];
+
+static void AdvanceHead(AuditWriteItem *item, const uint8 *hash);
 
 /* A kept plan for one of the worker's own statements, prepared once. */
 static SPIPlanPtr
@@ -211,7 +223,7 @@ LoadHead(void)
 	bool		nulls[AUDIT_NCOLUMNS];
 	bool		key_stored;
 
-	AuditCheckTable();
+	log_rowtype = AuditCheckTable(log_attnum);
 	key_stored = KeysCheckRing();
 	head = HeadRow();
 	head_id = 0;
@@ -235,71 +247,94 @@ LoadHead(void)
 	head_loaded = true;
 }
 
-static SPIPlanPtr
-InsertPlan(void)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[AUDIT_NCOLUMNS];
-	StringInfoData q;
-
-	if (plan != NULL)
-		return plan;
-	initStringInfo(&q);
-	appendStringInfo(&q, "INSERT INTO biocrypt.audit_log (%s) VALUES (", AuditColumnList());
-	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
-		appendStringInfo(&q, "%s$%d", i > 0 ? ", " : "", i + 1);
-	appendStringInfoChar(&q, ')');
-	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
-		types[i] = AuditColumnType(i);
-	return KeptPlan(&plan, q.data, AUDIT_NCOLUMNS, types);
-}
-
-/* Add (begun) or remove (completed) begun rows of the open list. */
-static void
-TrackBegun(const AuditEvent *ev, int64 id)
-{
-	static SPIPlanPtr add_plan = NULL;
-	static SPIPlanPtr remove_plan = NULL;
-	Oid			argtypes[2] = {TEXTOID, INT8OID};
-	Datum		args[2] = {CStringGetTextDatum(AuditChainId()), Int64GetDatum(id)};
-
-	if (ev->outcome == AUDIT_OUTCOME_BEGUN &&
-		SPI_execute_plan(KeptPlan(&add_plan,
-								  "INSERT INTO biocrypt.audit_begun (chain_id, id) VALUES ($1, $2)",
-								  2, argtypes), args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "biocrypt: could not list a begun audit row");
-	for (int i = 0; i < ev->nclose; i++)
-	{
-		args[1] = Int64GetDatum(ev->close_ids[i]);
-		if (SPI_execute_plan(KeptPlan(&remove_plan,
-									  "DELETE FROM biocrypt.audit_begun WHERE chain_id = $1 AND id = $2",
-									  2, argtypes), args, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "biocrypt: could not close a begun audit row");
-	}
-}
-
 /*
- * Insert one row after the head; *hash gets its row_hash.  The caller
- * moves the head once the row is sure to stay.
+ * Build the row of item after the head, hashes included; *hash gets its
+ * row_hash.  The caller moves the head once the row is sure to stay.
  */
 static void
-InsertRow(const AuditWriteItem *item, const char *degraded_sqlstate, uint8 *hash)
+ChainedRow(const AuditWriteItem *item, int64 after_id, const uint8 *after_hash,
+		   const char *degraded_sqlstate, Datum *values, bool *nulls, uint8 *hash)
 {
-	Datum		values[AUDIT_NCOLUMNS];
-	bool		nulls[AUDIT_NCOLUMNS];
-	char		cnulls[AUDIT_NCOLUMNS];
-
-	BuildRow(item, head_id + 1, degraded_sqlstate, values, nulls);
-	values[AC_PREV_HASH] = HashDatum(head_hash);
+	BuildRow(item, after_id + 1, degraded_sqlstate, values, nulls);
+	values[AC_PREV_HASH] = HashDatum(after_hash);
 	nulls[AC_PREV_HASH] = false;
 	nulls[AC_ROW_HASH] = false;
 	AuditRowHash(values, nulls, hash);
 	values[AC_ROW_HASH] = HashDatum(hash);
+}
+
+/* A row as a value of biocrypt.audit_log's row type. */
+static Datum
+RowDatum(TupleDesc desc, const Datum *values, const bool *nulls)
+{
+	Datum	   *tvalues = palloc(sizeof(Datum) * desc->natts);
+	bool	   *tnulls = palloc(sizeof(bool) * desc->natts);
+
+	for (int a = 0; a < desc->natts; a++)
+		tnulls[a] = true;
 	for (int c = 0; c < AUDIT_NCOLUMNS; c++)
-		cnulls[c] = nulls[c] ? 'n' : ' ';
-	if (SPI_execute_plan(InsertPlan(), values, cnulls, false, 0) != SPI_OK_INSERT)
+	{
+		tvalues[log_attnum[c] - 1] = values[c];
+		tnulls[log_attnum[c] - 1] = nulls[c];
+	}
+	return HeapTupleGetDatum(heap_form_tuple(desc, tvalues, tnulls));
+}
+
+/*
+ * Insert items' rows, chained after the head, with one statement: the
+ * table's constraints, trigger and indexes are set up once per batch, not
+ * once per row.  Each item gets its id; the head moves past them all.
+ */
+static void
+InsertRows(AuditWriteItem *items, int n)
+{
+	static SPIPlanPtr plan = NULL;
+	TupleDesc	desc = lookup_rowtype_tupdesc(log_rowtype, -1);
+	Datum	   *rows = palloc(sizeof(Datum) * n);
+	uint8	   *hashes = palloc(AUDIT_HASH_BYTES * n);
+	Oid			arraytype = get_array_type(log_rowtype);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum		arg;
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[AUDIT_NCOLUMNS];
+		bool		nulls[AUDIT_NCOLUMNS];
+
+		ChainedRow(&items[i], head_id + i, i == 0 ? head_hash : hashes + AUDIT_HASH_BYTES * (i - 1),
+				   NULL, values, nulls, hashes + AUDIT_HASH_BYTES * i);
+		rows[i] = RowDatum(desc, values, nulls);
+	}
+	ReleaseTupleDesc(desc);
+	get_typlenbyvalalign(log_rowtype, &typlen, &typbyval, &typalign);
+	arg = PointerGetDatum(construct_array(rows, n, log_rowtype, typlen, typbyval, typalign));
+	if (SPI_execute_plan(KeptPlan(&plan, "INSERT INTO biocrypt.audit_log "
+								  "SELECT * FROM pg_catalog.unnest($1)", 1, &arraytype),
+						 &arg, NULL, false, 0) != SPI_OK_INSERT || SPI_processed != (uint64) n)
+		elog(ERROR, "biocrypt: could not insert audit rows");
+	for (int i = 0; i < n; i++)
+		AdvanceHead(&items[i], hashes + AUDIT_HASH_BYTES * i);
+}
+
+/* Insert one row after the head (a batch written row by row). */
+static void
+InsertRow(const AuditWriteItem *item, const char *degraded_sqlstate, uint8 *hash)
+{
+	static SPIPlanPtr plan = NULL;
+	TupleDesc	desc = lookup_rowtype_tupdesc(log_rowtype, -1);
+	Datum		values[AUDIT_NCOLUMNS];
+	bool		nulls[AUDIT_NCOLUMNS];
+	Datum		arg;
+
+	ChainedRow(item, head_id, head_hash, degraded_sqlstate, values, nulls, hash);
+	arg = RowDatum(desc, values, nulls);
+	ReleaseTupleDesc(desc);
+	if (SPI_execute_plan(KeptPlan(&plan, "INSERT INTO biocrypt.audit_log SELECT ($1).*",
+								  1, &log_rowtype),
+						 &arg, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "biocrypt: could not insert an audit row");
-	TrackBegun(item->ev, head_id + 1);
 }
 
 /* The row is in: it is the new head. */
@@ -456,18 +491,13 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 			if (!head_loaded && (n > 0 || resolve))
 				LoadHead();
 			setup_done = true;
-			for (int i = 0; i < n; i++)
+			if (alone)
 			{
-				uint8		hash[AUDIT_HASH_BYTES];
-
-				if (alone)
+				for (int i = 0; i < n; i++)
 					InsertIsolated(&items[i]);
-				else
-				{
-					InsertRow(&items[i], NULL, hash);
-					AdvanceHead(&items[i], hash);
-				}
 			}
+			else if (n > 0)
+				InsertRows(items, n);
 			if (resolve)
 				*open = ResolveOutcomes() || BatchHasXid(items, n);
 		}
@@ -576,33 +606,37 @@ IncompleteFromBegun(const Datum *values, const bool *nulls, AuditEvent *ev)
 	ev->matches_len = -1;
 }
 
-/* The begun rows still listed as open, oldest first (in SPI). */
+/*
+ * Begun rows of this chain that match cond (on l.id, with $2) and have no
+ * completion, oldest first (in SPI).
+ */
 static SPITupleTable *
-OpenBegunRows(uint64 *n)
+OpenBegunRows(const char *cond, Oid argtype, Datum arg, uint64 *n)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(AuditChainId())};
+	Oid			argtypes[2] = {TEXTOID, argtype};
+	Datum		args[2] = {CStringGetTextDatum(AuditChainId()), arg};
 	char	   *sql = psprintf("SELECT %s FROM biocrypt.audit_log l "
-							   "JOIN biocrypt.audit_begun b USING (chain_id, id) "
-							   "WHERE l.chain_id = $1 ORDER BY l.id",
-							   AuditColumnList());
+							   "WHERE l.chain_id = $1 AND l.outcome = 'begun' AND %s "
+							   "AND NOT EXISTS (SELECT FROM biocrypt.audit_log c "
+							   "WHERE c.chain_id = l.chain_id AND c.begun_id = l.id) "
+							   "ORDER BY l.id",
+							   AuditColumnList(), cond);
 
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "biocrypt: could not read the open begun audit rows");
 	*n = SPI_processed;
 	return SPI_tuptable;
 }
 
 /*
- * Once per start of the server (the caller knows): every begun row still
- * listed as open belongs to a backend that died with the server, so its
- * access is written "incomplete".  Returns the rows written.
+ * Write an incomplete completion for each begun row of this chain that
+ * matches cond and has none yet; returns how many.  Reads them in one
+ * transaction and writes them in the next, as a batch.
  */
-int64
-AuditWriteReconcile(void)
+static int64
+CloseBegunRows(const char *cond, Oid argtype, Datum arg)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	int64		written = 0;
 	bool		open = false;
 	bool		setup_failed = false;
 	uint64		n;
@@ -610,17 +644,17 @@ AuditWriteReconcile(void)
 	AuditEvent *evs;
 	AuditWriteItem *items;
 
-	/* read them in a transaction of their own, then write them as a batch */
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (!OidIsValid(get_extension_oid("biocrypt", true)))
 	{
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
 		return 0;
 	}
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	rows = OpenBegunRows(&n);
+	rows = OpenBegunRows(cond, argtype, arg, &n);
 	MemoryContextSwitchTo(cxt);
 	evs = palloc0(sizeof(AuditEvent) * Max(n, 1));
 	items = palloc0(sizeof(AuditWriteItem) * Max(n, 1));
@@ -637,11 +671,121 @@ AuditWriteReconcile(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
-	if (n > 0 && WriteTransaction(items, (int) n, false, false, &open, &setup_failed))
-		written = (int64) n;
+	if (n == 0 || !WriteTransaction(items, (int) n, false, false, &open, &setup_failed))
+		return 0;
+	return (int64) n;
+}
+
+/*
+ * The chain's mark (every begun row up to it has its completion) and its
+ * last id, in *head.
+ */
+static int64
+ClosedThrough(int64 *head)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(AuditChainId())};
+	int64		mark = 0;
+
+	*head = 0;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (OidIsValid(get_extension_oid("biocrypt", true)))
+	{
+		bool		isnull;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_execute_with_args("SELECT coalesce((SELECT closed_through FROM biocrypt.audit_state "
+								  "WHERE chain_id = $1), 0), coalesce((SELECT max(id) "
+								  "FROM biocrypt.audit_log WHERE chain_id = $1), 0)",
+								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "biocrypt: could not read biocrypt.audit_state");
+		mark = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+		*head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 2, &isnull));
+		SPI_finish();
+		PopActiveSnapshot();
+	}
+	CommitTransactionCommand();
+	return mark;
+}
+
+/*
+ * Move the chain's mark to id (in a transaction of its own): all begun
+ * rows up to it have their completion.  A mark that lags is only more
+ * work for the next reconciliation.
+ */
+void
+AuditWriteClosedThrough(int64 id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		args[2];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	args[0] = CStringGetTextDatum(AuditChainId());
+	args[1] = Int64GetDatum(id);
+	if (SPI_execute_with_args("INSERT INTO biocrypt.audit_state (chain_id, closed_through) "
+							  "VALUES ($1, $2) ON CONFLICT (chain_id) DO UPDATE "
+							  "SET closed_through = excluded.closed_through, updated_at = now()",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "biocrypt: could not write biocrypt.audit_state");
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+}
+
+/* The id of the chain's last row as this worker wrote or read it. */
+int64
+AuditWriteHead(void)
+{
+	return head_loaded ? head_id : 0;
+}
+
+/*
+ * The accesses whose backends died before completing them: their begun
+ * rows (ids) are closed as incomplete.  Returns the rows written.
+ */
+int64
+AuditWriteIncomplete(const int64 *ids, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(ids[i]);
+	return CloseBegunRows("l.id = ANY ($2)", INT8ARRAYOID,
+						  PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
+														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)));
+}
+
+/*
+ * Once per start of the server (the caller knows): every begun row after
+ * the chain's mark without a completion belongs to a backend that died
+ * with the server, so its access is written incomplete, and the mark
+ * moves to the head.  Returns the rows written.
+ */
+int64
+AuditWriteReconcile(void)
+{
+	int64		head;
+	int64		mark = ClosedThrough(&head);
+	int64		written = mark < head ?
+		CloseBegunRows("l.id > $2", INT8OID, Int64GetDatum(mark)) : 0;
+
 	if (written > 0)
 		ereport(LOG,
-				(errmsg("biocrypt: recorded " INT64_FORMAT " accesses interrupted by a server stop as incomplete",
-						written)));
+				(errmsg_plural("biocrypt: recorded " INT64_FORMAT " access interrupted by a server stop as incomplete",
+							   "biocrypt: recorded " INT64_FORMAT " accesses interrupted by a server stop as incomplete",
+							   written, written)));
+	if (head_loaded)
+		head = Max(head, head_id);
+	if (head > mark)
+		AuditWriteClosedThrough(head);
 	return written;
 }

@@ -1288,10 +1288,9 @@ KeysDestroy(uint32 key_id)
 	return true;
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_destroy_key);
-/* destroy_key(id): true if destroyed now, false if it already was */
-Datum
-biocrypt_destroy_key(PG_FUNCTION_ARGS)
+/* The body of destroy_key(). */
+static Datum
+DestroyKeyRequest(PG_FUNCTION_ARGS)
 {
 	int32		id = PG_GETARG_INT32(0);
 
@@ -1302,10 +1301,17 @@ biocrypt_destroy_key(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(KeysDestroy((uint32) id));
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_rotate_key);
-/* rotate_key(): retire every active key; new templates get fresh keys */
+PG_FUNCTION_INFO_V1(biocrypt_destroy_key);
+/* destroy_key(id): true if destroyed now, false if it already was */
 Datum
-biocrypt_rotate_key(PG_FUNCTION_ARGS)
+biocrypt_destroy_key(PG_FUNCTION_ARGS)
+{
+	return AuditAttempt(fcinfo, AUDIT_OP_DESTROY, DestroyKeyRequest);
+}
+
+/* The body of rotate_key(). */
+static Datum
+RotateKeyRequest(PG_FUNCTION_ARGS)
 {
 	BiocryptSpi st;
 	int32		retired;
@@ -1321,6 +1327,14 @@ biocrypt_rotate_key(PG_FUNCTION_ARGS)
 	RecordKeyEvent(AUDIT_OP_ROTATE, retired,
 				   psprintf("[{\"action\": \"rotate_key\", \"keys\": %d}]", retired));
 	PG_RETURN_INT32(retired);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_rotate_key);
+/* rotate_key(): retire every active key; new templates get fresh keys */
+Datum
+biocrypt_rotate_key(PG_FUNCTION_ARGS)
+{
+	return AuditAttempt(fcinfo, AUDIT_OP_ROTATE, RotateKeyRequest);
 }
 
 /*
@@ -1357,10 +1371,9 @@ RewrapRow(HeapTuple tup, TupleDesc td, const DerivedKeys *wk)
 	return true;
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_rewrap_keys);
-/* rewrap_keys(): wrap every data key under the new root key */
-Datum
-biocrypt_rewrap_keys(PG_FUNCTION_ARGS)
+/* The body of rewrap_keys(). */
+static Datum
+RewrapKeysRequest(PG_FUNCTION_ARGS)
 {
 	BiocryptSpi st;
 	SPITupleTable *keys;
@@ -1408,6 +1421,14 @@ biocrypt_rewrap_keys(PG_FUNCTION_ARGS)
 	RecordKeyEvent(AUDIT_OP_ROTATE, rewrapped,
 				   psprintf("[{\"action\": \"rewrap_keys\", \"keys\": %d}]", rewrapped));
 	PG_RETURN_INT32(rewrapped);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_rewrap_keys);
+/* rewrap_keys(): wrap every data key under the new root key */
+Datum
+biocrypt_rewrap_keys(PG_FUNCTION_ARGS)
+{
+	return AuditAttempt(fcinfo, AUDIT_OP_ROTATE, RewrapKeysRequest);
 }
 
 /* The cipher for new templates: biocrypt.cipher, auto = fastest here. */

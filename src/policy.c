@@ -518,10 +518,9 @@ StorePolicy(Oid relid, const char *col, Interval *retention, ArrayType *purposes
 	BiocryptSpiEnd(&spi);
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_protect_column);
-/* protect_column(tbl, col, retention, purposes, on_expiry) */
-Datum
-biocrypt_protect_column(PG_FUNCTION_ARGS)
+/* The body of protect_column(). */
+static Datum
+ProtectColumnRequest(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 	char	   *col;
@@ -554,8 +553,16 @@ biocrypt_protect_column(PG_FUNCTION_ARGS)
 	StorePolicy(relid, col, PG_GETARG_INTERVAL_P(2), NormalPurposes(&parsed), on_expiry);
 	/* every backend reloads the table's policies (see TablePolicies) */
 	CacheInvalidateRelcacheByRelid(relid);
-	AuditRecordEvent(AUDIT_OP_POLICY, relid, col, 0);
+	AuditRecordEventJson(AUDIT_OP_POLICY, relid, col, 0, AuditRequestJson(fcinfo));
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_protect_column);
+/* protect_column(tbl, col, retention, purposes, on_expiry) */
+Datum
+biocrypt_protect_column(PG_FUNCTION_ARGS)
+{
+	return AuditAttempt(fcinfo, AUDIT_OP_POLICY, ProtectColumnRequest);
 }
 
 /* schema.table, quoted, for SQL the extension builds. */

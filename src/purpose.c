@@ -220,10 +220,17 @@ GrantCommand(FunctionCallInfo fcinfo, bool grant)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: role and purpose must not be NULL")));
 	changed = ChangeGrant(PG_GETARG_OID(0), PG_GETARG_TEXT_PP(1), grant);
-	AuditRecordEvent(AUDIT_OP_POLICY,
-					 get_relname_relid("purpose_grants", get_namespace_oid("biocrypt", false)),
-					 NULL, 0);
+	AuditRecordEventJson(AUDIT_OP_POLICY,
+						 get_relname_relid("purpose_grants", get_namespace_oid("biocrypt", false)),
+						 NULL, 0, AuditRequestJson(fcinfo));
 	PG_RETURN_BOOL(changed);
+}
+
+/* The body of grant_purpose(). */
+static Datum
+GrantPurposeRequest(PG_FUNCTION_ARGS)
+{
+	return GrantCommand(fcinfo, true);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_grant_purpose);
@@ -231,7 +238,14 @@ PG_FUNCTION_INFO_V1(biocrypt_grant_purpose);
 Datum
 biocrypt_grant_purpose(PG_FUNCTION_ARGS)
 {
-	return GrantCommand(fcinfo, true);
+	return AuditAttempt(fcinfo, AUDIT_OP_POLICY, GrantPurposeRequest);
+}
+
+/* The body of revoke_purpose(). */
+static Datum
+RevokePurposeRequest(PG_FUNCTION_ARGS)
+{
+	return GrantCommand(fcinfo, false);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_revoke_purpose);
@@ -239,5 +253,5 @@ PG_FUNCTION_INFO_V1(biocrypt_revoke_purpose);
 Datum
 biocrypt_revoke_purpose(PG_FUNCTION_ARGS)
 {
-	return GrantCommand(fcinfo, false);
+	return AuditAttempt(fcinfo, AUDIT_OP_POLICY, RevokePurposeRequest);
 }

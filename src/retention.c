@@ -267,10 +267,9 @@ ChangeHold(const char *sql, int nargs, Datum *args)
 	return changed;
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_hold);
-/* hold(subject, reason): true if the subject was not held yet */
-Datum
-biocrypt_hold(PG_FUNCTION_ARGS)
+/* The body of hold(). */
+static Datum
+HoldRequest(PG_FUNCTION_ARGS)
 {
 	text	   *subject = SubjectArg(fcinfo, 0);
 	text	   *reason;
@@ -292,10 +291,17 @@ biocrypt_hold(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(changed);
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_release_hold);
-/* release_hold(subject): true if the subject was held */
+PG_FUNCTION_INFO_V1(biocrypt_hold);
+/* hold(subject, reason): true if the subject was not held yet */
 Datum
-biocrypt_release_hold(PG_FUNCTION_ARGS)
+biocrypt_hold(PG_FUNCTION_ARGS)
+{
+	return AuditAttempt(fcinfo, AUDIT_OP_HOLD, HoldRequest);
+}
+
+/* The body of release_hold(). */
+static Datum
+ReleaseHoldRequest(PG_FUNCTION_ARGS)
 {
 	text	   *subject = SubjectArg(fcinfo, 0);
 	Datum		args[1] = {PointerGetDatum(subject)};
@@ -305,6 +311,14 @@ biocrypt_release_hold(PG_FUNCTION_ARGS)
 	AuditRecordEventJson(AUDIT_OP_HOLD, InvalidOid, NULL, 0,
 					   HoldJson(subject, "release", NULL));
 	PG_RETURN_BOOL(changed);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_release_hold);
+/* release_hold(subject): true if the subject was held */
+Datum
+biocrypt_release_hold(PG_FUNCTION_ARGS)
+{
+	return AuditAttempt(fcinfo, AUDIT_OP_HOLD, ReleaseHoldRequest);
 }
 
 /* A registered column, as the purge and erasure walk them. */
@@ -704,12 +718,19 @@ RetentionPurge(void)
 	return total;
 }
 
+/* The body of purge_expired(). */
+static Datum
+PurgeExpiredRequest(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(RetentionPurge());
+}
+
 PG_FUNCTION_INFO_V1(biocrypt_purge_expired);
 /* purge_expired(): templates purged */
 Datum
 biocrypt_purge_expired(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(RetentionPurge());
+	return AuditAttempt(fcinfo, AUDIT_OP_PURGE, PurgeExpiredRequest);
 }
 
 /* Is the subject under legal hold? (in SPI) */
@@ -725,10 +746,9 @@ SubjectHeld(text *subject)
 	return SPI_processed > 0;
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_erase_subject);
-/* erase_subject(subject): templates removed from every registered column */
-Datum
-biocrypt_erase_subject(PG_FUNCTION_ARGS)
+/* The body of erase_subject(). */
+static Datum
+EraseSubjectRequest(PG_FUNCTION_ARGS)
 {
 	text	   *subject = SubjectArg(fcinfo, 0);
 	BiocryptSpi spi;
@@ -759,6 +779,14 @@ biocrypt_erase_subject(PG_FUNCTION_ARGS)
 	}
 	BiocryptSpiEnd(&spi);
 	PG_RETURN_INT64(total);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_erase_subject);
+/* erase_subject(subject): templates removed from every registered column */
+Datum
+biocrypt_erase_subject(PG_FUNCTION_ARGS)
+{
+	return AuditAttempt(fcinfo, AUDIT_OP_ERASE, EraseSubjectRequest);
 }
 
 /* Define the retention settings. */

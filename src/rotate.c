@@ -370,10 +370,9 @@ ReencryptShown(Reencrypt *re)
 	PG_END_TRY();
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_reencrypt);
-/* reencrypt(tbl, col, max_rows): templates moved to active keys */
-Datum
-biocrypt_reencrypt(PG_FUNCTION_ARGS)
+/* The body of reencrypt(). */
+static Datum
+ReencryptRequest(PG_FUNCTION_ARGS)
 {
 	Reencrypt	re;
 	BiocryptSpi spi;
@@ -412,4 +411,12 @@ biocrypt_reencrypt(PG_FUNCTION_ARGS)
 	AuditRecordEventJson(AUDIT_OP_ROTATE, re.relid, re.column, re.moved,
 						 "[{\"action\": \"reencrypt\"}]");
 	PG_RETURN_INT64(re.moved);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_reencrypt);
+/* reencrypt(tbl, col, max_rows): templates moved to active keys */
+Datum
+biocrypt_reencrypt(PG_FUNCTION_ARGS)
+{
+	return AuditAttempt(fcinfo, AUDIT_OP_ROTATE, ReencryptRequest);
 }
