@@ -386,13 +386,66 @@ END
 $$;
 COMMENT ON FUNCTION biocrypt.overdue_templates() IS 'templates past their expiry that the purge has not removed yet';
 
+-- every stored template, described by its header alone, for auditors
+CREATE FUNCTION biocrypt.list_templates(OUT relation regclass, OUT column_name name,
+		OUT subject text, OUT created_at timestamptz, OUT expires_at timestamptz,
+		OUT purposes text[], OUT key_id integer, OUT key_state text, OUT held boolean,
+		OUT registered boolean)
+	RETURNS SETOF record
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tpl oid := (SELECT t.oid FROM pg_type t
+				JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = t.oid
+					AND d.deptype = 'e'
+				JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'biocrypt'
+				WHERE t.typname = 'protected_template');
+	c record;
+BEGIN
+	FOR c IN SELECT a.attrelid::regclass AS rel, a.attname AS col
+			 FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+			 WHERE a.atttypid = tpl AND a.attnum > 0 AND NOT a.attisdropped
+				 AND r.relkind = 'r'
+			 ORDER BY r.relname, a.attname
+	LOOP
+		-- read with the extension's privileges: lock the table, then make sure
+		-- it still is a plain table with that column, so no owner code runs
+		EXECUTE format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', c.rel);
+		IF NOT EXISTS (SELECT FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+					   WHERE a.attrelid = c.rel AND a.attname = c.col AND a.atttypid = tpl
+						   AND NOT a.attisdropped AND r.relkind = 'r') THEN
+			CONTINUE;
+		END IF;
+		RETURN QUERY EXECUTE format(
+			'SELECT $1, $2, biocrypt.subject_of(t.%1$I), biocrypt.created_at(t.%1$I), '
+			'biocrypt.expires_at(t.%1$I), biocrypt.purposes_of(t.%1$I), biocrypt.key_id_of(t.%1$I), '
+			'k.state, EXISTS (SELECT FROM biocrypt.holds h WHERE h.subject = biocrypt.subject_of(t.%1$I)), '
+			'EXISTS (SELECT FROM biocrypt.columns p WHERE p.relation = $1 AND p.column_name = $2) '
+			'FROM ONLY %2$s t LEFT JOIN biocrypt.keys k ON k.id = biocrypt.key_id_of(t.%1$I) '
+			'WHERE t.%1$I IS NOT NULL',
+			c.col, c.rel)
+		USING c.rel, c.col;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION biocrypt.list_templates() IS 'every template stored in a table, from its authenticated header (no decryption, no ciphertext)';
+
+CREATE VIEW biocrypt.template_inventory AS
+SELECT l.relation, l.column_name, l.subject, l.created_at, l.expires_at,
+	l.expires_at <= pg_catalog.now() AS expired, l.purposes, l.key_id, l.key_state,
+	l.held, l.registered
+FROM biocrypt.list_templates() l;
+COMMENT ON VIEW biocrypt.template_inventory IS 'one row per stored template: table, column, subject, created, expires, purposes, data key and its state, legal hold, whether the column has a retention policy; no ciphertext';
+
 CREATE VIEW biocrypt.overdue AS
 SELECT o.relation, o.column_name, o.subject, o.expired_at, o.held
 FROM biocrypt.overdue_templates() o;
 COMMENT ON VIEW biocrypt.overdue IS 'templates past expiry not yet purged (held subjects stay here until released)';
 
 REVOKE ALL ON biocrypt.columns, biocrypt.holds, biocrypt.retention_schedule,
-	biocrypt.overdue, biocrypt.reencrypt_progress FROM PUBLIC;
+	biocrypt.overdue, biocrypt.template_inventory, biocrypt.reencrypt_progress FROM PUBLIC;
+GRANT SELECT ON biocrypt.template_inventory TO biocrypt_admin, biocrypt_auditor;
 GRANT SELECT ON biocrypt.reencrypt_progress TO biocrypt_admin;
 GRANT SELECT ON biocrypt.columns, biocrypt.holds, biocrypt.overdue
 	TO biocrypt_admin, biocrypt_auditor;
@@ -411,11 +464,13 @@ REVOKE ALL ON FUNCTION
 	biocrypt.reencrypt(regclass, name, bigint),
 	biocrypt.rewrap_keys(),
 	biocrypt.overdue_templates(),
+	biocrypt.list_templates(),
 	biocrypt.reencrypt_progress()
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION biocrypt.touch(protected_template, timestamptz)
 	TO biocrypt_enroller;
-GRANT EXECUTE ON FUNCTION biocrypt.overdue_templates() TO biocrypt_admin, biocrypt_auditor;
+GRANT EXECUTE ON FUNCTION biocrypt.overdue_templates(), biocrypt.list_templates()
+	TO biocrypt_admin, biocrypt_auditor;
 GRANT EXECUTE ON FUNCTION biocrypt.reencrypt_progress() TO biocrypt_admin;
 GRANT EXECUTE ON FUNCTION
 	biocrypt.protect_column(regclass, name, interval, text[], text),
@@ -456,76 +511,50 @@ CREATE TABLE biocrypt.match_decisions (
 	reviewer name NOT NULL,
 	decision text NOT NULL CHECK (decision IN ('confirm', 'reject')),
 	decided_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	audit_id bigint,
 	PRIMARY KEY (chain_id, event_id, subject, reviewer)
 );
-COMMENT ON TABLE biocrypt.match_decisions IS 'reviewers'' decisions on identify() candidates (biocrypt.confirm_match)';
+COMMENT ON TABLE biocrypt.match_decisions IS 'reviewers'' decisions on identify() candidates (biocrypt.confirm_match); each is also a review row of the audit log (audit_id)';
+COMMENT ON COLUMN biocrypt.match_decisions.audit_id IS 'id of the decision''s review row in biocrypt.audit_log (same chain)';
 
 -- each candidate of each identify(): confirmed once biocrypt.required_confirmations
--- distinct login roles confirmed it, rejected once any reviewer rejected it
+-- distinct login roles confirmed it, rejected once any reviewer rejected it;
+-- only decisions that are in the audit chain count
 CREATE VIEW biocrypt.match_reviews AS
 SELECT a.chain_id, a.id AS event_id, a.started_at AS searched_at,
 	a.session_role AS searched_by, a.relation AS gallery, a.purpose,
 	m.rank, m.item->>'subject' AS subject, (m.item->>'distance')::float8 AS distance,
 	coalesce(d.confirmations, 0) AS confirmations, coalesce(d.rejections, 0) AS rejections,
-	d.reviewers,
+	d.reviewers, d.decisions,
 	CASE WHEN coalesce(d.rejections, 0) > 0 THEN 'rejected'
 		WHEN coalesce(d.confirmations, 0) >=
 			pg_catalog.current_setting('biocrypt.required_confirmations')::int THEN 'confirmed'
-		ELSE 'candidate' END AS state
+		ELSE 'candidate' END AS state,
+	CASE WHEN coalesce(d.rejections, 0) = 0 THEN
+		d.confirmed_at[pg_catalog.current_setting('biocrypt.required_confirmations')::int]
+	END AS confirmed_at
 FROM biocrypt.audit_log a
 CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(a.matches) WITH ORDINALITY m(item, rank)
 LEFT JOIN LATERAL (
 	SELECT count(*) FILTER (WHERE x.decision = 'confirm') AS confirmations,
 		count(*) FILTER (WHERE x.decision = 'reject') AS rejections,
-		pg_catalog.array_agg(x.reviewer ORDER BY x.decided_at, x.reviewer) AS reviewers
+		pg_catalog.array_agg(x.reviewer ORDER BY x.decided_at, x.reviewer) AS reviewers,
+		pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('reviewer', x.reviewer,
+			'decision', x.decision, 'decided_at', x.decided_at, 'audit_id', x.audit_id)
+			ORDER BY x.decided_at, x.reviewer) AS decisions,
+		pg_catalog.array_agg(x.decided_at ORDER BY x.decided_at, x.reviewer)
+			FILTER (WHERE x.decision = 'confirm') AS confirmed_at
 	FROM biocrypt.match_decisions x
 	WHERE x.chain_id = a.chain_id AND x.event_id = a.id AND x.subject = m.item->>'subject'
+		AND x.audit_id IS NOT NULL
 ) d ON true
-WHERE a.operation = 'identify' AND a.outcome = 'ok';
-COMMENT ON VIEW biocrypt.match_reviews IS 'each identify() candidate with its reviews and state: candidate, confirmed or rejected';
+WHERE a.operation = 'identify' AND a.outcome = 'ok' AND m.item ? 'subject';
+COMMENT ON VIEW biocrypt.match_reviews IS 'each identify() candidate with its reviews (who, what, when, audit row) and state: candidate, confirmed (confirmed_at: when the deciding confirmation was made) or rejected';
 
 CREATE FUNCTION biocrypt.confirm_match(event_id bigint, subject text, decision text DEFAULT 'confirm')
 	RETURNS text
-	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	chain text := (SELECT c.system_identifier::text FROM pg_catalog.pg_control_system() c);
-	found_event boolean;
-	candidate boolean;
-BEGIN
-	IF decision IS NULL OR decision NOT IN ('confirm', 'reject') THEN
-		RAISE EXCEPTION 'biocrypt: decision must be ''confirm'' or ''reject'''
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	SELECT true, EXISTS (SELECT FROM jsonb_array_elements(a.matches) m
-						 WHERE m->>'subject' = confirm_match.subject)
-	INTO found_event, candidate
-	FROM biocrypt.audit_log a
-	WHERE a.chain_id = chain AND a.id = confirm_match.event_id
-		AND a.operation = 'identify' AND a.outcome = 'ok';
-	IF found_event IS NULL THEN
-		RAISE EXCEPTION 'biocrypt: audit event % is not a completed identification', event_id
-			USING ERRCODE = 'no_data_found';
-	END IF;
-	IF NOT candidate THEN
-		RAISE EXCEPTION 'biocrypt: that subject is not a candidate of identification %', event_id
-			USING ERRCODE = 'no_data_found';
-	END IF;
-	-- session_user: the login role, whatever role it has switched to
-	INSERT INTO biocrypt.match_decisions (chain_id, event_id, subject, reviewer, decision)
-	VALUES (chain, event_id, subject, session_user, decision)
-	ON CONFLICT DO NOTHING;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'biocrypt: role "%" has already reviewed this candidate', session_user
-			USING ERRCODE = 'unique_violation';
-	END IF;
-	RETURN (SELECT r.state FROM biocrypt.match_reviews r
-			WHERE r.chain_id = chain AND r.event_id = confirm_match.event_id
-				AND r.subject = confirm_match.subject LIMIT 1);
-END
-$$;
-COMMENT ON FUNCTION biocrypt.confirm_match(bigint, text, text) IS 'record a reviewer''s decision (confirm or reject) on an identify() candidate; returns its state';
+	AS 'MODULE_PATHNAME', 'biocrypt_confirm_match' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION biocrypt.confirm_match(bigint, text, text) IS 'record a reviewer''s decision (confirm or reject) on an identify() candidate, in match_decisions and as a review row of the audit log; returns its state';
 
 REVOKE ALL ON biocrypt.match_decisions, biocrypt.match_reviews FROM PUBLIC;
 GRANT SELECT ON biocrypt.match_decisions, biocrypt.match_reviews TO biocrypt_auditor;

@@ -83,18 +83,20 @@ AuditRequestJson(FunctionCallInfo fcinfo)
 }
 
 /*
- * Was the request refused (it was bad, forbidden, or not allowed in the
- * current state), rather than failed?  By the SQLSTATE's class: data
- * exceptions (22), access rule violations (42) and objects in the wrong
- * state (55).
+ * Was the request refused (it was bad, forbidden, a repeat, or not allowed
+ * in the current state), rather than failed?  By the SQLSTATE: data
+ * exceptions (22), integrity violations such as a second decision (23),
+ * access rule violations (42), objects in the wrong state (55), and no
+ * such thing (P0002).
  */
 static bool
 IsRefusal(int sqlerrcode)
 {
 	const char *s = unpack_sql_state(sqlerrcode);
 
-	return strncmp(s, "22", 2) == 0 || strncmp(s, "42", 2) == 0 ||
-		strncmp(s, "55", 2) == 0;
+	return strncmp(s, "22", 2) == 0 || strncmp(s, "23", 2) == 0 ||
+		strncmp(s, "42", 2) == 0 || strncmp(s, "55", 2) == 0 ||
+		strcmp(s, "P0002") == 0;
 }
 
 /*
