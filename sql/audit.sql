@@ -1,8 +1,9 @@
--- The audit log: one row per statement, relation and kind of access,
--- committed by the audit worker before the statement completes; failed and
--- rolled-back accesses are recorded too; rows are HMAC-chained and
--- append-only.  Times, pids, xids and hashes vary per run and are shown
--- only as facts about them.
+-- The audit log: one row per statement, relation and kind of access.  An
+-- access that decrypts (or exports) first commits a "begun" row, before the
+-- first template is decrypted, and then a completion row that names it
+-- (begun_id) with the counts; failed and rolled-back accesses are recorded
+-- too; rows are HMAC-chained and append-only.  Times, pids, xids and hashes
+-- vary per run and are shown only as facts about them.
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
@@ -18,11 +19,16 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
--- wait (up to 10 s) until the worker has filled in every transaction outcome
+-- wait (up to 10 s) until the worker has written every completion (a
+-- comparison's is written just after its statement, which does not wait
+-- for it) and filled in every transaction outcome
 CREATE FUNCTION pg_temp.settle() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
 	FOR i IN 1..100 LOOP
-		EXIT WHEN NOT EXISTS (SELECT FROM biocrypt.audit_log WHERE xact_outcome = 'in progress');
+		EXIT WHEN NOT EXISTS (SELECT FROM biocrypt.audit_log WHERE xact_outcome = 'in progress')
+			AND NOT EXISTS (SELECT FROM biocrypt.audit_log b WHERE b.outcome = 'begun'
+							AND NOT EXISTS (SELECT FROM biocrypt.audit_log c
+											WHERE c.chain_id = b.chain_id AND c.begun_id = b.id));
 		PERFORM pg_sleep(0.1);
 	END LOOP;
 END $$;
@@ -31,13 +37,17 @@ CREATE TABLE aud_g (id int, tpl protected_template);
 CREATE TABLE aud_h (id int, tpl protected_template);
 SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
 
--- rows written since :start, without the columns that vary per run
-CREATE VIEW pg_temp.recent AS
-	SELECT id - :start AS n, operation, relation, column_name AS col,
-		templates_compared AS compared, expired_skipped AS expired,
-		metric, threshold, k, probe_hmac IS NOT NULL AS probe, outcome, sqlstate,
-		xid IS NOT NULL AS has_xid, xact_outcome
-	FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
+-- rows written after id s, numbered from 1, without the columns that vary
+-- per run; "of" is the number of a completion's begun row
+CREATE FUNCTION pg_temp.recent(s bigint) RETURNS TABLE (n bigint, operation text,
+	relation regclass, col name, compared bigint, expired bigint, metric text,
+	threshold float8, k int, probe boolean, outcome text, sqlstate text, "of" bigint,
+	has_xid boolean, xact_outcome text)
+LANGUAGE sql AS $$
+	SELECT id - s, operation, relation, column_name, templates_compared, expired_skipped,
+		metric, threshold, k, probe_hmac IS NOT NULL, outcome, sqlstate, begun_id - s,
+		xid IS NOT NULL, xact_outcome
+	FROM biocrypt.audit_log WHERE id > s ORDER BY id $$;
 
 -- enrolment: one row for five templates, on the table written
 INSERT INTO aud_g SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 'subj-' || i)
@@ -66,9 +76,9 @@ SELECT biocrypt.reveal(tpl) FROM aud_g WHERE id <= 2 ORDER BY id;
 RESET biocrypt.allow_reveal;
 
 SELECT pg_temp.settle();
-SELECT * FROM pg_temp.recent;
-SELECT n, matches FROM pg_temp.recent r JOIN biocrypt.audit_log a ON a.id = r.n + :start
-	WHERE matches IS NOT NULL;
+SELECT * FROM pg_temp.recent(:start);
+SELECT id - :start AS n, matches FROM biocrypt.audit_log
+	WHERE id > :start AND matches IS NOT NULL ORDER BY id;
 SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
 
 -- ROLLBACK: the accesses happened and stay recorded; the outcome says so
@@ -96,7 +106,7 @@ BEGIN
 	END LOOP;
 END $$;
 SELECT pg_temp.settle();
-SELECT * FROM pg_temp.recent WHERE n > 11;
+SELECT * FROM pg_temp.recent(:start);
 
 -- the same probe gives the same keyed hash, another probe another one
 SELECT count(DISTINCT probe_hmac) AS probes FROM biocrypt.audit_log
@@ -113,10 +123,12 @@ COPY aud_g TO '/dev/null';
 COPY aud_g (id) TO '/dev/null';
 COPY (SELECT id, tpl FROM aud_g WHERE id < 3) TO '/dev/null';
 COPY (SELECT id FROM aud_g) TO '/dev/null';
-SELECT operation, relation, column_name, templates_compared AS rows, outcome
+SELECT pg_temp.settle();
+SELECT operation, relation, column_name, templates_compared AS rows, outcome, begun_id - :start AS "of"
 FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
 
--- parallel query: the workers' counts and matches go into the leader's row
+-- parallel query: each process that decrypts records its own access, begun
+-- and completed; together they count every template once
 SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
@@ -128,11 +140,16 @@ RESET force_parallel_mode;
 RESET min_parallel_table_scan_size;
 RESET parallel_tuple_cost;
 RESET parallel_setup_cost;
--- (which process found which match varies: sorted here)
-SELECT operation, relation, templates_compared AS compared, backend_pid = pg_backend_pid() AS by_leader,
-	(SELECT jsonb_agg(m ORDER BY m->>'subject') FROM jsonb_array_elements(matches) m) AS matches,
-	threshold
-FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
+-- (which process found which match varies: summed and sorted here)
+SELECT pg_temp.settle();
+SELECT operation, relation, sum(templates_compared) AS compared,
+	(SELECT jsonb_agg(m ORDER BY m->>'subject') FROM biocrypt.audit_log a,
+		jsonb_array_elements(a.matches) m WHERE a.id > :start AND a.outcome = 'ok') AS matches,
+	min(threshold) AS threshold,
+	bool_and(EXISTS (SELECT FROM biocrypt.audit_log b WHERE b.id = l.begun_id
+					 AND b.outcome = 'begun' AND b.backend_pid = l.backend_pid)) AS each_completes_its_begun
+FROM biocrypt.audit_log l WHERE id > :start AND outcome = 'ok'
+GROUP BY operation, relation;
 
 -- the chain verifies; the log refuses every change, even a superuser's
 SELECT ok, rows_checked = (SELECT count(*) FROM biocrypt.audit_log) AS all_checked, first_bad_id

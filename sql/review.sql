@@ -78,5 +78,25 @@ SELECT pg_temp.try_confirm(:ev, 'subj-3') AS matcher_confirms;
 SELECT pg_temp.err($$SELECT count(*) FROM biocrypt.match_reviews$$) AS matcher_reads;
 RESET SESSION AUTHORIZATION;
 
+-- every decision is a review row of the audit log, committed before
+-- confirm_match returned: who decided what on which candidate, and when;
+-- refused attempts are there too
+SELECT session_role, operation, relation, column_name AS col, outcome, sqlstate,
+	(SELECT jsonb_agg(m - 'event_id') FROM jsonb_array_elements(matches) m) AS decision,
+	(SELECT bool_and((m->>'event_id')::bigint = :ev) FROM jsonb_array_elements(matches) m) AS this_search
+FROM biocrypt.audit_log WHERE operation = 'review' AND id > :ev ORDER BY id;
+-- match_reviews shows each decision with its time and its audit row, and
+-- when a candidate became confirmed
+SELECT subject, state, confirmed_at IS NOT NULL AS has_confirmed_at,
+	jsonb_path_query_array(decisions, '$[*].reviewer') AS reviewers,
+	(SELECT bool_and(EXISTS (SELECT FROM biocrypt.audit_log a
+							 WHERE a.id = (d->>'audit_id')::bigint AND a.operation = 'review'
+								 AND a.session_role = d->>'reviewer'
+								 AND a.matches @> jsonb_build_array(jsonb_build_object('subject', r.subject,
+									'decision', d->>'decision'))))
+	 FROM jsonb_array_elements(decisions) d) AS each_in_the_chain,
+	confirmed_at = (SELECT max((d->>'decided_at')::timestamptz) FROM jsonb_array_elements(decisions) d) AS confirmed_by_second
+FROM biocrypt.match_reviews r WHERE event_id = :ev ORDER BY rank;
+
 DROP TABLE rev_g;
 DROP ROLE regress_rev_ann, regress_rev_bob, regress_rev_matcher;

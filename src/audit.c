@@ -112,8 +112,6 @@ AuditShmemStartup(void)
 		memset(audit_shared, 0, sizeof(AuditShared));
 		audit_shared->lock = &(GetNamedLWLockTranche("biocrypt_audit"))->lock;
 		ConditionVariableInit(&audit_shared->cv);
-		for (int i = 0; i < AUDIT_PARALLEL_ENTRIES; i++)
-			audit_shared->parallel[i].leader = InvalidBackendId;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

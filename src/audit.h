@@ -60,8 +60,6 @@ typedef enum AuditOutcome
 	AUDIT_OUTCOME_INCOMPLETE
 } AuditOutcome;
 
-/* begun rows a completion closes: the leader's and its parallel workers' */
-#define AUDIT_MAX_CLOSE			17
 
 /*
  * One access event as a backend hands it over.  Fixed size, so it lives in
@@ -94,8 +92,6 @@ typedef struct AuditEvent
 	char		sqlstate[6];
 	int64		begun_id;		/* completion: the begun row; 0: none */
 	int32		owner_pid;		/* the backend (a parallel worker's leader) */
-	int32		nclose;			/* begun rows this completion closes */
-	int64		close_ids[AUDIT_MAX_CLOSE];
 	/* matches as JSON text: inline, or in a DSM segment when longer */
 	int32		matches_len;	/* -1: NULL */
 	dsm_handle	matches_dsm;	/* DSM_HANDLE_INVALID: inline */
@@ -282,35 +278,6 @@ typedef struct AuditDatabase
 	AuditOpenAccess open[AUDIT_MAX_OPEN];
 } AuditDatabase;
 
-/*
- * Counts of a parallel worker's accesses, waiting for its leader to add
- * them to the leader's event (one row per statement, written by the leader).
- */
-#define AUDIT_PARALLEL_ENTRIES	64
-#define AUDIT_PARALLEL_PARTS	16
-
-typedef struct AuditParallelEntry
-{
-	BackendId	leader;			/* InvalidBackendId: unused */
-	AuditOperation operation;
-	Oid			relation;
-	NameData	column_name;
-	int64		templates_compared;
-	int64		expired_skipped;
-	char		metric[16];
-	bool		has_threshold;
-	double		threshold;
-	bool		has_probe;
-	bool		probe_mixed;
-	uint8		probe_hmac[AUDIT_HASH_BYTES];
-	int			nparts;			/* pinned DSM segments holding matches */
-	dsm_handle	parts[AUDIT_PARALLEL_PARTS];
-	int64		part_matches[AUDIT_PARALLEL_PARTS];	/* matches in each part */
-	int64		omitted;		/* matches counted, not listed */
-	int			nclose;			/* the workers' begun rows */
-	int64		close_ids[AUDIT_MAX_CLOSE];
-} AuditParallelEntry;
-
 typedef struct AuditShared
 {
 	LWLock	   *lock;
@@ -319,7 +286,6 @@ typedef struct AuditShared
 	uint64		next_ticket;
 	AuditDatabase dbs[AUDIT_MAX_DATABASES];
 	AuditSlot	slots[AUDIT_QUEUE_SLOTS];
-	AuditParallelEntry parallel[AUDIT_PARALLEL_ENTRIES];
 } AuditShared;
 
 extern AuditShared *audit_shared;

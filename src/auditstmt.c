@@ -75,6 +75,7 @@ static uint64 next_serial = 0;
 static char last_sqlstate[6];	/* of the last ERROR, for failed events */
 
 static bool IsCopyOut(const QueryDesc *qd);
+static void FailOne(Pending *p);
 static void BeginCopyQueryExports(QueryDesc *qd);
 static void CountExports(const QueryDesc *qd, Oid relid, uint64 rows);
 
@@ -287,24 +288,17 @@ AppendMatches(Pending *p, const char *body, int64 n, int64 omitted)
 	MemoryContextSwitchTo(old);
 }
 
-/*
- * Let ev's completion close n more begun rows (a parallel worker's, or a
- * failed subtransaction's); the first begun row is the one it names.
- */
-static void
-MergeBegun(AuditEvent *ev, int n, const int64 *ids)
-{
-	for (int i = 0; i < n && ev->nclose < AUDIT_MAX_CLOSE; i++)
-		ev->close_ids[ev->nclose++] = ids[i];
-	if (ev->begun_id == 0 && ev->nclose > 0)
-		ev->begun_id = ev->close_ids[0];
-}
-
-/* Add event p's counts, matches and failure to into. */
+/* Add event p's counts, matches, failure and begun row to into. */
 static void
 MergePending(Pending *into, Pending *p)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	if (p->ev.begun && !into->ev.begun)
+	{
+		into->ev.begun = true;
+		into->ev.begun_id = p->ev.begun_id;
+	}
 
 	into->ev.templates_compared += p->ev.templates_compared;
 	into->ev.expired_skipped += p->ev.expired_skipped;
@@ -316,7 +310,6 @@ MergePending(Pending *into, Pending *p)
 	}
 	MergeProbe(&into->ev.has_probe, &into->ev.probe_mixed, into->ev.probe_hmac,
 			   p->ev.has_probe, p->ev.probe_mixed, p->ev.probe_hmac);
-	MergeBegun(&into->ev, p->ev.nclose, p->ev.close_ids);
 	MemoryContextSwitchTo(old);
 }
 
@@ -674,14 +667,12 @@ AuditBegin(AuditEvent *ev)
 	b->templates_compared = 0;
 	b->expired_skipped = 0;
 	b->begun_id = 0;
-	b->nclose = 0;
 	b->matches_len = -1;
 	b->matches_dsm = DSM_HANDLE_INVALID;
 	id = AuditRecord(b);
 	pfree(b);
 	ev->begun = true;
-	if (id != 0)
-		MergeBegun(ev, 1, &id);
+	ev->begun_id = id;
 }
 
 /*
@@ -750,219 +741,22 @@ FailPending(int level)
 	ListCell   *lc;
 
 	foreach(lc, all)
-	{
-		Pending    *p = lfirst(lc);
-		char	   *json;
-
-		if (p->xact_level < level)
-			continue;
-		json = MatchesJson(p);
-		MarkFailed(p);
-		if (json != NULL && strlen(json) <= AUDIT_INLINE_MATCHES)
-			AuditSetMatches(&p->ev, json, strlen(json));
-		AuditRecordNoWait(&p->ev);
-		RemovePending(p);
-	}
+		if (((Pending *) lfirst(lc))->xact_level >= level)
+			FailOne(lfirst(lc));
 	list_free(all);
 }
 
-/* ---------------------------------------------------------------------
- * Parallel query: workers hand their counts to the leader, whose event
- * is the statement's one row.
- * --------------------------------------------------------------------- */
-
-/* The shared entry for leader and ev's key; the audit lock is held. */
-static AuditParallelEntry *
-ParallelEntry(BackendId leader, const AuditEvent *ev)
-{
-	AuditParallelEntry *free_entry = NULL;
-
-	for (int i = 0; i < AUDIT_PARALLEL_ENTRIES; i++)
-	{
-		AuditParallelEntry *e = &audit_shared->parallel[i];
-
-		if (e->leader == leader && e->operation == ev->operation &&
-			e->relation == ev->relation &&
-			strcmp(NameStr(e->column_name), NameStr(ev->column_name)) == 0)
-			return e;
-		if (e->leader == InvalidBackendId && free_entry == NULL)
-			free_entry = e;
-	}
-	if (free_entry != NULL)
-	{
-		memset(free_entry, 0, sizeof(AuditParallelEntry));
-		free_entry->leader = leader;
-		free_entry->operation = ev->operation;
-		free_entry->relation = ev->relation;
-		free_entry->column_name = ev->column_name;
-		memcpy(free_entry->metric, ev->metric, sizeof(free_entry->metric));
-		free_entry->has_threshold = ev->has_threshold;
-		free_entry->threshold = ev->threshold;
-	}
-	return free_entry;
-}
-
-/* A matches list in a pinned segment that outlives this worker. */
-static dsm_handle
-PinnedMatches(const Pending *p)
-{
-	dsm_segment *seg;
-	dsm_handle	h;
-
-	if (p->nmatches == 0)
-		return DSM_HANDLE_INVALID;
-	seg = dsm_create(p->matches.len + 1, 0);
-	memcpy(dsm_segment_address(seg), p->matches.data, p->matches.len + 1);
-	dsm_pin_segment(seg);
-	h = dsm_segment_handle(seg);
-	dsm_detach(seg);
-	return h;
-}
-
-/* In a parallel worker: add the events of qd (NULL: all) to the leader's. */
+/* Hand one event of a failed statement to the worker as an error, now. */
 static void
-HandToLeader(const QueryDesc *qd)
+FailOne(Pending *p)
 {
-	List	   *all = list_copy(pending);
-	ListCell   *lc;
+	char	   *json = MatchesJson(p);
 
-	foreach(lc, all)
-	{
-		Pending    *p = lfirst(lc);
-		dsm_handle	part;
-		AuditParallelEntry *e;
-
-		if (qd != NULL && p->qd != qd)
-			continue;
-		part = PinnedMatches(p);
-		LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-		e = ParallelEntry(ParallelLeaderBackendId, &p->ev);
-		if (e != NULL)
-		{
-			e->templates_compared += p->ev.templates_compared;
-			e->expired_skipped += p->ev.expired_skipped;
-			MergeProbe(&e->has_probe, &e->probe_mixed, e->probe_hmac,
-					   p->ev.has_probe, p->ev.probe_mixed, p->ev.probe_hmac);
-			e->omitted += p->omitted;
-			for (int i = 0; i < p->ev.nclose && e->nclose < AUDIT_MAX_CLOSE; i++)
-				e->close_ids[e->nclose++] = p->ev.close_ids[i];
-			if (part != DSM_HANDLE_INVALID && e->nparts < AUDIT_PARALLEL_PARTS)
-			{
-				e->part_matches[e->nparts] = p->nmatches;
-				e->parts[e->nparts++] = part;
-				part = DSM_HANDLE_INVALID;
-			}
-			else
-				e->omitted += p->nmatches;	/* no room for its list: counted */
-		}
-		LWLockRelease(audit_shared->lock);
-		if (part != DSM_HANDLE_INVALID)
-			dsm_unpin_segment(part);
-		if (e == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("biocrypt: too many parallel queries to audit at once")));
-		RemovePending(p);
-	}
-	list_free(all);
-}
-
-/* Append a worker's n matches (a pinned segment) to p's, and let it go. */
-static void
-TakeMatchesPart(Pending *p, dsm_handle part, int64 n)
-{
-	dsm_segment *seg = dsm_attach(part);
-
-	if (seg != NULL)
-	{
-		AppendMatches(p, dsm_segment_address(seg), n, 0);
-		dsm_detach(seg);
-	}
-	else
-		p->omitted += n;
-	dsm_unpin_segment(part);
-}
-
-/* Claim one entry the workers left for this backend; false if none. */
-static bool
-ClaimWorkerEntry(AuditParallelEntry *out)
-{
-	bool		found = false;
-
-	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < AUDIT_PARALLEL_ENTRIES && !found; i++)
-	{
-		AuditParallelEntry *e = &audit_shared->parallel[i];
-
-		if (e->leader == MyBackendId)
-		{
-			memcpy(out, e, sizeof(AuditParallelEntry));
-			e->leader = InvalidBackendId;
-			found = true;
-		}
-	}
-	LWLockRelease(audit_shared->lock);
-	return found;
-}
-
-/* The leader, after its workers ended: fold their counts into qd's events. */
-static void
-CollectFromWorkers(QueryDesc *qd)
-{
-	AuditParallelEntry e;
-
-	while (ClaimWorkerEntry(&e))
-	{
-		const char *col = NameStr(e.column_name)[0] ? NameStr(e.column_name) : NULL;
-		Pending    *p = FindPending(qd, e.operation, e.relation, col);
-
-		if (p == NULL)
-		{
-			p = OpenPending(qd, e.operation, e.relation, col);
-			memcpy(p->ev.metric, e.metric, sizeof(p->ev.metric));
-			p->ev.has_threshold = e.has_threshold;
-			p->ev.threshold = e.threshold;
-		}
-		p->ev.templates_compared += e.templates_compared;
-		p->ev.expired_skipped += e.expired_skipped;
-		MergeProbe(&p->ev.has_probe, &p->ev.probe_mixed, p->ev.probe_hmac,
-				   e.has_probe, e.probe_mixed, e.probe_hmac);
-		p->omitted += e.omitted;
-		MergeBegun(&p->ev, e.nclose, e.close_ids);
-		for (int i = 0; i < e.nparts; i++)
-			TakeMatchesPart(p, e.parts[i], e.part_matches[i]);
-	}
-}
-
-/*
- * At abort: the workers' counts of a failed statement are dropped, but the
- * leader's failed event closes their begun rows.  (Without such an event,
- * which the catalog cannot be read to open now, they stay open until the
- * next start writes them incomplete.)
- */
-static void
-DiscardWorkerEntries(void)
-{
-	AuditParallelEntry e;
-
-	while (ClaimWorkerEntry(&e))
-	{
-		ListCell   *lc;
-
-		foreach(lc, pending)
-		{
-			Pending    *p = lfirst(lc);
-
-			if (p->ev.operation == e.operation && p->ev.relation == e.relation &&
-				strcmp(NameStr(p->ev.column_name), NameStr(e.column_name)) == 0)
-			{
-				MergeBegun(&p->ev, e.nclose, e.close_ids);
-				break;
-			}
-		}
-		for (int i = 0; i < e.nparts; i++)
-			dsm_unpin_segment(e.parts[i]);
-	}
+	MarkFailed(p);
+	if (json != NULL && strlen(json) <= AUDIT_INLINE_MATCHES)
+		AuditSetMatches(&p->ev, json, strlen(json));
+	AuditRecordNoWait(&p->ev);
+	RemovePending(p);
 }
 
 static void
@@ -1023,7 +817,6 @@ AuditExecutorFinish(QueryDesc *qd)
 static void
 AuditExecutorEnd(QueryDesc *qd)
 {
-	bool		parallel = qd->plannedstmt != NULL && qd->plannedstmt->parallelModeNeeded;
 	uint64		rows = qd->estate != NULL ? qd->estate->es_processed : 0;
 
 	/* this waits for the query's parallel workers to finish */
@@ -1034,13 +827,6 @@ AuditExecutorEnd(QueryDesc *qd)
 	/* during abort cleanup the abort callback records them as failed */
 	if (!IsTransactionState())
 		return;
-	if (IsParallelWorker())
-	{
-		HandToLeader(qd);
-		return;
-	}
-	if (parallel)
-		CollectFromWorkers(qd);
 	if (pending == NIL)
 		return;
 	CountExports(qd, InvalidOid, rows);
@@ -1202,9 +988,7 @@ AuditEmitLog(ErrorData *edata)
 static void
 AuditXactCallback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_PARALLEL_PRE_COMMIT)
-		HandToLeader(NULL);
-	else if (event == XACT_EVENT_PRE_COMMIT)
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT)
 	{
 		/* whatever no executor end recorded (an open cursor's, say) */
 		while (pending != NIL)
@@ -1212,8 +996,6 @@ AuditXactCallback(XactEvent event, void *arg)
 	}
 	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
-		if (!IsParallelWorker())
-			DiscardWorkerEntries();
 		FailPending(0);
 		nrunning = 0;
 		last_sqlstate[0] = '\0';
@@ -1242,6 +1024,12 @@ RaisePending(int level)
 		MarkFailed(p);
 		into = FindPendingAt(NULL, p->ev.operation, p->ev.relation,
 							 NameStr(p->ev.column_name), level - 1);
+		if (into != NULL && into->ev.begun && p->ev.begun)
+		{
+			/* two begun rows make two accesses: this one ends here */
+			FailOne(p);
+			continue;
+		}
 		if (into == NULL)
 		{
 			p->qd = NULL;

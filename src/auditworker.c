@@ -262,6 +262,16 @@ GatherTime(void)
 	return Max(left, 0);
 }
 
+/* qsort comparator: slots in the order their events were queued. */
+static int
+TicketCmp(const void *a, const void *b)
+{
+	uint64		x = (*(AuditSlot *const *) a)->ticket;
+	uint64		y = (*(AuditSlot *const *) b)->ticket;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /*
  * Take every queued event of this database, with what the writer needs:
  * the event and its matches, from the slot or from the backend's segment.
@@ -270,6 +280,8 @@ static int
 TakeBatch(Taken *batch, AuditWriteItem *items, long *gather_ms)
 {
 	int			n = 0;
+	int			nqueued = 0;
+	AuditSlot  *order[AUDIT_QUEUE_SLOTS];
 
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	*gather_ms = GatherTime();
@@ -279,13 +291,17 @@ TakeBatch(Taken *batch, AuditWriteItem *items, long *gather_ms)
 		return 0;
 	}
 	for (int i = 0; i < AUDIT_QUEUE_SLOTS; i++)
+		if (audit_shared->slots[i].state == SLOT_QUEUED &&
+			audit_shared->slots[i].dbid == MyDatabaseId)
+			order[nqueued++] = &audit_shared->slots[i];
+	/* rows in the order the events were queued: a session's in its order */
+	qsort(order, nqueued, sizeof(AuditSlot *), TicketCmp);
+	for (int i = 0; i < nqueued; i++)
 	{
-		AuditSlot  *slot = &audit_shared->slots[i];
+		AuditSlot  *slot = order[i];
 		AuditEvent *ev = &slot->ev;
 		AuditWriteItem *item = &items[n];
 
-		if (slot->state != SLOT_QUEUED || slot->dbid != MyDatabaseId)
-			continue;
 		memset(item, 0, sizeof(AuditWriteItem));
 		/* attach while the backend still holds the segment */
 		batch[n].seg = ev->matches_dsm != DSM_HANDLE_INVALID ?
@@ -328,8 +344,8 @@ NoteOpen(AuditDatabase *db, const AuditWriteItem *item)
 
 	if (item->id == 0)
 		return;
-	for (int i = 0; i < ev->nclose; i++)
-		CloseOpen(db, ev->close_ids[i]);
+	if (ev->begun_id != 0)
+		CloseOpen(db, ev->begun_id);
 	if (ev->outcome != AUDIT_OUTCOME_BEGUN)
 		return;
 	if (db->nopen == AUDIT_MAX_OPEN)
@@ -385,9 +401,8 @@ QueuedCompletion(int64 id)
 		if (slot->dbid != MyDatabaseId ||
 			(slot->state != SLOT_QUEUED && slot->state != SLOT_WRITING))
 			continue;
-		for (int k = 0; k < slot->ev.nclose; k++)
-			if (slot->ev.close_ids[k] == id)
-				return true;
+		if (slot->ev.begun_id == id)
+			return true;
 	}
 	return false;
 }

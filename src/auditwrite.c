@@ -601,8 +601,6 @@ IncompleteFromBegun(const Datum *values, const bool *nulls, AuditEvent *ev)
 	ev->query_id = nulls[AC_QUERY_ID] ? 0 : DatumGetInt64(values[AC_QUERY_ID]);
 	ev->outcome = AUDIT_OUTCOME_INCOMPLETE;
 	ev->begun_id = DatumGetInt64(values[AC_ID]);
-	ev->nclose = 1;
-	ev->close_ids[0] = ev->begun_id;
 	ev->matches_len = -1;
 }
 

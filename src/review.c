@@ -104,9 +104,10 @@ CandidateState(int64 event_id, text *subject)
 	PointerGetDatum(subject)};
 	char	   *state;
 
+	/* not read-only: the query must see the decision just linked */
 	if (SPI_execute_with_args("SELECT r.state FROM biocrypt.match_reviews r "
 							  "WHERE r.chain_id = $1 AND r.event_id = $2 AND r.subject = $3 LIMIT 1",
-							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "biocrypt: could not read biocrypt.match_reviews");
 	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
