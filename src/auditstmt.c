@@ -490,7 +490,11 @@ SealedKey(bytea *tpl, const EnvelopeHeader *hdr, uint8 *key)
 		   Min(hdr->nonce_len, SEALED_KEY_BYTES));
 }
 
-/* The members after "subject" of a sealed template's entry. */
+/*
+ * The members after "subject" of a sealed template's entry: purposes,
+ * expiry and data key, so that the key's destruction (a destroy row) can
+ * be traced to the templates it made unreadable.
+ */
 static void
 AppendSealedLabels(StringInfo buf, const EnvelopeHeader *hdr)
 {
@@ -506,6 +510,7 @@ AppendSealedLabels(StringInfo buf, const EnvelopeHeader *hdr)
 	}
 	appendStringInfoString(buf, "], \"expires_at\": ");
 	AppendJsonTimestamp(buf, (TimestampTz) hdr->expires);
+	appendStringInfo(buf, ", \"key_id\": %u", hdr->key_id);
 }
 
 /*

@@ -3,16 +3,19 @@
 #
 # Measures what the synchronous audit costs, in one run, side by side: the
 # same workloads on the same throwaway cluster, first with the library built
-# with -DBIOCRYPT_AUDIT_BYPASS (statements do not wait for their audit rows;
-# the server logs that it does not audit), then, after a rebuild and restart,
-# with the normal build (every statement waits until the audit worker has
-# committed its row, synchronous_commit on).  Workloads:
+# with -DBIOCRYPT_AUDIT_BYPASS (nothing waits for the audit; the server logs
+# that it does not audit), then, after a rebuild and restart, with the
+# normal build: before its first decryption every statement waits until the
+# audit worker has committed its "begun" row (synchronous_commit on); its
+# completion row follows (verify does not wait for it, identify does).
+# Workloads:
 #   verify: pgbench -M prepared, SELECT biocrypt.verify(tpl, <probe>, 0.1)
 #           FROM g WHERE id = :id, 1 client and then N clients (-c 8 -j 2);
 #   identify: SELECT count(*) FROM biocrypt.identify('gallery', 'tpl', $1, 10)
 #           over 100,000 f16 templates, median of 5 after a warm-up.
-# Prints a table with ratios and PASS/MISS per target, checks that each
-# audited statement wrote exactly one audit row (and the bypass build none),
+# Prints a table with ratios and PASS/MISS per target (the targets of issue
+# 10), checks that each audited statement wrote exactly one begun row and
+# one completion naming it (and the bypass build none),
 # and writes summary.txt, figures.csv, identify.csv, the pgbench outputs and
 # the server logs under test/bench/results/<timestamp>-audit/.
 #
@@ -231,11 +234,13 @@ run_verify() {
 	if [ "${failed:-0}" != 0 ]; then
 		log "$ph $key: pgbench reports $failed failed transactions (see $out)"
 	fi
-	read -r all_rows _ commits < <(pg -At -F' ' -c "SELECT * FROM abench.audit_since($from, 'verify')")
+	read -r all_rows _ commits begun completions < <(pg -At -F' ' -c "SELECT * FROM abench.audit_since($from, 'verify')")
 	fig "$ph" "${key}_lat_ms" "$lat"
 	fig "$ph" "${key}_tps" "$tps"
 	fig "$ph" "${key}_statements" "$n"
 	fig "$ph" "${key}_audit_rows" "$all_rows"
+	fig "$ph" "${key}_begun" "$begun"
+	fig "$ph" "${key}_completions" "$completions"
 	[ "$ph" = audited ] && fig "$ph" "${key}_commits" "$commits"
 	log "$ph: verify, $c client(s): latency average $lat ms, tps $tps ($n statements, $all_rows audit rows)"
 }
@@ -244,9 +249,11 @@ run_identify() {
 	local ph=$1 from all_rows
 	from=$(audit_head)
 	pg -o /dev/null -c "SELECT abench.time_identify('$ph', $REPS)"
-	read -r all_rows _ _ < <(pg -At -F' ' -c "SELECT * FROM abench.audit_since($from, 'identify')")
+	read -r all_rows _ _ begun completions < <(pg -At -F' ' -c "SELECT * FROM abench.audit_since($from, 'identify')")
 	fig "$ph" id_statements "$((REPS + 1))"
 	fig "$ph" id_audit_rows "$all_rows"
+	fig "$ph" id_begun "$begun"
+	fig "$ph" id_completions "$completions"
 	pg -c "INSERT INTO abench.fig SELECT '$ph', m.name, m.v FROM (
 			   SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS med, min(ms) AS lo, max(ms) AS hi
 			   FROM abench.identify_ms WHERE phase = '$ph') s,

@@ -23,8 +23,9 @@ CREATE TABLE gallery (id int, tpl protected_template);
 -- Time identify() the way run.sh times it: a prepared statement (generic
 -- plan, made in the untimed warm-up) executed with the probe as parameter
 -- value under EXPLAIN (ANALYZE, TIMING OFF); the figure is the server's
--- Execution Time, which includes the audit wait (identify() records its
--- event and waits for the row to commit before it returns its rows).
+-- Execution Time, which includes the audit waits (identify() commits its
+-- begun row before the first decryption, and its completion, with the
+-- candidates, before it returns its rows).
 CREATE FUNCTION abench.time_identify(ph text, reps int) RETURNS void
 	LANGUAGE plpgsql AS $run$
 DECLARE
@@ -46,13 +47,29 @@ END
 $run$;
 
 -- Audit rows after id "from" (the chain's last id before a run): how many,
--- how many of the given operation, and in how many worker transactions
--- (distinct xmin; rows of read-only statements are never updated, so their
--- xmin is the inserting transaction: rows / commits = the group-commit size).
+-- how many of the given operation, how many of those are begun rows and
+-- how many completions name a begun row of the run, and in how many worker
+-- transactions (distinct xmin; rows of read-only statements are never
+-- updated, so their xmin is the inserting transaction: rows / commits =
+-- the group-commit size).  Waits first (up to 10 s) for the completions
+-- that statements do not wait for.
 CREATE FUNCTION abench.audit_since(from_id bigint, op text,
-		OUT all_rows bigint, OUT op_rows bigint, OUT commits bigint)
-	LANGUAGE sql STABLE AS $$
+		OUT all_rows bigint, OUT op_rows bigint, OUT commits bigint,
+		OUT begun bigint, OUT completions bigint)
+	LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN NOT EXISTS (SELECT FROM biocrypt.audit_log b WHERE b.id > from_id
+							  AND b.outcome = 'begun'
+							  AND NOT EXISTS (SELECT FROM biocrypt.audit_log c
+											  WHERE c.chain_id = b.chain_id AND c.begun_id = b.id));
+		PERFORM pg_sleep(0.1);
+	END LOOP;
 	SELECT count(*), count(*) FILTER (WHERE operation = op),
-		   count(DISTINCT xmin::text) FILTER (WHERE operation = op)
-	FROM biocrypt.audit_log WHERE id > from_id
+		   count(DISTINCT xmin::text) FILTER (WHERE operation = op),
+		   count(*) FILTER (WHERE operation = op AND outcome = 'begun'),
+		   count(*) FILTER (WHERE operation = op AND begun_id > from_id)
+	INTO all_rows, op_rows, commits, begun, completions
+	FROM biocrypt.audit_log WHERE id > from_id;
+END
 $$;
