@@ -77,8 +77,14 @@ RESET biocrypt.allow_reveal;
 
 SELECT pg_temp.settle();
 SELECT * FROM pg_temp.recent(:start);
-SELECT id - :start AS n, matches FROM biocrypt.audit_log
-	WHERE id > :start AND matches IS NOT NULL ORDER BY id;
+-- (enrolments list subject, purposes, expiry and data key of each template;
+-- the expiry, a year after enrolment by default, is shown as such)
+SELECT id - :start AS n,
+	(SELECT jsonb_agg(m - 'expires_at' - 'key_id') FROM jsonb_array_elements(matches) m) AS matches,
+	(SELECT bool_and((m->>'expires_at')::timestamptz BETWEEN now() + interval '1 year' - interval '1 hour'
+					 AND now() + interval '1 year' AND (m->>'key_id')::int > 0)
+	 FROM jsonb_array_elements(matches) m WHERE m ? 'expires_at') AS expiry_in_a_year
+FROM biocrypt.audit_log WHERE id > :start AND matches IS NOT NULL ORDER BY id;
 SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
 
 -- ROLLBACK: the accesses happened and stay recorded; the outcome says so
