@@ -114,14 +114,16 @@ CandidateState(int64 event_id, text *subject)
 	return strcpy(SPI_palloc(strlen(state) + 1), state);
 }
 
-/* The review's audit row: [{"event_id": n, "subject": s, "decision": d}]. */
+/*
+ * The review's audit row: [{"event_id": n, "subject": s, "decision": d}].
+ * ev was started before the extension's SQL switched roles, so that it
+ * names the reviewer's roles.
+ */
 static int64
-RecordDecision(int64 event_id, const char *subject, const char *decision,
-			   Oid gallery, const char *column)
+RecordDecision(AuditEvent *ev, int64 event_id, const char *subject,
+			   const char *decision, Oid gallery, const char *column)
 {
-	AuditEvent *ev = palloc(sizeof(AuditEvent));
 	StringInfoData json;
-	int64		id;
 
 	initStringInfo(&json);
 	appendStringInfo(&json, "[{\"event_id\": " INT64_FORMAT ", \"subject\": ", event_id);
@@ -129,12 +131,9 @@ RecordDecision(int64 event_id, const char *subject, const char *decision,
 	appendStringInfoString(&json, ", \"decision\": ");
 	AuditJsonString(&json, decision);
 	appendStringInfoString(&json, "}]");
-	AuditEventInit(ev, AUDIT_OP_REVIEW);
 	AuditSetRelation(ev, gallery, column);
 	AuditSetMatches(ev, json.data, json.len);
-	id = AuditRecord(ev);
-	pfree(ev);
-	return id;
+	return AuditRecord(ev);
 }
 
 /* The body of confirm_match(event_id, subject, decision). */
@@ -149,6 +148,7 @@ ConfirmMatchRequest(PG_FUNCTION_ARGS)
 	char	   *column;
 	int64		audit_id;
 	char	   *state;
+	AuditEvent *ev = palloc(sizeof(AuditEvent));
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -161,10 +161,11 @@ ConfirmMatchRequest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: decision must be 'confirm' or 'reject'")));
+	AuditEventInit(ev, AUDIT_OP_REVIEW);
 	BiocryptSpiBegin(&spi);
 	ReviewedSearch(event_id, subject, &gallery, &column);
 	StoreDecision(event_id, subject, decision);
-	audit_id = RecordDecision(event_id, text_to_cstring(subject), decision, gallery, column);
+	audit_id = RecordDecision(ev, event_id, text_to_cstring(subject), decision, gallery, column);
 	LinkDecision(event_id, subject, audit_id);
 	state = CandidateState(event_id, subject);
 	BiocryptSpiEnd(&spi);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run every biocrypt test suite from a clean clone on Debian 12, as root:
 # install build and test packages, build with -Werror, install, then run the
-# C unit tests, a fuzz smoke run, pg_regress and TAP (the server runs as the
+# C unit tests, a fuzz smoke run, the guide check, pg_regress and TAP (the server runs as the
 # postgres user, in a scratch copy it owns).  Ends with "N passed, N failed".
 set -uo pipefail
 
@@ -67,6 +67,12 @@ else
 	tail -40 "$LOG/fuzz.log"
 	count 0 1 fuzz
 fi
+
+# the compliance guide's queries are the ones sql/compliance.sql runs
+perl "$WORK/test/doccheck.pl" "$WORK" >"$LOG/doccheck.log" 2>&1
+cat "$LOG/doccheck.log"
+read -r dp df < <(sed -n 's/^doccheck: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/doccheck.log")
+count "${dp:-0}" "${df:-1}" doccheck
 
 # pg_regress and TAP, as postgres
 runuser -u postgres -- make -C "$WORK" installcheck >"$LOG/installcheck.log" 2>&1

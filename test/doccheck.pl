@@ -1,0 +1,70 @@
+#!/usr/bin/perl
+# Copyright (c) biocrypt authors
+#
+# The compliance guide's queries are the ones sql/compliance.sql runs: each
+# ```sql block of docs/compliance.md that starts with "-- query <name>"
+# must equal, line for line, the text between "-- query <name>" and
+# "-- end" in sql/compliance.sql (the guide's final ';' aside), and every
+# query the test runs must be in the guide.  Prints one line per query and
+# "doccheck: N passed, N failed"; exits non-zero on a failure.
+use strict;
+use warnings;
+
+my $root = shift // '.';
+
+# Read a whole file.
+sub slurp
+{
+	my ($path) = @_;
+	open(my $fh, '<', $path) or die "doccheck: cannot read $path: $!\n";
+	local $/;
+	my $text = <$fh>;
+	close($fh);
+	return $text;
+}
+
+# Lines without trailing blanks, and without the statement's final ';'.
+sub normal
+{
+	my ($text) = @_;
+	my @lines = map { s/\s+$//r } split /\n/, $text;
+	pop @lines while @lines && $lines[-1] eq '';
+	$lines[-1] =~ s/;$// if @lines;
+	return join("\n", @lines);
+}
+
+my %doc;
+my $guide = slurp("$root/docs/compliance.md");
+while ($guide =~ /^```sql\n(-- query (\S+)\n.*?)^```/msg)
+{
+	$doc{$2} = normal($1);
+}
+my %test;
+my $sql = slurp("$root/sql/compliance.sql");
+while ($sql =~ /^(-- query (\S+)\n.*?)^-- end$/msg)
+{
+	$test{$2} = normal($1);
+}
+
+my ($passed, $failed) = (0, 0);
+for my $name (sort keys %{ { %doc, %test } })
+{
+	my $why =
+		!exists $test{$name} ? 'in the guide, not run by sql/compliance.sql'
+	  : !exists $doc{$name} ? 'run by sql/compliance.sql, not in the guide'
+	  : $doc{$name} ne $test{$name} ? 'the guide and the test differ'
+	  :                               '';
+	if ($why eq '')
+	{
+		$passed++;
+		print "ok: query $name\n";
+	}
+	else
+	{
+		$failed++;
+		print "FAILED: query $name: $why\n";
+	}
+}
+$failed++ if $passed + $failed == 0;
+print "doccheck: $passed passed, $failed failed\n";
+exit($failed ? 1 : 0);
