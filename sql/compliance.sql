@@ -97,7 +97,7 @@ CROSS JOIN LATERAL jsonb_array_elements(a.matches) AS m(item)
 WHERE m.item->>'subject' = 'subject-0003'
 ORDER BY a.id
 -- end
-) q ORDER BY 1;
+) q WHERE id > :start ORDER BY 1;
 
 SELECT id - :start AS id, session_role, operation, relation, templates_compared, outcome
 FROM (
@@ -112,7 +112,7 @@ WHERE a.operation IN ('compare', 'verify', 'identify', 'reveal', 'export')
                      WHERE t.subject = 'subject-0003')
 ORDER BY a.id
 -- end
-) q ORDER BY 1;
+) q WHERE id > :start ORDER BY 1;
 
 -- 2. Every 1:N search, its gallery, candidates and reviewers
 SELECT event_id - :start AS event_id, gallery, purpose, session_role, k, threshold,
@@ -128,7 +128,7 @@ WHERE a.operation = 'identify' AND a.outcome NOT IN ('begun', 'incomplete')
   AND a.started_at >= now() - interval '30 days'
 ORDER BY a.id, r.rank
 -- end
-) q ORDER BY 1, rank;
+) q WHERE event_id > :start ORDER BY 1, rank;
 
 -- 3. Was each identification confirmed by two people before anyone acted?
 SELECT event_id - :start AS event_id, subject, state, reviewer, decision,
@@ -145,7 +145,7 @@ JOIN biocrypt.audit_log a ON a.chain_id = r.chain_id AND a.id = (d->>'audit_id')
 WHERE r.state = 'confirmed'
 ORDER BY r.event_id, r.rank, decided_at
 -- end
-) q ORDER BY 1, decided_at;
+) q WHERE event_id > :start ORDER BY 1, decided_at;
 
 SELECT event_id - :start AS event_id, subject, confirmed_by, rejected_by
 FROM (
@@ -161,7 +161,7 @@ WHERE a.operation = 'review' AND a.outcome = 'ok'
 GROUP BY 1, 2
 ORDER BY 1, 2
 -- end
-) q ORDER BY 1, 2;
+) q WHERE event_id > :start ORDER BY 1, 2;
 
 -- 4. For what purpose was each access made, and which were refused?
 SELECT id - :start AS id, session_role, operation, relation, purpose, outcome, sqlstate, metric, k
@@ -174,7 +174,7 @@ WHERE a.operation IN ('compare', 'verify', 'identify', 'reveal', 'denied')
   AND a.outcome <> 'begun'
 ORDER BY a.id
 -- end
-) q ORDER BY 1;
+) q WHERE id > :start ORDER BY 1;
 
 -- 5. Each template's retention clock, and what destroyed it
 SELECT relation, column_name, subject,
@@ -188,7 +188,7 @@ SELECT relation, column_name, subject, created_at, expires_at, purposes,
 FROM biocrypt.template_inventory
 ORDER BY expires_at
 -- end
-) q ORDER BY subject;
+) q WHERE relation = 'watchlist'::regclass ORDER BY subject;
 
 SELECT id - :start AS id, operation, relation, removed,
 	expires_at BETWEEN started_at + interval '2 years' AND started_at + interval '2 years 1 minute' AS two_years,
@@ -205,7 +205,7 @@ WHERE m.item->>'subject' = 'subject-0004'
   AND a.operation IN ('protect', 'retain', 'purge', 'erase', 'hold')
 ORDER BY a.id
 -- end
-) q ORDER BY 1;
+) q WHERE id > :start ORDER BY 1;
 
 -- 6. Which templates are past their expiry and still stored?
 SELECT relation, column_name, subject, held
@@ -215,7 +215,7 @@ SELECT relation, column_name, subject, expired_at, held
 FROM biocrypt.overdue
 ORDER BY expired_at
 -- end
-) q ORDER BY subject;
+) q WHERE relation = 'watchlist'::regclass ORDER BY subject;
 
 -- 7. Is the log intact, and still as long as it was?
 SELECT ok, rows_checked > 0 AS checked, first_bad_id, bad_ranges
@@ -255,7 +255,7 @@ WHERE a.operation IN ('export', 'reveal', 'rotate', 'destroy')
   AND a.outcome <> 'begun'
 ORDER BY a.id
 -- end
-) q ORDER BY 1;
+) q WHERE id > :start ORDER BY 1;
 
 RESET SESSION AUTHORIZATION;
 DROP TABLE watchlist;

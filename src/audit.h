@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/plannodes.h"
+#include "nodes/primnodes.h"
 #include "storage/backendid.h"
 #include "storage/condition_variable.h"
 #include "storage/dsm.h"
@@ -125,6 +126,43 @@ extern const char *AuditOperationName(AuditOperation op);
 extern AuditOperation AuditOperationByName(const char *name);
 extern const char *AuditOutcomeName(AuditOutcome outcome);
 extern bool AmAuditWorker(void);
+
+/* auditentries.c: the list an event carries in its matches column */
+#define RECENT_ENTRIES		16	/* entries a policy's re-seal can still replace */
+#define SEALED_KEY_BYTES	16	/* a template's nonce, or its first bytes */
+
+typedef struct AuditEntries
+{
+	StringInfoData text;		/* JSON array body, without brackets */
+	int64		n;				/* entries listed */
+	int64		omitted;		/* entries past the limit: counted only */
+	struct
+	{
+		uint8		key[SEALED_KEY_BYTES];
+		int			off;		/* where the entry starts in text */
+	}			recent[RECENT_ENTRIES];
+} AuditEntries;
+
+extern void EntriesInit(AuditEntries *e);
+extern void EntriesFree(AuditEntries *e);
+extern char *EntriesJson(const AuditEntries *e);
+extern void EntriesAppend(AuditEntries *into, const AuditEntries *from);
+extern void EntriesAddMatch(AuditEntries *e, const char *subject, double distance);
+extern void EntriesAddSubject(AuditEntries *e, const char *subject);
+extern void EntriesAddSealed(AuditEntries *e, bytea *tpl,
+							 const struct EnvelopeHeader *hdr);
+extern void EntriesReplaceSealed(AuditEntries *e, bytea *old_tpl,
+								 const struct EnvelopeHeader *old_hdr,
+								 bytea *new_tpl,
+								 const struct EnvelopeHeader *new_hdr);
+
+/* auditsite.c: the table and column an access reads, from the plan */
+struct QueryDesc;
+extern void AuditResolveVar(Plan *plan, Var *var, List *rtable, Oid *relid,
+							const char **col);
+extern void AuditResolveSite(Node *site, struct QueryDesc *qd, Oid *relid,
+							 const char **col);
+extern Oid	AuditResultRelation(struct QueryDesc *qd);
 
 /* auditstmt.c: one event per statement, relation and kind of access */
 extern void AuditStmtInit(void);

@@ -46,23 +46,12 @@
 #include "audit.h"
 #include "biocrypt.h"
 
-#define RECENT_ENTRIES		16
-#define SEALED_KEY_BYTES	16	/* a template's nonce, or its first bytes */
-
 typedef struct Pending
 {
 	QueryDesc  *qd;				/* owning executor; NULL: top-level statement */
 	int			xact_level;		/* transaction nesting level when opened */
 	Node	   *site;			/* last call site mapped here */
-	int64		nmatches;		/* listed in matches */
-	/* the last entries, so that a re-sealed template's can be replaced */
-	struct
-	{
-		uint8		key[SEALED_KEY_BYTES];
-		int			off;		/* where the entry starts in matches */
-	}			recent[RECENT_ENTRIES];
-	int64		omitted;		/* past AUDIT_MAX_MATCHES_BYTES: counted only */
-	StringInfoData matches;		/* JSON array body, without brackets */
+	AuditEntries entries;		/* matches, subjects or templates sealed */
 	AuditEvent	ev;
 } Pending;
 
@@ -90,135 +79,6 @@ static QueryDesc *
 CurrentQuery(void)
 {
 	return nrunning > 0 ? running[nrunning - 1] : NULL;
-}
-
-static bool
-ContainsSite(Node *node, Node *site)
-{
-	if (node == NULL)
-		return false;
-	if (node == site)
-		return true;
-	return expression_tree_walker(node, ContainsSite, site);
-}
-
-/* The plan node whose expressions hold the call site (depth first). */
-static Plan *
-FindSitePlan(Plan *plan, Node *site)
-{
-	Plan	   *p;
-
-	if (plan == NULL)
-		return NULL;
-	if (ContainsSite((Node *) plan->targetlist, site) ||
-		ContainsSite((Node *) plan->qual, site))
-		return plan;
-	if ((p = FindSitePlan(plan->lefttree, site)) != NULL ||
-		(p = FindSitePlan(plan->righttree, site)) != NULL)
-		return p;
-	if (IsA(plan, Append))
-	{
-		ListCell   *lc;
-
-		foreach(lc, ((Append *) plan)->appendplans)
-			if ((p = FindSitePlan(lfirst(lc), site)) != NULL)
-				return p;
-	}
-	return NULL;
-}
-
-/* The node holding the site, in the main plan or a subplan. */
-static Plan *
-StatementSitePlan(PlannedStmt *ps, Node *site)
-{
-	Plan	   *p = FindSitePlan(ps->planTree, site);
-	ListCell   *lc;
-
-	foreach(lc, ps->subplans)
-		if (p == NULL)
-			p = FindSitePlan(lfirst(lc), site);
-	return p;
-}
-
-/*
- * Follow a Var down the plan to a column of a scanned table: a join's or
- * an upper node's reference (OUTER_VAR, INNER_VAR) names an entry of its
- * child's target list.
- */
-static void
-ResolveVar(Plan *plan, Var *var, List *rtable, Oid *relid, const char **col)
-{
-	for (int depth = 0; depth < 64 && var->varattno > 0; depth++)
-	{
-		Plan	   *child;
-		TargetEntry *te;
-		Node	   *expr;
-
-		if (!IS_SPECIAL_VARNO(var->varno))
-		{
-			RangeTblEntry *rte = rt_fetch(var->varno, rtable);
-
-			if (rte->rtekind == RTE_RELATION)
-			{
-				*relid = rte->relid;
-				*col = get_attname(rte->relid, var->varattno, true);
-			}
-			return;
-		}
-		child = var->varno == OUTER_VAR ? (plan ? plan->lefttree : NULL) :
-			var->varno == INNER_VAR ? (plan ? plan->righttree : NULL) : NULL;
-		if (child == NULL || var->varattno > list_length(child->targetlist))
-			return;
-		te = list_nth(child->targetlist, var->varattno - 1);
-		expr = (Node *) te->expr;
-		while (expr != NULL && IsA(expr, RelabelType))
-			expr = (Node *) ((RelabelType *) expr)->arg;
-		if (expr == NULL || !IsA(expr, Var))
-			return;
-		var = (Var *) expr;
-		plan = child;
-	}
-}
-
-/*
- * The relation and column of the call's template argument: a plain column
- * of a table the running executor scans, followed through joins and upper
- * nodes; otherwise unknown (an expression, a function's argument).
- */
-static void
-ResolveSite(Node *site, QueryDesc *qd, Oid *relid, const char **col)
-{
-	List	   *args = NIL;
-	Node	   *arg;
-	PlannedStmt *ps = qd != NULL ? qd->plannedstmt : NULL;
-
-	*relid = InvalidOid;
-	*col = NULL;
-	if (site != NULL && IsA(site, FuncExpr))
-		args = ((FuncExpr *) site)->args;
-	else if (site != NULL && IsA(site, OpExpr))
-		args = ((OpExpr *) site)->args;
-	if (args == NIL || ps == NULL)
-		return;
-	arg = linitial(args);
-	while (arg != NULL && IsA(arg, RelabelType))
-		arg = (Node *) ((RelabelType *) arg)->arg;
-	if (arg == NULL || !IsA(arg, Var))
-		return;
-	ResolveVar(IS_SPECIAL_VARNO(((Var *) arg)->varno) ? StatementSitePlan(ps, site) : NULL,
-			   (Var *) arg, ps->rtable, relid, col);
-}
-
-/* The single table an INSERT or UPDATE writes, for enrolment events. */
-static Oid
-ResultRelation(QueryDesc *qd)
-{
-	PlannedStmt *ps = qd != NULL ? qd->plannedstmt : NULL;
-
-	if (ps == NULL || (ps->commandType != CMD_INSERT && ps->commandType != CMD_UPDATE) ||
-		list_length(ps->resultRelations) != 1)
-		return InvalidOid;
-	return rt_fetch(linitial_int(ps->resultRelations), ps->rtable)->relid;
 }
 
 static Pending *
@@ -262,32 +122,6 @@ MergeProbe(bool *has, bool *mixed, uint8 *hmac, bool from_has, bool from_mixed,
 	}
 }
 
-/*
- * Append a list of n matches (JSON array body) to p's, or only count them
- * when the list would grow past AUDIT_MAX_MATCHES_BYTES: a statement that
- * matches millions of rows must not make a row jsonb cannot hold.
- */
-static void
-AppendMatches(Pending *p, const char *body, int64 n, int64 omitted)
-{
-	MemoryContext old;
-
-	p->omitted += omitted;
-	if (n == 0)
-		return;
-	if (p->matches.len + strlen(body) + 2 > AUDIT_MAX_MATCHES_BYTES)
-	{
-		p->omitted += n;
-		return;
-	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	if (p->nmatches > 0)
-		appendStringInfoString(&p->matches, ", ");
-	appendStringInfoString(&p->matches, body);
-	p->nmatches += n;
-	MemoryContextSwitchTo(old);
-}
-
 /* Add event p's counts, matches, failure and begun row to into. */
 static void
 MergePending(Pending *into, Pending *p)
@@ -302,7 +136,7 @@ MergePending(Pending *into, Pending *p)
 
 	into->ev.templates_compared += p->ev.templates_compared;
 	into->ev.expired_skipped += p->ev.expired_skipped;
-	AppendMatches(into, p->matches.data, p->nmatches, p->omitted);
+	EntriesAppend(&into->entries, &p->entries);
 	if (p->ev.outcome != AUDIT_OUTCOME_OK)
 	{
 		into->ev.outcome = p->ev.outcome;
@@ -324,7 +158,7 @@ OpenPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
 
 	p->qd = qd;
 	p->xact_level = GetCurrentTransactionNestLevel();
-	initStringInfo(&p->matches);
+	EntriesInit(&p->entries);
 	AuditEventInit(&p->ev, op);
 	AuditSetRelation(&p->ev, relid, col);
 	p->ev.serial = ++next_serial;
@@ -351,9 +185,9 @@ PendingFor(FunctionCallInfo fcinfo, AuditOperation op, Oid relid, const char *co
 	if (!OidIsValid(relid))
 	{
 		if (op == AUDIT_OP_PROTECT)
-			relid = ResultRelation(qd);
+			relid = AuditResultRelation(qd);
 		else
-			ResolveSite(site, qd, &relid, &col);
+			AuditResolveSite(site, qd, &relid, &col);
 	}
 	p = FindPending(qd, op, relid, col);
 	if (p == NULL)
@@ -395,46 +229,6 @@ AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a, size_t alen,
 	MergeProbe(&ev->has_probe, &ev->probe_mixed, ev->probe_hmac, true, false, hmac);
 }
 
-/*
- * Start an entry of the event's list (matches, subjects revealed,
- * templates enrolled): false, and the entry only counted, once the list
- * has reached AUDIT_MAX_MATCHES_BYTES.  The caller appends the object's
- * members after the subject and closes it with EndEntry.
- */
-static bool
-BeginEntry(Pending *p, const char *subject, const uint8 *key)
-{
-	MemoryContext old;
-	int			r = p->nmatches % RECENT_ENTRIES;
-
-	if (p->matches.len >= AUDIT_MAX_MATCHES_BYTES)
-	{
-		p->omitted++;
-		return false;
-	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	if (p->nmatches > 0)
-		appendStringInfoString(&p->matches, ", ");
-	memset(p->recent[r].key, 0, SEALED_KEY_BYTES);
-	if (key != NULL)
-		memcpy(p->recent[r].key, key, SEALED_KEY_BYTES);
-	p->recent[r].off = p->matches.len;
-	appendStringInfoString(&p->matches, "{\"subject\": ");
-	AuditJsonString(&p->matches, subject);
-	MemoryContextSwitchTo(old);
-	return true;
-}
-
-static void
-EndEntry(Pending *p)
-{
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-	appendStringInfoChar(&p->matches, '}');
-	p->nmatches++;
-	MemoryContextSwitchTo(old);
-}
-
 static Pending *
 PendingOf(AuditEvent *ev)
 {
@@ -445,139 +239,29 @@ PendingOf(AuditEvent *ev)
 void
 AuditAddMatch(AuditEvent *ev, const char *subject, double distance)
 {
-	Pending    *p = PendingOf(ev);
-
-	if (!BeginEntry(p, subject, NULL))
-		return;
-	appendStringInfoString(&p->matches, ", \"distance\": ");
-	AuditJsonNumber(&p->matches, distance);
-	EndEntry(p);
+	EntriesAddMatch(&PendingOf(ev)->entries, subject, distance);
 }
 
 /* Add a subject (reveal) to the event's list. */
 void
 AuditAddSubject(AuditEvent *ev, const char *subject)
 {
-	Pending    *p = PendingOf(ev);
-
-	if (BeginEntry(p, subject, NULL))
-		EndEntry(p);
+	EntriesAddSubject(&PendingOf(ev)->entries, subject);
 }
 
-/* A timestamp as JSON: ISO 8601 in UTC, whatever the session's settings. */
-static void
-AppendJsonTimestamp(StringInfo buf, TimestampTz t)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (TIMESTAMP_NOT_FINITE(t) || timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
-	{
-		AuditJsonString(buf, TIMESTAMP_IS_NOBEGIN(t) ? "-infinity" : "infinity");
-		return;
-	}
-	appendStringInfo(buf, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
-					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
-					 tm.tm_sec, (int) fsec);
-}
-
-/* The key of a sealed template's entry: the start of its nonce. */
-static void
-SealedKey(bytea *tpl, const EnvelopeHeader *hdr, uint8 *key)
-{
-	memset(key, 0, SEALED_KEY_BYTES);
-	memcpy(key, (const uint8 *) VARDATA_ANY(tpl) + hdr->header_len,
-		   Min(hdr->nonce_len, SEALED_KEY_BYTES));
-}
-
-/*
- * The members after "subject" of a sealed template's entry: purposes,
- * expiry and data key, so that the key's destruction (a destroy row) can
- * be traced to the templates it made unreadable.
- */
-static void
-AppendSealedLabels(StringInfo buf, const EnvelopeHeader *hdr)
-{
-	appendStringInfoString(buf, ", \"purposes\": [");
-	for (int i = 0; i < hdr->npurposes; i++)
-	{
-		char	   *purpose = pnstrdup(hdr->purpose[i], hdr->purpose_len[i]);
-
-		if (i > 0)
-			appendStringInfoString(buf, ", ");
-		AuditJsonString(buf, purpose);
-		pfree(purpose);
-	}
-	appendStringInfoString(buf, "], \"expires_at\": ");
-	AppendJsonTimestamp(buf, (TimestampTz) hdr->expires);
-	appendStringInfo(buf, ", \"key_id\": %u", hdr->key_id);
-}
-
-/*
- * Add a template sealed (protect) or sealed again (retain): its subject and
- * the purposes and expiry sealed into its header.
- */
+/* Add a template sealed (protect) or sealed again (retain). */
 void
 AuditAddSealed(AuditEvent *ev, bytea *tpl, const EnvelopeHeader *hdr)
 {
-	Pending    *p = PendingOf(ev);
-	uint8		key[SEALED_KEY_BYTES];
-	MemoryContext old;
-
-	SealedKey(tpl, hdr, key);
-	if (!BeginEntry(p, SubjectToServer(hdr), key))
-		return;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	AppendSealedLabels(&p->matches, hdr);
-	MemoryContextSwitchTo(old);
-	EndEntry(p);
+	EntriesAddSealed(&PendingOf(ev)->entries, tpl, hdr);
 }
 
-/*
- * A column policy sealed old_tpl again with its own defaults as new_tpl:
- * the enrolment's entry, if still among the last ones, now says what is
- * stored.  Otherwise the new labels are added as an entry of their own.
- */
+/* A column policy sealed old_tpl again with its own labels as new_tpl. */
 void
 AuditReplaceSealed(AuditEvent *ev, bytea *old_tpl, const EnvelopeHeader *old_hdr,
 				   bytea *new_tpl, const EnvelopeHeader *new_hdr)
 {
-	Pending    *p = PendingOf(ev);
-	uint8		key[SEALED_KEY_BYTES];
-	int64		last = p->nmatches - 1;
-
-	SealedKey(old_tpl, old_hdr, key);
-	for (int64 n = last; n >= 0 && n > last - RECENT_ENTRIES; n--)
-	{
-		int			r = n % RECENT_ENTRIES;
-		int			start = p->recent[r].off;
-		int			end = n == last ? p->matches.len :
-			p->recent[(n + 1) % RECENT_ENTRIES].off - 2;
-		StringInfoData entry;
-		MemoryContext old;
-
-		if (memcmp(p->recent[r].key, key, SEALED_KEY_BYTES) != 0)
-			continue;
-		/* splice the new entry in place of the old one */
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		initStringInfo(&entry);
-		appendStringInfoString(&entry, "{\"subject\": ");
-		AuditJsonString(&entry, SubjectToServer(new_hdr));
-		AppendSealedLabels(&entry, new_hdr);
-		appendStringInfoChar(&entry, '}');
-		enlargeStringInfo(&p->matches, entry.len);
-		memmove(p->matches.data + start + entry.len, p->matches.data + end,
-				p->matches.len - end + 1);
-		memcpy(p->matches.data + start, entry.data, entry.len);
-		p->matches.len += entry.len - (end - start);
-		for (int64 m = n + 1; m <= last; m++)
-			p->recent[m % RECENT_ENTRIES].off += entry.len - (end - start);
-		SealedKey(new_tpl, new_hdr, p->recent[r].key);
-		pfree(entry.data);
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	AuditAddSealed(ev, new_tpl, new_hdr);
+	EntriesReplaceSealed(&PendingOf(ev)->entries, old_tpl, old_hdr, new_tpl, new_hdr);
 }
 
 static void
@@ -586,7 +270,7 @@ RemovePending(Pending *p)
 	pending = list_delete_ptr(pending, p);
 	if (last_hit == p)
 		last_hit = NULL;
-	pfree(p->matches.data);
+	EntriesFree(&p->entries);
 	pfree(p);
 }
 
@@ -605,10 +289,7 @@ MatchesJson(Pending *p)
 		default:
 			return NULL;
 	}
-	if (p->omitted > 0)
-		return psprintf("[%s%s{\"omitted\": " INT64_FORMAT "}]", p->matches.data,
-						p->nmatches > 0 ? ", " : "", p->omitted);
-	return psprintf("[%s]", p->matches.data);
+	return EntriesJson(&p->entries);
 }
 
 /*
@@ -693,7 +374,7 @@ AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev)
 	Pending    *p = PendingOf(ev);
 
 	if (ev->begun || ev->templates_compared != 0 || ev->expired_skipped != 0 ||
-		p->nmatches != 0)
+		p->entries.n != 0)
 	{
 		p = PendingFor(fcinfo, AUDIT_OP_DENIED, ev->relation,
 					   NameStr(ev->column_name)[0] ? NameStr(ev->column_name) : NULL);
@@ -947,7 +628,7 @@ BeginCopyQueryExports(QueryDesc *qd)
 		if (a->attisdropped || !TypeIsProtectedTemplate(a->atttypid))
 			continue;
 		if (te != NULL && te->expr != NULL && IsA(te->expr, Var))
-			ResolveVar(qd->plannedstmt->planTree, (Var *) te->expr,
+			AuditResolveVar(qd->plannedstmt->planTree, (Var *) te->expr,
 					   qd->plannedstmt->rtable, &relid, &col);
 		BeginExport(qd, relid, col);
 	}
