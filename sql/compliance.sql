@@ -239,7 +239,10 @@ WHERE chain_id = :'anchor_chain' AND id = :anchor_id
 ) q;
 
 -- 8. Exports, reveals and re-keys
-SELECT id - :start AS id, session_role, operation, relation, templates_compared, subjects, action, outcome
+SELECT id - :start AS id, session_role, operation, relation,
+	CASE WHEN action = 'rotate_key' THEN templates_compared > 0 END AS keys_retired,
+	CASE WHEN action IS DISTINCT FROM 'rotate_key' THEN templates_compared END AS templates,
+	subjects, action, outcome
 FROM (
 -- query 8
 SELECT a.id, a.started_at, a.session_role, a.effective_role, a.operation,
