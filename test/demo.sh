@@ -105,10 +105,19 @@ SELECT id, biocrypt.subject_of(face) FROM visitors ORDER BY id;
 -- the key ring: one wrapped data key per retention month, never plaintext
 SELECT id, epoch, cipher, state, octet_length(wrapped) AS wrapped_bytes FROM biocrypt.keys ORDER BY id;
 
--- every access above is in the audit log, HMAC-chained
-SELECT id, operation, relation, column_name, templates_compared AS n, effective_role, purpose, outcome
+-- every access above is in the audit log, HMAC-chained: an access that
+-- decrypts has a begun row, committed before its first decryption, and a
+-- completion naming it (begun_id)
+SELECT pg_sleep(0.1);
+SELECT id, operation, relation, column_name, templates_compared AS n, effective_role, purpose,
+       outcome, begun_id
 FROM biocrypt.audit_log ORDER BY id;
 SELECT * FROM biocrypt.verify_audit();
+-- the head to publish outside the database, so that removing the tail shows
+SELECT chain_id, id, encode(row_hash, 'hex') AS row_hash FROM biocrypt.audit_head();
+-- every stored template, from its header alone (what auditors see)
+SELECT relation, column_name, subject, expires_at, purposes, key_state, held
+FROM biocrypt.template_inventory;
 SQL
 echo
 echo "server log lines from biocrypt:"
