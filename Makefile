@@ -5,7 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = biocrypt
 OBJS = src/audit.o src/auditchain.o src/auditentries.o src/auditguard.o src/auditrequest.o src/auditsite.o src/auditstmt.o src/auditworker.o src/auditwrite.o src/biocrypt.o src/compare.o src/envelope.o src/enrol.o src/identify.o \
 	src/iris.o src/jsonenc.o src/kernels.o src/kernels_x86.o src/keys.o src/policy.o src/purgeworker.o src/purpose.o src/retention.o src/review.o \
-	src/rotate.o src/seal.o src/secmem.o \
+	src/rotate.o src/seal.o src/secmem.o src/subxact.o \
 	src/template.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)

@@ -21,16 +21,15 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_proc.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 #include "audit.h"
+#include "biocrypt.h"
 
 /* Append one argument as JSON: its output text, or null. */
 static void
@@ -131,6 +130,22 @@ RecordFailedRequest(AuditOperation op, const char *request, int sqlerrcode)
 	pfree(ev);
 }
 
+/* A request's body and its result, for BiocryptSubxact. */
+typedef struct Attempt
+{
+	FunctionCallInfo fcinfo;
+	PGFunction	body;
+	Datum		result;
+} Attempt;
+
+static void
+RunAttempt(void *arg)
+{
+	Attempt    *a = arg;
+
+	a->result = a->body(a->fcinfo);
+}
+
 /*
  * Run body, an administrative request of operation op; if it raises an
  * error, its work is undone, the failed request recorded, and the error
@@ -140,33 +155,13 @@ Datum
 AuditAttempt(FunctionCallInfo fcinfo, AuditOperation op, PGFunction body)
 {
 	char	   *request = AuditRequestJson(fcinfo);
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile Datum result = (Datum) 0;
+	Attempt		a = {fcinfo, body, (Datum) 0};
+	ErrorData  *edata = BiocryptSubxact(RunAttempt, &a);
 
-	BeginInternalSubTransaction(NULL);
-	/* the body's result must outlive its subtransaction */
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	if (edata != NULL)
 	{
-		result = body(fcinfo);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		RecordFailedRequest(op, request, edata->sqlerrcode);
 		ReThrowError(edata);
 	}
-	PG_END_TRY();
-	return result;
+	return a.result;
 }

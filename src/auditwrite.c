@@ -345,6 +345,22 @@ AdvanceHead(AuditWriteItem *item, const uint8 *hash)
 	memcpy(head_hash, hash, AUDIT_HASH_BYTES);
 }
 
+/* One row to try, for BiocryptSubxact. */
+typedef struct RowTry
+{
+	const AuditWriteItem *item;
+	const char *degraded_sqlstate;
+	uint8		hash[AUDIT_HASH_BYTES];
+} RowTry;
+
+static void
+RunRowTry(void *arg)
+{
+	RowTry	   *t = arg;
+
+	InsertRow(t->item, t->degraded_sqlstate, t->hash);
+}
+
 /*
  * Try one row in a subtransaction; false, with the SQLSTATE, if it fails
  * (and nothing of it stays).
@@ -352,35 +368,17 @@ AdvanceHead(AuditWriteItem *item, const uint8 *hash)
 static bool
 TryRow(AuditWriteItem *item, const char *degraded_sqlstate, char *sqlstate)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	uint8		hash[AUDIT_HASH_BYTES];
-	volatile bool ok = true;
+	RowTry		t = {item, degraded_sqlstate};
+	ErrorData  *edata = BiocryptSubxact(RunRowTry, &t);
 
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
+	if (edata != NULL)
 	{
-		InsertRow(item, degraded_sqlstate, hash);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
 		strlcpy(sqlstate, unpack_sql_state(edata->sqlerrcode), 6);
 		FreeErrorData(edata);
-		ok = false;
+		return false;
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	if (ok)
-		AdvanceHead(item, hash);
-	return ok;
+	AdvanceHead(item, t.hash);
+	return true;
 }
 
 /*

@@ -53,6 +53,9 @@ extern void BiocryptSpiEnd(BiocryptSpi *st);
 extern void BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid);
 extern void BiocryptRestoreUser(BiocryptAsOwner *st);
 
+/* A piece of work in a subtransaction of its own (subxact.c) */
+extern ErrorData *BiocryptSubxact(void (*fn) (void *arg), void *arg);
+
 /* Background workers (biocrypt.c) */
 struct BackgroundWorker;
 extern void BiocryptWorkerInit(struct BackgroundWorker *bgw, const char *type,

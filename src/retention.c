@@ -555,6 +555,28 @@ RecordPurgeError(const PolicyColumn *c, const ErrorData *edata)
 	pfree(ev);
 }
 
+/* One column's purge, for BiocryptSubxact. */
+typedef struct PurgeWork
+{
+	const PolicyColumn *c;
+	Oid		   *argtypes;
+	Datum	   *args;
+	int64		removed;
+} PurgeWork;
+
+/* Remove the column's expired templates, but for held subjects'. */
+static void
+RunPurge(void *arg)
+{
+	PurgeWork  *w = arg;
+	char	   *cond = psprintf("biocrypt.expires_at(t.%1$s) <= $1 AND NOT EXISTS "
+								"(SELECT FROM biocrypt.holds h "
+								"WHERE h.subject = biocrypt.subject_of(t.%1$s))",
+								quote_identifier(w->c->column));
+
+	w->removed = RemoveTemplates(w->c, AUDIT_OP_PURGE, cond, w->argtypes, w->args);
+}
+
 /*
  * Purge one column in a subtransaction: a table whose change fails (its own
  * trigger, a foreign key, a lock timeout, a policy that no longer fits the
@@ -565,46 +587,22 @@ RecordPurgeError(const PolicyColumn *c, const ErrorData *edata)
 static int64
 PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args, bool *failed)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char	   *cond = psprintf("biocrypt.expires_at(t.%1$s) <= $1 AND NOT EXISTS "
-								"(SELECT FROM biocrypt.holds h "
-								"WHERE h.subject = biocrypt.subject_of(t.%1$s))",
-								quote_identifier(c->column));
-	int64		n = 0;
+	PurgeWork	w = {c, argtypes, args, 0};
+	ErrorData  *edata = BiocryptSubxact(RunPurge, &w);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		n = RemoveTemplates(c, AUDIT_OP_PURGE, cond, argtypes, args);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		*failed = true;
-		RecordPurgeError(c, edata);
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("biocrypt: could not purge column \"%s\" of table %s: %s",
-						c->column, RelationQualifiedName(c->relid), edata->message),
-				 errhint("Its expired templates stay, and are tried again by the next purge.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return n;
+	if (edata == NULL)
+		return w.removed;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
+	*failed = true;
+	RecordPurgeError(c, edata);
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("biocrypt: could not purge column \"%s\" of table %s: %s",
+					c->column, RelationQualifiedName(c->relid), edata->message),
+			 errhint("Its expired templates stay, and are tried again by the next purge.")));
+	FreeErrorData(edata);
+	return 0;
 }
 
 /*
