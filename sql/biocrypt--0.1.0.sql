@@ -343,49 +343,6 @@ FROM biocrypt.columns c
 ORDER BY c.relation::text, c.column_name;
 COMMENT ON VIEW biocrypt.retention_schedule IS 'per protected column: purposes, retention and what happens on expiry';
 
--- expired templates still stored; empty after a purge but for held subjects
-CREATE FUNCTION biocrypt.overdue_templates(OUT relation regclass, OUT column_name name,
-		OUT subject text, OUT expired_at timestamptz, OUT held boolean)
-	RETURNS SETOF record
-	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	c record;
-BEGIN
-	FOR c IN SELECT p.relation, p.column_name FROM biocrypt.columns p
-			 JOIN pg_class r ON r.oid = p.relation
-			 ORDER BY r.relname, p.column_name
-	LOOP
-		-- the query below runs with the extension's privileges: lock the table,
-		-- then make sure it still is a plain table whose column is a
-		-- protected_template, so that none of its owner's code can run
-		EXECUTE format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', c.relation);
-		IF NOT EXISTS (
-			SELECT FROM pg_class r
-			JOIN pg_attribute a ON a.attrelid = r.oid
-			JOIN pg_type t ON t.oid = a.atttypid
-			JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = t.oid
-				AND d.deptype = 'e'
-			JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'biocrypt'
-			WHERE r.oid = c.relation AND r.relkind = 'r' AND a.attname = c.column_name
-				AND NOT a.attisdropped AND t.typname = 'protected_template')
-		THEN
-			RAISE WARNING 'biocrypt: column "%" of table % no longer fits its retention policy; not listed',
-				c.column_name, c.relation;
-			CONTINUE;
-		END IF;
-		RETURN QUERY EXECUTE format(
-			'SELECT $1, $2, biocrypt.subject_of(t.%1$I), biocrypt.expires_at(t.%1$I), '
-			'EXISTS (SELECT FROM biocrypt.holds h WHERE h.subject = biocrypt.subject_of(t.%1$I)) '
-			'FROM ONLY %2$s t WHERE biocrypt.expires_at(t.%1$I) <= now()',
-			c.column_name, c.relation)
-		USING c.relation, c.column_name;
-	END LOOP;
-END
-$$;
-COMMENT ON FUNCTION biocrypt.overdue_templates() IS 'templates past their expiry that the purge has not removed yet';
-
 -- every stored template, described by its header alone, for auditors
 CREATE FUNCTION biocrypt.list_templates(OUT relation regclass, OUT column_name name,
 		OUT subject text, OUT created_at timestamptz, OUT expires_at timestamptz,
@@ -427,9 +384,34 @@ BEGIN
 			c.col, c.rel)
 		USING c.rel, c.col;
 	END LOOP;
+	-- a registered column whose table's owner made it something else is not
+	-- read (that could run the owner's code with these privileges): say so
+	FOR c IN SELECT p.relation AS rel, p.column_name AS col FROM biocrypt.columns p
+			 WHERE NOT EXISTS (SELECT FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+							   WHERE a.attrelid = p.relation AND a.attname = p.column_name
+								   AND a.atttypid = tpl AND NOT a.attisdropped AND r.relkind = 'r')
+			 ORDER BY 1, 2
+	LOOP
+		RAISE WARNING 'biocrypt: column "%" of table % no longer fits its retention policy; not listed',
+			c.col, c.rel;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION biocrypt.list_templates() IS 'every template stored in a table, from its authenticated header (no decryption, no ciphertext)';
+
+-- expired templates still stored: the purge's work to come (registered
+-- columns), held subjects', and those of columns no policy covers
+CREATE FUNCTION biocrypt.overdue_templates(OUT relation regclass, OUT column_name name,
+		OUT subject text, OUT expired_at timestamptz, OUT held boolean)
+	RETURNS SETOF record
+	LANGUAGE sql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT l.relation, l.column_name, l.subject, l.expires_at, l.held
+	FROM biocrypt.list_templates() l
+	WHERE l.expires_at <= pg_catalog.now()
+$$;
+COMMENT ON FUNCTION biocrypt.overdue_templates() IS 'templates past their expiry that are still stored';
 
 CREATE VIEW biocrypt.template_inventory AS
 SELECT l.relation, l.column_name, l.subject, l.created_at, l.expires_at,

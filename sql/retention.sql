@@ -427,7 +427,8 @@ FROM pg_temp.audit_since(:start) WHERE operation = 'rotate';
 --
 -- 10. the purge, holds and automatic crypto-shredding
 --
--- overdue lists what has expired; the held subject is marked
+-- overdue lists what has expired, in registered tables and others alike;
+-- the held subject is marked
 SELECT relation, column_name, subject, expired_at <= now() AS expired, held
 FROM biocrypt.overdue ORDER BY relation::text, subject;
 -- a held subject cannot be erased
@@ -445,7 +446,8 @@ SELECT id, biocrypt.subject_of(code) AS subject FROM ret_iris ORDER BY id;
 SELECT id, biocrypt.subject_of(tpl) AS subject FROM ret_b ORDER BY id;
 -- an unregistered table is not purged
 SELECT id, biocrypt.subject_of(tpl) AS subject FROM ret_free ORDER BY id;
--- only held templates are overdue now
+-- only held templates, and the unregistered table's (which no purge
+-- removes), are overdue now
 SELECT relation, column_name, subject, held FROM biocrypt.overdue ORDER BY relation::text;
 -- k1 is destroyed: no registered template uses it; k2 is kept for the held ones
 SELECT id = :k1 AS is_k1, state, wrapped IS NULL AS wrapped_erased
@@ -460,7 +462,8 @@ SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
 SELECT biocrypt.purge_expired() AS purged;
 SELECT count(*) AS held_rows FROM ret_a WHERE biocrypt.subject_of(tpl) = 'held-1';
 SELECT id, biocrypt.subject_of(code) AS subject FROM ret_iris ORDER BY id;
-SELECT count(*) AS overdue FROM biocrypt.overdue;
+-- only the unregistered table's expired template is left
+SELECT relation, subject FROM biocrypt.overdue;
 SELECT id = :k1 AS is_k1, state FROM biocrypt.keys WHERE id IN (:k1, :k2) ORDER BY id;
 SELECT operation, relation, col, compared, matches, outcome FROM pg_temp.audit_since(:start)
 WHERE operation = 'purge';
