@@ -31,8 +31,8 @@ PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-in
 SHLIB_LINK = $(SODIUM_LIBS)
 
 EXTRA_CLEAN = tmp_check_regress tmp_check_isolation test/unit/envelope_test test/unit/kernels_test \
-	test/unit/*.arm64 \
-	test/fuzz/fuzz_envelope
+	test/unit/jsonenc_test test/unit/*.arm64 \
+	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/work*
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -41,7 +41,8 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild everything when one changes
 $(OBJS): $(wildcard src/*.h)
 
-# C unit tests: backend-free code (envelope parser, kernels) against references
+# C unit tests: backend-free code (envelope parser, kernels, JSON encoders)
+# against references
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
 
 test/unit/envelope_test: test/unit/envelope_test.c src/envelope.c src/envelope.h src/halfutils.h
@@ -52,7 +53,10 @@ test/unit/kernels_test: test/unit/kernels_test.c src/kernels.c src/kernels_x86.c
 		src/kernels.h src/kernels_internal.h src/halfutils.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/kernels.c src/kernels_x86.c -lm
 
-UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test
+test/unit/jsonenc_test: test/unit/jsonenc_test.c src/jsonenc.c src/jsonenc.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/jsonenc_test.c src/jsonenc.c -lm
+
+UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_test
 
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
@@ -75,16 +79,22 @@ unit: $(UNIT_TESTS)
 	echo "unit: $$passed passed, $$failed failed"; \
 	exit $$status
 
-# libFuzzer target for the envelope parser; fuzz-smoke runs it briefly
+# libFuzzer targets for the envelope parser and the JSON encoders;
+# fuzz-smoke runs each briefly on its own corpus, in its own work directory
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
 
 test/fuzz/fuzz_envelope: test/fuzz/fuzz_envelope.c src/envelope.c src/envelope.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_envelope.c src/envelope.c
 
-fuzz-smoke: test/fuzz/fuzz_envelope
-	mkdir -p test/fuzz/work
+test/fuzz/fuzz_jsonenc: test/fuzz/fuzz_jsonenc.c src/jsonenc.c src/jsonenc.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jsonenc.c src/jsonenc.c
+
+fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc
+	mkdir -p test/fuzz/work_envelope test/fuzz/work_jsonenc
 	test/fuzz/fuzz_envelope -runs=$(or $(FUZZ_RUNS),300000) -max_len=4096 \
-		test/fuzz/work test/fuzz/corpus/envelope
+		test/fuzz/work_envelope test/fuzz/corpus/envelope
+	test/fuzz/fuzz_jsonenc -runs=$(or $(FUZZ_RUNS),300000) -max_len=8192 \
+		test/fuzz/work_jsonenc test/fuzz/corpus/jsonenc
 
 # static analysis of our sources (server headers are not ours to fix)
 cppcheck:
@@ -104,5 +114,8 @@ unit-arm64:
 		test/unit/kernels_test.c src/kernels.c src/kernels_x86.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/envelope_test.arm64 \
 		test/unit/envelope_test.c src/envelope.c -lm
+	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/jsonenc_test.arm64 \
+		test/unit/jsonenc_test.c src/jsonenc.c -lm
 	qemu-aarch64 test/unit/kernels_test.arm64
 	qemu-aarch64 test/unit/envelope_test.arm64
+	qemu-aarch64 test/unit/jsonenc_test.arm64
