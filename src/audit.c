@@ -466,7 +466,9 @@ Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket, bool abandon
  * event still queued is left for the worker as a failed access (its rows
  * may already have reached the client: an operator query streams them), so
  * a hung worker's backlog is recorded once it runs again; its matches, in
- * a segment that goes away with this backend, are dropped.
+ * a segment that goes away with this backend, are dropped.  A begun row
+ * still queued is withdrawn instead: its access never began, and the
+ * abort path records the event it belongs to as failed (one row, not two).
  */
 static void
 Abandon(AuditSlot *slot, uint64 ticket, const char *sqlstate)
@@ -474,7 +476,9 @@ Abandon(AuditSlot *slot, uint64 ticket, const char *sqlstate)
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
 	if (slot->ticket == ticket)
 	{
-		if (slot->state == SLOT_QUEUED)
+		if (slot->state == SLOT_QUEUED && slot->ev.outcome == AUDIT_OUTCOME_BEGUN)
+			slot->state = SLOT_FREE;
+		else if (slot->state == SLOT_QUEUED)
 		{
 			slot->ev.outcome = AUDIT_OUTCOME_ERROR;
 			strlcpy(slot->ev.sqlstate, sqlstate, sizeof(slot->ev.sqlstate));

@@ -538,9 +538,13 @@ AuditWriteBatch(AuditWriteItem *items, int n, bool resolve)
 	bool		setup_failed = false;
 
 	if (!WriteTransaction(items, n, resolve, false, &open, &setup_failed) &&
-		n > 1 && !setup_failed)
+		n > 0 && !setup_failed)
 	{
-		/* one of the rows, perhaps: each alone, so that none fails another */
+		/*
+		 * one of the rows, perhaps: each alone, so that none fails another,
+		 * and a row that fails alone is written degraded (also a batch of
+		 * one: a completion nobody waits for would otherwise be lost)
+		 */
 		(void) WriteTransaction(items, n, false, true, &open, &setup_failed);
 	}
 	return open;

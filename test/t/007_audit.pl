@@ -1,15 +1,20 @@
 # Copyright (c) biocrypt authors
 #
-# The audit log: every identify() leaves one row in biocrypt.audit_log,
-# written by the database's audit worker and committed before identify()
-# returns.  Checks the row's contents; that the probe never shows (only its
-# keyed hash); that the row survives a kill -9 right after identify()
-# returned; that identify() fails closed (55000) when the worker cannot
-# record it in time, leaving no row; that a stopped worker is replaced and a
-# restarted server continues the chain; xid and xact_outcome for rolled
-# back, committed and read-only transactions; that the table refuses
-# INSERT, UPDATE, DELETE and TRUNCATE (42501) even from a superuser; and
-# that verify_audit() finds an edited or a deleted row.
+# The audit log: every identify() leaves two rows in biocrypt.audit_log,
+# written by the database's audit worker: a "begun" row (outcome begun, no
+# counts) committed before the first template is decrypted, and a
+# completion row naming it (begun_id) with the counts and matches,
+# committed before identify() returns.  Checks both rows' contents; that
+# the probe never shows (only its keyed hash); that both rows survive a
+# kill -9 right after identify() returned and that the completed access is
+# not closed again as incomplete; that identify() fails closed (55000) when
+# the worker cannot record its begun row in time, decrypting nothing and
+# leaving no row until the worker runs again, then exactly one error row;
+# that a stopped worker is replaced and a restarted server continues the
+# chain; xid and xact_outcome of both rows for rolled back, committed and
+# read-only transactions; that the table refuses INSERT, UPDATE, DELETE and
+# TRUNCATE (42501) even from a superuser; and that verify_audit() finds an
+# edited or a deleted row.
 #
 # Other operations may write audit rows too: rows are counted and inspected
 # with operation = 'identify' only, but the whole chain must verify.
@@ -56,7 +61,18 @@ sub ident
 	  . "WITH ORDINALITY r(subject, distance, n)";
 }
 
-my $n_ident = "SELECT count(*) FROM biocrypt.audit_log WHERE operation = 'identify'";
+# identify rows as "begun rows|other rows (completions, refusals)"
+my $n_ident = "SELECT count(*) FILTER (WHERE outcome = 'begun') || '|' || "
+  . "count(*) FILTER (WHERE outcome <> 'begun') FROM biocrypt.audit_log WHERE operation = 'identify'";
+# begun rows without exactly one later completion of the same operation and
+# backend | completions that name no begun row: '0|0' when all are paired
+my $unpaired = "SELECT (SELECT count(*) FROM biocrypt.audit_log b WHERE b.outcome = 'begun' "
+  . "AND (SELECT count(*) FROM biocrypt.audit_log c WHERE c.chain_id = b.chain_id "
+  . "AND c.begun_id = b.id AND c.id > b.id AND c.operation = b.operation "
+  . "AND c.backend_pid = b.backend_pid AND c.outcome <> 'begun') <> 1) || '|' || "
+  . "(SELECT count(*) FROM biocrypt.audit_log c WHERE c.begun_id IS NOT NULL AND NOT EXISTS "
+  . "(SELECT FROM biocrypt.audit_log b WHERE b.chain_id = c.chain_id AND b.id = c.begun_id "
+  . "AND b.outcome = 'begun'))";
 my $last_ident =
   "SELECT max(id) FROM biocrypt.audit_log WHERE operation = 'identify'";
 # ok, rows_checked against the table's row count (same snapshot), first_bad_id
@@ -69,6 +85,14 @@ my $worker_pid = "SELECT pid FROM pg_stat_activity "
   . "WHERE backend_type = 'biocrypt audit worker' AND datname = 'postgres'";
 
 sub q1 { return $node->safe_psql('postgres', $_[0]); }
+
+# A "begun|other" count with db begun rows and dc other rows more.
+sub plus
+{
+	my ($pair, $db, $dc) = @_;
+	my ($begun, $other) = split /\|/, $pair;
+	return ($begun + $db) . '|' . ($other + $dc);
+}
 
 # Run SQL that must fail; returns psql's stderr (with the SQLSTATE), and
 # in list context its stdout too.
@@ -98,8 +122,8 @@ sub poll10
 	return 0;
 }
 
-# -- 1. one identify(), one row with what it did
-is(q1($n_ident), '0', 'no identify row before any identify()');
+# -- 1. one identify(), a begun row, then a completion with what it did
+is(q1($n_ident), '0|0', 'no identify row before any identify()');
 my $before = q1('SELECT coalesce(max(id), 0) FROM biocrypt.audit_log');
 my $res = q1(
 	ident('{10.25,1,2}', 3, 5) . q{;
@@ -109,23 +133,35 @@ my $res = q1(
 	       xid IS NULL, xact_outcome IS NULL, session_role = current_user,
 	       client_addr IS NULL, chain_id = (SELECT system_identifier::text FROM pg_control_system())
 	FROM biocrypt.audit_log
-	WHERE operation = 'identify' AND backend_pid = pg_backend_pid()});
+	WHERE operation = 'identify' AND backend_pid = pg_backend_pid() AND outcome <> 'begun'});
 is( $res,
 	"subj-10=0.25,subj-11=0.75,subj-9=1.25\n"
 	  . 'g|tpl|50|0|3|l2|5|ok|t|32|32|32|t|t|t|t|t',
-	'identify returns its matches; its audit row has relation, column, counts, k, metric, threshold, outcome and hashes'
+	'identify returns its matches; its completion row has relation, column, counts, k, metric, threshold, outcome and hashes'
 );
-is(q1($n_ident), '1', 'exactly one identify row');
+is(q1($n_ident), '1|1', 'exactly one begun and one completion row for the identify()');
+# the begun row: who, what, how and which probe, but no counts or matches
 is( q1(
-		"SELECT matches::text FROM biocrypt.audit_log WHERE operation = 'identify'"),
+		"SELECT b.relation::text, b.column_name, b.templates_compared, b.expired_skipped, "
+		  . "b.k, b.metric, b.threshold, b.outcome, b.sqlstate IS NULL, b.matches IS NULL, "
+		  . "b.begun_id IS NULL, b.probe_hmac = c.probe_hmac, b.backend_pid = c.backend_pid, "
+		  . "b.id < c.id, b.ended_at <= c.ended_at "
+		  . "FROM biocrypt.audit_log c JOIN biocrypt.audit_log b "
+		  . "ON b.chain_id = c.chain_id AND b.id = c.begun_id WHERE c.operation = 'identify'"),
+	'g|tpl|0|0|3|l2|5|begun|t|t|t|t|t|t|t',
+	'the completion names the begun row: same access and probe, no counts, written before it');
+is(q1($unpaired), '0|0', 'every begun row has exactly one completion');
+is( q1(
+		"SELECT matches::text FROM biocrypt.audit_log WHERE operation = 'identify' AND outcome <> 'begun'"),
 	'[{"subject": "subj-10", "distance": 0.25}, {"subject": "subj-11", "distance": 0.75}, '
 	  . '{"subject": "subj-9", "distance": 1.25}]',
 	'matches: the returned subjects and distances, in rank order');
 is( q1(
-		"SELECT a.id > $before, a.prev_hash = coalesce(p.row_hash, '\\x" . ('00' x 32) . "'::bytea) "
+		"SELECT count(*), bool_and(a.id > $before), "
+		  . "bool_and(a.prev_hash = coalesce(p.row_hash, '\\x" . ('00' x 32) . "'::bytea)) "
 		  . "FROM biocrypt.audit_log a LEFT JOIN biocrypt.audit_log p "
 		  . "ON p.chain_id = a.chain_id AND p.id = a.id - 1 WHERE a.operation = 'identify'"),
-	't|t', 'the row is linked to its predecessor by prev_hash');
+	'2|t|t', 'both rows are linked to their predecessors by prev_hash');
 is(q1($verify), 't|t|t|', 'verify_audit(): ok, every row checked, no bad id');
 is(q1($gapless), 't', 'ids are gapless');
 
@@ -140,7 +176,7 @@ my $canary_hex = q1("SELECT encode(float4send(1234.5678::real), 'hex')");
 my $n = q1($n_ident);
 like(q1(ident('{1234.5678,1,2}', 1)),
 	qr/^subj-50=1184\.567\d*$/, 'canary probe: identify works');
-is(q1($n_ident), $n + 1, 'canary probe: its row was written');
+is(q1($n_ident), plus($n, 1, 1), 'canary probe: its begun and completion rows were written');
 is( q1(
 		"SELECT count(*) FROM biocrypt.audit_log a WHERE a::text LIKE '%1234.56%' "
 		  . "OR a::text LIKE '%$canary_hex%'"),
@@ -168,15 +204,22 @@ ok($reinit, 'durability: the postmaster went through crash recovery');
 ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'server accepts connections again');
 eval { $bg->quit; };
 is( q1(
-		"SELECT count(*), min(matches::text) FROM biocrypt.audit_log "
+		"SELECT count(*) FILTER (WHERE outcome = 'begun'), "
+		  . "count(*) FILTER (WHERE outcome = 'ok' AND begun_id IS NOT NULL), "
+		  . "min(matches::text) FILTER (WHERE outcome = 'ok') FROM biocrypt.audit_log "
 		  . "WHERE operation = 'identify' AND backend_pid = $bgpid"),
-	'1|[{"subject": "subj-20", "distance": 0.25}]',
-	'durability: the row of the killed session survived the crash');
+	'1|1|[{"subject": "subj-20", "distance": 0.25}]',
+	'durability: the begun and completion rows of the killed session survived the crash');
 is(q1($verify), 't|t|t|', 'durability: verify_audit() ok after crash recovery');
 is(q1($gapless), 't', 'durability: ids gapless after crash recovery');
 
 # -- 4. fail closed: a stopped worker means no access
 q1(ident('{1,1,2}'));    # the worker runs (again, after the crash)
+# its first act after the crash was to close the begun rows left open: the
+# killed session's access had completed, so there were none
+is( q1("SELECT count(*) FROM biocrypt.audit_log WHERE outcome = 'incomplete'"),
+	'0', 'durability: the completed access was not closed again as incomplete');
+is(q1($unpaired), '0|0', 'durability: every begun row has exactly one completion');
 my $wpid = q1($worker_pid);
 like($wpid, qr/^\d+$/, 'one audit worker runs');
 # stop it only while it naps, never while it holds the queue's lock
@@ -196,6 +239,7 @@ for (1 .. 50)
 }
 ok($stopped, 'audit worker stopped (SIGSTOP) while idle');
 $n = q1($n_ident);
+my $all_rows = q1('SELECT count(*) FROM biocrypt.audit_log');
 my $t0  = time;
 my ($err, $out) = psql_err("SET biocrypt.audit_timeout = '1s'; " . ident('{30.25,1,2}'));
 my $elapsed = time - $t0;
@@ -206,7 +250,9 @@ like(
 is($out, '', 'stopped worker: no match is returned');
 ok($elapsed >= 0.9 && $elapsed < 8,
 	"stopped worker: refused after biocrypt.audit_timeout (took ${elapsed}s)");
-is(q1($n_ident), $n, 'stopped worker: no row while it is stopped');
+is(q1($n_ident), $n, 'stopped worker: no identify row while it is stopped');
+is(q1('SELECT count(*) FROM biocrypt.audit_log'),
+	$all_rows, 'stopped worker: no row at all, not even a begun row: nothing was decrypted');
 # only superusers may shorten (or lengthen) the wait
 like(
 	psql_err("SET biocrypt.audit_timeout = '1s'", extra_params => [ '-U', 'plain' ]),
@@ -214,20 +260,24 @@ like(
 	'biocrypt.audit_timeout cannot be set by a non-superuser');
 kill('CONT', $wpid);
 is(q1(ident('{40.25,1,2}', 1)), 'subj-40=0.25', 'worker continued: identify() works again');
-# the refused call is recorded too, once the worker runs again: as an error
-is(q1($n_ident), $n + 2, 'worker continued: a row for the refused call and one for the new call');
+# the refused call is recorded too, once the worker runs again: as one
+# error row (it never began: no begun row); the new call as a pair
+is(q1($n_ident), plus($n, 1, 2),
+	'worker continued: one row for the refused call, a begun and a completion row for the new call');
 is( q1(
-		"SELECT outcome || '|' || sqlstate || '|' || templates_compared FROM biocrypt.audit_log "
-		  . "WHERE operation = 'identify' ORDER BY id DESC OFFSET 1 LIMIT 1"),
-	'error|55000|50',
-	'refused call: recorded late, as error 55000');
+		"SELECT outcome || '|' || sqlstate || '|' || templates_compared || '|' || (begun_id IS NULL) "
+		  . "FROM biocrypt.audit_log WHERE operation = 'identify' AND outcome <> 'begun' "
+		  . "ORDER BY id DESC OFFSET 1 LIMIT 1"),
+	'error|55000|0|true',
+	'refused call: recorded late, as error 55000, nothing compared, no begun row');
+is(q1($unpaired), '0|0', 'worker continued: every begun row has exactly one completion');
 q1(ident('{30.25,1,2}'));
 is( q1(
 		"SELECT string_agg(outcome, ',' ORDER BY id) FROM biocrypt.audit_log WHERE probe_hmac = "
 		  . "(SELECT probe_hmac FROM biocrypt.audit_log WHERE operation = 'identify' "
 		  . "ORDER BY id DESC LIMIT 1)"),
-	'error,ok',
-	'refused probe: its refused call and the later successful one');
+	'error,begun,ok',
+	'refused probe: its refused call, then the begun and completion rows of the later one');
 is(q1($verify), 't|t|t|', 'after the stopped worker: verify_audit() ok');
 
 # -- 5. worker stopped with SIGTERM: another one takes over
@@ -236,7 +286,7 @@ is(kill('TERM', $wpid), 1, 'SIGTERM to the audit worker');
 is(q1(ident('{12.25,1,2}', 1)), 'subj-12=0.25', 'after SIGTERM: identify() still works');
 ok(poll10("SELECT count(*) = 1 AND bool_and(pid <> $wpid) FROM ($worker_pid) w", 't'),
 	'after SIGTERM: one new audit worker');
-is(q1($n_ident), $n + 1, 'after SIGTERM: the call was recorded');
+is(q1($n_ident), plus($n, 1, 1), 'after SIGTERM: the call was recorded, begun and completed');
 is(q1($gapless), 't', 'after SIGTERM: ids gapless');
 is(q1($verify), 't|t|t|', 'after SIGTERM: verify_audit() ok');
 
@@ -247,16 +297,23 @@ $node->restart;
 is(q1($verify), 't|t|t|', 'after restart: verify_audit() ok');
 q1(ident('{13.25,1,2}'));
 is( q1(
-		"SELECT id - $max_before, prev_hash = '$hash_before'::bytea FROM biocrypt.audit_log "
-		  . "WHERE operation = 'identify' ORDER BY id DESC LIMIT 1"),
-	'1|t',
-	'after restart: the next row takes the next id and links to the last one');
+		"SELECT id - $max_before, prev_hash = '$hash_before'::bytea, outcome FROM biocrypt.audit_log "
+		  . "WHERE id > $max_before ORDER BY id LIMIT 1"),
+	'1|t|begun',
+	'after restart: the next row (the begun row) takes the next id and links to the last one');
+is( q1(
+		"SELECT string_agg(operation || ':' || outcome || ':' || coalesce(begun_id - $max_before, 0), ',' "
+		  . "ORDER BY id) FROM biocrypt.audit_log WHERE id > $max_before"),
+	'identify:begun:0,identify:ok:1',
+	'after restart: then its completion, naming it');
 is(q1($gapless), 't', 'after restart: ids gapless');
 is(q1($verify), 't|t|t|', 'after restart: verify_audit() ok with the new row');
 
 # -- 7. xid and xact_outcome
-my $row_of = "SELECT xid = %s, xact_outcome FROM biocrypt.audit_log "
-  . "WHERE operation = 'identify' AND backend_pid = %d ORDER BY id DESC LIMIT 1";
+# the identify rows of a session (begun and completion): how many, whether
+# all have the xid, their outcomes
+my $row_of = "SELECT count(*), bool_and(xid = %s), string_agg(DISTINCT xact_outcome, ',') "
+  . "FROM biocrypt.audit_log WHERE operation = 'identify' AND backend_pid = %d";
 foreach my $end ('ROLLBACK', 'COMMIT')
 {
 	my $s   = $node->background_psql('postgres');
@@ -266,11 +323,11 @@ foreach my $end ('ROLLBACK', 'COMMIT')
 	my $xid = $s->query_safe('SELECT pg_current_xact_id()');
 	$s->query_safe(ident('{14.25,1,2}'));
 	is(q1(sprintf($row_of, "'$xid'::xid8", $pid)),
-		't|in progress', "$end: row has the xid, 'in progress' while the transaction is open");
+		'2|t|in progress', "$end: both rows have the xid, 'in progress' while the transaction is open");
 	$s->query_safe($end);
 	my $want = $end eq 'ROLLBACK' ? 'aborted' : 'committed';
-	ok(poll10(sprintf($row_of, "'$xid'::xid8", $pid), "t|$want"),
-		"$end: xact_outcome becomes '$want'");
+	ok(poll10(sprintf($row_of, "'$xid'::xid8", $pid), "2|t|$want"),
+		"$end: xact_outcome of both rows becomes '$want'");
 	$s->quit;
 }
 is(q1('SELECT count(*) FROM g WHERE id = 0'), '0', 'the rolled back insert is gone');
@@ -278,14 +335,14 @@ my $s   = $node->background_psql('postgres');
 my $pid = $s->query_safe('SELECT pg_backend_pid()');
 $s->query_safe('BEGIN READ ONLY');
 $s->query_safe(ident('{15.25,1,2}'));
-my $ro_row = "SELECT xid IS NULL, xact_outcome IS NULL FROM biocrypt.audit_log "
-  . "WHERE operation = 'identify' AND backend_pid = $pid ORDER BY id DESC LIMIT 1";
-is(q1($ro_row), 't|t', 'read-only transaction: xid and xact_outcome are NULL');
+my $ro_row = "SELECT count(*), bool_and(xid IS NULL), bool_and(xact_outcome IS NULL) "
+  . "FROM biocrypt.audit_log WHERE operation = 'identify' AND backend_pid = $pid";
+is(q1($ro_row), '2|t|t', 'read-only transaction: xid and xact_outcome are NULL in both rows');
 $s->query_safe('COMMIT');
 $s->quit;
 # the worker never fills in an outcome without an xid
 sleep(2);
-is(q1($ro_row), 't|t', 'read-only transaction: xact_outcome stays NULL after commit');
+is(q1($ro_row), '2|t|t', 'read-only transaction: xact_outcome stays NULL after commit');
 is(q1($verify), 't|t|t|', 'xact_outcome filled in: verify_audit() still ok (outside the hash)');
 
 # -- 8. append-only, even for a superuser
@@ -307,12 +364,17 @@ foreach my $sql (
 is(q1($snapshot), $snap, 'append-only: the log is unchanged');
 
 # -- 9. tampering (last: it breaks the chain)
+# completion rows: each has a k to edit and a match list
 my @ids = split /\n/,
-  q1("SELECT id FROM biocrypt.audit_log WHERE operation = 'identify' ORDER BY id");
+  q1("SELECT id FROM biocrypt.audit_log WHERE operation = 'identify' AND outcome = 'ok' ORDER BY id");
 my $edit = $ids[2];
 my $gap  = $ids[5];
 ok($gap > $edit + 1 && $gap < $ids[-1], 'tamper: rows chosen in the middle of the chain');
 my $replica = 'SET session_replication_role = replica; ';
+# verify_audit()'s bad ranges as [first_id, last_id, problem]
+my $ranges = "SELECT (SELECT jsonb_agg(jsonb_build_array(r->'first_id', r->'last_id', r->>'problem') "
+  . "ORDER BY (r->>'first_id')::bigint) FROM jsonb_array_elements(v.bad_ranges) r)::text "
+  . "FROM biocrypt.verify_audit() v";
 q1($replica . "UPDATE biocrypt.audit_log SET k = k + 1 WHERE id = $edit");
 is(q1($verify), "f|t|t|$edit", 'edited k: verify_audit() reports that row');
 # undoing the edit restores the chain: the hash covers the value, nothing else
@@ -324,14 +386,18 @@ is(q1($verify), "f|t|t|$edit", 'edited matches: verify_audit() reports that row'
 q1($replica . "UPDATE biocrypt.audit_log SET matches = '$matches' WHERE id = $edit");
 is(q1($verify), 't|t|t|', 'matches restored: verify_audit() ok again');
 
-# a deleted middle row: the row after the gap is the first bad one
+# a deleted middle row: its id is the first bad one, a missing range
 q1($replica . "DELETE FROM biocrypt.audit_log WHERE id = $gap");
 is(q1("SELECT count(*) FROM biocrypt.audit_log WHERE id IN ($gap, $gap + 1)"),
 	'1', 'tamper: a middle row deleted, its successor kept');
-is(q1($verify), 'f|t|t|' . ($gap + 1), 'deleted row: verify_audit() reports the id after the gap');
+is(q1($verify), "f|t|t|$gap", 'deleted row: verify_audit() reports the missing id');
+is(q1($ranges), "[[$gap, $gap, \"missing\"]]", 'deleted row: bad_ranges has it as missing');
 # an edit before the gap comes first
 q1($replica . "UPDATE biocrypt.audit_log SET k = k + 1 WHERE id = $edit");
 is(q1($verify), "f|t|t|$edit", 'edit before the gap: verify_audit() reports the edited id');
+is( q1($ranges),
+	"[[$edit, $edit, \"altered\"], [$gap, $gap, \"missing\"]]",
+	'edit before the gap: bad_ranges lists the altered row, then the missing one');
 
 $node->stop;
 
