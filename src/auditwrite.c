@@ -219,8 +219,6 @@ static void
 LoadHead(void)
 {
 	HeapTuple	head;
-	Datum		values[AUDIT_NCOLUMNS];
-	bool		nulls[AUDIT_NCOLUMNS];
 	bool		key_stored;
 
 	log_rowtype = AuditCheckTable(log_attnum);
@@ -230,6 +228,9 @@ LoadHead(void)
 	memset(head_hash, 0, AUDIT_HASH_BYTES);
 	if (head != NULL)
 	{
+		Datum		values[AUDIT_NCOLUMNS];
+		bool		nulls[AUDIT_NCOLUMNS];
+
 		heap_deform_tuple(head, SPI_tuptable->tupdesc, values, nulls);
 		/* a chain older than its stored key: its head must verify first */
 		if (!key_stored && !AuditRowHashMatches(values, nulls))
@@ -457,6 +458,21 @@ ForgetIds(AuditWriteItem *items, int n, const char *sqlstate)
 }
 
 /*
+ * Log why a write failed, without its DETAIL or CONTEXT: those can quote
+ * the failing row (a constraint's "Failing row contains ..."), and the
+ * server log holds no audit values.
+ */
+static void
+ReportWriteFailure(const ErrorData *edata, int n)
+{
+	ereport(LOG,
+			(errcode(edata->sqlerrcode),
+			 errmsg("biocrypt: the audit worker could not write %d %s: %s", n,
+					n == 1 ? "event" : "events", edata->message),
+			 edata->hint ? errhint("%s", edata->hint) : 0));
+}
+
+/*
  * One transaction: the rows (together, or each alone), then the outcomes
  * when asked.  false if it failed; *setup_failed when it failed before any
  * row (the table, the key), where writing rows alone would not help.
@@ -511,15 +527,18 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(cxt);
 		pgstat_report_activity(STATE_IDLE, NULL);
+		ReportWriteFailure(edata, n);
 		head_loaded = false;
 		ForgetIds(items, n, unpack_sql_state(edata->sqlerrcode));
-		FreeErrorData(edata);
 		*setup_failed = !setup_done;
+		/* nothing can be written now: no retry until the next event */
+		if (*setup_failed)
+			*open = false;
+		FreeErrorData(edata);
 		ok = false;
 	}
 	PG_END_TRY();
@@ -683,8 +702,6 @@ CloseBegunRows(const char *cond, Oid argtype, Datum arg)
 static int64
 ClosedThrough(int64 *head)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(AuditChainId())};
 	int64		mark = 0;
 
 	*head = 0;
@@ -692,6 +709,8 @@ ClosedThrough(int64 *head)
 	StartTransactionCommand();
 	if (OidIsValid(get_extension_oid("biocrypt", true)))
 	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		args[1] = {CStringGetTextDatum(AuditChainId())};
 		bool		isnull;
 
 		SPI_connect();

@@ -273,9 +273,15 @@ is( q1(
 	SELECT relation, templates_compared,
 	       matches = jsonb_build_array(jsonb_build_object('key_id', 1, 'epoch',
 	                   (SELECT epoch::text FROM biocrypt.keys WHERE id = 1)))
-	FROM biocrypt.audit_log WHERE operation = 'destroy'}),
+	FROM biocrypt.audit_log WHERE operation = 'destroy' AND outcome = 'ok'}),
 	'biocrypt.keys|0|t',
 	'destroy: one audit row with the key id and its epoch');
+is( q1(
+		'a', q{
+	SELECT outcome, sqlstate, matches
+	FROM biocrypt.audit_log WHERE operation = 'destroy' AND outcome <> 'ok'}),
+	'denied|42704|[{"id": "99", "function": "destroy_key"}]',
+	'destroy: the refused destroy_key(99) is recorded, with the request');
 is(-s $destroyed_file, 16 * $n_destroyed, 'destroy: 16 bytes in the cluster list');
 
 like(fails($node, 'a', sprintf($verify1, 1), 'a: verify under the destroyed key'),
@@ -474,8 +480,9 @@ is( q1(
 		'biocrypt.keys:-:1:[{"keys": 1, "action": "rotate_key"}]',
 		'big:tpl:4000:[{"action": "reencrypt"}]',
 		'big:tpl:6001:[{"action": "reencrypt"}]',
-		'big:tpl:0:[{"action": "reencrypt"}]'),
-	'rotate: every rotate_key() and reencrypt() audited');
+		'big:tpl:0:[{"action": "reencrypt"}]',
+		'-:-:0:[{"col": "tpl", "tbl": "big", "function": "reencrypt", "max_rows": "0"}]'),
+	'rotate: every rotate_key() and reencrypt() audited, the refused one too');
 
 # progress of a running reencrypt(): hold a lock on the table's last row so
 # that the call waits in its last batch, and watch it from another session
@@ -661,9 +668,9 @@ is($rk->safe_psql('postgres', $r_kcv), $kcv2, 'rewrapped: the new key is wrapped
 is($rk->safe_psql('postgres', $r_verify), '6/6', 'rewrapped: old and new templates verify');
 is( $rk->safe_psql(
 		'postgres',
-		"SELECT templates_compared, matches FROM biocrypt.audit_log WHERE operation = 'rotate' ORDER BY id"),
-	"3|[{\"keys\": 3, \"action\": \"rewrap_keys\"}]\n0|[{\"keys\": 0, \"action\": \"rewrap_keys\"}]",
-	'rewrap_keys(): audited as rotate');
+		"SELECT templates_compared, outcome, matches FROM biocrypt.audit_log WHERE operation = 'rotate' ORDER BY id"),
+	"0|denied|[{\"function\": \"rewrap_keys\"}]\n3|ok|[{\"keys\": 3, \"action\": \"rewrap_keys\"}]\n0|ok|[{\"keys\": 0, \"action\": \"rewrap_keys\"}]",
+	'rewrap_keys(): audited as rotate, the refused call (no new root key) too');
 
 # the procedure: rewrap_keys() in every database, orig and copy too; then
 # orig destroys its key: the copy, older than the destruction, must not
