@@ -11,7 +11,7 @@ OBJS = src/audit.o src/auditchain.o src/auditentries.o src/auditguard.o src/audi
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress inputs, listed one per feature (sql/ also holds extension scripts)
-REGRESS = type protect header tamper errors roles compare identify audit audit_values purpose review retention compliance audit_chain
+REGRESS = type protect header tamper errors roles compare identify audit guard audit_values purpose review retention compliance audit_chain
 REGRESS_OPTS = --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

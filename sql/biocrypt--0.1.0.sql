@@ -191,6 +191,9 @@ CREATE TRIGGER audit_log_append_only
 CREATE TRIGGER audit_log_no_truncate
 	BEFORE TRUNCATE ON biocrypt.audit_log
 	FOR EACH STATEMENT EXECUTE FUNCTION biocrypt.audit_guard();
+-- fire under every session_replication_role: "replica" skips ordinary triggers
+ALTER TABLE biocrypt.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
+ALTER TABLE biocrypt.audit_log ENABLE ALWAYS TRIGGER audit_log_no_truncate;
 
 CREATE FUNCTION biocrypt.verify_audit(OUT ok boolean, OUT rows_checked bigint,
 		OUT first_bad_id bigint, OUT bad_ranges jsonb)

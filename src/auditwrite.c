@@ -458,18 +458,23 @@ ForgetIds(AuditWriteItem *items, int n, const char *sqlstate)
 }
 
 /*
- * Log why a write failed, without its DETAIL or CONTEXT: those can quote
- * the failing row (a constraint's "Failing row contains ..."), and the
- * server log holds no audit values.
+ * Log why a write failed.  The DETAIL of a data or constraint error (SQLSTATE
+ * classes 22 and 23) is left out, and so is any CONTEXT: they can quote the
+ * failing row ("Failing row contains ..."), and the server log holds no
+ * audit values.
  */
 static void
 ReportWriteFailure(const ErrorData *edata, int n)
 {
+	const char *state = unpack_sql_state(edata->sqlerrcode);
+	bool		row_data = strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0;
+
 	ereport(LOG,
 			(errcode(edata->sqlerrcode),
-			 errmsg("biocrypt: the audit worker could not write %d %s: %s", n,
-					n == 1 ? "event" : "events", edata->message),
-			 edata->hint ? errhint("%s", edata->hint) : 0));
+			 errmsg_internal("%s", edata->message),
+			 edata->detail && !row_data ? errdetail_internal("%s", edata->detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0,
+			 errcontext("biocrypt audit worker writing %d %s", n, n == 1 ? "event" : "events")));
 }
 
 /*

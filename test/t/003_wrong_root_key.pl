@@ -256,7 +256,7 @@ is($node->safe_psql('postgres', $log_sql),
 # the worker says why, each time it is asked to write
 my $log_b = slurp_file($node->logfile, $log_offset);
 ok( $log_b =~
-	  /\[$wpid\] ERROR:  biocrypt: the root key does not match the key ring\n[^\n]*\[$wpid\] DETAIL:  /,
+	  /\[$wpid\] LOG:  biocrypt: the root key does not match the key ring\n[^\n]*\[$wpid\] DETAIL:  /,
 	'key B: the server log has the audit worker\'s refusal');
 
 # -- back to key A
