@@ -603,6 +603,22 @@ AuditRecordNoWait(AuditEvent *ev)
 }
 
 /*
+ * An event about to be queued: its end time, its transaction if it has one
+ * by now; returns how long it may take to get a slot (and, for a caller
+ * that waits, to be written).
+ */
+static TimestampTz
+Seal(AuditEvent *ev)
+{
+	if (audit_shared == NULL)
+		AuditUnavailable("biocrypt is not preloaded");
+	ev->ended_at = GetCurrentTimestamp();
+	if (!FullTransactionIdIsValid(ev->xid))
+		ev->xid = GetTopFullTransactionIdIfAny();
+	return TimestampTzPlusMilliseconds(ev->ended_at, biocrypt_audit_timeout);
+}
+
+/*
  * Hand an event to the worker and go on without waiting for its row: the
  * completion of an access whose begun row is already on record.  Waits
  * only for a free slot; its matches must fit in the slot.  The worker
@@ -618,13 +634,7 @@ AuditRecordLater(AuditEvent *ev)
 	return;
 #endif
 	Assert(ev->matches_dsm == DSM_HANDLE_INVALID);
-	if (audit_shared == NULL)
-		AuditUnavailable("biocrypt is not preloaded");
-	ev->ended_at = GetCurrentTimestamp();
-	if (!FullTransactionIdIsValid(ev->xid))
-		ev->xid = GetTopFullTransactionIdIfAny();
-	(void) Enqueue(ev, TimestampTzPlusMilliseconds(ev->ended_at, biocrypt_audit_timeout),
-				   &ticket, true);
+	(void) Enqueue(ev, Seal(ev), &ticket, true);
 }
 
 /*
@@ -681,12 +691,7 @@ AuditRecord(AuditEvent *ev)
 	/* benchmark builds only: the floor that audited accesses are measured against */
 	return 0;
 #endif
-	if (audit_shared == NULL)
-		AuditUnavailable("biocrypt is not preloaded");
-	ev->ended_at = GetCurrentTimestamp();
-	if (!FullTransactionIdIsValid(ev->xid))
-		ev->xid = GetTopFullTransactionIdIfAny();
-	deadline = TimestampTzPlusMilliseconds(ev->ended_at, biocrypt_audit_timeout);
+	deadline = Seal(ev);
 	if (!exit_callback_registered)
 	{
 		before_shmem_exit(AuditBackendExit, (Datum) 0);

@@ -9,14 +9,15 @@
  * decryption (AuditBegin), or before COPY TO sends its first row, the
  * event's "begun" row is committed: whatever path a value derived from a
  * template then takes out of the server (a streamed row, a cursor, a
- * NOTICE, an error message, a sequence), the access is already on record.  The relation and column come
- * from the call's first argument as planned: a Var of a table scanned by
- * the executor that is running the call (ExecutorRun/ExecutorFinish keep a
- * stack of them).  When the executor ends, its events are recorded, and the
- * statement does not complete until they have committed.  A statement that
- * fails records its events with outcome "error" on the way out (abort and
- * subtransaction-abort callbacks), without waiting: the access already
- * failed.  Calls outside any executor (PL/pgSQL simple expressions, COPY
+ * NOTICE, an error message, a sequence), the access is already on record.
+ * The relation and column come from the call's first argument as planned
+ * (auditsite.c), in the executor that is running the call
+ * (ExecutorRun/ExecutorFinish keep a stack of them).  When the executor
+ * ends, its events' completions are recorded: the statement waits for
+ * them, except for comparisons and exports, whose begun row is already on
+ * record (MayRecordLater).  A statement that fails records its events with
+ * outcome "error" on the way out (abort and subtransaction-abort
+ * callbacks), without waiting: the access already failed.  Calls outside any executor (PL/pgSQL simple expressions, COPY
  * FROM defaults) belong to the top-level statement and are recorded when
  * it ends.
  *
@@ -36,8 +37,6 @@
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/elog.h"
-#include "utils/float.h"
-#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -307,7 +306,10 @@ MayRecordLater(const AuditEvent *ev)
 		 ev->operation == AUDIT_OP_EXPORT);
 }
 
-/* Record p (waiting for its row unless it may go later); it leaves the pending list first. */
+/*
+ * Record p, waiting for its row unless it may go later; it leaves the
+ * pending list first.
+ */
 static void
 RecordPending(Pending *p)
 {

@@ -456,8 +456,35 @@ TakeAbandoned(int64 *ids, int64 *mark)
 }
 
 /*
+ * Put back accesses that could not be closed: as gone (no owner), so that
+ * the next sweep tries them again and the mark stays before them.
+ */
+static void
+ReturnAbandoned(const int64 *ids, int n)
+{
+	AuditDatabase *db;
+
+	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
+	db = AuditFindDatabase(MyDatabaseId, true);
+	for (int i = 0; i < n; i++)
+	{
+		if (db->nopen == AUDIT_MAX_OPEN)
+		{
+			if (db->untracked_min == 0 || ids[i] < db->untracked_min)
+				db->untracked_min = ids[i];
+			continue;
+		}
+		db->open[db->nopen].begun_id = ids[i];
+		db->open[db->nopen].owner_pid = 0;
+		db->nopen++;
+	}
+	LWLockRelease(audit_shared->lock);
+}
+
+/*
  * Close the accesses whose backends died without completing them, and
- * move the chain's mark; a failure is logged and tried again later.
+ * move the chain's mark; a failure is logged and tried again at the next
+ * sweep.
  */
 static void
 SweepOpen(int64 *last_mark)
@@ -466,12 +493,13 @@ SweepOpen(int64 *last_mark)
 	int64		ids[AUDIT_MAX_OPEN];
 	int64		mark;
 	int			n = TakeAbandoned(ids, &mark);
+	volatile bool closed = n == 0;
 
 	PG_TRY();
 	{
 		if (n > 0)
-			(void) AuditWriteIncomplete(ids, n);
-		if (mark > *last_mark)
+			closed = AuditWriteIncomplete(ids, n) >= 0;
+		if (closed && mark > *last_mark)
 		{
 			AuditWriteClosedThrough(mark);
 			*last_mark = mark;
@@ -486,6 +514,8 @@ SweepOpen(int64 *last_mark)
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
+	if (!closed)
+		ReturnAbandoned(ids, n);
 }
 
 /*

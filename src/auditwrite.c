@@ -457,6 +457,25 @@ ForgetIds(AuditWriteItem *items, int n, const char *sqlstate)
 	}
 }
 
+/* Start a transaction of the worker's own, with SPI and a snapshot. */
+static void
+BeginWork(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+/* Commit what BeginWork started. */
+static void
+EndWork(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
 /*
  * Log why a write failed.  The DETAIL of a data or constraint error (SQLSTATE
  * classes 22 and 23) is left out, and so is any CONTEXT: they can quote the
@@ -492,10 +511,7 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 
 	PG_TRY();
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		BeginWork();
 		pgstat_report_activity(STATE_RUNNING, "biocrypt: writing audit records");
 		if (!head_loaded && !OidIsValid(get_extension_oid("biocrypt", true)))
 		{
@@ -520,9 +536,7 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 			if (resolve)
 				*open = ResolveOutcomes() || BatchHasXid(items, n);
 		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		EndWork();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		pgstat_report_stat(false);
 	}
@@ -654,7 +668,8 @@ OpenBegunRows(const char *cond, Oid argtype, Datum arg, uint64 *n)
 
 /*
  * Write an incomplete completion for each begun row of this chain that
- * matches cond and has none yet; returns how many.  Reads them in one
+ * matches cond and has none yet; returns how many, or -1 if they could not
+ * be written.  Reads them in one
  * transaction and writes them in the next, as a batch.
  */
 static int64
@@ -668,16 +683,13 @@ CloseBegunRows(const char *cond, Oid argtype, Datum arg)
 	AuditEvent *evs;
 	AuditWriteItem *items;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
+	BeginWork();
 	if (!OidIsValid(get_extension_oid("biocrypt", true)))
 	{
-		CommitTransactionCommand();
+		EndWork();
 		MemoryContextSwitchTo(cxt);
 		return 0;
 	}
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
 	rows = OpenBegunRows(cond, argtype, arg, &n);
 	MemoryContextSwitchTo(cxt);
 	evs = palloc0(sizeof(AuditEvent) * Max(n, 1));
@@ -691,12 +703,12 @@ CloseBegunRows(const char *cond, Oid argtype, Datum arg)
 		IncompleteFromBegun(values, nulls, &evs[i]);
 		items[i].ev = &evs[i];
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	EndWork();
 	MemoryContextSwitchTo(cxt);
-	if (n == 0 || !WriteTransaction(items, (int) n, false, false, &open, &setup_failed))
+	if (n == 0)
 		return 0;
+	if (!WriteTransaction(items, (int) n, false, false, &open, &setup_failed))
+		return -1;
 	return (int64) n;
 }
 
@@ -710,16 +722,13 @@ ClosedThrough(int64 *head)
 	int64		mark = 0;
 
 	*head = 0;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
+	BeginWork();
 	if (OidIsValid(get_extension_oid("biocrypt", true)))
 	{
 		Oid			argtypes[1] = {TEXTOID};
 		Datum		args[1] = {CStringGetTextDatum(AuditChainId())};
 		bool		isnull;
 
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
 		if (SPI_execute_with_args("SELECT coalesce((SELECT closed_through FROM biocrypt.audit_state "
 								  "WHERE chain_id = $1), 0), coalesce((SELECT max(id) "
 								  "FROM biocrypt.audit_log WHERE chain_id = $1), 0)",
@@ -729,10 +738,8 @@ ClosedThrough(int64 *head)
 										   SPI_tuptable->tupdesc, 1, &isnull));
 		*head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 2, &isnull));
-		SPI_finish();
-		PopActiveSnapshot();
 	}
-	CommitTransactionCommand();
+	EndWork();
 	return mark;
 }
 
@@ -748,10 +755,7 @@ AuditWriteClosedThrough(int64 id)
 	Oid			argtypes[2] = {TEXTOID, INT8OID};
 	Datum		args[2];
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	BeginWork();
 	args[0] = CStringGetTextDatum(AuditChainId());
 	args[1] = Int64GetDatum(id);
 	if (SPI_execute_with_args("INSERT INTO biocrypt.audit_state (chain_id, closed_through) "
@@ -759,9 +763,7 @@ AuditWriteClosedThrough(int64 id)
 							  "SET closed_through = excluded.closed_through, updated_at = now()",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "biocrypt: could not write biocrypt.audit_state");
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	EndWork();
 	MemoryContextSwitchTo(cxt);
 }
 
@@ -774,7 +776,8 @@ AuditWriteHead(void)
 
 /*
  * The accesses whose backends died before completing them: their begun
- * rows (ids) are closed as incomplete.  Returns the rows written.
+ * rows (ids) are closed as incomplete.  Returns the rows written, or -1 if
+ * they could not be written.
  */
 int64
 AuditWriteIncomplete(const int64 *ids, int n)
@@ -801,6 +804,9 @@ AuditWriteReconcile(void)
 	int64		mark = ClosedThrough(&head);
 	int64		written = mark < head ?
 		CloseBegunRows("l.id > $2", INT8OID, Int64GetDatum(mark)) : 0;
+
+	if (written < 0)
+		return 0;				/* the mark stays: the next start tries again */
 
 	if (written > 0)
 		ereport(LOG,

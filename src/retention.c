@@ -24,7 +24,6 @@
 #include "catalog/pg_type.h"
 #include "storage/itemptr.h"
 #include "storage/lmgr.h"
-#include "utils/json.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
