@@ -3,10 +3,19 @@ EXTENSION = biocrypt
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = biocrypt
-OBJS = src/audit.o src/auditchain.o src/auditentries.o src/auditguard.o src/auditrequest.o src/auditsite.o src/auditstmt.o src/auditworker.o src/auditwrite.o src/biocrypt.o src/compare.o src/envelope.o src/enrol.o src/identify.o \
-	src/iris.o src/jsonenc.o src/kernels.o src/kernels_x86.o src/keys.o src/policy.o src/purgeworker.o src/purpose.o src/retention.o src/review.o \
-	src/rotate.o src/seal.o src/secmem.o src/subxact.o \
-	src/template.o
+# one folder per layer, lowest first; see docs/architecture.md
+SRC_BASE = envelope jsonenc kernels kernels_x86
+SRC_CORE = secmem subxact
+SRC_CRYPTO = keys
+SRC_TEMPLATE = seal template
+SRC_AUDIT = audit auditchain auditentries auditguard auditrequest auditsite \
+	auditstmt auditworker auditwrite review
+SRC_MATCH = compare identify iris
+SRC_LIFECYCLE = enrol policy purgeworker purpose retention rotate
+OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
+	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
+	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \
+	$(SRC_LIFECYCLE:%=src/lifecycle/%.o) src/biocrypt.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
@@ -26,7 +35,7 @@ PROVE_TESTS = test/t/*.pl
 SODIUM_CFLAGS := $(shell pkg-config --cflags libsodium)
 SODIUM_LIBS := $(shell pkg-config --libs libsodium)
 # server headers as system headers: -Wextra then checks only our own code
-PG_CPPFLAGS = $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -I$(srcdir)/src $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(PG_CFLAGS_EXTRA)
 SHLIB_LINK = $(SODIUM_LIBS)
 
@@ -39,22 +48,22 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when one changes
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 # C unit tests: backend-free code (envelope parser, kernels, JSON encoders)
 # against references
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
 
-test/unit/envelope_test: test/unit/envelope_test.c src/envelope.c src/envelope.h src/halfutils.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/envelope_test.c src/envelope.c $(SODIUM_LIBS) -lm
+test/unit/envelope_test: test/unit/envelope_test.c src/base/envelope.c src/base/envelope.h src/base/halfutils.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/envelope_test.c src/base/envelope.c $(SODIUM_LIBS) -lm
 
 # no -march: kernels.c picks its SIMD path at run time
-test/unit/kernels_test: test/unit/kernels_test.c src/kernels.c src/kernels_x86.c \
-		src/kernels.h src/kernels_internal.h src/halfutils.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/kernels.c src/kernels_x86.c -lm
+test/unit/kernels_test: test/unit/kernels_test.c src/base/kernels.c src/base/kernels_x86.c \
+		src/base/kernels.h src/base/kernelbody.h src/base/halfutils.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/base/kernels.c src/base/kernels_x86.c -lm
 
-test/unit/jsonenc_test: test/unit/jsonenc_test.c src/jsonenc.c src/jsonenc.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/jsonenc_test.c src/jsonenc.c -lm
+test/unit/jsonenc_test: test/unit/jsonenc_test.c src/base/jsonenc.c src/base/jsonenc.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/jsonenc_test.c src/base/jsonenc.c -lm
 
 UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_test
 
@@ -83,11 +92,11 @@ unit: $(UNIT_TESTS)
 # fuzz-smoke runs each briefly on its own corpus, in its own work directory
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
 
-test/fuzz/fuzz_envelope: test/fuzz/fuzz_envelope.c src/envelope.c src/envelope.h
-	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_envelope.c src/envelope.c
+test/fuzz/fuzz_envelope: test/fuzz/fuzz_envelope.c src/base/envelope.c src/base/envelope.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_envelope.c src/base/envelope.c
 
-test/fuzz/fuzz_jsonenc: test/fuzz/fuzz_jsonenc.c src/jsonenc.c src/jsonenc.h
-	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jsonenc.c src/jsonenc.c
+test/fuzz/fuzz_jsonenc: test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c src/base/jsonenc.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c
 
 fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc
 	mkdir -p test/fuzz/work_envelope test/fuzz/work_jsonenc
@@ -102,7 +111,7 @@ cppcheck:
 		--inline-suppr --error-exitcode=1 -Isrc -I$(shell $(PG_CONFIG) --includedir-server) \
 		--suppress=missingIncludeSystem --suppress=missingInclude \
 		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \
-		src/*.c test/unit/*.c test/fuzz/*.c
+		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c
 
 # the portable path on another architecture: cross-build the backend-free
 # unit tests for aarch64 and run them under qemu-user
@@ -111,11 +120,11 @@ ARM64_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc -static
 
 unit-arm64:
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/kernels_test.arm64 \
-		test/unit/kernels_test.c src/kernels.c src/kernels_x86.c -lm
+		test/unit/kernels_test.c src/base/kernels.c src/base/kernels_x86.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/envelope_test.arm64 \
-		test/unit/envelope_test.c src/envelope.c -lm
+		test/unit/envelope_test.c src/base/envelope.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/jsonenc_test.arm64 \
-		test/unit/jsonenc_test.c src/jsonenc.c -lm
+		test/unit/jsonenc_test.c src/base/jsonenc.c -lm
 	qemu-aarch64 test/unit/kernels_test.arm64
 	qemu-aarch64 test/unit/envelope_test.arm64
 	qemu-aarch64 test/unit/jsonenc_test.arm64

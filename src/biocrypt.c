@@ -17,7 +17,7 @@
 #include "utils/guc.h"
 
 #include "biocrypt.h"
-#include "audit.h"
+#include "audit/audit.h"
 
 PG_MODULE_MAGIC;
 

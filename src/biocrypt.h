@@ -13,7 +13,7 @@
 #include "access/attnum.h"
 #include "utils/array.h"
 
-#include "envelope.h"
+#include "base/envelope.h"
 
 #define BIOCRYPT_KEY_BYTES		32
 

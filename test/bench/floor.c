@@ -41,9 +41,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "envelope.h"
-#include "halfutils.h"
-#include "kernels.h"
+#include "base/envelope.h"
+#include "base/halfutils.h"
+#include "base/kernels.h"
 
 /*
  * identify() parses with EnvelopeParseForDecrypt (lengths and bounds, label

@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "envelope.h"
+#include "base/envelope.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -28,7 +28,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "jsonenc.h"
+#include "base/jsonenc.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -15,8 +15,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "envelope.h"
-#include "halfutils.h"
+#include "base/envelope.h"
+#include "base/halfutils.h"
 
 #include <float.h>
 #include <inttypes.h>

@@ -19,7 +19,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "jsonenc.h"
+#include "base/jsonenc.h"
 
 #include <float.h>
 #include <inttypes.h>

@@ -19,8 +19,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "kernels.h"
-#include "halfutils.h"
+#include "base/kernels.h"
+#include "base/halfutils.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -12,8 +12,8 @@
 #include "fmgr.h"
 #include "utils/memutils.h"
 
-#include "envelope.h"
-#include "kernels.h"
+#include "base/envelope.h"
+#include "base/kernels.h"
 
 /* Common part: wiped memory and the raw argument bytes it came from. */
 typedef struct ProbeHeader

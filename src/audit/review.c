@@ -23,7 +23,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 /* The identify row reviewed: its gallery and column (in SPI). */

@@ -33,9 +33,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
-#include "compare.h"
+#include "match/probe.h"
 
 #define IDENTIFY_MAX_K			10000
 #define IDENTIFY_BATCH_BYTES	(256 * 1024)

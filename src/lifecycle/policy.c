@@ -42,7 +42,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 #define NONCE_KEY_BYTES		24

@@ -39,8 +39,8 @@
 #include "utils/wait_event.h"
 
 #include "biocrypt.h"
-#include "audit.h"
-#include "jsonenc.h"
+#include "audit/audit.h"
+#include "base/jsonenc.h"
 
 /* time between checks while waiting, in ms */
 #define AUDIT_POLL_MS	100

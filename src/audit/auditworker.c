@@ -48,7 +48,7 @@
 #include "utils/xid8.h"
 
 #include "biocrypt.h"
-#include "audit.h"
+#include "audit/audit.h"
 
 #define WORKER_NAP_MS			1000
 #define WORKER_IDLE_EXIT_MS		60000

@@ -28,7 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 /* Append one argument as JSON: its output text, or null. */

@@ -36,7 +36,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 #define REENCRYPT_BLOCKS		128	/* blocks read per batch */

@@ -17,7 +17,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "envelope.h"
+#include "base/envelope.h"
 
 #include <string.h>
 

@@ -30,7 +30,7 @@
 #include "utils/lsyscache.h"
 
 #include "biocrypt.h"
-#include "audit.h"
+#include "audit/audit.h"
 
 #define AUDIT_HASH_VERSION	"biocrypt-audit-v2"
 #define VERIFY_BATCH		1000

@@ -20,7 +20,7 @@
 #include "utils/builtins.h"
 
 #include "biocrypt.h"
-#include "compare.h"
+#include "match/probe.h"
 
 /* Refuse a template that is not a bit code of code_len bytes. */
 void

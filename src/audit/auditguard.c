@@ -73,7 +73,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 
 static bool allow_audit_maintenance = false;
 

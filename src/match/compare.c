@@ -28,10 +28,10 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
-#include "compare.h"
-#include "kernels.h"
+#include "match/probe.h"
+#include "base/kernels.h"
 
 typedef enum
 {

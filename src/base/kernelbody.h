@@ -14,8 +14,8 @@
 
 #include <string.h>
 
-#include "halfutils.h"
-#include "kernels.h"
+#include "base/halfutils.h"
+#include "base/kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KERNELS_X86 1

@@ -34,7 +34,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 #define RETENTION_MAX_YEARS 100

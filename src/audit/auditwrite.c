@@ -45,7 +45,7 @@
 #include "utils/xid8.h"
 
 #include "biocrypt.h"
-#include "audit.h"
+#include "audit/audit.h"
 
 /* The worker's view of its chain's head. */
 static bool head_loaded = false;

@@ -28,7 +28,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 static char *biocrypt_purpose = NULL;

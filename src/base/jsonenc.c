@@ -17,7 +17,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "jsonenc.h"
+#include "base/jsonenc.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -23,7 +23,7 @@
 #include "utils/datetime.h"
 #include "utils/memutils.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 void

@@ -16,7 +16,7 @@
  */
 #include <math.h>
 
-#include "kernels_internal.h"
+#include "base/kernelbody.h"
 
 /* Portable wrappers, one per operation. */
 static float

@@ -42,7 +42,7 @@
 #include "utils/rel.h"
 #include "storage/dsm.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 typedef struct Pending

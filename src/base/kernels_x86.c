@@ -11,7 +11,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "kernels_internal.h"
+#include "base/kernelbody.h"
 
 #ifdef KERNELS_X86
 

@@ -29,9 +29,9 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
-#include "halfutils.h"
+#include "base/halfutils.h"
 
 #define BIOCRYPT_ADMIN_ROLE	"biocrypt_admin"
 

@@ -59,7 +59,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "biocrypt.h"
 
 #define KDF_CTX_TEMPLATES	"bctmplkw"	/* wraps template data keys */
