@@ -4,7 +4,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
-SRC_BASE = envelope jsonenc kernels kernels_x86
+SRC_BASE = aead envelope jsonenc kernels kernels_x86 quantise
 SRC_CORE = secmem subxact
 SRC_CRYPTO = keys
 SRC_TEMPLATE = seal template

@@ -31,7 +31,7 @@
 
 #include "audit/audit.h"
 #include "biocrypt.h"
-#include "base/halfutils.h"
+#include "base/quantise.h"
 
 #define BIOCRYPT_ADMIN_ROLE	"biocrypt_admin"
 
@@ -276,48 +276,6 @@ DefaultedLabels(FunctionCallInfo fcinfo, int subj)
 		(PG_ARGISNULL(subj + 2) ? POLICY_DEFAULT_PURPOSES : 0);
 }
 
-/* Quantise an embedding into the payload format of hdr. */
-static void
-Quantise(const EnvelopeHeader *hdr, const float4 *x, uint8 *out)
-{
-	int			n = (int) hdr->dims;
-
-	if (hdr->format == ENVELOPE_FORMAT_F32)
-		memcpy(out, x, sizeof(float4) * n);
-	else if (hdr->format == ENVELOPE_FORMAT_F16)
-	{
-		for (int i = 0; i < n; i++)
-		{
-			uint16		h = HalfFromFloat(x[i]);
-
-			if ((h & 0x7fff) == HALF_INF)
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("biocrypt: embedding value out of range for f16"),
-						 errdetail("f16 holds magnitudes below 65520."),
-						 errhidestmt(true)));
-			memcpy(out + 2 * i, &h, 2);
-		}
-	}
-	else
-	{
-		/* i8: symmetric, one scale per template so that max |x| maps to 127 */
-		float4		maxabs = 0;
-		float4		scale;
-
-		for (int i = 0; i < n; i++)
-			maxabs = Max(maxabs, fabsf(x[i]));
-		scale = maxabs / 127.0f;
-		memcpy(out, &scale, sizeof(scale));
-		for (int i = 0; i < n; i++)
-		{
-			long		q = scale > 0 ? lrintf(x[i] / scale) : 0;
-
-			out[4 + i] = (uint8) (int8) Max(-127, Min(127, q));
-		}
-	}
-}
-
 /* Zero a plaintext argument if detoasting made a private copy of it. */
 static void
 WipeDetoasted(void *value, Datum original)
@@ -344,8 +302,12 @@ SealPayload(EnvelopeHeader *hdr, const float4 *x, const uint8 *code,
 			if (mask != NULL)
 				memcpy(plain->data + codelen, mask, codelen);
 		}
-		else
-			Quantise(hdr, x, plain->data);
+		else if (!QuantiseVector(hdr, x, plain->data))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("biocrypt: embedding value out of range for f16"),
+					 errdetail("f16 holds magnitudes below 65520."),
+					 errhidestmt(true)));
 		result = SealTemplate(hdr, plain->data);
 	}
 	PG_FINALLY();
@@ -533,34 +495,6 @@ OpenForReveal(FunctionCallInfo fcinfo, EnvelopeHeader *hdr, bool want_bits)
 	return OpenTemplate(tpl, hdr);
 }
 
-/* Expand a decrypted payload to float4 values. */
-static void
-Dequantise(const EnvelopeHeader *hdr, const uint8 *p, float4 *out)
-{
-	int			n = (int) hdr->dims;
-
-	if (hdr->format == ENVELOPE_FORMAT_F32)
-		memcpy(out, p, sizeof(float4) * n);
-	else if (hdr->format == ENVELOPE_FORMAT_F16)
-	{
-		for (int i = 0; i < n; i++)
-		{
-			uint16		h;
-
-			memcpy(&h, p + 2 * i, 2);
-			out[i] = HalfToFloat(h);
-		}
-	}
-	else
-	{
-		float4		scale;
-
-		memcpy(&scale, p, sizeof(scale));
-		for (int i = 0; i < n; i++)
-			out[i] = (float4) (int8) p[4 + i] * scale;
-	}
-}
-
 PG_FUNCTION_INFO_V1(biocrypt_reveal);
 /* reveal(tpl) RETURNS real[]: the embedding, for admins, audited. */
 Datum
@@ -580,7 +514,7 @@ biocrypt_reveal(PG_FUNCTION_ARGS)
 	ARR_DIMS(result)[0] = dims;
 	ARR_LBOUND(result)[0] = 1;
 	/* cppcheck-suppress invalidPointerCast ; array data of a real[] */
-	Dequantise(&hdr, plain->data, (float4 *) ARR_DATA_PTR(result));
+	DequantiseVector(&hdr, plain->data, (float4 *) ARR_DATA_PTR(result));
 	SecmemRelease(plain);
 	PG_RETURN_ARRAYTYPE_P(result);
 }

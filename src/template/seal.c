@@ -17,26 +17,12 @@
 
 #include "utils/timestamp.h"
 
+#include "base/aead.h"
 #include "biocrypt.h"
 
 #ifdef WORDS_BIGENDIAN
 #error "biocrypt stores little-endian payloads and does not support big-endian hosts"
 #endif
-
-/* AEAD-encrypt plain into out (payload_len + tag) under dek. */
-static void
-Encrypt(const EnvelopeHeader *hdr, const uint8 *ad, const uint8 *nonce,
-		const uint8 *plain, const uint8 *dek, uint8 *out)
-{
-	if (hdr->cipher == ENVELOPE_CIPHER_AES256GCM)
-		crypto_aead_aes256gcm_encrypt(out, NULL, plain, hdr->payload_len,
-									  ad, hdr->header_len, NULL, nonce, dek);
-	else
-		crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, plain,
-												   hdr->payload_len, ad,
-												   hdr->header_len, NULL,
-												   nonce, dek);
-}
 
 /*
  * Seal plain (hdr->payload_len bytes, described by hdr) into a new
@@ -61,9 +47,7 @@ SealTemplate(EnvelopeHeader *hdr, const uint8 *plain)
 	SET_VARSIZE(result, VARHDRSZ + hdr->total_len);
 	env = (uint8 *) VARDATA(result);
 	EnvelopeWriteHeader(hdr, env);
-	randombytes_buf(env + hdr->header_len, hdr->nonce_len);
-	Encrypt(hdr, env, env + hdr->header_len, plain, dek,
-			env + hdr->header_len + hdr->nonce_len);
+	AeadSeal(hdr, env, plain, dek);
 	return result;
 }
 
@@ -127,33 +111,22 @@ CheckCipherAvailable(uint8 cipher)
 void
 DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst)
 {
-	const uint8 *env = (const uint8 *) VARDATA_ANY(tpl);
-	const uint8 *nonce = env + hdr->header_len;
+	const uint8 *key = NULL;
+	const void *aes_state = NULL;
 	int			rc;
 
 	CheckCipherAvailable(hdr->cipher);
 	if (hdr->cipher == ENVELOPE_CIPHER_AES256GCM)
-		rc = crypto_aead_aes256gcm_decrypt_afternm(dst, NULL, NULL,
-												   nonce + hdr->nonce_len,
-												   hdr->payload_len + ENVELOPE_TAG_SIZE,
-												   env, hdr->header_len, nonce,
-												   KeysGetAesState(hdr->key_id));
+		aes_state = KeysGetAesState(hdr->key_id);
 	else
-		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL,
-														nonce + hdr->nonce_len,
-														hdr->payload_len + ENVELOPE_TAG_SIZE,
-														env, hdr->header_len,
-														nonce,
-														KeysGetDek(hdr->key_id, hdr->cipher));
+		key = KeysGetDek(hdr->key_id, hdr->cipher);
+	rc = AeadOpen(hdr, (const uint8 *) VARDATA_ANY(tpl), key, aes_state, dst);
 	if (rc != 0)
-	{
-		sodium_memzero(dst, hdr->payload_len);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("biocrypt: protected template failed authentication"),
 				 errdetail("Its header, nonce, ciphertext or tag was altered, or it was sealed under another key."),
 				 errhidestmt(true)));
-	}
 }
 
 /*
