@@ -5,13 +5,13 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
 SRC_BASE = aead envelope jsonenc kernels kernels_x86 quantise
-SRC_CORE = secmem subxact
-SRC_CRYPTO = keys
-SRC_TEMPLATE = seal template
-SRC_AUDIT = audit auditchain auditentries auditguard auditrequest auditsite \
-	auditstmt auditworker auditwrite review
-SRC_MATCH = compare identify iris
-SRC_LIFECYCLE = enrol policy purgeworker purpose retention rotate
+SRC_CORE = catalog secmem session spi subxact worker
+SRC_CRYPTO = chainkey destroyed keys rewrap rootkey
+SRC_TEMPLATE = expiry purposes seal template
+SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
+	auditstmt auditworker auditwrite export review
+SRC_MATCH = compare identify iris probe
+SRC_LIFECYCLE = enrol keyadmin policy purgeworker purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
 	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \

@@ -1,29 +1,200 @@
 /*-------------------------------------------------------------------------
  *
  * biocrypt.c
- *		Module entry point: biocrypt must be preloaded.
+ *		Module entry point: settings in order, and one dispatcher for each
+ *		server hook, which calls the layers below (docs/architecture.md).
  *
  * The root key is read in the postmaster while preloading, so that every
  * backend inherits it and the server refuses to start without one.  Loading
  * biocrypt any other way (CREATE EXTENSION without shared_preload_libraries)
  * is an error, which stops CREATE EXTENSION before it installs anything.
  *
+ * Hooks live here only, so that no layer calls up into another to be told
+ * of a statement: the executor and utility hooks tell audit/ when queries
+ * run and fail, and tell lifecycle/ of renamed columns and dropped roles.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
-#include "postmaster/bgworker.h"
-#include "utils/guc.h"
+#include "nodes/parsenodes.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "tcop/utility.h"
 
-#include "biocrypt.h"
 #include "audit/audit.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "lifecycle/lifecycle.h"
+#include "match/match.h"
+#include "template/template.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Module load: refuse unless preloaded, then set up each module. */
+static shmem_request_hook_type prev_shmem_request = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+static ExecutorRun_hook_type prev_run = NULL;
+static ExecutorFinish_hook_type prev_finish = NULL;
+static ExecutorEnd_hook_type prev_end = NULL;
+static ProcessUtility_hook_type prev_utility = NULL;
+
+static void
+BiocryptShmemRequest(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	AuditShmemRequest();
+	RotateShmemRequest();
+}
+
+static void
+BiocryptShmemStartup(void)
+{
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	AuditShmemStartup();
+	RotateShmemStartup();
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Run and Finish: the audit follows which query a comparison belongs to,
+ * and catches an error's SQLSTATE on its way out for the events it fails.
+ */
+static void
+BiocryptExecutorRun(QueryDesc *qd, ScanDirection dir, uint64 count,
+					bool execute_once)
+{
+	int			depth;
+
+	AuditExportQueryBegin(qd);
+	depth = AuditExecBegin(qd);
+	PG_TRY();
+	{
+		if (prev_run)
+			prev_run(qd, dir, count, execute_once);
+		else
+			standard_ExecutorRun(qd, dir, count, execute_once);
+	}
+	PG_CATCH();
+	{
+		AuditExecEnd(depth, geterrcode());
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	AuditExecEnd(depth, 0);
+}
+
+static void
+BiocryptExecutorFinish(QueryDesc *qd)
+{
+	int			depth = AuditExecBegin(qd);
+
+	PG_TRY();
+	{
+		if (prev_finish)
+			prev_finish(qd);
+		else
+			standard_ExecutorFinish(qd);
+	}
+	PG_CATCH();
+	{
+		AuditExecEnd(depth, geterrcode());
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	AuditExecEnd(depth, 0);
+}
+
+/* End: the query's events are recorded once its parallel workers are done. */
+static void
+BiocryptExecutorEnd(QueryDesc *qd)
+{
+	uint64		rows = qd->estate != NULL ? qd->estate->es_processed : 0;
+
+	PG_TRY();
+	{
+		if (prev_end)
+			prev_end(qd);
+		else
+			standard_ExecutorEnd(qd);
+	}
+	PG_CATCH();
+	{
+		AuditNoteError(geterrcode());
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	AuditExportQueryEnd(qd, rows);
+	AuditExecDone(qd);
+}
+
+/*
+ * Utility statements: the guard refuses what would get around the audit;
+ * COPY TO is recorded; a renamed template column keeps its policy, and a
+ * dropped role's purpose grants go with it.
+ */
+static void
+BiocryptProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					   bool readOnlyTree, ProcessUtilityContext context,
+					   ParamListInfo params, QueryEnvironment *queryEnv,
+					   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	Oid			copied;
+
+	AuditGuardUtility(pstmt);
+	copied = AuditUtilityBegin(pstmt);
+	PG_TRY();
+	{
+		if (prev_utility)
+			prev_utility(pstmt, queryString, readOnlyTree, context, params,
+						 queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		AuditNoteError(geterrcode());
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	AuditUtilityEnd(copied, qc);
+	if (IsA(stmt, DropRoleStmt) && IsTransactionState())
+		PurposeForgetDroppedRoles();
+	if (IsA(stmt, RenameStmt) && IsTransactionState())
+		PolicyFollowRename((RenameStmt *) stmt);
+	AuditStatementDone();
+}
+
+static void
+InstallHooks(void)
+{
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = BiocryptShmemRequest;
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = BiocryptShmemStartup;
+	prev_run = ExecutorRun_hook;
+	ExecutorRun_hook = BiocryptExecutorRun;
+	prev_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = BiocryptExecutorFinish;
+	prev_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = BiocryptExecutorEnd;
+	prev_utility = ProcessUtility_hook;
+	ProcessUtility_hook = BiocryptProcessUtility;
+}
+
+/*
+ * Module load: refuse unless preloaded; read the root key; define the
+ * settings, lowest layer first; hooks; then the background workers.
+ */
 void
 _PG_init(void)
 {
@@ -32,48 +203,16 @@ _PG_init(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt must be loaded via shared_preload_libraries"),
 				 errhint("Add biocrypt to shared_preload_libraries in postgresql.conf, configure biocrypt.root_key_file or biocrypt.root_key_command, and restart the server.")));
+	SessionInit();
 	KeysInit();
+	ExpiryInit();
 	AuditInit();
 	AuditStmtInit();
 	AuditGuardInit();
-	PurposeInit();
-	RetentionInit();
-	PurgeWorkerInit();
-	RotateInit();
-	EnrolInit();
 	CompareInit();
+	EnrolInit();
+	InstallHooks();
+	AuditRegisterLauncher();
+	PurgeWorkerInit();
 	MarkGUCPrefixReserved("biocrypt");
-}
-
-/*
- * Describe one of biocrypt's background workers: its type (also its name),
- * entry point, flags and restart policy.
- */
-void
-BiocryptWorkerInit(BackgroundWorker *bgw, const char *type, const char *function,
-				   int flags, int restart_time)
-{
-	memset(bgw, 0, sizeof(*bgw));
-	bgw->bgw_flags = flags;
-	bgw->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw->bgw_restart_time = restart_time;
-	strlcpy(bgw->bgw_library_name, "biocrypt", BGW_MAXLEN);
-	strlcpy(bgw->bgw_function_name, function, BGW_MAXLEN);
-	strlcpy(bgw->bgw_name, type, BGW_MAXLEN);
-	strlcpy(bgw->bgw_type, type, BGW_MAXLEN);
-}
-
-/*
- * A worker for database dbid (its main argument), started on demand and
- * never restarted by the postmaster: whoever needs one starts another.
- */
-void
-BiocryptDatabaseWorkerInit(BackgroundWorker *bgw, const char *type,
-						   const char *function, Oid dbid)
-{
-	BiocryptWorkerInit(bgw, type, function,
-					   BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION,
-					   BGW_NEVER_RESTART);
-	snprintf(bgw->bgw_name, BGW_MAXLEN, "%s for database %u", type, dbid);
-	bgw->bgw_main_arg = ObjectIdGetDatum(dbid);
 }

@@ -38,8 +38,10 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "biocrypt.h"
-#include "audit/audit.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "template/template.h"
+#include "audit/audit_internal.h"
 #include "base/jsonenc.h"
 
 /* time between checks while waiting, in ms */
@@ -47,8 +49,6 @@
 
 AuditShared *audit_shared = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static int	biocrypt_audit_timeout = 10000;
 static int	biocrypt_required_confirmations = 2;
 
@@ -89,23 +89,20 @@ AuditOutcomeName(AuditOutcome outcome)
 	return outcome_names[outcome];
 }
 
-static void
+/* Shared memory for the queue (biocrypt.c's shmem_request_hook). */
+void
 AuditShmemRequest(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(AuditShared)));
 	RequestNamedLWLockTranche("biocrypt_audit", 1);
 }
 
-static void
+/* Attach the queue (shmem_startup_hook, under AddinShmemInitLock). */
+void
 AuditShmemStartup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	audit_shared = ShmemInitStruct("biocrypt audit", sizeof(AuditShared), &found);
 	if (!found)
 	{
@@ -113,10 +110,9 @@ AuditShmemStartup(void)
 		audit_shared->lock = &(GetNamedLWLockTranche("biocrypt_audit"))->lock;
 		ConditionVariableInit(&audit_shared->cv);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
-/* Preload: shared memory, settings and the launcher. */
+/* Preload: settings (biocrypt.c also asks for shared memory and the launcher). */
 void
 AuditInit(void)
 {
@@ -134,11 +130,6 @@ AuditInit(void)
 							2, 1, 100,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = AuditShmemRequest;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = AuditShmemStartup;
-	AuditRegisterLauncher();
 #ifdef BIOCRYPT_AUDIT_BYPASS
 	ereport(WARNING,
 			(errmsg("biocrypt: this build was made with BIOCRYPT_AUDIT_BYPASS: accesses are NOT audited"),
@@ -497,31 +488,6 @@ Abandon(AuditSlot *slot, uint64 ticket, const char *sqlstate)
 	LWLockRelease(audit_shared->lock);
 }
 
-/*
- * Was biocrypt installed by this very transaction?  Then the worker, in its
- * own transaction, cannot see the audit log yet.
- */
-static bool
-ExtensionIsNew(void)
-{
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tup;
-	bool		isnew = false;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("biocrypt"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		isnew = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return isnew;
-}
-
 /* Process exit while waiting (FATAL, terminate): let the slot go. */
 static void
 AuditBackendExit(int code, Datum arg)
@@ -553,7 +519,7 @@ SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
 	else
 		wake = RequestWorker(AuditFindDatabase(MyDatabaseId, true));
 	LWLockRelease(audit_shared->lock);
-	if (state == SLOT_FAILED && ExtensionIsNew())
+	if (state == SLOT_FAILED && BiocryptExtensionIsNew())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: access refused: the audit log does not exist until CREATE EXTENSION biocrypt commits"),

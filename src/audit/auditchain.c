@@ -29,8 +29,10 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
-#include "biocrypt.h"
-#include "audit/audit.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "template/template.h"
+#include "audit/audit_internal.h"
 
 #define AUDIT_HASH_VERSION	"biocrypt-audit-v2"
 #define VERIFY_BATCH		1000
@@ -159,17 +161,6 @@ AuditColumnType(int i)
 	return columns[i].type;
 }
 
-/* This server's chain: its system identifier, as text. */
-const char *
-AuditChainId(void)
-{
-	static char chain[32];
-
-	if (chain[0] == '\0')
-		snprintf(chain, sizeof(chain), UINT64_FORMAT, GetSystemIdentifier());
-	return chain;
-}
-
 /* "id, chain_id, ..." in the order of the encoding. */
 char *
 AuditColumnList(void)
@@ -189,7 +180,7 @@ AuditColumnList(void)
 Oid
 AuditCheckTable(AttrNumber *attnums)
 {
-	Oid			nsp = get_namespace_oid("biocrypt", false);
+	Oid			nsp = BiocryptSchemaOid();
 	Oid			relid = get_relname_relid("audit_log", nsp);
 
 	if (!OidIsValid(relid))

@@ -7,7 +7,7 @@
  * subject revealed, a template sealed (protect, retain) with the purposes,
  * expiry and data key sealed into its header.  The list is JSON text built
  * as the statement runs, every value through jsonenc.c, in
- * TopMemoryContext since the event outlives the executor that fills it.
+ * AuditPendingMemory() since the event outlives the executor that fills it.
  * Past AUDIT_MAX_MATCHES_BYTES entries are only counted, and the list ends
  * with {"omitted": n}: a statement that matches millions of rows must not
  * make a row jsonb cannot hold.
@@ -23,13 +23,15 @@
 #include "utils/datetime.h"
 #include "utils/memutils.h"
 
-#include "audit/audit.h"
-#include "biocrypt.h"
+#include "audit/audit_internal.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "template/template.h"
 
 void
 EntriesInit(AuditEntries *e)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContext old = MemoryContextSwitchTo(AuditPendingMemory());
 
 	memset(e, 0, sizeof(AuditEntries));
 	initStringInfo(&e->text);
@@ -69,7 +71,7 @@ EntriesAppend(AuditEntries *into, const AuditEntries *from)
 		into->omitted += from->n;
 		return;
 	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
+	old = MemoryContextSwitchTo(AuditPendingMemory());
 	if (into->n > 0)
 		appendStringInfoString(&into->text, ", ");
 	appendStringInfoString(&into->text, from->text.data);
@@ -81,7 +83,7 @@ EntriesAppend(AuditEntries *into, const AuditEntries *from)
  * Start an entry: false, and the entry only counted, once the list has
  * reached its limit.  key (a template's nonce, or NULL) finds the entry
  * again.  The caller appends the members after "subject" and closes the
- * entry with EndEntry, in TopMemoryContext.
+ * entry with EndEntry, in AuditPendingMemory().
  */
 static bool
 BeginEntry(AuditEntries *e, const char *subject, const uint8 *key)
@@ -115,7 +117,7 @@ EndEntry(AuditEntries *e)
 void
 EntriesAddMatch(AuditEntries *e, const char *subject, double distance)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContext old = MemoryContextSwitchTo(AuditPendingMemory());
 
 	if (BeginEntry(e, subject, NULL))
 	{
@@ -130,7 +132,7 @@ EntriesAddMatch(AuditEntries *e, const char *subject, double distance)
 void
 EntriesAddSubject(AuditEntries *e, const char *subject)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContext old = MemoryContextSwitchTo(AuditPendingMemory());
 
 	if (BeginEntry(e, subject, NULL))
 		EndEntry(e);
@@ -192,7 +194,7 @@ EntriesAddSealed(AuditEntries *e, bytea *tpl, const EnvelopeHeader *hdr)
 {
 	uint8		key[SEALED_KEY_BYTES];
 	char	   *subject = SubjectToServer(hdr);
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContext old = MemoryContextSwitchTo(AuditPendingMemory());
 
 	SealedKey(tpl, hdr, key);
 	if (BeginEntry(e, subject, key))
@@ -240,7 +242,7 @@ EntriesReplaceSealed(AuditEntries *e, bytea *old_tpl, const EnvelopeHeader *old_
 
 		if (memcmp(e->recent[r].key, key, SEALED_KEY_BYTES) != 0)
 			continue;
-		old = MemoryContextSwitchTo(TopMemoryContext);
+		old = MemoryContextSwitchTo(AuditPendingMemory());
 		initStringInfo(&entry);
 		appendStringInfoString(&entry, "{\"subject\": ");
 		AuditJsonString(&entry, subject);
@@ -253,4 +255,20 @@ EntriesReplaceSealed(AuditEntries *e, bytea *old_tpl, const EnvelopeHeader *old_
 		return;
 	}
 	EntriesAddSealed(e, new_tpl, new_hdr);
+}
+
+/*
+ * The memory of pending events: they outlive the executor that fills them
+ * (a cursor's, a statement's loose ones), so they live in a context of
+ * their own under TopMemoryContext, where MemoryContextStats shows them.
+ */
+MemoryContext
+AuditPendingMemory(void)
+{
+	static MemoryContext cxt = NULL;
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "biocrypt audit events",
+									ALLOCSET_DEFAULT_SIZES);
+	return cxt;
 }

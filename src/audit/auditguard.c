@@ -73,7 +73,8 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "audit/audit.h"
+#include "audit/audit_internal.h"
+#include "core/core.h"
 
 static bool allow_audit_maintenance = false;
 
@@ -103,7 +104,7 @@ GuardExtension(Guard *g)
 {
 	if (!g->looked_up)
 	{
-		g->extoid = get_extension_oid("biocrypt", true);
+		g->extoid = BiocryptExtensionOid();
 		g->looked_up = true;
 	}
 	return g->extoid;

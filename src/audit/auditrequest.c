@@ -28,8 +28,10 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "audit/audit.h"
-#include "biocrypt.h"
+#include "audit/audit_internal.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "template/template.h"
 
 /* Append one argument as JSON: its output text, or null. */
 static void

@@ -19,7 +19,7 @@
 #include "parser/parsetree.h"
 #include "utils/lsyscache.h"
 
-#include "audit/audit.h"
+#include "audit/audit_internal.h"
 
 /* Is site (a call's expression node) inside node? */
 static bool

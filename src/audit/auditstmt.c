@@ -42,19 +42,11 @@
 #include "utils/rel.h"
 #include "storage/dsm.h"
 
-#include "audit/audit.h"
-#include "biocrypt.h"
+#include "audit/audit_internal.h"
+#include "template/template.h"
 
-typedef struct Pending
-{
-	QueryDesc  *qd;				/* owning executor; NULL: top-level statement */
-	int			xact_level;		/* transaction nesting level when opened */
-	Node	   *site;			/* last call site mapped here */
-	AuditEntries entries;		/* matches, subjects or templates sealed */
-	AuditEvent	ev;
-} Pending;
 
-static List *pending = NIL;		/* of Pending *, in TopMemoryContext */
+static List *pending = NIL;		/* of Pending *, in AuditPendingMemory() */
 static Pending *last_hit = NULL;
 static QueryDesc **running = NULL;	/* executors inside Run/Finish */
 static int	nrunning = 0;
@@ -62,16 +54,8 @@ static int	running_cap = 0;
 static uint64 next_serial = 0;
 static char last_sqlstate[6];	/* of the last ERROR, for failed events */
 
-static bool IsCopyOut(const QueryDesc *qd);
 static void FailOne(Pending *p);
-static void BeginCopyQueryExports(QueryDesc *qd);
-static void CountExports(const QueryDesc *qd, Oid relid, uint64 rows);
 
-static ExecutorRun_hook_type prev_run = NULL;
-static ExecutorFinish_hook_type prev_finish = NULL;
-static ExecutorEnd_hook_type prev_end = NULL;
-static ProcessUtility_hook_type prev_utility = NULL;
-static emit_log_hook_type prev_emit_log = NULL;
 
 /* The executor running the current call, or NULL. */
 static QueryDesc *
@@ -98,14 +82,14 @@ FindPendingAt(const QueryDesc *qd, AuditOperation op, Oid relid, const char *col
 	return NULL;
 }
 
-static Pending *
+Pending *
 FindPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
 {
 	return FindPendingAt(qd, op, relid, col, GetCurrentTransactionNestLevel());
 }
 
 /* Fold probe knowledge (has, mixed, hash) of one event into another's. */
-static void
+void
 MergeProbe(bool *has, bool *mixed, uint8 *hmac, bool from_has, bool from_mixed,
 		   const uint8 *from_hmac)
 {
@@ -125,7 +109,7 @@ MergeProbe(bool *has, bool *mixed, uint8 *hmac, bool from_has, bool from_mixed,
 static void
 MergePending(Pending *into, Pending *p)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContext old = MemoryContextSwitchTo(AuditPendingMemory());
 
 	if (p->ev.begun && !into->ev.begun)
 	{
@@ -146,13 +130,13 @@ MergePending(Pending *into, Pending *p)
 	MemoryContextSwitchTo(old);
 }
 
-static Pending *
+Pending *
 OpenPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
 {
 	MemoryContext old;
 	Pending    *p;
 
-	old = MemoryContextSwitchTo(TopMemoryContext);
+	old = MemoryContextSwitchTo(AuditPendingMemory());
 	p = palloc0(sizeof(Pending));
 
 	p->qd = qd;
@@ -170,7 +154,7 @@ OpenPending(QueryDesc *qd, AuditOperation op, Oid relid, const char *col)
  * The pending event this call adds to.  relid may name the relation
  * (identify); else it is resolved from the call's template argument.
  */
-static Pending *
+Pending *
 PendingFor(FunctionCallInfo fcinfo, AuditOperation op, Oid relid, const char *col)
 {
 	QueryDesc  *qd = CurrentQuery();
@@ -194,73 +178,6 @@ PendingFor(FunctionCallInfo fcinfo, AuditOperation op, Oid relid, const char *co
 	p->site = site;
 	last_hit = p;
 	return p;
-}
-
-AuditEvent *
-AuditAccess(FunctionCallInfo fcinfo, AuditOperation op)
-{
-	return &PendingFor(fcinfo, op, InvalidOid, NULL)->ev;
-}
-
-AuditEvent *
-AuditAccessRelation(FunctionCallInfo fcinfo, AuditOperation op, Oid relid,
-					const char *col)
-{
-	return &PendingFor(fcinfo, op, relid, col)->ev;
-}
-
-/*
- * Note the probe of a call.  *seen (kept with the caller's prepared probe)
- * holds the serial of the event that already has it, so the keyed hash is
- * computed once per probe and event, not per row.  Different probes in one
- * event leave probe_hmac NULL.
- */
-void
-AuditAccessProbe(AuditEvent *ev, uint64 *seen, const void *a, size_t alen,
-				 const void *b, size_t blen)
-{
-	uint8		hmac[AUDIT_HASH_BYTES];
-
-	if (*seen == ev->serial || ev->probe_mixed)
-		return;
-	*seen = ev->serial;
-	AuditProbeHash(hmac, a, alen, b, blen);
-	MergeProbe(&ev->has_probe, &ev->probe_mixed, ev->probe_hmac, true, false, hmac);
-}
-
-static Pending *
-PendingOf(AuditEvent *ev)
-{
-	return (Pending *) ((char *) ev - offsetof(Pending, ev));
-}
-
-/* Add a match (verify, identify) to the event's list. */
-void
-AuditAddMatch(AuditEvent *ev, const char *subject, double distance)
-{
-	EntriesAddMatch(&PendingOf(ev)->entries, subject, distance);
-}
-
-/* Add a subject (reveal) to the event's list. */
-void
-AuditAddSubject(AuditEvent *ev, const char *subject)
-{
-	EntriesAddSubject(&PendingOf(ev)->entries, subject);
-}
-
-/* Add a template sealed (protect) or sealed again (retain). */
-void
-AuditAddSealed(AuditEvent *ev, bytea *tpl, const EnvelopeHeader *hdr)
-{
-	EntriesAddSealed(&PendingOf(ev)->entries, tpl, hdr);
-}
-
-/* A column policy sealed old_tpl again with its own labels as new_tpl. */
-void
-AuditReplaceSealed(AuditEvent *ev, bytea *old_tpl, const EnvelopeHeader *old_hdr,
-				   bytea *new_tpl, const EnvelopeHeader *new_hdr)
-{
-	EntriesReplaceSealed(&PendingOf(ev)->entries, old_tpl, old_hdr, new_tpl, new_hdr);
 }
 
 static void
@@ -310,7 +227,7 @@ MayRecordLater(const AuditEvent *ev)
  * Record p, waiting for its row unless it may go later; it leaves the
  * pending list first.
  */
-static void
+void
 RecordPending(Pending *p)
 {
 	AuditEvent *ev = palloc(sizeof(AuditEvent));
@@ -325,72 +242,6 @@ RecordPending(Pending *p)
 	else
 		(void) AuditRecord(ev);
 	pfree(ev);
-}
-
-/* Record an event at once (identify, before it returns its rows). */
-void
-AuditRecordNow(AuditEvent *ev)
-{
-	RecordPending(PendingOf(ev));
-}
-
-/*
- * Before the first decryption counted in ev: commit the event's begun row,
- * who is accessing what, for which purpose, with which probe.  Its
- * completion, with the counts and matches, follows when the statement
- * ends.  Later calls return at once.
- */
-void
-AuditBegin(AuditEvent *ev)
-{
-	AuditEvent *b;
-	int64		id;
-
-	if (ev->begun)
-		return;
-	b = palloc0(sizeof(AuditEvent));
-	memcpy(b, ev, offsetof(AuditEvent, matches));
-	b->outcome = AUDIT_OUTCOME_BEGUN;
-	b->sqlstate[0] = '\0';
-	b->templates_compared = 0;
-	b->expired_skipped = 0;
-	b->begun_id = 0;
-	b->matches_len = -1;
-	b->matches_dsm = DSM_HANDLE_INVALID;
-	id = AuditRecord(b);
-	pfree(b);
-	ev->begun = true;
-	ev->begun_id = id;
-}
-
-/*
- * A refusal (purpose limitation) of an access counted in ev, recorded
- * before the caller raises its error: the attempt is on record whatever
- * becomes of the statement.  ev itself becomes the "denied" event if
- * nothing was accessed through it yet; otherwise a denied event of its
- * own is recorded, with ev's relation, metric, threshold, k and probe.
- */
-void
-AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev)
-{
-	Pending    *p = PendingOf(ev);
-
-	if (ev->begun || ev->templates_compared != 0 || ev->expired_skipped != 0 ||
-		p->entries.n != 0)
-	{
-		p = PendingFor(fcinfo, AUDIT_OP_DENIED, ev->relation,
-					   NameStr(ev->column_name)[0] ? NameStr(ev->column_name) : NULL);
-		memcpy(p->ev.metric, ev->metric, sizeof(p->ev.metric));
-		p->ev.has_threshold = ev->has_threshold;
-		p->ev.threshold = ev->threshold;
-		p->ev.k = ev->k;
-		MergeProbe(&p->ev.has_probe, &p->ev.probe_mixed, p->ev.probe_hmac,
-				   ev->has_probe, ev->probe_mixed, ev->probe_hmac);
-	}
-	p->ev.operation = AUDIT_OP_DENIED;
-	p->ev.outcome = AUDIT_OUTCOME_DENIED;
-	strlcpy(p->ev.sqlstate, "42501", sizeof(p->ev.sqlstate));
-	RecordPending(p);
 }
 
 /* An event of a failed statement: error, with the SQLSTATE if known. */
@@ -460,94 +311,59 @@ PushRunning(QueryDesc *qd)
 	running[nrunning++] = qd;
 }
 
-static void
-AuditExecutorRun(QueryDesc *qd, ScanDirection dir, uint64 count, bool execute_once)
-{
-	int			depth = nrunning;
-
-	if (IsCopyOut(qd))
-		BeginCopyQueryExports(qd);
-	PushRunning(qd);
-	PG_TRY();
-	{
-		if (prev_run)
-			prev_run(qd, dir, count, execute_once);
-		else
-			standard_ExecutorRun(qd, dir, count, execute_once);
-	}
-	PG_FINALLY();
-	{
-		nrunning = depth;
-	}
-	PG_END_TRY();
-}
-
-static void
-AuditExecutorFinish(QueryDesc *qd)
+/*
+ * A query is about to run or finish, in biocrypt.c's executor hooks: the
+ * events of calls made meanwhile belong to it until it ends.  Returns the
+ * depth AuditExecEnd restores.
+ */
+int
+AuditExecBegin(QueryDesc *qd)
 {
 	int			depth = nrunning;
 
 	PushRunning(qd);
-	PG_TRY();
-	{
-		if (prev_finish)
-			prev_finish(qd);
-		else
-			standard_ExecutorFinish(qd);
-	}
-	PG_FINALLY();
-	{
-		nrunning = depth;
-	}
-	PG_END_TRY();
+	return depth;
 }
 
-static void
-AuditExecutorEnd(QueryDesc *qd)
+/* The query ran, or failed with sqlerrcode (0: it did not fail). */
+void
+AuditExecEnd(int depth, int sqlerrcode)
 {
-	uint64		rows = qd->estate != NULL ? qd->estate->es_processed : 0;
+	nrunning = depth;
+	if (sqlerrcode != 0)
+		AuditNoteError(sqlerrcode);
+}
 
-	/* this waits for the query's parallel workers to finish */
-	if (prev_end)
-		prev_end(qd);
-	else
-		standard_ExecutorEnd(qd);
+/*
+ * Remember the SQLSTATE of an ERROR for the events it fails.  The hooks
+ * catch it on its way out, whatever log_min_messages says (emit_log_hook
+ * would see only the errors that go to the server log).
+ */
+void
+AuditNoteError(int sqlerrcode)
+{
+	strlcpy(last_sqlstate, unpack_sql_state(sqlerrcode), sizeof(last_sqlstate));
+}
+
+/*
+ * After ExecutorEnd: record the query's events, and the statement's loose
+ * ones when it was the outermost.
+ */
+void
+AuditExecDone(QueryDesc *qd)
+{
 	/* during abort cleanup the abort callback records them as failed */
 	if (!IsTransactionState())
 		return;
 	if (pending == NIL)
 		return;
-	CountExports(qd, InvalidOid, rows);
 	RecordFor(qd);
 	if (nrunning == 0)
 		RecordFor(NULL);
 }
 
-/* Does this executor write COPY (query) TO's output? */
-static bool
-IsCopyOut(const QueryDesc *qd)
-{
-	return qd->dest != NULL && qd->dest->mydest == DestCopyOut &&
-		qd->plannedstmt != NULL && qd->plannedstmt->planTree != NULL &&
-		qd->tupDesc != NULL && !IsParallelWorker();
-}
-
-/*
- * The begun export event of relid.col, opened for qd (NULL: a COPY table
- * TO statement) before the first row is copied.
- */
-static void
-BeginExport(QueryDesc *qd, Oid relid, const char *col)
-{
-	Pending    *p = FindPending(qd, AUDIT_OP_EXPORT, relid, col);
-
-	if (p == NULL)
-		p = OpenPending(qd, AUDIT_OP_EXPORT, relid, col);
-	AuditBegin(&p->ev);
-}
-
 /* The rows copied, into qd's export events (of relid, if valid). */
-static void
+void
 CountExports(const QueryDesc *qd, Oid relid, uint64 rows)
 {
 	ListCell   *lc;
@@ -562,115 +378,12 @@ CountExports(const QueryDesc *qd, Oid relid, uint64 rows)
 	}
 }
 
-/*
- * May the current role read column attnum of relid?  Only then does a
- * COPY TO that names it get as far as copying, and only then is an export
- * begun for it.
- */
-static bool
-MayCopyColumn(Oid relid, AttrNumber attnum)
+/* The end of a top-level utility statement: record its loose events. */
+void
+AuditStatementDone(void)
 {
-	return pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
-		pg_attribute_aclcheck(relid, attnum, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
-}
-
-/*
- * COPY table TO (pg_dump's way of reading a table): an export of each
- * protected_template column copied, begun before the first row leaves.
- * Only ciphertext leaves, but who took copies of the templates, and when,
- * is part of the record.  Returns the table, locked as COPY will lock it.
- */
-static Oid
-BeginCopyTo(const CopyStmt *stmt)
-{
-	Oid			relid;
-	Relation	rel;
-	TupleDesc	desc;
-
-	if (stmt->is_from || stmt->relation == NULL)
-		return InvalidOid;
-	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (!OidIsValid(relid))
-		return InvalidOid;
-	rel = table_open(relid, AccessShareLock);
-	desc = CreateTupleDescCopy(RelationGetDescr(rel));
-	table_close(rel, NoLock);
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(desc, i);
-		ListCell   *lc;
-		bool		listed = stmt->attlist == NIL;
-
-		if (a->attisdropped || !TypeIsProtectedTemplate(a->atttypid))
-			continue;
-		foreach(lc, stmt->attlist)
-			listed |= strcmp(strVal(lfirst(lc)), NameStr(a->attname)) == 0;
-		if (listed && MayCopyColumn(relid, a->attnum))
-			BeginExport(NULL, relid, NameStr(a->attname));
-	}
-	return relid;
-}
-
-/*
- * COPY (query) TO: an export of each template column of the output,
- * begun before the executor runs.
- */
-static void
-BeginCopyQueryExports(QueryDesc *qd)
-{
-	List	   *tlist = qd->plannedstmt->planTree->targetlist;
-
-	for (int i = 0; i < qd->tupDesc->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(qd->tupDesc, i);
-		TargetEntry *te = i < list_length(tlist) ? list_nth(tlist, i) : NULL;
-		Oid			relid = InvalidOid;
-		const char *col = NULL;
-
-		if (a->attisdropped || !TypeIsProtectedTemplate(a->atttypid))
-			continue;
-		if (te != NULL && te->expr != NULL && IsA(te->expr, Var))
-			AuditResolveVar(qd->plannedstmt->planTree, (Var *) te->expr,
-					   qd->plannedstmt->rtable, &relid, &col);
-		BeginExport(qd, relid, col);
-	}
-}
-
-static void
-AuditProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-					ProcessUtilityContext context, ParamListInfo params,
-					QueryEnvironment *queryEnv, DestReceiver *dest,
-					QueryCompletion *qc)
-{
-	Oid			copied = InvalidOid;
-
-	AuditGuardUtility(pstmt);
-	if (IsA(pstmt->utilityStmt, CopyStmt) && IsTransactionState())
-		copied = BeginCopyTo((CopyStmt *) pstmt->utilityStmt);
-	if (prev_utility)
-		prev_utility(pstmt, queryString, readOnlyTree, context, params,
-					 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-	if (OidIsValid(copied))
-		CountExports(NULL, copied, qc != NULL ? qc->nprocessed : 0);
-	if (IsA(pstmt->utilityStmt, DropRoleStmt) && IsTransactionState())
-		PurposeForgetDroppedRoles();
-	if (IsA(pstmt->utilityStmt, RenameStmt) && IsTransactionState())
-		PolicyFollowRename((RenameStmt *) pstmt->utilityStmt);
 	if (pending != NIL && nrunning == 0 && IsTransactionState())
 		RecordFor(NULL);
-}
-
-/* Remember the SQLSTATE of each ERROR for the events it fails. */
-static void
-AuditEmitLog(ErrorData *edata)
-{
-	if (edata->elevel >= ERROR)
-		strlcpy(last_sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof(last_sqlstate));
-	if (prev_emit_log)
-		prev_emit_log(edata);
 }
 
 static void
@@ -740,19 +453,10 @@ AuditSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		RaisePending(GetCurrentTransactionNestLevel());
 }
 
+/* Preload: follow transactions and subtransactions to their end. */
 void
 AuditStmtInit(void)
 {
-	prev_run = ExecutorRun_hook;
-	ExecutorRun_hook = AuditExecutorRun;
-	prev_finish = ExecutorFinish_hook;
-	ExecutorFinish_hook = AuditExecutorFinish;
-	prev_end = ExecutorEnd_hook;
-	ExecutorEnd_hook = AuditExecutorEnd;
-	prev_utility = ProcessUtility_hook;
-	ProcessUtility_hook = AuditProcessUtility;
-	prev_emit_log = emit_log_hook;
-	emit_log_hook = AuditEmitLog;
 	RegisterXactCallback(AuditXactCallback, NULL);
 	RegisterSubXactCallback(AuditSubXactCallback, NULL);
 }

@@ -47,8 +47,10 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
-#include "biocrypt.h"
-#include "audit/audit.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "template/template.h"
+#include "audit/audit_internal.h"
 
 #define WORKER_NAP_MS			1000
 #define WORKER_IDLE_EXIT_MS		60000
@@ -57,12 +59,6 @@
 #define SWEEP_EVERY_MS			1000
 
 static bool am_audit_worker = false;
-
-bool
-AmAuditWorker(void)
-{
-	return am_audit_worker;
-}
 
 /* ---------------------------------------------------------------------
  * Launcher

@@ -44,8 +44,10 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
-#include "biocrypt.h"
-#include "audit/audit.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "template/template.h"
+#include "audit/audit_internal.h"
 
 /* The worker's view of its chain's head. */
 static bool head_loaded = false;
@@ -144,7 +146,7 @@ BuildRow(const AuditWriteItem *item, int64 id, const char *degraded_sqlstate,
 
 	memset(nulls, false, sizeof(bool) * AUDIT_NCOLUMNS);
 	values[AC_ID] = Int64GetDatum(id);
-	values[AC_CHAIN_ID] = CStringGetTextDatum(AuditChainId());
+	values[AC_CHAIN_ID] = CStringGetTextDatum(BiocryptChainId());
 	values[AC_STARTED_AT] = TimestampTzGetDatum(ev->started_at);
 	values[AC_ENDED_AT] = TimestampTzGetDatum(ev->ended_at);
 	values[AC_SESSION_ROLE] = NameOrNull(&ev->session_role, &nulls[AC_SESSION_ROLE]);
@@ -186,7 +188,7 @@ HeadRow(void)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(AuditChainId())};
+	Datum		args[1] = {CStringGetTextDatum(BiocryptChainId())};
 
 	if (SPI_execute_plan(KeptPlan(&plan,
 								  psprintf("SELECT %s FROM biocrypt.audit_log WHERE chain_id = $1 "
@@ -513,7 +515,7 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 	{
 		BeginWork();
 		pgstat_report_activity(STATE_RUNNING, "biocrypt: writing audit records");
-		if (!head_loaded && !OidIsValid(get_extension_oid("biocrypt", true)))
+		if (!head_loaded && !OidIsValid(BiocryptExtensionOid()))
 		{
 			if (n > 0)
 				ereport(ERROR,
@@ -652,7 +654,7 @@ static SPITupleTable *
 OpenBegunRows(const char *cond, Oid argtype, Datum arg, uint64 *n)
 {
 	Oid			argtypes[2] = {TEXTOID, argtype};
-	Datum		args[2] = {CStringGetTextDatum(AuditChainId()), arg};
+	Datum		args[2] = {CStringGetTextDatum(BiocryptChainId()), arg};
 	char	   *sql = psprintf("SELECT %s FROM biocrypt.audit_log l "
 							   "WHERE l.chain_id = $1 AND l.outcome = 'begun' AND %s "
 							   "AND NOT EXISTS (SELECT FROM biocrypt.audit_log c "
@@ -684,7 +686,7 @@ CloseBegunRows(const char *cond, Oid argtype, Datum arg)
 	AuditWriteItem *items;
 
 	BeginWork();
-	if (!OidIsValid(get_extension_oid("biocrypt", true)))
+	if (!OidIsValid(BiocryptExtensionOid()))
 	{
 		EndWork();
 		MemoryContextSwitchTo(cxt);
@@ -723,10 +725,10 @@ ClosedThrough(int64 *head)
 
 	*head = 0;
 	BeginWork();
-	if (OidIsValid(get_extension_oid("biocrypt", true)))
+	if (OidIsValid(BiocryptExtensionOid()))
 	{
 		Oid			argtypes[1] = {TEXTOID};
-		Datum		args[1] = {CStringGetTextDatum(AuditChainId())};
+		Datum		args[1] = {CStringGetTextDatum(BiocryptChainId())};
 		bool		isnull;
 
 		if (SPI_execute_with_args("SELECT coalesce((SELECT closed_through FROM biocrypt.audit_state "
@@ -756,7 +758,7 @@ AuditWriteClosedThrough(int64 id)
 	Datum		args[2];
 
 	BeginWork();
-	args[0] = CStringGetTextDatum(AuditChainId());
+	args[0] = CStringGetTextDatum(BiocryptChainId());
 	args[1] = Int64GetDatum(id);
 	if (SPI_execute_with_args("INSERT INTO biocrypt.audit_state (chain_id, closed_through) "
 							  "VALUES ($1, $2) ON CONFLICT (chain_id) DO UPDATE "

@@ -23,15 +23,17 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
-#include "audit/audit.h"
-#include "biocrypt.h"
+#include "audit/audit_internal.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "template/template.h"
 
 /* The identify row reviewed: its gallery and column (in SPI). */
 static void
 ReviewedSearch(int64 event_id, text *subject, Oid *gallery, char **column)
 {
 	Oid			argtypes[3] = {TEXTOID, INT8OID, TEXTOID};
-	Datum		args[3] = {CStringGetTextDatum(AuditChainId()), Int64GetDatum(event_id),
+	Datum		args[3] = {CStringGetTextDatum(BiocryptChainId()), Int64GetDatum(event_id),
 	PointerGetDatum(subject)};
 	bool		isnull;
 
@@ -62,7 +64,7 @@ static void
 StoreDecision(int64 event_id, text *subject, const char *decision)
 {
 	Oid			argtypes[4] = {TEXTOID, INT8OID, TEXTOID, TEXTOID};
-	Datum		args[4] = {CStringGetTextDatum(AuditChainId()), Int64GetDatum(event_id),
+	Datum		args[4] = {CStringGetTextDatum(BiocryptChainId()), Int64GetDatum(event_id),
 		PointerGetDatum(subject), CStringGetTextDatum(decision)};
 	char	   *reviewer = GetUserNameFromId(GetSessionUserId(), false);
 
@@ -82,7 +84,7 @@ static void
 LinkDecision(int64 event_id, text *subject, int64 audit_id)
 {
 	Oid			argtypes[4] = {TEXTOID, INT8OID, TEXTOID, INT8OID};
-	Datum		args[4] = {CStringGetTextDatum(AuditChainId()), Int64GetDatum(event_id),
+	Datum		args[4] = {CStringGetTextDatum(BiocryptChainId()), Int64GetDatum(event_id),
 	PointerGetDatum(subject), Int64GetDatum(audit_id)};
 
 	if (SPI_execute_with_args("UPDATE biocrypt.match_decisions SET audit_id = $4 "
@@ -100,7 +102,7 @@ static char *
 CandidateState(int64 event_id, text *subject)
 {
 	Oid			argtypes[3] = {TEXTOID, INT8OID, TEXTOID};
-	Datum		args[3] = {CStringGetTextDatum(AuditChainId()), Int64GetDatum(event_id),
+	Datum		args[3] = {CStringGetTextDatum(BiocryptChainId()), Int64GetDatum(event_id),
 	PointerGetDatum(subject)};
 	char	   *state;
 

@@ -20,7 +20,7 @@
 #include "access/xact.h"
 #include "storage/ipc.h"
 
-#include "biocrypt.h"
+#include "core/core.h"
 
 #define SECMEM_SLOTS	4
 

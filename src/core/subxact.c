@@ -18,7 +18,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "biocrypt.h"
+#include "core/core.h"
 
 /*
  * Run fn(arg) in a subtransaction; NULL if it succeeded, else its error

@@ -30,20 +30,16 @@
 #include "utils/varlena.h"
 
 #include "audit/audit.h"
-#include "biocrypt.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "lifecycle/lifecycle.h"
+#include "template/template.h"
 #include "base/quantise.h"
 
 #define BIOCRYPT_ADMIN_ROLE	"biocrypt_admin"
 
 static bool biocrypt_allow_reveal = false;
 static char *biocrypt_default_purposes = NULL;
-
-/* Raise a 22023 error about an argument (messages never carry values). */
-#define ArgError(...) \
-	ereport(ERROR, \
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE), \
-			 errmsg(__VA_ARGS__), \
-			 errhidestmt(true)))
 
 /* Refuse a NULL argument with 22004. */
 static void
@@ -54,49 +50,6 @@ RequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: %s must not be NULL", name),
 				 errhidestmt(true)));
-}
-
-/*
- * Check a real[] embedding or probe ("what" names it in errors): 1-D,
- * 1..16000 finite values, no NULLs.  Returns its values.
- */
-const float4 *
-CheckFloatArray(ArrayType *arr, const char *what, int *dims)
-{
-	/* cppcheck-suppress invalidPointerCast ; array data of a real[] */
-	const float4 *x = (const float4 *) ARR_DATA_PTR(arr);
-	int			n;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("biocrypt: %s must be a one-dimensional array", what),
-				 errhidestmt(true)));
-	if (array_contains_nulls(arr))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: %s must not contain NULLs", what),
-				 errhidestmt(true)));
-	n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("biocrypt: %s must have at least 1 dimension", what),
-				 errhidestmt(true)));
-	if (n > ENVELOPE_MAX_DIMS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("biocrypt: %s cannot have more than %d dimensions",
-						what, ENVELOPE_MAX_DIMS),
-				 errhidestmt(true)));
-	for (int i = 0; i < n; i++)
-		if (!isfinite(x[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("biocrypt: %s must not contain NaN or infinity", what),
-					 errhidestmt(true)));
-	*dims = n;
-	return x;
 }
 
 /* Map a format name to its id. */
@@ -117,67 +70,6 @@ ParseFormat(text *name)
 			 errhint("Use 'f32', 'f16' or 'i8'."),
 			 errhidestmt(true)));
 	return 0;					/* keep compiler quiet */
-}
-
-/* qsort comparator for purpose names (C strings). */
-static int
-PurposeCmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* Validate, sort and de-duplicate purposes into the header. */
-static void
-SetPurposes(EnvelopeHeader *hdr, char **names, int n)
-{
-	if (n == 0)
-		ArgError("biocrypt: at least one purpose is required");
-	for (int i = 0; i < n; i++)
-		if (!EnvelopePurposeValid(names[i], strlen(names[i])))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("biocrypt: invalid purpose name"),
-					 errdetail("A purpose is 1 to %d characters of a-z, 0-9, \"_\", \".\" or \"-\".",
-							   ENVELOPE_MAX_PURPOSE_LEN),
-					 errhidestmt(true)));
-	qsort(names, n, sizeof(char *), PurposeCmp);
-	hdr->npurposes = 0;
-	for (int i = 0; i < n; i++)
-	{
-		if (i > 0 && strcmp(names[i - 1], names[i]) == 0)
-			continue;
-		if (hdr->npurposes == ENVELOPE_MAX_PURPOSES)
-			ArgError("biocrypt: a template cannot have more than %d purposes",
-					 ENVELOPE_MAX_PURPOSES);
-		hdr->purpose[hdr->npurposes] = names[i];
-		hdr->purpose_len[hdr->npurposes] = (uint8) strlen(names[i]);
-		hdr->npurposes++;
-	}
-}
-
-/* Purposes from a text[] argument. */
-void
-PurposesFromArray(EnvelopeHeader *hdr, ArrayType *arr)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	char	  **names;
-
-	if (ARR_NDIM(arr) > 1)
-		ArgError("biocrypt: purposes must be a one-dimensional array");
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	names = palloc(sizeof(char *) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("biocrypt: purposes must not contain NULLs"),
-					 errhidestmt(true)));
-		names[i] = TextDatumGetCString(elems[i]);
-	}
-	SetPurposes(hdr, names, n);
 }
 
 /*
@@ -249,12 +141,20 @@ FillLabels(FunctionCallInfo fcinfo, int subj, EnvelopeHeader *hdr)
 	if (utf8 != VARDATA_ANY(subject))
 		len = strlen(utf8);
 	if (len == 0)
-		ArgError("biocrypt: subject must not be empty");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: subject must not be empty"),
+				 errhidestmt(true)));
 	if (!pg_verify_mbstr(PG_UTF8, utf8, len, true))
-		ArgError("biocrypt: subject must be valid UTF-8 text");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: subject must be valid UTF-8 text"),
+				 errhidestmt(true)));
 	if (len > ENVELOPE_MAX_SUBJECT)
-		ArgError("biocrypt: subject cannot be longer than %d bytes",
-				 ENVELOPE_MAX_SUBJECT);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: subject cannot be longer than %d bytes", ENVELOPE_MAX_SUBJECT),
+				 errhidestmt(true)));
 	hdr->subject = utf8;
 	hdr->subject_len = (uint16) len;
 	hdr->created = sealed_at;
@@ -369,7 +269,10 @@ SetLayout(EnvelopeHeader *hdr, ArrayType *arr)
 
 	deconstruct_array(arr, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
 	if (ARR_NDIM(arr) != 1 || n != 3)
-		ArgError("biocrypt: layout must be {rows, cols, bits_per_cell}");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: layout must be {rows, cols, bits_per_cell}"),
+				 errhidestmt(true)));
 	for (int i = 0; i < 3; i++)
 	{
 		if (nulls[i])
@@ -379,8 +282,10 @@ SetLayout(EnvelopeHeader *hdr, ArrayType *arr)
 					 errhidestmt(true)));
 		v[i] = DatumGetInt32(elems[i]);
 		if (v[i] < 1 || v[i] > PG_UINT16_MAX)
-			ArgError("biocrypt: layout entries must be between 1 and %d",
-					 PG_UINT16_MAX);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("biocrypt: layout entries must be between 1 and %d", PG_UINT16_MAX),
+					 errhidestmt(true)));
 	}
 	if (v[0] * v[1] * v[2] != hdr->dims)
 		ereport(ERROR,
@@ -410,7 +315,10 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	code = PG_GETARG_BYTEA_PP(0);
 	len = VARSIZE_ANY_EXHDR(code);
 	if (len == 0)
-		ArgError("biocrypt: code must not be empty");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: code must not be empty"),
+				 errhidestmt(true)));
 	if (len > ENVELOPE_MAX_BITS / 8)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -421,7 +329,10 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	{
 		mask = PG_GETARG_BYTEA_PP(1);
 		if (VARSIZE_ANY_EXHDR(mask) != len)
-			ArgError("biocrypt: mask must be as long as the code");
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("biocrypt: mask must be as long as the code"),
+					 errhidestmt(true)));
 		hdr.flags = ENVELOPE_FLAG_MASK;
 	}
 	hdr.format = ENVELOPE_FORMAT_BITS;

@@ -43,7 +43,10 @@
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
-#include "biocrypt.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "lifecycle/lifecycle.h"
+#include "template/template.h"
 
 #define NONCE_KEY_BYTES		24
 
@@ -400,39 +403,6 @@ biocrypt_apply_column_policy(PG_FUNCTION_ARGS)
 	return PointerGetDatum(tuple);
 }
 
-/*
- * Check that col is a protected_template column of a plain table; returns
- * its attnum.
- */
-AttrNumber
-CheckTemplateColumn(Oid relid, const char *col)
-{
-	AttrNumber	attnum;
-	char		relkind = get_rel_relkind(relid);
-
-	if (relkind == RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("biocrypt: \"%s\" is a partitioned table", get_rel_name(relid)),
-				 errhint("Register the column of each partition.")));
-	if (relkind != RELKIND_RELATION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("biocrypt: \"%s\" is not a table", get_rel_name(relid))));
-	attnum = get_attnum(relid, col);
-	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("biocrypt: column \"%s\" of table \"%s\" does not exist",
-						col, get_rel_name(relid))));
-	if (!TypeIsProtectedTemplate(get_atttype(relid, attnum)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("biocrypt: column \"%s\" of table \"%s\" is not of type protected_template",
-						col, get_rel_name(relid))));
-	return attnum;
-}
-
 /* Is the column declared NOT NULL? */
 static bool
 ColumnNotNull(Oid relid, AttrNumber attnum)
@@ -565,20 +535,6 @@ biocrypt_protect_column(PG_FUNCTION_ARGS)
 	return AuditAttempt(fcinfo, AUDIT_OP_POLICY, ProtectColumnRequest);
 }
 
-/* schema.table, quoted, for SQL the extension builds. */
-char *
-RelationQualifiedName(Oid relid)
-{
-	char	   *rel = get_rel_name(relid);
-	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
-
-	if (rel == NULL || nsp == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("biocrypt: relation %u does not exist", relid)));
-	return quote_qualified_identifier(nsp, rel);
-}
-
 /*
  * After ALTER TABLE ... RENAME COLUMN: a policy names its column, so it
  * follows the new name (else the table's trigger would refuse every write).
@@ -592,7 +548,7 @@ PolicyFollowRename(const RenameStmt *stmt)
 	Datum		args[3];
 
 	if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL ||
-		!OidIsValid(get_extension_oid("biocrypt", true)))
+		!OidIsValid(BiocryptExtensionOid()))
 		return;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))

@@ -33,7 +33,10 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "biocrypt.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "lifecycle/lifecycle.h"
+#include "template/template.h"
 
 #define PURGE_LOCK_TIMEOUT	"60s"
 
@@ -169,7 +172,7 @@ biocrypt_purge_worker_main(Datum arg)
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (OidIsValid(get_extension_oid("biocrypt", true)))
+	if (OidIsValid(BiocryptExtensionOid()))
 	{
 		int64		purged;
 

@@ -37,7 +37,10 @@
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
-#include "biocrypt.h"
+#include "core/core.h"
+#include "crypto/keys.h"
+#include "lifecycle/lifecycle.h"
+#include "template/template.h"
 
 #define REENCRYPT_BLOCKS		128	/* blocks read per batch */
 #define REENCRYPT_NOTICE_ROWS	10000	/* progress NOTICE every so many */
@@ -63,8 +66,6 @@ typedef struct ProgressShared
 } ProgressShared;
 
 static ProgressShared *progress = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 typedef struct Reencrypt
 {
@@ -83,39 +84,25 @@ typedef struct Reencrypt
 	ProgressSlot *progress;		/* NULL: not shown */
 } Reencrypt;
 
-static void
-ProgressShmemRequest(void)
+/* Shared memory behind biocrypt.reencrypt_progress (shmem_request_hook). */
+void
+RotateShmemRequest(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(ProgressShared)));
 }
 
-static void
-ProgressShmemStartup(void)
+/* Attach it (shmem_startup_hook, under AddinShmemInitLock). */
+void
+RotateShmemStartup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	progress = ShmemInitStruct("biocrypt reencrypt progress", sizeof(ProgressShared), &found);
 	if (!found)
 	{
 		memset(progress, 0, sizeof(ProgressShared));
 		SpinLockInit(&progress->mutex);
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-/* Preload: the shared array behind biocrypt.reencrypt_progress. */
-void
-RotateInit(void)
-{
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = ProgressShmemRequest;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = ProgressShmemStartup;
 }
 
 /* A backend that exits in the middle of a call gives its slot back. */

@@ -34,8 +34,9 @@
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
-#include "biocrypt.h"
+#include "match/match.h"
 #include "match/probe.h"
+#include "template/template.h"
 
 #define IDENTIFY_MAX_K			10000
 #define IDENTIFY_BATCH_BYTES	(256 * 1024)
@@ -287,29 +288,9 @@ IdentifyDestroy(DestReceiver *self)
 static char *
 GalleryQuery(Oid relid, Name col)
 {
-	AttrNumber	attnum = get_attnum(relid, NameStr(*col));
-	char	   *relname = get_rel_name(relid);
-
-	if (relname == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("biocrypt: relation with OID %u does not exist", relid),
-				 errhidestmt(true)));
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("biocrypt: column \"%s\" of relation \"%s\" does not exist",
-						NameStr(*col), relname),
-				 errhidestmt(true)));
-	if (!TypeIsProtectedTemplate(get_atttype(relid, attnum)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("biocrypt: column \"%s\" of relation \"%s\" is not a protected_template",
-						NameStr(*col), relname),
-				 errhidestmt(true)));
+	(void) TemplateColumnAttnum(relid, NameStr(*col));
 	return psprintf("SELECT %s FROM %s", quote_identifier(NameStr(*col)),
-					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											   relname));
+					RelationQualifiedName(relid));
 }
 
 /* Set up the receiver state shared by both identify() variants. */

@@ -19,8 +19,9 @@
 
 #include "utils/builtins.h"
 
-#include "biocrypt.h"
+#include "match/match.h"
 #include "match/probe.h"
+#include "template/template.h"
 
 /* Refuse a template that is not a bit code of code_len bytes. */
 void

@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
- * compare.h
- *		Probes prepared once per statement, shared by compare.c, iris.c and
- *		identify.c.
+ * probe.h
+ *		Inside the match layer: probes prepared once per statement (probe.c,
+ *		iris.c), shared by compare.c, iris.c and identify.c.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef BIOCRYPT_COMPARE_H
-#define BIOCRYPT_COMPARE_H
+#ifndef BIOCRYPT_PROBE_H
+#define BIOCRYPT_PROBE_H
 
 #include "fmgr.h"
+#include "datatype/timestamp.h"
 #include "utils/memutils.h"
 
 #include "base/envelope.h"
@@ -43,14 +44,16 @@ typedef struct BitsProbe
 	const uint8 *ones;			/* mask for templates stored without one */
 } BitsProbe;
 
+/* probe.c */
 extern int	biocrypt_min_common_bits;
-
+extern void ProbeInit(void);
 extern void *ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len);
 extern bool ProbeStillValid(const ProbeHeader *ph, const void *raw, Size rawlen);
 extern VectorProbe *GetVectorProbe(FunctionCallInfo fcinfo, int argno);
 extern KernelMetric ParseMetric(text *name);
 extern void CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims);
 extern void CheckMaxDistance(double max_distance);
+extern bool CheckExpired(const EnvelopeHeader *hdr, TimestampTz now);
 
 /* iris.c */
 extern void CheckBitsTemplate(const EnvelopeHeader *hdr, size_t code_len);
@@ -68,4 +71,4 @@ extern const uint8 *BitsTemplateMask(const BitsProbe *bp,
 									 const EnvelopeHeader *hdr,
 									 const uint8 *payload);
 
-#endif							/* BIOCRYPT_COMPARE_H */
+#endif							/* BIOCRYPT_PROBE_H */

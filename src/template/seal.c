@@ -18,7 +18,8 @@
 #include "utils/timestamp.h"
 
 #include "base/aead.h"
-#include "biocrypt.h"
+#include "crypto/keys.h"
+#include "template/template.h"
 
 #ifdef WORDS_BIGENDIAN
 #error "biocrypt stores little-endian payloads and does not support big-endian hosts"

@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include <sodium.h>
 
 #include "access/htup_details.h"
@@ -27,7 +29,8 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "biocrypt.h"
+#include "crypto/keys.h"
+#include "template/template.h"
 
 /* Validate envelope bytes and wrap them as a protected_template datum. */
 static bytea *
@@ -213,26 +216,44 @@ biocrypt_dims_of(PG_FUNCTION_ARGS)
 }
 
 /*
- * Is typid biocrypt's protected_template?  Its name is checked first (a
- * cache lookup): COPY TO asks this of every column it copies; only a type
- * of that name is looked up as a member of the extension.
+ * Check a real[] embedding or probe ("what" names it in errors): 1-D,
+ * 1..16000 finite values, no NULLs.  Returns its values.
  */
-bool
-TypeIsProtectedTemplate(Oid typid)
+const float4 *
+CheckFloatArray(ArrayType *arr, const char *what, int *dims)
 {
-	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-	Form_pg_type type;
-	bool		named;
-	Oid			ext;
+	/* cppcheck-suppress invalidPointerCast ; array data of a real[] */
+	const float4 *x = (const float4 *) ARR_DATA_PTR(arr);
+	int			n;
 
-	if (!HeapTupleIsValid(tup))
-		return false;
-	type = (Form_pg_type) GETSTRUCT(tup);
-	named = type->typtype == TYPTYPE_BASE &&
-		strcmp(NameStr(type->typname), "protected_template") == 0;
-	ReleaseSysCache(tup);
-	if (!named)
-		return false;
-	ext = get_extension_oid("biocrypt", true);
-	return OidIsValid(ext) && getExtensionOfObject(TypeRelationId, typid) == ext;
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("biocrypt: %s must be a one-dimensional array", what),
+				 errhidestmt(true)));
+	if (array_contains_nulls(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: %s must not contain NULLs", what),
+				 errhidestmt(true)));
+	n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("biocrypt: %s must have at least 1 dimension", what),
+				 errhidestmt(true)));
+	if (n > ENVELOPE_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("biocrypt: %s cannot have more than %d dimensions",
+						what, ENVELOPE_MAX_DIMS),
+				 errhidestmt(true)));
+	for (int i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("biocrypt: %s must not contain NaN or infinity", what),
+					 errhidestmt(true)));
+	*dims = n;
+	return x;
 }

@@ -1,0 +1,71 @@
+/*-------------------------------------------------------------------------
+ *
+ * core.h
+ *		The core layer: server services every higher layer uses.  Calls
+ *		only base/ and PostgreSQL (see docs/architecture.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BIOCRYPT_CORE_H
+#define BIOCRYPT_CORE_H
+
+#include "access/attnum.h"
+
+/* Locked scratch memory, zeroed on release and at abort (secmem.c) */
+typedef struct SecBuf
+{
+	uint8	   *data;
+	size_t		len;			/* bytes in use, zeroed on release */
+	size_t		cap;
+	bool		in_use;
+	int			nest_level;		/* transaction nesting level at acquire */
+} SecBuf;
+
+extern SecBuf *SecmemAcquire(size_t len);
+extern void SecmemRelease(SecBuf *buf);
+
+/*
+ * The identity to return to after running SQL as another role (spi.c):
+ * the extension's own SQL as the bootstrap superuser, or a table's
+ * maintenance as its owner.
+ */
+typedef struct BiocryptSpi
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} BiocryptSpi;
+
+typedef BiocryptSpi BiocryptAsOwner;
+
+extern void BiocryptSpiBegin(BiocryptSpi *st);
+extern void BiocryptSpiEnd(BiocryptSpi *st);
+extern void BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid);
+extern void BiocryptRestoreUser(BiocryptAsOwner *st);
+
+/* A piece of work in a subtransaction of its own (subxact.c) */
+extern ErrorData *BiocryptSubxact(void (*fn) (void *arg), void *arg);
+
+/* Background workers (worker.c) */
+struct BackgroundWorker;
+extern void BiocryptWorkerInit(struct BackgroundWorker *bgw, const char *type,
+							   const char *function, int flags, int restart_time);
+extern void BiocryptDatabaseWorkerInit(struct BackgroundWorker *bgw, const char *type,
+									   const char *function, Oid dbid);
+
+/* The extension's objects in the catalogs (catalog.c) */
+extern Oid	BiocryptExtensionOid(void);
+extern Oid	BiocryptSchemaOid(void);
+extern Oid	BiocryptRelid(const char *relname);
+extern const char *BiocryptChainId(void);
+extern bool BiocryptExtensionIsNew(void);
+extern bool TypeIsProtectedTemplate(Oid typid);
+extern AttrNumber TemplateColumnAttnum(Oid relid, const char *col);
+extern AttrNumber CheckTemplateColumn(Oid relid, const char *col);
+extern char *RelationQualifiedName(Oid relid);
+
+/* Session settings (session.c) */
+extern void SessionInit(void);
+extern const char *PurposeCurrent(void);
+
+#endif							/* BIOCRYPT_CORE_H */

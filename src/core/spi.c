@@ -1,0 +1,85 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi.c
+ *		Running SQL as another role: the extension's own SQL as the
+ *		bootstrap superuser, a table's maintenance as its owner.
+ *
+ * Either way the switch is a security-restricted operation with
+ * search_path pinned to pg_catalog, so neither the caller's privileges nor
+ * its search_path reach the SQL that runs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+
+#include "core/core.h"
+
+/*
+ * Become role user in a security-restricted operation with search_path
+ * pinned to pg_catalog, saving what BiocryptRestoreUser restores.
+ */
+static void
+SwitchUser(BiocryptSpi *st, Oid user)
+{
+	GetUserIdAndSecContext(&st->save_userid, &st->save_sec_context);
+	SetUserIdAndSecContext(user, st->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	st->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/* Back to the identity and settings SwitchUser saved. */
+void
+BiocryptRestoreUser(BiocryptSpi *st)
+{
+	AtEOXact_GUC(true, st->save_nestlevel);
+	SetUserIdAndSecContext(st->save_userid, st->save_sec_context);
+}
+
+/*
+ * Enter the extension's own SQL (key ring, purpose grants): SPI as the
+ * bootstrap superuser with a pinned search_path, whoever the caller is.
+ */
+void
+BiocryptSpiBegin(BiocryptSpi *st)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "biocrypt: SPI_connect failed");
+	SwitchUser(st, BOOTSTRAP_SUPERUSERID);
+}
+
+/* Leave the extension's SQL, restoring the caller's identity and settings. */
+void
+BiocryptSpiEnd(BiocryptSpi *st)
+{
+	BiocryptRestoreUser(st);
+	SPI_finish();
+}
+
+/*
+ * Run a table's maintenance (purge, erasure, re-encryption) as its owner,
+ * the way VACUUM and REFRESH MATERIALIZED VIEW do: the table's triggers
+ * then never run with the extension's privileges.
+ */
+void
+BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "biocrypt: cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	SwitchUser(st, owner);
+}

@@ -1,0 +1,46 @@
+/*-------------------------------------------------------------------------
+ *
+ * lifecycle.h
+ *		The lifecycle layer: enrolment and reveal, purpose grants, column
+ *		policies, retention and purge, re-encryption, key administration.
+ *		Calls audit/ and below; never match/.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BIOCRYPT_LIFECYCLE_H
+#define BIOCRYPT_LIFECYCLE_H
+
+#include "fmgr.h"
+
+#include "base/envelope.h"
+#include "crypto/keys.h"
+
+/* enrol.c */
+extern void EnrolInit(void);
+
+/* policy.c: column retention policies */
+#define POLICY_DEFAULT_RETENTION	0x01	/* retain_until was NULL */
+#define POLICY_DEFAULT_PURPOSES		0x02	/* purposes was NULL */
+extern void PolicyNoteDefaulted(bytea *tpl, const EnvelopeHeader *hdr, int flags);
+struct RenameStmt;
+extern void PolicyFollowRename(const struct RenameStmt *stmt);
+
+/* purpose.c: purpose grants */
+extern void PurposeForgetDroppedRoles(void);
+
+/* retention.c */
+extern int64 RetentionPurge(void);
+
+/* purgeworker.c */
+extern void PurgeWorkerInit(void);
+extern PGDLLEXPORT void biocrypt_purge_launcher_main(Datum arg);
+extern PGDLLEXPORT void biocrypt_purge_worker_main(Datum arg);
+
+/* rotate.c: re-encryption and its progress view */
+extern void RotateShmemRequest(void);
+extern void RotateShmemStartup(void);
+
+/* keyadmin.c */
+extern void RecordKeyDestroyed(const DestroyedKey *dk);
+
+#endif							/* BIOCRYPT_LIFECYCLE_H */
