@@ -88,6 +88,39 @@ unit: $(UNIT_TESTS)
 	echo "unit: $$passed passed, $$failed failed"; \
 	exit $$status
 
+# benchmark programs (test/bench/README.md), built from this tree: floor and
+# reseal_floor link the server's own base/ code (quantisation, envelope,
+# AEAD, kernels) instead of copies.  Flags: the server's CFLAGS without
+# -fPIC (the optimisation the extension's objects get) and no -march:
+# kernels.c picks its SIMD path at run time.  aead_bench also times OpenSSL
+# when pkg-config finds libcrypto (libssl-dev), else libsodium only.
+BENCH_CFLAGS = $(filter-out $(CFLAGS_SL),$(CFLAGS)) -Isrc $(SODIUM_CFLAGS)
+BENCH_BASE_H = $(wildcard src/base/*.h)
+BENCH_FLOOR_SRC = src/base/aead.c src/base/envelope.c src/base/quantise.c \
+	src/base/kernels.c src/base/kernels_x86.c
+BENCH_RESEAL_SRC = src/base/aead.c src/base/envelope.c
+BENCH_OPENSSL_LIBS = $(shell pkg-config --exists libcrypto && pkg-config --libs libcrypto)
+BENCH_OPENSSL_CFLAGS = $(if $(BENCH_OPENSSL_LIBS),-DWITH_OPENSSL $(shell pkg-config --cflags libcrypto))
+BENCH_PROGRAMS = test/bench/floor test/bench/reseal_floor test/bench/gen test/bench/aead_bench
+EXTRA_CLEAN += $(BENCH_PROGRAMS)
+
+test/bench/floor: test/bench/floor.c $(BENCH_FLOOR_SRC) $(BENCH_BASE_H)
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/floor.c $(BENCH_FLOOR_SRC) $(SODIUM_LIBS) -lm
+
+test/bench/reseal_floor: test/bench/reseal_floor.c $(BENCH_RESEAL_SRC) $(BENCH_BASE_H)
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/reseal_floor.c $(BENCH_RESEAL_SRC) $(SODIUM_LIBS)
+
+test/bench/gen: test/bench/gen.c
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/gen.c -lm
+
+test/bench/aead_bench: test/bench/aead_bench.c
+	$(if $(BENCH_OPENSSL_LIBS),,@echo "aead_bench: no libcrypto (apt-get install libssl-dev); building without OpenSSL")
+	$(CC) $(BENCH_CFLAGS) $(BENCH_OPENSSL_CFLAGS) -o $@ test/bench/aead_bench.c \
+		$(SODIUM_LIBS) $(BENCH_OPENSSL_LIBS)
+
+.PHONY: bench-programs
+bench-programs: $(BENCH_PROGRAMS)
+
 # libFuzzer targets for the envelope parser and the JSON encoders;
 # fuzz-smoke runs each briefly on its own corpus, in its own work directory
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc

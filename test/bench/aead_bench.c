@@ -3,8 +3,9 @@
  *		Time libsodium AES-256-GCM against XChaCha20-Poly1305 on template-sized
  *		messages, to choose the envelope cipher (see docs/format.md).
  *
- * Build: cc -O2 -o aead_bench aead_bench.c -lsodium
- *        (add -DWITH_OPENSSL ... -lcrypto to time OpenSSL's AES-256-GCM too)
+ * Build: make test/bench/aead_bench (from the top of the tree; it defines
+ *        WITH_OPENSSL and links -lcrypto, timing OpenSSL's AES-256-GCM too,
+ *        when pkg-config finds libcrypto)
  * Usage: aead_bench [bytes] [iterations]
  */
 #include <sodium.h>

@@ -173,8 +173,12 @@ mkdir "$TREE"
 cp -a "$SRC/Makefile" "$SRC/biocrypt.control" "$SRC/src" "$SRC/sql" "$TREE/"
 find "$TREE/src" \( -name '*.o' -o -name '*.bc' -o -name '*.so' \) -delete
 TREE_FP=$(fingerprint "$TREE")
-mkdir "$DIR/bin"
-cc -O2 -Wall -o "$DIR/bin/gen" "$BENCH/gen.c" -lm
+# the generator: the Makefile's target, built in the snapshot (the tree is
+# not touched) and copied out (the builds below make clean the snapshot)
+mkdir -p "$TREE/test/bench" "$DIR/bin"
+cp "$BENCH/gen.c" "$TREE/test/bench/"
+make -C "$TREE" -s test/bench/gen >/dev/null
+install -m 755 "$TREE/test/bench/gen" "$DIR/bin/"
 
 # --- server control -------------------------------------------------------------
 start_server() {

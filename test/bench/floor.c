@@ -5,14 +5,21 @@
  *		into a scratch batch and the kernels' batch entry point, in a plain
  *		C loop -- plus its parts and kernel-only throughput.
  *
- * Links src/envelope.c and src/kernels.c (the extension's own code) and
- * libsodium.  Envelopes are built the way the extension builds them
- * (EnvelopeComputeSizes + EnvelopeWriteHeader, header as associated data,
- * random nonce, same subject and purpose shape, same i8/f16 quantisation),
+ * Links the extension's own src/base/ code (envelope.c, aead.c,
+ * quantise.c, kernels.c, kernels_x86.c) and libsodium; built by the
+ * Makefile (make test/bench/floor), with the server's optimisation flags
+ * and no -march (the kernels pick their SIMD path at run time).  Envelopes
+ * are built the way the extension builds them: QuantiseVector,
+ * EnvelopeComputeSizes + EnvelopeWriteHeader, AeadSeal (header as
+ * associated data, random nonce), the same subject and purpose shape,
  * under one random data key, with the cipher and kernel path the server
- * reported.  The loop mirrors identify.c: batches of min(64, 256 KiB /
- * slot) payload slots 64-byte aligned, one batch kernel call per full
- * batch, best distance kept.
+ * reported.  They are opened as seal.c's DecryptTemplate opens them:
+ * EnvelopeParseForDecrypt, then AeadOpen with the AES key schedule
+ * expanded once (crypto_aead_aes256gcm_beforenm, as KeysGetAesState keeps
+ * it) for AES-256-GCM and with the key for XChaCha20-Poly1305.  The loop
+ * mirrors identify.c: batches of min(64, 256 KiB / slot) payload slots
+ * 64-byte aligned, one batch kernel call per full batch, best distance
+ * kept.
  *
  * Usage: floor --n N [--cipher 1|2] [--path avx512|avx2|portable]
  *              [--reps R] [--formats f32,f16,i8,iris_s0,iris_s8]
@@ -20,15 +27,17 @@
  * Prints CSV rows "format,n,method,rep,ms" on stdout (R timed repetitions
  * after one untimed warm-up each); notes on stderr.  Methods:
  *   floor_a         parse + expiry check + decrypt + batch kernel (the floor)
- *   floor_a_afternm the same with the AES key schedule precomputed once
- *                   (crypto_aead_aes256gcm_*_afternm; AES only, a what-if)
+ *   floor_a_keycall the same with the AES key schedule expanded on every
+ *                   call (AeadOpen given the key and no expanded state:
+ *                   crypto_aead_aes256gcm_decrypt), what the server did
+ *                   before it kept expanded keys; AES only, a what-if
  *   floor_a_heap    floor_a over a copy laid out like heap pages (tuples
  *                   packed downwards from each 8 KiB page's end, read in
  *                   line-pointer order), to see what the layout costs
  *   floor_a_heap_pf floor_a_heap with a software prefetch of each envelope
  *                   and of the bytes just below it (where the page's next
  *                   tuple usually is) before parsing it: a what-if
- *   parse           the parse alone (EnvelopeParseForDecrypt where it exists)
+ *   parse           the parse alone (EnvelopeParseForDecrypt)
  *   decrypt         AEAD decrypt only (as the extension calls it)
  *   kernel_hot      batch kernel over 64 cache-resident payloads, N calls
  *   kernel_stream   batch kernel over all N payloads (memory-bound)
@@ -41,20 +50,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/aead.h"
 #include "base/envelope.h"
-#include "base/halfutils.h"
 #include "base/kernels.h"
-
-/*
- * identify() parses with EnvelopeParseForDecrypt (lengths and bounds, label
- * bytes left to the AEAD tag) where envelope.h has it; run.sh defines
- * HAVE_PARSE_FOR_DECRYPT then, so the floor parses exactly as the server.
- */
-#ifdef HAVE_PARSE_FOR_DECRYPT
-#define FloorParse EnvelopeParseForDecrypt
-#else
-#define FloorParse EnvelopeParse
-#endif
+#include "base/quantise.h"
 
 #define BATCH_BYTES		(256 * 1024)
 #define MAX_BATCH		64
@@ -77,7 +76,10 @@ typedef struct Set
 	uint8_t    *heap;			/* the same envelopes laid out like heap pages */
 	size_t	   *hoff;
 	size_t	   *len;
-	size_t		header_len;		/* same for every template (fixed subject length) */
+	EnvelopeHeader sizes;		/* cipher, format and lengths, the same for
+								 * every template (fixed subject length);
+								 * labels cleared */
+	size_t		header_len;
 	size_t		nonce_len;
 	size_t		payload_len;
 	uint8_t    *plain;			/* all N payloads, for kernel_stream */
@@ -91,6 +93,9 @@ typedef struct Set
 
 static uint8_t key[32];
 static crypto_aead_aes256gcm_state aes_state;
+/* what DecryptTemplate passes to AeadOpen: the state for AES, else the key */
+static const uint8_t *open_key;
+static const void *open_state;
 static int	cipher = 0;
 static int	dims = 512;
 static int	bits = 2048;
@@ -131,9 +136,9 @@ RandF(void)
 	return (float) ((Rand64() >> 40) * (1.0 / 16777216.0) * 2.0 - 1.0);
 }
 
-/* One random unit vector quantised exactly like enrol.c's Quantise(). */
+/* One random payload: a unit vector quantised by the server's QuantiseVector. */
 static void
-MakePayload(const Format *f, uint8_t *out)
+MakePayload(const Format *f, const EnvelopeHeader *hdr, uint8_t *out)
 {
 	if (f->format == ENVELOPE_FORMAT_BITS)
 	{
@@ -158,31 +163,8 @@ MakePayload(const Format *f, uint8_t *out)
 		norm = sqrt(norm);
 		for (int i = 0; i < dims; i++)
 			x[i] = (float) (x[i] / norm);
-		if (f->format == ENVELOPE_FORMAT_F32)
-			memcpy(out, x, sizeof(float) * dims);
-		else if (f->format == ENVELOPE_FORMAT_F16)
-			for (int i = 0; i < dims; i++)
-			{
-				uint16_t	h = HalfFromFloat(x[i]);
-
-				memcpy(out + 2 * i, &h, 2);
-			}
-		else
-		{
-			float		maxabs = 0,
-						scale;
-
-			for (int i = 0; i < dims; i++)
-				maxabs = fmaxf(maxabs, fabsf(x[i]));
-			scale = maxabs / 127.0f;
-			memcpy(out, &scale, sizeof(scale));
-			for (int i = 0; i < dims; i++)
-			{
-				long		q = scale > 0 ? lrintf(x[i] / scale) : 0;
-
-				out[4 + i] = (uint8_t) (int8_t) (q < -127 ? -127 : q > 127 ? 127 : q);
-			}
-		}
+		if (!QuantiseVector(hdr, x, out))
+			abort();			/* a unit vector always fits f16 */
 	}
 }
 
@@ -228,6 +210,9 @@ BuildSet(Set *s, const Format *f, size_t n)
 		fprintf(stderr, "floor: bad header\n");
 		exit(1);
 	}
+	s->sizes = hdr;
+	s->sizes.subject = NULL;
+	s->sizes.purpose[0] = NULL;
 	s->header_len = hdr.header_len;
 	s->nonce_len = hdr.nonce_len;
 	s->payload_len = hdr.payload_len;
@@ -242,18 +227,9 @@ BuildSet(Set *s, const Format *f, size_t n)
 
 		snprintf(subject, sizeof(subject), "subject-%08zu", i + 1);
 		EnvelopeWriteHeader(&hdr, env);
-		randombytes_buf(env + hdr.header_len, hdr.nonce_len);
-		MakePayload(f, plain);
+		MakePayload(f, &hdr, plain);
 		memcpy(s->plain + ((hdr.payload_len + 63) & ~(size_t) 63) * i, plain, hdr.payload_len);
-		if (cipher == ENVELOPE_CIPHER_AES256GCM)
-			crypto_aead_aes256gcm_encrypt(env + hdr.header_len + hdr.nonce_len, NULL,
-										  plain, hdr.payload_len, env, hdr.header_len,
-										  NULL, env + hdr.header_len, key);
-		else
-			crypto_aead_xchacha20poly1305_ietf_encrypt(env + hdr.header_len + hdr.nonce_len,
-													   NULL, plain, hdr.payload_len,
-													   env, hdr.header_len, NULL,
-													   env + hdr.header_len, key);
+		AeadSeal(&hdr, env, plain, key);
 		s->off[i] = pos;
 		s->len[i] = hdr.total_len;
 		pos += (hdr.total_len + 7) & ~(size_t) 7;
@@ -322,33 +298,21 @@ RunBatch(Set *s, int nb)
 	sink += best;
 }
 
+/*
+ * Decrypt as DecryptTemplate does; keycall (the what-if) gives AeadOpen the
+ * key and no expanded state, so AES expands the key schedule every call.
+ */
 static int
-Decrypt(const uint8_t *env, size_t header_len, size_t nonce_len,
-		size_t payload_len, uint8_t *dst, int afternm)
+Decrypt(const EnvelopeHeader *hdr, const uint8_t *env, uint8_t *dst, int keycall)
 {
-	const uint8_t *nonce = env + header_len;
-
-	if (cipher == ENVELOPE_CIPHER_AES256GCM)
-	{
-		if (afternm)
-			return crypto_aead_aes256gcm_decrypt_afternm(dst, NULL, NULL,
-														 nonce + nonce_len,
-														 payload_len + ENVELOPE_TAG_SIZE,
-														 env, header_len, nonce,
-														 &aes_state);
-		return crypto_aead_aes256gcm_decrypt(dst, NULL, NULL, nonce + nonce_len,
-											 payload_len + ENVELOPE_TAG_SIZE,
-											 env, header_len, nonce, key);
-	}
-	return crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL,
-													  nonce + nonce_len,
-													  payload_len + ENVELOPE_TAG_SIZE,
-													  env, header_len, nonce, key);
+	if (keycall)
+		return AeadOpen(hdr, env, key, NULL, dst);
+	return AeadOpen(hdr, env, open_key, open_state, dst);
 }
 
 /* floor (a): what identify() does per template, minus PostgreSQL. */
 static void
-FloorA(Set *s, int afternm, const uint8_t *arena, const size_t *off, int prefetch)
+FloorA(Set *s, int keycall, const uint8_t *arena, const size_t *off, int prefetch)
 {
 	int			nb = 0;
 	size_t		nbytes = bits / 8;
@@ -368,7 +332,7 @@ FloorA(Set *s, int afternm, const uint8_t *arena, const size_t *off, int prefetc
 				__builtin_prefetch(env - o);
 		}
 
-		if (FloorParse(env, s->len[i], &hdr) != ENVELOPE_OK)
+		if (EnvelopeParseForDecrypt(env, s->len[i], &hdr) != ENVELOPE_OK)
 			abort();
 		if (hdr.format != s->f->format ||
 			(hdr.format == ENVELOPE_FORMAT_BITS ? hdr.dims / 8 != nbytes : hdr.dims != (uint32_t) dims))
@@ -376,7 +340,7 @@ FloorA(Set *s, int afternm, const uint8_t *arena, const size_t *off, int prefetc
 		if (now_pg >= hdr.expires)
 			continue;
 		dst = s->scratch + s->slot * nb;
-		if (Decrypt(env, hdr.header_len, hdr.nonce_len, hdr.payload_len, dst, afternm) != 0)
+		if (Decrypt(&hdr, env, dst, keycall) != 0)
 			abort();
 		s->payloads[nb] = dst;
 		s->masks[nb] = dst + nbytes;
@@ -398,7 +362,7 @@ ParseOnly(Set *s)
 	{
 		EnvelopeHeader hdr;
 
-		if (FloorParse(s->arena + s->off[i], s->len[i], &hdr) != ENVELOPE_OK)
+		if (EnvelopeParseForDecrypt(s->arena + s->off[i], s->len[i], &hdr) != ENVELOPE_OK)
 			abort();
 		acc += hdr.payload_len + (uint64_t) hdr.expires;
 	}
@@ -412,8 +376,7 @@ DecryptOnly(Set *s)
 
 	for (size_t i = 0; i < s->n; i++)
 	{
-		if (Decrypt(s->arena + s->off[i], s->header_len, s->nonce_len, s->payload_len,
-					s->scratch + s->slot * nb, 0) != 0)
+		if (Decrypt(&s->sizes, s->arena + s->off[i], s->scratch + s->slot * nb, 0) != 0)
 			abort();
 		if (++nb == s->batch_cap)
 			nb = 0;
@@ -494,7 +457,7 @@ FloorAPlain(Set *s)
 }
 
 static void
-FloorAAfternm(Set *s)
+FloorAKeycall(Set *s)
 {
 	FloorA(s, 1, s->arena, s->off, 0);
 }
@@ -577,7 +540,12 @@ main(int argc, char **argv)
 	}
 	randombytes_buf(key, sizeof(key));
 	if (cipher == ENVELOPE_CIPHER_AES256GCM)
+	{
 		crypto_aead_aes256gcm_beforenm(&aes_state, key);
+		open_state = &aes_state;
+	}
+	else
+		open_key = key;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_pg = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_UNIX_US;
 
@@ -632,7 +600,7 @@ main(int argc, char **argv)
 				f->name, s.len[0], s.header_len, s.payload_len, s.batch_cap);
 		Time(&s, "floor_a", FloorAPlain, reps);
 		if (cipher == ENVELOPE_CIPHER_AES256GCM)
-			Time(&s, "floor_a_afternm", FloorAAfternm, reps);
+			Time(&s, "floor_a_keycall", FloorAKeycall, reps);
 		Time(&s, "floor_a_heap", FloorAHeap, reps);
 		Time(&s, "floor_a_heap_pf", FloorAHeapPrefetch, reps);
 		Time(&s, "parse", ParseOnly, reps);

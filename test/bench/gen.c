@@ -12,7 +12,7 @@
  *   gen iris N [seed] [bits]   rows (id int4, code bytea, mask bytea):
  *                              random code bits, mask bits valid with p=7/8
  *
- * Build: cc -O2 -o gen gen.c -lm
+ * Build: make test/bench/gen (from the top of the tree)
  */
 #include <arpa/inet.h>
 #include <math.h>

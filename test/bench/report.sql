@@ -15,7 +15,7 @@ SELECT format, n, min(ford) AS ford, min(nshifts) AS nshifts,
 	   max(ns) FILTER (WHERE method = 'identify') AS identify,
 	   max(ns) FILTER (WHERE method = 'orderby') AS orderby,
 	   max(ns) FILTER (WHERE method = 'floor_a') AS floor_a,
-	   max(ns) FILTER (WHERE method = 'floor_a_afternm') AS floor_a_afternm,
+	   max(ns) FILTER (WHERE method = 'floor_a_keycall') AS floor_a_keycall,
 	   max(ns) FILTER (WHERE method = 'floor_a_heap') AS floor_a_heap,
 	   max(ns) FILTER (WHERE method = 'floor_a_heap_pf') AS floor_a_heap_pf,
 	   max(ns) FILTER (WHERE method = 'parse') AS parse,
@@ -49,7 +49,7 @@ FROM bench.wide ORDER BY ford, n;
 
 \echo
 \echo '== 2. Where the time goes (median ns per template) =='
-\echo 'parse, decrypt, kernel, zero: the parts of floor(a); AES key pre: floor(a) with the key schedule expanded once;'
+\echo 'parse, decrypt, kernel, zero: the parts of floor(a); AES key/call: floor(a) with the key schedule expanded per template;'
 \echo 'heap: floor(a) over envelopes laid out like heap pages; heap+pf: that with a software prefetch (what-ifs);'
 \echo 'count(tpl), header: in-server scan floors; excess = measured - floor(a) - count(tpl)'
 SELECT format, n AS "N",
@@ -58,7 +58,7 @@ SELECT format, n AS "N",
 	   round(kernel_hot::numeric, 0) AS kernel,
 	   round(zero::numeric, 0) AS zero,
 	   round(floor_a::numeric, 0) AS "floor(a)",
-	   round(floor_a_afternm::numeric, 0) AS "AES key pre",
+	   round(floor_a_keycall::numeric, 0) AS "AES key/call",
 	   round(floor_a_heap::numeric, 0) AS heap,
 	   round(floor_a_heap_pf::numeric, 0) AS "heap+pf",
 	   round(count_tpl::numeric, 0) AS "count(tpl)",

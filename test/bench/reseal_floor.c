@@ -2,17 +2,20 @@
  * reseal_floor.c
  *		Crypto floor of biocrypt.reencrypt() for test/bench/retention.sh:
  *		what moving N templates from one data key to another costs in
- *		libsodium alone, with no PostgreSQL (no scan, no parse, no UPDATE).
+ *		the AEAD alone, with no PostgreSQL (no scan, no parse, no UPDATE).
  *
- * N envelopes (header bytes as associated data, nonce, ciphertext + tag)
- * are sealed under key A, contiguous in memory.  Each timed pass re-seals
- * all of them the way seal.c's ResealTemplate does it: decrypt under A
- * into one locked scratch buffer (AES-256-GCM with the key schedule
- * precomputed, crypto_aead_aes256gcm_decrypt_afternm, as DecryptTemplate;
- * XChaCha20-Poly1305 with the plain key), copy the header, draw a fresh
- * nonce with randombytes_buf, encrypt under key B with the plain key (as
- * SealTemplate: crypto_aead_aes256gcm_encrypt expands the key per call)
- * into a fresh output arena, zero the scratch.
+ * Links the extension's own src/base/aead.c and envelope.c and libsodium;
+ * built by the Makefile (make test/bench/reseal_floor).  N envelopes
+ * (header bytes as associated data, nonce, ciphertext + tag) are sealed
+ * under key A, contiguous in memory.  Each timed pass re-seals all of them
+ * the way seal.c's ResealTemplate does it, through the same functions:
+ * AeadOpen under A into one locked scratch buffer (AES-256-GCM with the
+ * key schedule expanded once, as DecryptTemplate passes KeysGetAesState;
+ * XChaCha20-Poly1305 with the key), copy the header, AeadSeal under key B
+ * (a fresh nonce from randombytes_buf, then encryption with the plain key,
+ * as SealTemplate: crypto_aead_aes256gcm_encrypt expands the key per call)
+ * into a fresh output arena, zero the scratch.  The header bytes are
+ * random and of the given length (no labels are parsed or written).
  *
  * Usage: reseal_floor --n N [--cipher 1|2] [--reps R] [--header 73]
  *                     [--payload 2048]
@@ -22,11 +25,11 @@
  * stderr.  Methods:
  *   reseal          decrypt + header copy + nonce + encrypt + zero (the floor)
  *   decrypt         the decrypt alone
- *   encrypt         nonce + encrypt alone
+ *   encrypt         header copy + nonce + encrypt alone
  *   reseal_afternm  reseal with the encryption key schedule precomputed too
  *                   (AES only: a what-if for a cached encryption state)
  *
- * Build: cc -O2 -o reseal_floor reseal_floor.c -lsodium
+ * Build: make test/bench/reseal_floor (from the top of the tree)
  */
 #include <sodium.h>
 #include <stdint.h>
@@ -35,7 +38,10 @@
 #include <string.h>
 #include <time.h>
 
-#define TAG 16
+#include "base/aead.h"
+#include "base/envelope.h"
+
+#define TAG ENVELOPE_TAG_SIZE
 
 static size_t n = 100000;
 static int	cipher = 1;
@@ -44,6 +50,7 @@ static size_t header_len = 73;
 static size_t payload_len = 2048;
 static size_t nonce_len;
 static size_t env_len;
+static EnvelopeHeader hdr;		/* the sizes and cipher AeadSeal/AeadOpen use */
 
 static uint8_t key_a[32], key_b[32];
 static crypto_aead_aes256gcm_state *state_a, *state_b;
@@ -58,38 +65,38 @@ NowMs(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/*
+ * Draw a nonce and encrypt plain into env after its header: AeadSeal, as
+ * SealTemplate.  With st (the reseal_afternm what-if) AES encrypts with the
+ * expanded key instead; aead.c has no such path (the server encrypts with
+ * the plain key), so that what-if alone calls libsodium directly.
+ */
 static void
 Encrypt(uint8_t *env, const uint8_t *plain, const uint8_t *key,
 		const crypto_aead_aes256gcm_state *st)
 {
-	uint8_t    *nonce = env + header_len;
+	if (cipher == ENVELOPE_CIPHER_AES256GCM && st != NULL)
+	{
+		uint8_t    *nonce = env + header_len;
 
-	if (cipher == 1 && st != NULL)
+		randombytes_buf(nonce, nonce_len);
 		crypto_aead_aes256gcm_encrypt_afternm(nonce + nonce_len, NULL, plain, payload_len,
 											  env, header_len, NULL, nonce, st);
-	else if (cipher == 1)
-		crypto_aead_aes256gcm_encrypt(nonce + nonce_len, NULL, plain, payload_len,
-									  env, header_len, NULL, nonce, key);
+	}
 	else
-		crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + nonce_len, NULL, plain,
-												   payload_len, env, header_len,
-												   NULL, nonce, key);
+		AeadSeal(&hdr, env, plain, key);
 }
 
+/* Decrypt under key A as DecryptTemplate: AeadOpen, the AES state when AES. */
 static void
 Decrypt(const uint8_t *env, uint8_t *dst)
 {
-	const uint8_t *nonce = env + header_len;
 	int			rc;
 
-	if (cipher == 1)
-		rc = crypto_aead_aes256gcm_decrypt_afternm(dst, NULL, NULL, nonce + nonce_len,
-												   payload_len + TAG, env, header_len,
-												   nonce, state_a);
+	if (cipher == ENVELOPE_CIPHER_AES256GCM)
+		rc = AeadOpen(&hdr, env, NULL, state_a, dst);
 	else
-		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL, nonce + nonce_len,
-														payload_len + TAG, env,
-														header_len, nonce, key_a);
+		rc = AeadOpen(&hdr, env, key_a, NULL, dst);
 	if (rc != 0)
 	{
 		fprintf(stderr, "reseal_floor: authentication failed\n");
@@ -116,7 +123,6 @@ Pass(const char *method)
 		if (enc)
 		{
 			memcpy(dst, src, header_len);
-			randombytes_buf(dst + header_len, nonce_len);
 			Encrypt(dst, scratch, key_b, st);
 		}
 		if (dec)
@@ -148,21 +154,27 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n == 0 || reps < 1 || (cipher != 1 && cipher != 2) || header_len == 0 || payload_len == 0)
+	if (n == 0 || reps < 1 ||
+		(cipher != ENVELOPE_CIPHER_AES256GCM && cipher != ENVELOPE_CIPHER_XCHACHA20) ||
+		header_len == 0 || payload_len == 0)
 	{
 		fprintf(stderr, "reseal_floor: bad arguments\n");
 		return 2;
 	}
 	if (sodium_init() < 0)
 		return 1;
-	if (cipher == 1 && !crypto_aead_aes256gcm_is_available())
+	if (cipher == ENVELOPE_CIPHER_AES256GCM && !crypto_aead_aes256gcm_is_available())
 	{
 		fprintf(stderr, "reseal_floor: AES-256-GCM is not available on this CPU\n");
 		return 1;
 	}
-	nonce_len = cipher == 1 ? crypto_aead_aes256gcm_NPUBBYTES
-		: crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	nonce_len = EnvelopeNonceSize((uint8_t) cipher);
 	env_len = header_len + nonce_len + payload_len + TAG;
+	hdr.cipher = (uint8_t) cipher;
+	hdr.header_len = header_len;
+	hdr.nonce_len = nonce_len;
+	hdr.payload_len = payload_len;
+	hdr.total_len = env_len;
 
 	randombytes_buf(key_a, sizeof(key_a));
 	randombytes_buf(key_b, sizeof(key_b));
@@ -188,19 +200,20 @@ main(int argc, char **argv)
 	{
 		uint8_t    *env = in_arena + i * env_len;
 
-		randombytes_buf(env, header_len + nonce_len);
+		randombytes_buf(env, header_len);
 		randombytes_buf(scratch, payload_len);
 		Encrypt(env, scratch, key_a, NULL);
 	}
 	memset(out_arena, 0, env_len * n);	/* fault the output pages in */
 	fprintf(stderr, "reseal_floor: libsodium %s, %s, %zu templates of %zu bytes "
 			"(header %zu, nonce %zu, payload %zu, tag %d), %d reps\n",
-			sodium_version_string(), cipher == 1 ? "AES-256-GCM" : "XChaCha20-Poly1305",
+			sodium_version_string(),
+			cipher == ENVELOPE_CIPHER_AES256GCM ? "AES-256-GCM" : "XChaCha20-Poly1305",
 			n, env_len, header_len, nonce_len, payload_len, TAG, reps);
 
 	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
 	{
-		if (cipher != 1 && strcmp(methods[m], "reseal_afternm") == 0)
+		if (cipher != ENVELOPE_CIPHER_AES256GCM && strcmp(methods[m], "reseal_afternm") == 0)
 			continue;
 		(void) Pass(methods[m]);	/* warm-up */
 		for (int r = 1; r <= reps; r++)
