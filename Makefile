@@ -6,10 +6,10 @@ MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
 SRC_BASE = aead envelope jsonenc kernels kernels_x86 quantise
 SRC_CORE = catalog secmem session spi subxact worker
-SRC_CRYPTO = chainkey destroyed keys rewrap rootkey
+SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey
 SRC_TEMPLATE = expiry purposes seal template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
-	auditstmt auditworker auditwrite export review
+	auditclose auditstmt auditworker auditwrite export review
 SRC_MATCH = compare identify iris probe
 SRC_LIFECYCLE = enrol keyadmin policy purgeworker purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
@@ -70,7 +70,7 @@ UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_te
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
 # (a crash, say) counts as one failure, and any failure fails the target
-.PHONY: unit unit-arm64 fuzz-smoke cppcheck
+.PHONY: unit unit-arm64 fuzz-smoke cppcheck layers
 unit: $(UNIT_TESTS)
 	@status=0; passed=0; failed=0; \
 	for t in $(UNIT_TESTS); do \
@@ -137,6 +137,10 @@ fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc
 		test/fuzz/work_envelope test/fuzz/corpus/envelope
 	test/fuzz/fuzz_jsonenc -runs=$(or $(FUZZ_RUNS),300000) -max_len=8192 \
 		test/fuzz/work_jsonenc test/fuzz/corpus/jsonenc
+
+# calls go one way between the layers of src/ (docs/architecture.md)
+layers: $(OBJS)
+	perl test/layers.pl
 
 # static analysis of our sources (server headers are not ours to fix)
 cppcheck:

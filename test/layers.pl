@@ -41,7 +41,8 @@ sub layer_of
 	return undef;
 }
 
-my @objs = sort(glob('src/*.o'), glob('src/*/*.o'));
+# objects of the sources there are now (a renamed file leaves a stale one)
+my @objs = grep { (my $c = $_) =~ s/\.o$/.c/; -e $c } sort(glob('src/*.o'), glob('src/*/*.o'));
 die "layers: no object files under src/: run make first\n" unless @objs;
 for my $o (@objs)
 {

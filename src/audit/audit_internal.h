@@ -140,7 +140,7 @@ extern char *AuditColumnList(void);
 extern Oid	AuditColumnType(int i);
 extern Oid	AuditCheckTable(AttrNumber *attnums);
 
-/* auditwrite.c: the worker's rows */
+/* auditwrite.c and auditclose.c: the worker's rows */
 typedef struct AuditWriteItem
 {
 	const AuditEvent *ev;
@@ -154,6 +154,10 @@ typedef struct AuditWriteItem
 } AuditWriteItem;
 
 extern bool AuditWriteBatch(AuditWriteItem *items, int n, bool resolve);
+extern void BeginWork(void);
+extern void EndWork(void);
+extern bool WriteTransaction(AuditWriteItem *items, int n, bool resolve,
+							 bool alone, bool *open, bool *setup_failed);
 extern int64 AuditWriteHead(void);
 extern int64 AuditWriteReconcile(void);
 extern int64 AuditWriteIncomplete(const int64 *ids, int n);

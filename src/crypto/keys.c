@@ -702,61 +702,6 @@ InvalidateKeyCaches(void)
 	dek_cache_stale = true;
 }
 
-/*
- * Crypto-shred data key key_id: erase its wrapped form from the ring and
- * add its fingerprint to the cluster's list of destroyed keys at commit.
- * Returns false if it was already destroyed; else true, with the key and
- * its epoch in *out for the caller's record.
- */
-bool
-KeysDestroy(uint32 key_id, DestroyedKey *out)
-{
-	BiocryptSpi st;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum((int32) key_id)};
-	HeapTuple	tup;
-	bool		isnull;
-	char	   *epoch;
-	const DerivedKeys *wk;
-	SecBuf	   *dek;
-	MemoryContext caller = CurrentMemoryContext;	/* SPI_finish frees the rest */
-
-	KeysAttach();
-	BiocryptSpiBegin(&st);
-	if (SPI_execute_with_args("SELECT state, wrapped, epoch::text, cipher, kcv FROM biocrypt.keys "
-							  "WHERE id = $1 FOR UPDATE",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key ring query failed");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("biocrypt: data key %u is not in the key ring", key_id)));
-	tup = SPI_tuptable->vals[0];
-	if (strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 1), "destroyed") == 0)
-	{
-		BiocryptSpiEnd(&st);
-		return false;
-	}
-	wk = WrappingKeysFor(DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 5, &isnull)));
-	if (wk == NULL)
-		RootKeyMismatch(key_id);
-	dek = SecmemAcquire(BIOCRYPT_KEY_BYTES);
-	UnwrapRaw(dek->data, key_id, CipherId(SPI_getvalue(tup, SPI_tuptable->tupdesc, 4)),
-			  DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)), wk);
-	DestroyedAdd(dek->data);
-	SecmemRelease(dek);
-	epoch = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
-	if (SPI_execute_with_args("UPDATE biocrypt.keys SET state = 'destroyed', wrapped = NULL, "
-							  "destroyed_at = pg_catalog.now() WHERE id = $1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: key ring update failed");
-	BiocryptSpiEnd(&st);
-	InvalidateKeyCaches();
-	out->key_id = key_id;
-	out->epoch = MemoryContextStrdup(caller, epoch);
-	return true;
-}
-
 /* The cipher for new templates: biocrypt.cipher, auto = fastest here. */
 uint8
 KeysNewTemplateCipher(void)

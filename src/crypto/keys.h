@@ -28,10 +28,11 @@ extern const void *KeysGetAesState(uint32 key_id);
 extern const uint8 *KeysActiveDek(TimestampTz expires, uint8 cipher,
 								  uint32 *key_id);
 extern uint8 KeysNewTemplateCipher(void);
-extern bool KeysDestroy(uint32 key_id, DestroyedKey *out);
+
 extern int32 KeysRetireActive(void);
 
-/* rewrap.c: the ring under a new root key */
+/* ringadmin.c: destroying keys, and the ring under a new root key */
+extern bool KeysDestroy(uint32 key_id, DestroyedKey *out);
 extern int32 KeysRewrap(List **destroyed);
 
 /* chainkey.c: the audit's keys */

@@ -1,9 +1,12 @@
 /*-------------------------------------------------------------------------
  *
- * rewrap.c
- *		Moving the key ring to a new root key (biocrypt.new_root_key_*).
+ * ringadmin.c
+ *		Changes to the key ring as a whole: destroying a data key, and
+ *		moving the ring to a new root key (biocrypt.new_root_key_*).
  *
- * Every live data key, and the audit chain key, is unwrapped under the
+ * A destroyed key's wrapped form is erased and its fingerprint joins the
+ * cluster's list (destroyed.c) at commit.  To move to a new root key, every
+ * live data key, and the audit chain key, is unwrapped under the
  * root key it was wrapped with and wrapped again under the new one; keys
  * this cluster destroyed are destroyed again instead, so that a restored
  * ring cannot bring them back.  Templates are not touched.
@@ -116,4 +119,59 @@ KeysRewrap(List **destroyed)
 	BiocryptSpiEnd(&st);
 	InvalidateKeyCaches();
 	return rewrapped;
+}
+
+/*
+ * Crypto-shred data key key_id: erase its wrapped form from the ring and
+ * add its fingerprint to the cluster's list of destroyed keys at commit.
+ * Returns false if it was already destroyed; else true, with the key and
+ * its epoch in *out for the caller's record.
+ */
+bool
+KeysDestroy(uint32 key_id, DestroyedKey *out)
+{
+	BiocryptSpi st;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum((int32) key_id)};
+	HeapTuple	tup;
+	bool		isnull;
+	char	   *epoch;
+	const DerivedKeys *wk;
+	SecBuf	   *dek;
+	MemoryContext caller = CurrentMemoryContext;	/* SPI_finish frees the rest */
+
+	KeysAttach();
+	BiocryptSpiBegin(&st);
+	if (SPI_execute_with_args("SELECT state, wrapped, epoch::text, cipher, kcv FROM biocrypt.keys "
+							  "WHERE id = $1 FOR UPDATE",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "biocrypt: key ring query failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("biocrypt: data key %u is not in the key ring", key_id)));
+	tup = SPI_tuptable->vals[0];
+	if (strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 1), "destroyed") == 0)
+	{
+		BiocryptSpiEnd(&st);
+		return false;
+	}
+	wk = WrappingKeysFor(DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 5, &isnull)));
+	if (wk == NULL)
+		RootKeyMismatch(key_id);
+	dek = SecmemAcquire(BIOCRYPT_KEY_BYTES);
+	UnwrapRaw(dek->data, key_id, CipherId(SPI_getvalue(tup, SPI_tuptable->tupdesc, 4)),
+			  DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)), wk);
+	DestroyedAdd(dek->data);
+	SecmemRelease(dek);
+	epoch = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
+	if (SPI_execute_with_args("UPDATE biocrypt.keys SET state = 'destroyed', wrapped = NULL, "
+							  "destroyed_at = pg_catalog.now() WHERE id = $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "biocrypt: key ring update failed");
+	BiocryptSpiEnd(&st);
+	InvalidateKeyCaches();
+	out->key_id = key_id;
+	out->epoch = MemoryContextStrdup(caller, epoch);
+	return true;
 }
