@@ -11,7 +11,8 @@
  *
  * Hooks live here only, so that no layer calls up into another to be told
  * of a statement: the executor and utility hooks tell audit/ when queries
- * run and fail, and tell lifecycle/ of renamed columns and dropped roles.
+ * run and fail (with the error's SQLSTATE, caught on its way out), and tell
+ * lifecycle/ of renamed columns and dropped roles.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,6 +43,7 @@ static ExecutorRun_hook_type prev_run = NULL;
 static ExecutorFinish_hook_type prev_finish = NULL;
 static ExecutorEnd_hook_type prev_end = NULL;
 static ProcessUtility_hook_type prev_utility = NULL;
+static emit_log_hook_type prev_emit_log = NULL;
 
 static void
 BiocryptShmemRequest(void)
@@ -174,6 +176,22 @@ BiocryptProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	AuditStatementDone();
 }
 
+/*
+ * The SQLSTATE of errors the dispatchers above cannot catch: a FATAL (a
+ * terminated backend, a lost connection) ends the process without
+ * returning to any PG_CATCH, and an ERROR may come outside an executor or
+ * utility statement (at commit, say).  This hook sees them when they go to
+ * the server log, which FATAL always does unless log_min_messages = panic.
+ */
+static void
+BiocryptEmitLog(ErrorData *edata)
+{
+	if (edata->elevel >= ERROR)
+		AuditNoteError(edata->sqlerrcode);
+	if (prev_emit_log)
+		prev_emit_log(edata);
+}
+
 static void
 InstallHooks(void)
 {
@@ -189,6 +207,8 @@ InstallHooks(void)
 	ExecutorEnd_hook = BiocryptExecutorEnd;
 	prev_utility = ProcessUtility_hook;
 	ProcessUtility_hook = BiocryptProcessUtility;
+	prev_emit_log = emit_log_hook;
+	emit_log_hook = BiocryptEmitLog;
 }
 
 /*

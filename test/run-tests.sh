@@ -43,6 +43,12 @@ else
 	count 0 1 cppcheck
 fi
 
+# one direction of calls between the layers of src/ (links and includes)
+make -C "$WORK" -s layers >"$LOG/layers.log" 2>&1
+cat "$LOG/layers.log"
+read -r lp lf < <(sed -n 's/^layers: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/layers.log")
+count "${lp:-0}" "${lf:-1}" layers
+
 # C unit tests (kernels, envelope parser)
 make -C "$WORK" -s unit >"$LOG/unit.log" 2>&1
 cat "$LOG/unit.log"

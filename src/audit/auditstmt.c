@@ -335,9 +335,10 @@ AuditExecEnd(int depth, int sqlerrcode)
 }
 
 /*
- * Remember the SQLSTATE of an ERROR for the events it fails.  The hooks
- * catch it on its way out, whatever log_min_messages says (emit_log_hook
- * would see only the errors that go to the server log).
+ * Remember the SQLSTATE of an ERROR for the events it fails.  biocrypt.c's
+ * executor and utility dispatchers catch it on its way out, whatever
+ * log_min_messages says; its emit_log_hook adds FATALs and errors raised
+ * elsewhere, when they are logged.
  */
 void
 AuditNoteError(int sqlerrcode)
