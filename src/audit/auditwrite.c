@@ -15,11 +15,8 @@
  * written without its matches, as an "error" row that says why, and only
  * if that fails too does its event alone fail.
  *
- * A begun row whose completion never comes (its backend died) is closed
- * by an "incomplete" completion: at once when the worker sees that the
- * backend is gone (auditworker.c keeps the open ones), and after a crash
- * by AuditWriteReconcile, which looks at the begun rows written since
- * biocrypt.audit_state's mark, before which all are closed.
+ * Begun rows whose completion never comes are closed by auditclose.c,
+ * through WriteTransaction here.
  *
  *-------------------------------------------------------------------------
  */

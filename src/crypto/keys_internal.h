@@ -31,7 +31,7 @@ extern DerivedKeys *new_keys;
 extern void RootKeyInit(void);
 extern void RootKeyAttach(void);
 
-/* keys.c: the ring's own tools, for chainkey.c and rewrap.c */
+/* keys.c: the ring's own tools, for chainkey.c and ringadmin.c */
 extern void KeysAttach(void);
 extern const DerivedKeys *WrappingKeysFor(bytea *kcv);
 extern void RootKeyMismatch(uint32 key_id) pg_attribute_noreturn();

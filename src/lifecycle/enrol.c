@@ -4,7 +4,8 @@
  *		Enrolment (protect, protect_bits) and the audited way back (reveal).
  *
  * protect() validates an embedding, quantises it into a locked buffer
- * (f32 as is, f16 rounded to nearest even, i8 with one scale per template),
+ * (base/quantise.c: f32 as is, f16 rounded to nearest even, i8 with one
+ * scale per template),
  * seals it and zeroes the buffer.  Subject, expiry and purposes go into the
  * authenticated header.  reveal() is the only path that returns plaintext:
  * superusers or members of biocrypt_admin, only while the superuser-only

@@ -1,16 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * purpose.c
- *		Purpose limitation: a comparison needs a declared purpose that the
- *		template allows and that was granted to the role.
+ *		Purpose grants: grant_purpose and revoke_purpose, audited, and the
+ *		grants of dropped roles.
  *
- * A session declares its purpose with SET biocrypt.purpose.  Every
- * comparison checks, before anything is decrypted, that a purpose is
- * declared, that it is one of the purposes sealed into the template's
- * authenticated header, and that biocrypt.purpose_grants grants it to a
- * role whose privileges the current role has (superusers need no grant).
- * A refusal is an ERROR and is recorded as a "denied" event.  Grants are
- * read once per transaction and role.
+ * A comparison needs a declared purpose (SET biocrypt.purpose) that the
+ * template allows and that biocrypt.purpose_grants grants to a role whose
+ * privileges the current role has: template/purposes.c gives that verdict
+ * and audit/access.c records and raises a refusal.  This file keeps the
+ * grants table.
  *
  *-------------------------------------------------------------------------
  */

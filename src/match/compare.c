@@ -71,7 +71,7 @@ MetricName(KernelMetric metric)
 
 /*
  * The audit event this call counts in, with its metric noted: comparisons
- * are audited per statement and column (auditstmt.c).
+ * are audited per statement and column (audit/access.c).
  */
 static AuditEvent *
 AuditComparison(FunctionCallInfo fcinfo, AuditOperation op, const char *metric)
