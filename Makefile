@@ -140,6 +140,7 @@ fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc
 
 # calls go one way between the layers of src/ (docs/architecture.md)
 layers: $(OBJS)
+	perl test/layers.pl --self-test
 	perl test/layers.pl
 
 # static analysis of our sources (server headers are not ours to fix)

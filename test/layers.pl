@@ -7,10 +7,45 @@
 #  - includes: every #include "layer/..." in src/ names such a layer.
 # Also refuses a circle of calls between files, inside a layer too.
 # Usage: perl test/layers.pl [TREE]   (after make; prints "layers: N passed, N failed")
+#        perl test/layers.pl --self-test   (shows that the check fails a bad tree)
 use strict;
 use warnings;
 
 my $tree = shift // '.';
+
+# --self-test: the check must fail on a tree that breaks the rule
+if ($tree eq '--self-test')
+{
+	require File::Temp;
+	my $dir = File::Temp::tempdir(CLEANUP => 1);
+	mkdir "$dir/src";
+	mkdir "$dir/src/$_" for qw(core audit);
+	my %files = (
+		'src/core/low.c'   => "#include \"audit/high.h\"\nint low(void) { return high(); }\n",
+		'src/audit/high.h' => "int high(void);\n",
+		'src/audit/high.c' => "int low(void);\nint high(void) { return low(); }\n",
+	);
+	for my $f (keys %files)
+	{
+		open my $fh, '>', "$dir/$f" or die "layers: $dir/$f: $!\n";
+		print $fh $files{$f};
+		close $fh;
+	}
+	for my $c ('src/core/low.c', 'src/audit/high.c')
+	{
+		(my $o = $c) =~ s/\.c$/.o/;
+		system("cc -c -I$dir/src -o $dir/$o $dir/$c") == 0
+		  or die "layers: cannot compile the self-test\n";
+	}
+	my $out = `perl $0 $dir`;
+	# a call up, an include up, and the circle they make
+	my $ok = $? != 0 && $out =~ /calls high/ && $out =~ /includes audit/
+	  && $out =~ /circle of calls/;
+	print $out unless $ok;
+	print "layers self-test: ", ($ok ? "1 passed, 0 failed" : "0 passed, 1 failed"), "\n";
+	exit($ok ? 0 : 1);
+}
+
 chdir $tree or die "layers: cannot enter $tree: $!\n";
 
 # Each layer and the layers it may call (itself included); src/biocrypt.c,
