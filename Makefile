@@ -10,14 +10,16 @@ OBJS = src/audit.o src/auditchain.o src/auditentries.o src/auditguard.o src/audi
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
-# pg_regress inputs, listed one per feature (sql/ also holds extension scripts)
+# pg_regress inputs, listed one per feature: test/sql/<test>.sql, whose
+# output must equal test/expected/<test>.out (sql/ holds the extension
+# scripts only)
 REGRESS = type protect header tamper errors roles compare identify audit guard audit_values purpose review retention compliance audit_chain
-REGRESS_OPTS = --temp-instance=tmp_check_regress \
+REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
-# isolation tests: specs/*.spec, expected/*.out
+# isolation tests: test/specs/<test>.spec, test/expected/<test>.out
 ISOLATION = retention_purge
-ISOLATION_OPTS = --temp-instance=tmp_check_isolation \
+ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_isolation \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
 TAP_TESTS = 1
