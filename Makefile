@@ -12,7 +12,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # pg_regress inputs, listed one per feature: test/sql/<test>.sql, whose
 # output must equal test/expected/<test>.out (sql/ holds the extension
-# scripts only)
+# scripts only); test/sql/include/ holds what the tests include with \i
 REGRESS = type protect header tamper errors roles compare identify audit guard audit_values purpose review retention compliance audit_chain
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)

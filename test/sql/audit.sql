@@ -10,28 +10,11 @@ SET TimeZone = 'UTC';
 -- comparisons need a declared purpose (purpose.sql tests the rule itself)
 SET biocrypt.purpose = 'verification';
 
--- 'ok', or the error as "SQLSTATE: message"
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
--- wait (up to 10 s) until the worker has written every completion (a
--- comparison's is written just after its statement, which does not wait
--- for it) and filled in every transaction outcome
-CREATE FUNCTION pg_temp.settle() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN NOT EXISTS (SELECT FROM biocrypt.audit_log WHERE xact_outcome = 'in progress')
-			AND NOT EXISTS (SELECT FROM biocrypt.audit_log b WHERE b.outcome = 'begun'
-							AND NOT EXISTS (SELECT FROM biocrypt.audit_log c
-											WHERE c.chain_id = b.chain_id AND c.begun_id = b.id));
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END $$;
+-- helpers pg_temp.err() and pg_temp.settle(); err() shows errors as
+-- "SQLSTATE: message" only
+\set err_detail off
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 CREATE TABLE aud_g (id int, tpl protected_template);
 CREATE TABLE aud_h (id int, tpl protected_template);

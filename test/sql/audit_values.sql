@@ -8,16 +8,9 @@
 SET TimeZone = 'UTC';
 SET biocrypt.purpose = 'verification';
 
--- wait (up to 10 s) until every begun row has its completion
-CREATE FUNCTION pg_temp.settle() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN NOT EXISTS (SELECT FROM biocrypt.audit_log b WHERE b.outcome = 'begun'
-							  AND NOT EXISTS (SELECT FROM biocrypt.audit_log c
-											  WHERE c.chain_id = b.chain_id AND c.begun_id = b.id));
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END $$;
+-- helpers pg_temp.err() and pg_temp.settle()
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 CREATE TABLE val_g (id int, tpl protected_template);
 INSERT INTO val_g VALUES

@@ -8,18 +8,9 @@
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
 
--- wait (up to 10 s) until every completion is written and every
--- transaction outcome filled in
-CREATE FUNCTION pg_temp.settle() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		EXIT WHEN NOT EXISTS (SELECT FROM biocrypt.audit_log WHERE xact_outcome = 'in progress')
-			AND NOT EXISTS (SELECT FROM biocrypt.audit_log b WHERE b.outcome = 'begun'
-							AND NOT EXISTS (SELECT FROM biocrypt.audit_log c
-											WHERE c.chain_id = b.chain_id AND c.begun_id = b.id));
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END $$;
+-- helpers pg_temp.err() and pg_temp.settle()
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 -- the history: a watchlist with a retention policy, an officer who may
 -- search it for border control, two reviewers, a data protection officer

@@ -8,14 +8,11 @@
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 
--- 'ok', or the error as "SQLSTATE: message"
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- helpers pg_temp.err() and pg_temp.settle(); err() shows errors as
+-- "SQLSTATE: message" only
+\set err_detail off
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 CREATE ROLE regress_guard_owner NOLOGIN;
 CREATE SCHEMA regress_guard;

@@ -13,20 +13,9 @@ SET TimeZone = 'UTC';
 -- comparisons need a declared purpose (purpose.sql tests the rule itself)
 SET biocrypt.purpose = 'verification';
 
--- 'ok', or the error as "SQLSTATE: message [DETAIL: ...] [HINT: ...]"
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	d text;
-	h text;
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-	RETURN SQLSTATE || ': ' || SQLERRM
-		|| CASE WHEN d <> '' THEN ' DETAIL: ' || d ELSE '' END
-		|| CASE WHEN h <> '' THEN ' HINT: ' || h ELSE '' END;
-END $$;
+-- helpers pg_temp.err() and pg_temp.settle()
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 -- identify()'s answer as 'subject=distance' in rank order ('{}' if none)
 CREATE FUNCTION pg_temp.ident(rel regclass, probe real[], k int, maxd float8, metric text,

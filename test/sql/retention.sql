@@ -11,14 +11,11 @@ SET TimeZone = 'UTC';
 -- comparisons need a declared purpose (purpose.sql tests the rule itself)
 SET biocrypt.purpose = 'verification';
 
--- 'ok', or the error as "SQLSTATE: message"
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- helpers pg_temp.err() and pg_temp.settle(); err() shows errors as
+-- "SQLSTATE: message" only
+\set err_detail off
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 -- the same, with numbers (key ids) in the message and detail shown as N
 CREATE FUNCTION pg_temp.err_n(q text) RETURNS text LANGUAGE plpgsql AS $$

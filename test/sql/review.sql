@@ -6,14 +6,9 @@
 \set SHOW_CONTEXT never
 SET biocrypt.purpose = 'verification';
 
--- 'ok', or the error as "SQLSTATE: message"
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- helpers pg_temp.err() and pg_temp.settle()
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 -- confirm_match's answer, or its error as "SQLSTATE: message" (event ids,
 -- which depend on earlier tests, shown as N)

@@ -3,18 +3,9 @@
 \set VERBOSITY terse
 \set SHOW_CONTEXT never
 
--- 'ok', or the error as "SQLSTATE: message [HINT: ...]"
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	h text;
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
-	RETURN SQLSTATE || ': ' || SQLERRM
-		|| CASE WHEN h <> '' THEN ' HINT: ' || h ELSE '' END;
-END $$;
+-- helpers pg_temp.err() and pg_temp.settle()
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/helpers.sql
 
 --
 -- the four roles: they exist, cannot log in and hold no special attributes
