@@ -13,7 +13,11 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 # pg_regress inputs, listed one per feature: test/sql/<test>.sql, whose
 # output must equal test/expected/<test>.out (sql/ holds the extension
 # scripts only); test/sql/include/ holds what the tests include with \i
-REGRESS = type protect header tamper errors roles compare identify audit guard audit_values purpose review retention compliance audit_chain
+REGRESS = type protect header tamper errors roles \
+	compare_vector compare_iris compare_verify compare_expired \
+	identify_vector identify_bits identify_access \
+	audit guard audit_values purpose review \
+	retention_policy retention_expiry retention_owner compliance audit_chain
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

@@ -4,17 +4,13 @@
 -- (begun_id) with the counts; failed and rolled-back accesses are recorded
 -- too; rows are HMAC-chained and append-only.  Times, pids, xids and hashes
 -- vary per run and are shown only as facts about them.
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
+-- pg_temp.err() shows errors as "SQLSTATE: message" only
+\set err_detail off
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 SET TimeZone = 'UTC';
 -- comparisons need a declared purpose (purpose.sql tests the rule itself)
 SET biocrypt.purpose = 'verification';
-
--- helpers pg_temp.err() and pg_temp.settle(); err() shows errors as
--- "SQLSTATE: message" only
-\set err_detail off
-\getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
 
 CREATE TABLE aud_g (id int, tpl protected_template);
 CREATE TABLE aud_h (id int, tpl protected_template);

@@ -4,13 +4,9 @@
 -- removing the tail shows too.  The tampering here is a superuser's, with
 -- audit maintenance allowed (and recorded); this file runs last, since it
 -- leaves the chain broken on purpose.
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
-SET biocrypt.purpose = 'verification';
-
--- helpers pg_temp.err() and pg_temp.settle()
 \getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
+\i :abs_srcdir/sql/include/setup.sql
+SET biocrypt.purpose = 'verification';
 
 -- verify_audit()'s ranges, ids counted from :start
 CREATE FUNCTION pg_temp.breaks(s bigint) RETURNS TABLE (first_id bigint, last_id bigint, problem text)

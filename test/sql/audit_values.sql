@@ -3,14 +3,10 @@
 -- subjects and reasons with quotes, backslashes, control characters and
 -- non-ASCII text.  Every one of them is recorded exactly, as valid jsonb,
 -- and no event fails another.
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 SET TimeZone = 'UTC';
 SET biocrypt.purpose = 'verification';
-
--- helpers pg_temp.err() and pg_temp.settle()
-\getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
 
 CREATE TABLE val_g (id int, tpl protected_template);
 INSERT INTO val_g VALUES

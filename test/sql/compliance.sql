@@ -4,13 +4,9 @@
 -- checks that), and runs here on a small history with known answers.
 -- Times, ids and hashes vary per run: each query's result is shown through
 -- an outer SELECT of its stable columns, ids counted from :start.
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
-SET TimeZone = 'UTC';
-
--- helpers pg_temp.err() and pg_temp.settle()
 \getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
+\i :abs_srcdir/sql/include/setup.sql
+SET TimeZone = 'UTC';
 
 -- the history: a watchlist with a retention policy, an officer who may
 -- search it for border control, two reviewers, a data protection officer

@@ -1,12 +1,8 @@
 -- Every refusal of protect(), protect_bits(), reveal(), the settings and the
 -- text input, with its SQLSTATE, message, detail and hint.  Messages never
 -- carry the values they refuse.
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
-
--- helpers pg_temp.err() and pg_temp.settle()
 \getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
+\i :abs_srcdir/sql/include/setup.sql
 
 --
 -- protect(): arguments

@@ -5,14 +5,10 @@
 -- maintenance; the command is then recorded before it runs.  Ordinary
 -- statements on the log (GRANT, COMMENT, VACUUM) and DDL on look-alikes
 -- elsewhere still work.
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
-
--- helpers pg_temp.err() and pg_temp.settle(); err() shows errors as
--- "SQLSTATE: message" only
+-- pg_temp.err() shows errors as "SQLSTATE: message" only
 \set err_detail off
 \getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
+\i :abs_srcdir/sql/include/setup.sql
 
 CREATE ROLE regress_guard_owner NOLOGIN;
 CREATE SCHEMA regress_guard;

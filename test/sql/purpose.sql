@@ -1,14 +1,10 @@
 -- Purpose limitation: a comparison needs a declared purpose (biocrypt.purpose)
 -- that the template was enrolled for and that is granted to the role.
 -- Refusals are errors (42501) and are recorded as "denied" audit events.
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
-
--- helpers pg_temp.err() and pg_temp.settle(); err() shows errors as
--- "SQLSTATE: message" only
+-- pg_temp.err() shows errors as "SQLSTATE: message" only
 \set err_detail off
 \getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
+\i :abs_srcdir/sql/include/setup.sql
 
 CREATE TABLE pur_g (id int, tpl protected_template);
 INSERT INTO pur_g VALUES

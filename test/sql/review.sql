@@ -2,13 +2,9 @@
 -- records each login role's decision, and biocrypt.match_reviews shows a
 -- candidate as confirmed once biocrypt.required_confirmations distinct login
 -- roles confirmed it (rejected as soon as one rejects).
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
-SET biocrypt.purpose = 'verification';
-
--- helpers pg_temp.err() and pg_temp.settle()
 \getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
+\i :abs_srcdir/sql/include/setup.sql
+SET biocrypt.purpose = 'verification';
 
 -- confirm_match's answer, or its error as "SQLSTATE: message" (event ids,
 -- which depend on earlier tests, shown as N)

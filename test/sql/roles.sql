@@ -1,11 +1,7 @@
 -- Roles and privileges: what each biocrypt role may do, what PUBLIC may do,
 -- and the catalog facts behind them.
-\set VERBOSITY terse
-\set SHOW_CONTEXT never
-
--- helpers pg_temp.err() and pg_temp.settle()
 \getenv abs_srcdir PG_ABS_SRCDIR
-\i :abs_srcdir/sql/include/helpers.sql
+\i :abs_srcdir/sql/include/setup.sql
 
 --
 -- the four roles: they exist, cannot log in and hold no special attributes

@@ -1,11 +1,13 @@
 \set ECHO none
--- Helpers shared by the pg_regress tests, created in pg_temp.  A test
--- includes this file with
+-- What every pg_regress test that includes it starts with: terse errors
+-- without context, and helpers created in pg_temp.  A test includes it with
 --   \getenv abs_srcdir PG_ABS_SRCDIR
---   \i :abs_srcdir/sql/include/helpers.sql
+--   \i :abs_srcdir/sql/include/setup.sql
 -- (pg_regress sets PG_ABS_SRCDIR to its --inputdir, test/).  Only the line
 -- above is echoed into the expected output; psql echoes again at the end
 -- (pg_regress runs it with -a, ECHO all).
+\set VERBOSITY terse
+\set SHOW_CONTEXT never
 
 -- 'ok', or the error as "SQLSTATE: message [DETAIL: ...] [HINT: ...]";
 -- a test that sets err_detail to off before the include gets
@@ -42,5 +44,19 @@ BEGIN
 		PERFORM pg_sleep(0.1);
 	END LOOP;
 END $$;
+
+-- audit rows written since an id, without the columns that vary per run
+CREATE FUNCTION pg_temp.audit_since(since bigint)
+	RETURNS TABLE (operation text, relation regclass, col name, compared bigint,
+		expired bigint, matches jsonb, outcome text, sqlstate text)
+	LANGUAGE sql AS $$
+	SELECT operation, relation, column_name, templates_compared, expired_skipped,
+		matches, outcome, sqlstate
+	FROM biocrypt.audit_log WHERE id > since ORDER BY id
+$$;
+
+-- n bytes of one repeated hex byte
+CREATE FUNCTION pg_temp.rep(hex text, n int) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+	SELECT decode(repeat(hex, n), 'hex') $$;
 
 \set ECHO all
