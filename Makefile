@@ -19,14 +19,20 @@ OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
-# pg_regress inputs, listed one per feature (sql/ also holds extension scripts)
-REGRESS = type protect header tamper errors roles compare identify audit guard audit_values purpose review retention compliance audit_chain
-REGRESS_OPTS = --temp-instance=tmp_check_regress \
+# pg_regress inputs, listed one per feature: test/sql/<test>.sql, whose
+# output must equal test/expected/<test>.out (sql/ holds the extension
+# scripts only); test/sql/include/ holds what the tests include with \i
+REGRESS = type protect header tamper errors roles \
+	compare_vector compare_iris compare_verify compare_expired \
+	identify_vector identify_bits identify_access \
+	audit guard audit_values purpose review \
+	retention_policy retention_expiry retention_owner compliance audit_chain
+REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
-# isolation tests: specs/*.spec, expected/*.out
+# isolation tests: test/specs/<test>.spec, test/expected/<test>.out
 ISOLATION = retention_purge
-ISOLATION_OPTS = --temp-instance=tmp_check_isolation \
+ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_isolation \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
 TAP_TESTS = 1

@@ -1,12 +1,12 @@
 #!/usr/bin/perl
 # Copyright (c) biocrypt authors
 #
-# The compliance guide's queries are the ones sql/compliance.sql runs: each
-# ```sql block of docs/compliance.md that starts with "-- query <name>"
+# The compliance guide's queries are the ones test/sql/compliance.sql runs:
+# each ```sql block of docs/compliance.md that starts with "-- query <name>"
 # must equal, line for line, the text between "-- query <name>" and
-# "-- end" in sql/compliance.sql (the guide's final ';' aside), and every
-# query the test runs must be in the guide.  Prints one line per query and
-# "doccheck: N passed, N failed"; exits non-zero on a failure.
+# "-- end" in test/sql/compliance.sql (the guide's final ';' aside), and
+# every query the test runs must be in the guide.  Prints one line per query
+# and "doccheck: N passed, N failed"; exits non-zero on a failure.
 use strict;
 use warnings;
 
@@ -40,7 +40,7 @@ while ($guide =~ /^```sql\n(-- query (\S+)\n.*?)^```/msg)
 	$doc{$2} = normal($1);
 }
 my %test;
-my $sql = slurp("$root/sql/compliance.sql");
+my $sql = slurp("$root/test/sql/compliance.sql");
 while ($sql =~ /^(-- query (\S+)\n.*?)^-- end$/msg)
 {
 	$test{$2} = normal($1);
@@ -50,8 +50,8 @@ my ($passed, $failed) = (0, 0);
 for my $name (sort keys %{ { %doc, %test } })
 {
 	my $why =
-		!exists $test{$name} ? 'in the guide, not run by sql/compliance.sql'
-	  : !exists $doc{$name} ? 'run by sql/compliance.sql, not in the guide'
+		!exists $test{$name} ? 'in the guide, not run by test/sql/compliance.sql'
+	  : !exists $doc{$name} ? 'run by test/sql/compliance.sql, not in the guide'
 	  : $doc{$name} ne $test{$name} ? 'the guide and the test differ'
 	  :                               '';
 	if ($why eq '')

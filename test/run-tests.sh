@@ -75,7 +75,7 @@ else
 	count 0 1 fuzz
 fi
 
-# the compliance guide's queries are the ones sql/compliance.sql runs
+# the compliance guide's queries are the ones test/sql/compliance.sql runs
 perl "$WORK/test/doccheck.pl" "$WORK" >"$LOG/doccheck.log" 2>&1
 cat "$LOG/doccheck.log"
 read -r dp df < <(sed -n 's/^doccheck: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/doccheck.log")
