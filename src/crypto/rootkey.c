@@ -68,7 +68,7 @@ ReadRootKeyFile(const char *setting, const char *path, uint8 *root)
 	char		text[160];
 	struct stat st;
 	ssize_t		n;
-	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+	int			fd = BasicOpenFile(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		ereport(FATAL,

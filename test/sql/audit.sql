@@ -93,6 +93,15 @@ END $$;
 SELECT pg_temp.settle();
 SELECT * FROM pg_temp.recent(:start);
 
+-- a failed access's SQLSTATE is caught on the error's way out, not read
+-- from the server log: the same with nothing but FATAL logged
+SELECT coalesce(max(id), 0) AS quiet_start FROM biocrypt.audit_log \gset
+SET log_min_messages = fatal;
+SELECT id, tpl <=> CASE WHEN id = 3 THEN '{1}'::real[] ELSE '{3,1,2}'::real[] END FROM aud_g;
+RESET log_min_messages;
+SELECT pg_temp.settle();
+SELECT * FROM pg_temp.recent(:quiet_start);
+
 -- the same probe gives the same keyed hash, another probe another one
 SELECT count(DISTINCT probe_hmac) AS probes FROM biocrypt.audit_log
 	WHERE id > :start AND operation = 'compare';
