@@ -10,43 +10,21 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode qw(key_dir key_file);
 
 my $KEY = '00112233445566778899aabbccddeeff0123456789abcdeffedcba9876543210';
-my $keydir = PostgreSQL::Test::Utils::tempdir;
-
-# Write a key file with the given content and permission bits.
-sub write_key
-{
-	my ($name, $content, $mode) = @_;
-	my $path = "$keydir/$name";
-	open(my $fh, '>', $path) or die "could not write $path: $!";
-	binmode $fh;
-	print $fh $content;
-	close($fh) or die "could not close $path: $!";
-	chmod($mode, $path) or die "could not chmod $path: $!";
-	return $path;
-}
-
-# Replace the node's key settings (an included file, rewritten each time).
-sub set_key_conf
-{
-	my ($node, $conf) = @_;
-	my $path = $node->data_dir . '/biocrypt_key.conf';
-	open(my $fh, '>', $path) or die "could not write $path: $!";
-	print $fh $conf;
-	close($fh) or die "could not close $path: $!";
-	return;
-}
+my $keydir = key_dir();
 
 # Try to start the node with the given key settings; it must refuse.
 # Returns the server log written by this attempt.
 sub start_fails
 {
 	my ($node, $conf, $name) = @_;
-	set_key_conf($node, $conf);
+	$node->set_key_conf($conf);
 	my $offset = -s $node->logfile;
 	my $started = $node->start(fail_ok => 1);
 	ok(!$started, "$name: server refuses to start");
@@ -54,20 +32,8 @@ sub start_fails
 	return slurp_file($node->logfile, $offset);
 }
 
-# Run SQL with verbose errors; returns (exit code, stdout, stderr).
-sub psql_verbose
-{
-	my ($node, $db, $sql) = @_;
-	my ($ret, $out, $err) =
-	  $node->psql($db, $sql, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-	return ($ret, $out, $err);
-}
-
-my $node = PostgreSQL::Test::Cluster->new('root_key');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "include_if_exists = 'biocrypt_key.conf'\n");
+# preloads biocrypt; its key settings, in biocrypt_key.conf, change below
+my $node = BiocryptNode->new_node('root_key', key_conf => '', start => 0);
 
 # -- no key at all
 my $log = start_fails($node, '', 'no key');
@@ -81,7 +47,7 @@ like(
 	'no key: HINT explains the settings');
 
 # -- key file readable by the group
-my $f = write_key('group.key', "$KEY\n", 0640);
+my $f = key_file('group.key', "$KEY\n", 0640);
 $log = start_fails($node, "biocrypt.root_key_file = '$f'\n",
 	'key file mode 0640');
 like(
@@ -90,7 +56,7 @@ like(
 	'key file mode 0640: FATAL mentions group or world access');
 
 # -- key file readable by others only
-$f = write_key('world.key', "$KEY\n", 0604);
+$f = key_file('world.key', "$KEY\n", 0604);
 $log = start_fails($node, "biocrypt.root_key_file = '$f'\n",
 	'key file mode 0604');
 like($log, qr/FATAL:  biocrypt: .* has group or world access/,
@@ -113,7 +79,7 @@ like($log, qr/FATAL:  biocrypt: biocrypt\.root_key_file "\Q$keydir\E" is not a r
 
 # -- key files of mode 0600 with bad content
 my $short = substr($KEY, 0, 63);
-$f = write_key('short.key', "$short\n", 0600);
+$f = key_file('short.key', "$short\n", 0600);
 $log = start_fails($node, "biocrypt.root_key_file = '$f'\n",
 	'key file with 63 hex digits');
 like(
@@ -123,33 +89,33 @@ like(
 unlike($log, qr/\Q$short\E/, 'key file with 63 hex digits: log does not echo the file');
 
 my $nonhex = 'g' . substr($KEY, 1);
-$f = write_key('nonhex.key', "$nonhex\n", 0600);
+$f = key_file('nonhex.key', "$nonhex\n", 0600);
 $log = start_fails($node, "biocrypt.root_key_file = '$f'\n",
 	'key file with a non-hex digit');
 like($log, qr/FATAL:  biocrypt: .* does not hold 64 hexadecimal digits/,
 	'key file with a non-hex digit: FATAL says 64 hex digits are needed');
 unlike($log, qr/\Q$nonhex\E/, 'key file with a non-hex digit: log does not echo the file');
 
-$f = write_key('long.key', "${KEY}00\n", 0600);
+$f = key_file('long.key', "${KEY}00\n", 0600);
 $log = start_fails($node, "biocrypt.root_key_file = '$f'\n",
 	'key file with 66 hex digits');
 like($log, qr/FATAL:  biocrypt: .* does not hold 64 hexadecimal digits/,
 	'key file with 66 hex digits: FATAL says 64 hex digits are needed');
 
 # text past the first 160 bytes is still checked, never ignored
-$f = write_key('padded.key', $KEY . (' ' x 150) . "JUNKJUNK\n", 0600);
+$f = key_file('padded.key', $KEY . (' ' x 150) . "JUNKJUNK\n", 0600);
 $log = start_fails($node, "biocrypt.root_key_file = '$f'\n",
 	'key file with junk after padding');
 like($log, qr/FATAL:  biocrypt: .* does not hold 64 hexadecimal digits/,
 	'key file with junk after padding: FATAL says 64 hex digits are needed');
 
-$f = write_key('empty.key', '', 0600);
+$f = key_file('empty.key', '', 0600);
 $log = start_fails($node, "biocrypt.root_key_file = '$f'\n", 'empty key file');
 like($log, qr/FATAL:  biocrypt: .* does not hold 64 hexadecimal digits/,
 	'empty key file: FATAL says 64 hex digits are needed');
 
 # -- both sources set
-my $good = write_key('good.key', "$KEY\n", 0600);
+my $good = key_file('good.key', "$KEY\n", 0600);
 $log = start_fails($node,
 	"biocrypt.root_key_file = '$good'\nbiocrypt.root_key_command = 'cat $good'\n",
 	'file and command both set');
@@ -192,7 +158,7 @@ like($log, qr/FATAL:  biocrypt: biocrypt\.root_key_command did not print 64 hexa
 	'command printing nothing: FATAL says 64 hex digits are needed');
 
 # -- a valid key file of mode 0600 (trailing newline allowed)
-set_key_conf($node, "biocrypt.root_key_file = '$good'\n");
+$node->set_key_conf("biocrypt.root_key_file = '$good'\n");
 my $offset = -s $node->logfile;
 ok($node->start(fail_ok => 1), 'valid key file: server starts');
 is($node->safe_psql('postgres', 'SHOW shared_preload_libraries'),
@@ -216,7 +182,7 @@ $node->stop;
 
 # -- a valid command, printing the same key in upper case: same derived keys
 my $upper = uc $KEY;
-set_key_conf($node, "biocrypt.root_key_command = 'echo \"  $upper  \"'\n");
+$node->set_key_conf("biocrypt.root_key_command = 'echo \"  $upper  \"'\n");
 ok($node->start(fail_ok => 1), 'valid command: server starts');
 is( $node->safe_psql(
 		'postgres', "SET biocrypt.allow_reveal = on;
@@ -233,11 +199,11 @@ is( $node->safe_psql(
 $node->stop;
 
 # -- without shared_preload_libraries, CREATE EXTENSION fails cleanly
-my $plain = PostgreSQL::Test::Cluster->new('no_preload');
+my $plain = BiocryptNode->new('no_preload');
 $plain->init;
 $plain->start;
 my ($ret, $out, $err) =
-  psql_verbose($plain, 'postgres', 'CREATE EXTENSION biocrypt');
+  $plain->psql_verbose('postgres', 'CREATE EXTENSION biocrypt');
 is($ret, 3, 'no preload: CREATE EXTENSION fails');
 like(
 	$err,
@@ -253,7 +219,7 @@ is( $plain->safe_psql(
 		        (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'biocrypt%')"),
 	'0|0|0|0',
 	'no preload: nothing is left installed');
-($ret, $out, $err) = psql_verbose($plain, 'postgres', "LOAD 'biocrypt'");
+($ret, $out, $err) = $plain->psql_verbose('postgres', "LOAD 'biocrypt'");
 like($err, qr/ERROR:  55000: biocrypt must be loaded via shared_preload_libraries/,
 	'no preload: LOAD fails with SQLSTATE 55000');
 $plain->stop;

@@ -10,30 +10,22 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode qw(key_file);
 
 my $KEY = 'a0b1c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9f';
-my $keyfile = PostgreSQL::Test::Utils::tempdir . '/root.key';
-open(my $fh, '>', $keyfile) or die "could not write $keyfile: $!";
-print $fh "$KEY\n";
-close($fh);
-chmod(0600, $keyfile) or die "could not chmod $keyfile: $!";
+my $keyfile = key_file('root.key', "$KEY\n");
 
-my $node = PostgreSQL::Test::Cluster->new('restart');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_file = '$keyfile'\n");
-$node->start;
+my $node = BiocryptNode->new_node('restart', root_key_file => $keyfile);
 
 # f32 input: values whose shortest text forms need all float4 digits
 my $F32 = '{0.1,-0.25,3.1415927,1e-07,-1234.5677,65504,0.33333334,-3.4028235e+38,1.1754944e-38}';
 
 $node->safe_psql(
 	'postgres', qq{
-	CREATE EXTENSION biocrypt;
 	CREATE TABLE enrolled (id int PRIMARY KEY, tpl protected_template NOT NULL);
 	INSERT INTO enrolled VALUES
 	  (1, biocrypt.protect('$F32'::real[], 'subject-f32', NULL, '{verification}', 'f32')),

@@ -16,46 +16,21 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode qw(key_file);
 
 my $KEY_A = '1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100';
 my $KEY_B = '1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020101';
-my $keydir = PostgreSQL::Test::Utils::tempdir;
 
-# Write a mode 0600 key file.
-sub write_key
-{
-	my ($name, $hex) = @_;
-	my $path = "$keydir/$name";
-	open(my $fh, '>', $path) or die "could not write $path: $!";
-	print $fh "$hex\n";
-	close($fh) or die "could not close $path: $!";
-	chmod(0600, $path) or die "could not chmod $path: $!";
-	return $path;
-}
-
-# Point the node at a key file (an included file, rewritten each time).
+# Point the node at a key file.
 sub use_key
 {
 	my ($node, $path) = @_;
-	my $conf = $node->data_dir . '/biocrypt_key.conf';
-	open(my $fh, '>', $conf) or die "could not write $conf: $!";
-	print $fh "biocrypt.root_key_file = '$path'\n";
-	close($fh) or die "could not close $conf: $!";
+	$node->set_key_conf("biocrypt.root_key_file = '$path'\n");
 	return;
-}
-
-# Run SQL with verbose errors; returns (exit code, stdout, stderr).
-sub psql_verbose
-{
-	my ($node, $sql, %params) = @_;
-	my ($ret, $out, $err) = $node->psql(
-		'postgres', $sql,
-		extra_params => [ '-v', 'VERBOSITY=verbose' ],
-		%params);
-	return ($ret, $out, $err);
 }
 
 # Number of ERROR lines in psql's stderr.
@@ -66,21 +41,15 @@ sub count_errors
 	return scalar @errors;
 }
 
-my $key_a = write_key('a.key', $KEY_A);
-my $key_b = write_key('b.key', $KEY_B);
+my $key_a = key_file('a.key', "$KEY_A\n");
+my $key_b = key_file('b.key', "$KEY_B\n");
 
-my $node = PostgreSQL::Test::Cluster->new('wrong_key');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "include_if_exists = 'biocrypt_key.conf'\n");
-use_key($node, $key_a);
-$node->start;
+my $node = BiocryptNode->new_node('wrong_key',
+	key_conf => "biocrypt.root_key_file = '$key_a'\n");
 
 # -- enrol under key A: 10 embeddings and a bit code
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION biocrypt;
 	CREATE TABLE t (id int PRIMARY KEY, tpl protected_template NOT NULL);
 	INSERT INTO t
 	SELECT g, biocrypt.protect(ARRAY[g, -g, g / 8.0, 0.1 * g]::real[],
@@ -144,8 +113,8 @@ is( $node->safe_psql(
 	'subject-code',
 	'key B: accessors work on a bit code');
 
-my ($ret, $out, $err) = psql_verbose(
-	$node, q{
+my ($ret, $out, $err) = $node->psql_verbose(
+	'postgres', q{
 	SET biocrypt.allow_reveal = on;
 	SELECT biocrypt.reveal(tpl) FROM t WHERE id = 1});
 is($ret, 3, 'key B: reveal of one template fails');
@@ -160,7 +129,7 @@ like(
 like($err, qr/HINT:  Start the server with the root key that created biocrypt\.keys\./,
 	'key B: HINT says which key to use');
 
-($ret, $out, $err) = psql_verbose($node, $reveal_sql);
+($ret, $out, $err) = $node->psql_verbose('postgres', $reveal_sql);
 is($ret, 3, 'key B: reveal over 10 rows fails');
 is($out, '', 'key B: reveal over 10 rows returns no row');
 is(count_errors($err), 1, 'key B: reveal over 10 rows gives exactly one error');
@@ -179,8 +148,8 @@ like(
 	'key B: default verbosity shows the same message');
 
 # every attempt in a session fails the same way (nothing cached)
-($ret, $out, $err) = psql_verbose(
-	$node, q{
+($ret, $out, $err) = $node->psql_verbose(
+	'postgres', q{
 	SET biocrypt.allow_reveal = on;
 	SELECT biocrypt.reveal(tpl) FROM t WHERE id = 2;
 	SELECT biocrypt.reveal(tpl) FROM t WHERE id = 3;
@@ -191,8 +160,8 @@ is(scalar(() = $err =~ /ERROR:  F0000: biocrypt: the root key does not match/g),
 	2, 'key B: both errors are the root key mismatch');
 is($out, 'still alive', 'key B: the session survives the errors');
 
-($ret, $out, $err) = psql_verbose(
-	$node, q{
+($ret, $out, $err) = $node->psql_verbose(
+	'postgres', q{
 	SET biocrypt.allow_reveal = on;
 	SELECT * FROM codes, biocrypt.reveal_bits(tpl)});
 like(
@@ -201,7 +170,7 @@ like(
 	'key B: reveal_bits fails with SQLSTATE F0000');
 
 # a comparison fails the same way, before decrypting anything
-($ret, $out, $err) = psql_verbose($node,
+($ret, $out, $err) = $node->psql_verbose('postgres',
 	q{SET biocrypt.purpose = 'verification';
 	SELECT tpl <-> '{1,-1,0.125,0.1}'::real[] FROM t});
 is($ret, 3, 'key B: a comparison fails');
@@ -213,7 +182,7 @@ like(
 	'key B: the comparison fails with SQLSTATE F0000');
 
 # enrolling into the existing epoch must not wrap anything under key B
-($ret, $out, $err) = psql_verbose($node,
+($ret, $out, $err) = $node->psql_verbose('postgres',
 	q{INSERT INTO t VALUES (11, biocrypt.protect('{1,2}'::real[], 'subject-11'))});
 like(
 	$err,
@@ -230,7 +199,7 @@ is($node->safe_psql('postgres', $ring_sql),
 
 # a new epoch must not get a data key wrapped under key B either: that
 # would split the ring between two root keys
-($ret, $out, $err) = psql_verbose($node,
+($ret, $out, $err) = $node->psql_verbose('postgres',
 	q{INSERT INTO t VALUES (12, biocrypt.protect('{3,4}'::real[], 'subject-12',
 		now() + interval '2 months'))});
 like(
@@ -243,7 +212,7 @@ is($node->safe_psql('postgres', $ring_sql),
 # the failed enrolments' error rows were handed to the worker without
 # waiting; a last access that waits for the worker is answered only after
 # it has dealt with them (it takes the queue in order)
-($ret, $out, $err) = psql_verbose($node, $reveal_sql);
+($ret, $out, $err) = $node->psql_verbose('postgres', $reveal_sql);
 like(
 	$err,
 	qr/ERROR:  F0000: biocrypt: the root key does not match the key ring/,

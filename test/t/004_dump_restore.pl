@@ -12,17 +12,15 @@ use strict;
 use warnings;
 
 use MIME::Base64 qw(decode_base64);
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode qw(key_file);
 
 my $KEY = 'c0ffee00c0ffee00c0ffee00c0ffee00deadbeefdeadbeefdeadbeefdeadbeef';
 my $tempdir = PostgreSQL::Test::Utils::tempdir;
-my $keyfile = "$tempdir/root.key";
-open(my $fh, '>', $keyfile) or die "could not write $keyfile: $!";
-print $fh "$KEY\n";
-close($fh);
-chmod(0600, $keyfile) or die "could not chmod $keyfile: $!";
+my $keyfile = key_file('root.key', "$KEY\n");
 
 # Whole file as bytes.
 sub slurp_bytes
@@ -44,12 +42,8 @@ sub copy_rows
 	return [ split /\n/, $block ];
 }
 
-my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_file = '$keyfile'\n");
-$node->start;
+# the extension goes into database src, below
+my $node = BiocryptNode->new_node('dump', root_key_file => $keyfile, extension => 0);
 
 # -- the canary: distinctive values, as a 16-dimensional f32 embedding
 my @canary = map { $_ % 2 ? -8765.4321 : 1234.5678 } 0 .. 15;

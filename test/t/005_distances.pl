@@ -30,19 +30,15 @@ use warnings;
 use feature 'bitwise';
 no warnings 'experimental::bitwise';
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode;
 
-my $node = PostgreSQL::Test::Cluster->new('distances');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_command = 'echo 5a5b5c5d5e5f505152535455565758595a5b5c5d5e5f50515253545556575859'\n"
-	  . "biocrypt.purpose = 'verification'\n"
-);
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION biocrypt');
+my $node = BiocryptNode->new_node('distances',
+	root_key => '5a5b5c5d5e5f505152535455565758595a5b5c5d5e5f50515253545556575859',
+	purpose  => 'verification');
 
 srand(20240607);
 

@@ -12,22 +12,19 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode;
 
-my $node = PostgreSQL::Test::Cluster->new('identify_concurrency');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_command = 'echo 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0'\n"
-	  . "biocrypt.purpose = 'verification'\n"
-	  . "restart_after_crash = on\n");
-$node->start;
+my $node = BiocryptNode->new_node('identify_concurrency',
+	root_key => '0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0',
+	purpose  => 'verification',
+	conf     => "restart_after_crash = on\n");
 
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION biocrypt;
 	SELECT setseed(0.25);
 	CREATE TABLE g (id int PRIMARY KEY, tpl protected_template NOT NULL);
 	INSERT INTO g

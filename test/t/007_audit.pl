@@ -21,27 +21,24 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode qw($UNPAIRED_SQL $GAPLESS_SQL);
 use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('audit');
-$node->init;
 # Clients commit asynchronously and the WAL writer is slow: an audit row
 # survives a crash only because the worker itself commits synchronously.
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_command = 'echo 7a6b5c4d3e2f10017a6b5c4d3e2f10017a6b5c4d3e2f10017a6b5c4d3e2f1001'\n"
-	  . "biocrypt.purpose = 'verification'\n"
-	  . "restart_after_crash = on\n"
+my $node = BiocryptNode->new_node('audit',
+	root_key => '7a6b5c4d3e2f10017a6b5c4d3e2f10017a6b5c4d3e2f10017a6b5c4d3e2f1001',
+	purpose  => 'verification',
+	conf     => "restart_after_crash = on\n"
 	  . "synchronous_commit = off\n"
 	  . "wal_writer_delay = '10s'\n");
-$node->start;
 
 $node->safe_psql(
 	'postgres', q{
-	CREATE EXTENSION biocrypt;
 	CREATE TABLE g (id int, tpl protected_template);
 	INSERT INTO g SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 'subj-' || i)
 	FROM generate_series(1, 50) i;
@@ -64,23 +61,11 @@ sub ident
 # identify rows as "begun rows|other rows (completions, refusals)"
 my $n_ident = "SELECT count(*) FILTER (WHERE outcome = 'begun') || '|' || "
   . "count(*) FILTER (WHERE outcome <> 'begun') FROM biocrypt.audit_log WHERE operation = 'identify'";
-# begun rows without exactly one later completion of the same operation and
-# backend | completions that name no begun row: '0|0' when all are paired
-my $unpaired = "SELECT (SELECT count(*) FROM biocrypt.audit_log b WHERE b.outcome = 'begun' "
-  . "AND (SELECT count(*) FROM biocrypt.audit_log c WHERE c.chain_id = b.chain_id "
-  . "AND c.begun_id = b.id AND c.id > b.id AND c.operation = b.operation "
-  . "AND c.backend_pid = b.backend_pid AND c.outcome <> 'begun') <> 1) || '|' || "
-  . "(SELECT count(*) FROM biocrypt.audit_log c WHERE c.begun_id IS NOT NULL AND NOT EXISTS "
-  . "(SELECT FROM biocrypt.audit_log b WHERE b.chain_id = c.chain_id AND b.id = c.begun_id "
-  . "AND b.outcome = 'begun'))";
 my $last_ident =
   "SELECT max(id) FROM biocrypt.audit_log WHERE operation = 'identify'";
 # ok, rows_checked against the table's row count (same snapshot), first_bad_id
 my $verify = "SELECT v.ok, v.rows_checked = (SELECT count(*) FROM biocrypt.audit_log), "
   . "v.rows_checked > 0, v.first_bad_id FROM biocrypt.verify_audit() v";
-# every chain numbered 1..n without gaps
-my $gapless = "SELECT bool_and(lo = 1 AND hi = n) FROM (SELECT min(id) lo, "
-  . "max(id) hi, count(*) n FROM biocrypt.audit_log GROUP BY chain_id) c";
 my $worker_pid = "SELECT pid FROM pg_stat_activity "
   . "WHERE backend_type = 'biocrypt audit worker' AND datname = 'postgres'";
 
@@ -99,27 +84,9 @@ sub plus
 sub psql_err
 {
 	my ($sql, %opts) = @_;
-	my ($ret, $out, $err) = $node->psql(
-		'postgres', $sql,
-		extra_params => [ '-v', 'VERBOSITY=verbose' ],
-		%opts);
+	my ($ret, $out, $err) = $node->psql_verbose('postgres', $sql, %opts);
 	is($ret, 3, "fails: $sql");
 	return wantarray ? ($err, $out) : $err;
-}
-
-# Poll a query until it returns the expected value, for at most 10 s.
-sub poll10
-{
-	my ($sql, $expected) = @_;
-	my $got;
-	for (1 .. 100)
-	{
-		$got = q1($sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("poll: $sql returned '$got', expected '$expected'");
-	return 0;
 }
 
 # -- 1. one identify(), a begun row, then a completion with what it did
@@ -150,7 +117,7 @@ is( q1(
 		  . "ON b.chain_id = c.chain_id AND b.id = c.begun_id WHERE c.operation = 'identify'"),
 	'g|tpl|0|0|3|l2|5|begun|t|t|t|t|t|t|t',
 	'the completion names the begun row: same access and probe, no counts, written before it');
-is(q1($unpaired), '0|0', 'every begun row has exactly one completion');
+is(q1($UNPAIRED_SQL), '0|0', 'every begun row has exactly one completion');
 is( q1(
 		"SELECT matches::text FROM biocrypt.audit_log WHERE operation = 'identify' AND outcome <> 'begun'"),
 	'[{"subject": "subj-10", "distance": 0.25}, {"subject": "subj-11", "distance": 0.75}, '
@@ -163,7 +130,7 @@ is( q1(
 		  . "ON p.chain_id = a.chain_id AND p.id = a.id - 1 WHERE a.operation = 'identify'"),
 	'2|t|t', 'both rows are linked to their predecessors by prev_hash');
 is(q1($verify), 't|t|t|', 'verify_audit(): ok, every row checked, no bad id');
-is(q1($gapless), 't', 'ids are gapless');
+is(q1($GAPLESS_SQL), 't', 'ids are gapless');
 
 # equal probes give equal probe_hmac, other probes another one
 q1(ident('{10.25,1,2}') . '; ' . ident('{10.5,1,2}'));
@@ -188,20 +155,7 @@ q1('CHECKPOINT');    # the setup above committed asynchronously
 my $bg = $node->background_psql('postgres', on_error_stop => 0);
 my $bgpid = $bg->query_safe('SELECT pg_backend_pid()');
 is($bg->query_safe(ident('{20.25,1,2}', 1)), 'subj-20=0.25', 'durability: identify returned');
-my $log_offset = -s $node->logfile;
-is(kill('KILL', $bgpid), 1, 'durability: kill -9 of that backend');
-# wait for the postmaster to notice, or the next query may still reach the
-# old server processes
-my $reinit = 0;
-for (1 .. 100)
-{
-	last
-	  if $reinit = slurp_file($node->logfile, $log_offset) =~
-	  /all server processes terminated; reinitializing/;
-	usleep(100_000);
-}
-ok($reinit, 'durability: the postmaster went through crash recovery');
-ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'server accepts connections again');
+$node->kill_backend($bgpid, 'durability');
 eval { $bg->quit; };
 is( q1(
 		"SELECT count(*) FILTER (WHERE outcome = 'begun'), "
@@ -211,7 +165,7 @@ is( q1(
 	'1|1|[{"subject": "subj-20", "distance": 0.25}]',
 	'durability: the begun and completion rows of the killed session survived the crash');
 is(q1($verify), 't|t|t|', 'durability: verify_audit() ok after crash recovery');
-is(q1($gapless), 't', 'durability: ids gapless after crash recovery');
+is(q1($GAPLESS_SQL), 't', 'durability: ids gapless after crash recovery');
 
 # -- 4. fail closed: a stopped worker means no access
 q1(ident('{1,1,2}'));    # the worker runs (again, after the crash)
@@ -219,7 +173,7 @@ q1(ident('{1,1,2}'));    # the worker runs (again, after the crash)
 # killed session's access had completed, so there were none
 is( q1("SELECT count(*) FROM biocrypt.audit_log WHERE outcome = 'incomplete'"),
 	'0', 'durability: the completed access was not closed again as incomplete');
-is(q1($unpaired), '0|0', 'durability: every begun row has exactly one completion');
+is(q1($UNPAIRED_SQL), '0|0', 'durability: every begun row has exactly one completion');
 my $wpid = q1($worker_pid);
 like($wpid, qr/^\d+$/, 'one audit worker runs');
 # stop it only while it naps, never while it holds the queue's lock
@@ -270,7 +224,7 @@ is( q1(
 		  . "ORDER BY id DESC OFFSET 1 LIMIT 1"),
 	'error|55000|0|true',
 	'refused call: recorded late, as error 55000, nothing compared, no begun row');
-is(q1($unpaired), '0|0', 'worker continued: every begun row has exactly one completion');
+is(q1($UNPAIRED_SQL), '0|0', 'worker continued: every begun row has exactly one completion');
 q1(ident('{30.25,1,2}'));
 is( q1(
 		"SELECT string_agg(outcome, ',' ORDER BY id) FROM biocrypt.audit_log WHERE probe_hmac = "
@@ -284,10 +238,10 @@ is(q1($verify), 't|t|t|', 'after the stopped worker: verify_audit() ok');
 $n = q1($n_ident);
 is(kill('TERM', $wpid), 1, 'SIGTERM to the audit worker');
 is(q1(ident('{12.25,1,2}', 1)), 'subj-12=0.25', 'after SIGTERM: identify() still works');
-ok(poll10("SELECT count(*) = 1 AND bool_and(pid <> $wpid) FROM ($worker_pid) w", 't'),
+ok($node->poll10("SELECT count(*) = 1 AND bool_and(pid <> $wpid) FROM ($worker_pid) w", 't'),
 	'after SIGTERM: one new audit worker');
 is(q1($n_ident), plus($n, 1, 1), 'after SIGTERM: the call was recorded, begun and completed');
-is(q1($gapless), 't', 'after SIGTERM: ids gapless');
+is(q1($GAPLESS_SQL), 't', 'after SIGTERM: ids gapless');
 is(q1($verify), 't|t|t|', 'after SIGTERM: verify_audit() ok');
 
 # -- 6. server restart: the chain continues
@@ -306,7 +260,7 @@ is( q1(
 		  . "ORDER BY id) FROM biocrypt.audit_log WHERE id > $max_before"),
 	'identify:begun:0,identify:ok:1',
 	'after restart: then its completion, naming it');
-is(q1($gapless), 't', 'after restart: ids gapless');
+is(q1($GAPLESS_SQL), 't', 'after restart: ids gapless');
 is(q1($verify), 't|t|t|', 'after restart: verify_audit() ok with the new row');
 
 # -- 7. xid and xact_outcome
@@ -326,7 +280,7 @@ foreach my $end ('ROLLBACK', 'COMMIT')
 		'2|t|in progress', "$end: both rows have the xid, 'in progress' while the transaction is open");
 	$s->query_safe($end);
 	my $want = $end eq 'ROLLBACK' ? 'aborted' : 'committed';
-	ok(poll10(sprintf($row_of, "'$xid'::xid8", $pid), "2|t|$want"),
+	ok($node->poll10(sprintf($row_of, "'$xid'::xid8", $pid), "2|t|$want"),
 		"$end: xact_outcome of both rows becomes '$want'");
 	$s->quit;
 }

@@ -22,11 +22,13 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode qw(gallery_scripts pgbench_files pgbench_ok pgbench_log_counts);
 use IPC::Run;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time);
 
 my $seconds = $ENV{BIOCRYPT_PGBENCH_SECONDS} // 60;
 die "BIOCRYPT_PGBENCH_SECONDS must be a positive integer\n"
@@ -34,19 +36,14 @@ die "BIOCRYPT_PGBENCH_SECONDS must be a positive integer\n"
 my $clients = 8;
 my $gallery = 50;    # templates in g: what each identify() compares
 
-my $node = PostgreSQL::Test::Cluster->new('audit_concurrency');
-$node->init;
 # log_statement = all (the test default) would log every pgbench statement
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_command = 'echo 3c4d5e6f708192a3b4c5d6e7f80910213c4d5e6f708192a3b4c5d6e7f8091021'\n"
-	  . "biocrypt.purpose = 'verification'\n"
-	  . "log_statement = none\n");
-$node->start;
+my $node = BiocryptNode->new_node('audit_concurrency',
+	root_key => '3c4d5e6f708192a3b4c5d6e7f80910213c4d5e6f708192a3b4c5d6e7f8091021',
+	purpose  => 'verification',
+	conf     => "log_statement = none\n");
 
 $node->safe_psql(
 	'postgres', qq{
-	CREATE EXTENSION biocrypt;
 	CREATE TABLE g (id int PRIMARY KEY, tpl protected_template NOT NULL);
 	INSERT INTO g SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 'subj-' || i)
 	FROM generate_series(1, $gallery) i;
@@ -54,21 +51,6 @@ $node->safe_psql(
 });
 
 sub q1 { return $node->safe_psql('postgres', $_[0]); }
-
-# Poll a query until it returns the expected value, for at most 10 s.
-sub poll10
-{
-	my ($sql, $expected) = @_;
-	my $got;
-	for (1 .. 100)
-	{
-		$got = q1($sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("poll: $sql returned '$got', expected '$expected'");
-	return 0;
-}
 
 # begun rows (of the rows in rel) without a completion yet
 sub open_begun
@@ -108,41 +90,26 @@ my $run_rows = "$run_sql r";
 #    and, after five executions, runs the cached generic plan
 my $dir = PostgreSQL::Test::Utils::tempdir('pgbench');
 my %scripts = (
-	verify => qq{\\set id random(1, $gallery)
-\\set r random(1, 60)
-SELECT biocrypt.verify(tpl, ARRAY[:r, 1, 2]::real[], 0.1) FROM g WHERE id = :id;
-},
-	identify => q{\set r random(1, 60)
-SELECT count(*) FROM biocrypt.identify('g', 'tpl', ARRAY[:r, 1, 2]::real[], 5, NULL, 'l2');
-},
+	gallery_scripts($gallery),
 	protect => q{\set id random(1, 1000000000)
 \set r random(1, 60)
 INSERT INTO g2 VALUES (:id, biocrypt.protect(ARRAY[:r, 1, 2]::real[], 'c-' || :id));
 });
-# pgbench numbers the scripts in the order given, from 0 in its log
 my @order   = qw(verify identify protect);
 my %weight  = (verify => 5, identify => 2, protect => 3);
-my @fileargs;
-foreach my $kind (@order)
-{
-	my $file = "$dir/$kind.sql";
-	open my $fh, '>', $file or die "could not write $file: $!";
-	print $fh $scripts{$kind};
-	close $fh;
-	push @fileargs, '-f', "$file\@$weight{$kind}";
-}
+my @fileargs = pgbench_files($dir, \%scripts, \@order, \%weight);
 
 # One thread (-j 1) for the 8 clients: pgbench adds up its per-script
 # counts without a lock ("XXX could use a mutex here, but we choose not
 # to"), so with several threads the summary may lose a few; its log (one
 # line per transaction) is exact either way.  -n: no vacuum of pgbench's
 # own tables, which do not exist.
-my @cmd = (
-	'pgbench', '-n', '-M', 'prepared',
-	'-c', $clients, '-j', 1, '-T', $seconds,
-	'--log', "--log-prefix=$dir/txlog",
-	@fileargs,
-	'-h', $node->host, '-p', $node->port, 'postgres');
+my @cmd = $node->pgbench_command(
+	clients => $clients,
+	jobs    => 1,
+	seconds => $seconds,
+	dir     => $dir,
+	files   => \@fileargs);
 note('running: ' . join(' ', @cmd));
 my ($stdout, $stderr, $ran, $wall) = ('', '');
 {
@@ -169,16 +136,7 @@ my $at_exit = q1(
 	  . " AND EXISTS (SELECT FROM biocrypt.audit_log l WHERE l.chain_id = r.chain_id "
 	  . "AND l.backend_pid = r.backend_pid AND l.id > r.id)) "
 	  . "|| ',' || (" . open_begun($run_rows) . ")");
-note("pgbench stdout:\n$stdout");
-note("pgbench stderr:\n$stderr") if $stderr ne '';
-
-ok($ran, 'pgbench exited with status 0');
-unlike($stderr, qr/aborted|error/i, 'pgbench: no client aborted, no error');
-like($stdout, qr/^number of failed transactions: 0 \(0\.000%\)$/m,
-	'pgbench: 0 failed transactions');
-my ($total) = $stdout =~ /^number of transactions actually processed: (\d+)$/m;
-ok(defined $total && $total > 0, 'pgbench: transactions processed');
-$total //= 0;
+my $total = pgbench_ok($ran, $stdout, $stderr);
 
 # per-script counts from the summary: "SQL script N: file" is followed by
 # its weight and " - M transactions (...)"
@@ -190,30 +148,13 @@ while ($stdout =~ m{^SQL script \d+: \S+/(\w+)\.sql\n - weight: \d+ [^\n]*\n - (
 is(join(',', map { exists $summary{$_} ? 'ok' : 'missing' } @order),
 	'ok,ok,ok', 'pgbench: a transaction count for each script');
 
-# the same from the per-transaction log: "client tx time script_no ...";
-# a failed transaction would show "failed" (or the kind) for its time
-my (%logged, $log_failed);
-$log_failed = 0;
-foreach my $file (glob("$dir/txlog.*"))
-{
-	open my $fh, '<', $file or die "could not read $file: $!";
-	while (my $line = <$fh>)
-	{
-		my @f = split ' ', $line;
-		if ($f[2] !~ /^\d+$/)
-		{
-			$log_failed++;
-			next;
-		}
-		$logged{ $order[ $f[3] ] }++;
-	}
-	close $fh;
-}
+# the same from the per-transaction log
+my ($logged, $log_failed) = pgbench_log_counts($dir, \@order);
 is($log_failed, 0, 'pgbench log: no failed transaction');
-is( join(',', map { $logged{$_} // 0 } @order),
+is( join(',', map { $logged->{$_} } @order),
 	join(',', map { $summary{$_} // 0 } @order),
 	'pgbench log: per-script counts agree with the summary');
-my %n = map { $_ => $logged{$_} // 0 } @order;
+my %n = %$logged;
 is($n{verify} + $n{identify} + $n{protect}, $total, 'pgbench log: the scripts add up to the total');
 ok($n{$_} > 0, "pgbench ran $_") foreach @order;
 # each protect() transaction inserted one row
@@ -239,7 +180,7 @@ is($open_not_last, '0',
 is($open_at_exit, $n{verify} - $vc, 'at pgbench exit: the open begun rows are those verify completions');
 
 # -- the completions that were on their way arrive; then nothing more
-ok(poll10(open_begun($run_rows), '0'), 'every begun row gets its completion within 10 s');
+ok($node->poll10(open_begun($run_rows), '0'), 'every begun row gets its completion within 10 s');
 my $n_settled = q1("SELECT count(*) FROM $run_rows");
 is($n_settled, 2 * $n{verify} + 2 * $n{identify} + $n{protect},
 	'audit rows written during the run = 2 per verify and identify, 1 per protect');

@@ -24,28 +24,21 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode;
 
 my $K0 = '5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a';
 my $K1 = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 my $K2 = 'fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210';
 
-# Run SQL with verbose errors: (exit code, stdout, stderr).
-sub psql_v
-{
-	my ($node, $db, $sql) = @_;
-	my ($ret, $out, $err) =
-	  $node->psql($db, $sql, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-	return ($ret, $out, $err);
-}
-
 # Run SQL that must fail; returns its stderr (verbose, with the SQLSTATE).
 sub fails
 {
 	my ($node, $db, $sql, $what) = @_;
-	my ($ret, $out, $err) = psql_v($node, $db, $sql);
+	my ($ret, $out, $err) = $node->psql_verbose($db, $sql);
 	is($ret, 3, "$what: fails");
 	is($out, '', "$what: returns no row");
 	return $err;
@@ -69,16 +62,13 @@ my $BOOTSTRAP = "(SELECT rolname FROM pg_catalog.pg_roles WHERE oid = 10)";
 ########################################################################
 # 1. the purge worker
 ########################################################################
-my $pn = PostgreSQL::Test::Cluster->new('purge_worker');
-$pn->init;
 # no autovacuum: only purge workers run transactions in a database nobody
-# connects to
-$pn->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_command = 'echo $K0'\n"
-	  . "biocrypt.purpose = 'verification'\n"
-	  . "autovacuum = off\n");
-$pn->start;
+# connects to; the extension goes into databases created below
+my $pn = BiocryptNode->new_node('purge_worker',
+	root_key  => $K0,
+	purpose   => 'verification',
+	conf      => "autovacuum = off\n",
+	extension => 0);
 
 is( $pn->safe_psql(
 		'postgres',
@@ -218,13 +208,11 @@ $pn->stop;
 ########################################################################
 # the node for parts 2, 3, 5 and 6
 ########################################################################
-my $node = PostgreSQL::Test::Cluster->new('retention');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_command = 'echo $K0'\n"
-	  . "biocrypt.purpose = 'verification'\n");
-$node->start;
+# the extension goes into databases created below
+my $node = BiocryptNode->new_node('retention',
+	root_key  => $K0,
+	purpose   => 'verification',
+	extension => 0);
 my $destroyed_file = $node->data_dir . '/pg_biocrypt/destroyed_keys';
 my $n_destroyed    = 0;    # keys destroyed in the cluster so far
 
@@ -436,7 +424,7 @@ ok($node->poll_query_until('rot', 'SELECT count(*) FROM biocrypt.overdue', '1'),
 my $nblocks = q1('rot', "SELECT pg_relation_size('big') / 8192");
 is(q1('rot', 'SELECT biocrypt.rotate_key()'), '2', 'rotate_key(): both active keys retired');
 is(q1('rot', 'SELECT biocrypt.rotate_key()'), '0', 'rotate_key() again: no active key left');
-my ($ret, $moved, $err) = psql_v($node, 'rot', "SELECT biocrypt.reencrypt('big', 'tpl')");
+my ($ret, $moved, $err) = $node->psql_verbose('rot', "SELECT biocrypt.reencrypt('big', 'tpl')");
 is($moved, '10001', 'reencrypt(): 10001 templates moved (not the expired one)');
 my @notices = $err =~ /^(?:psql:<stdin>:\d+: )?NOTICE:  00000: (biocrypt: reencrypt .*)$/mg;
 is(scalar @notices, 1, 'reencrypt(): one progress NOTICE for 10001 templates');
@@ -454,7 +442,7 @@ is(q1('rot', "SELECT biocrypt.reencrypt('big', 'tpl')"), '0', 'reencrypt() again
 
 # again, in batches
 is(q1('rot', 'SELECT biocrypt.rotate_key()'), '1', 'rotate_key(): key 3 retired');
-($ret, $moved, $err) = psql_v($node, 'rot', "SELECT biocrypt.reencrypt('big', 'tpl', 4000)");
+($ret, $moved, $err) = $node->psql_verbose('rot', "SELECT biocrypt.reencrypt('big', 'tpl', 4000)");
 is($moved, '4000', 'reencrypt(max_rows 4000): 4000 moved');
 unlike($err, qr/NOTICE/, 'reencrypt(max_rows 4000): no progress NOTICE');
 is(q1('rot', $by_key), '1:1,3:6001,4:4000', 'reencrypt(max_rows 4000): 4000 under key 4');
@@ -567,22 +555,17 @@ $node->stop;
 ########################################################################
 # 4. root-key rotation
 ########################################################################
-my $rk = PostgreSQL::Test::Cluster->new('root_rotation');
-$rk->init;
-$rk->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.purpose = 'verification'\n"
-	  . "include_if_exists = 'biocrypt_key.conf'\n");
+my $rk = BiocryptNode->new_node('root_rotation',
+	purpose  => 'verification',
+	key_conf => '',
+	start    => 0);
 
 # The root key settings: root_key_command, and new_root_key_command if given.
 sub use_keys
 {
 	my ($root, $new) = @_;
-	my $conf = $rk->data_dir . '/biocrypt_key.conf';
-	open(my $fh, '>', $conf) or die "could not write $conf: $!";
-	print $fh "biocrypt.root_key_command = 'echo $root'\n";
-	print $fh "biocrypt.new_root_key_command = 'echo $new'\n" if defined $new;
-	close($fh) or die "could not close $conf: $!";
+	$rk->set_key_conf("biocrypt.root_key_command = 'echo $root'\n"
+		  . (defined $new ? "biocrypt.new_root_key_command = 'echo $new'\n" : ''));
 	return;
 }
 

@@ -29,29 +29,25 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode qw($UNPAIRED_SQL $GAPLESS_SQL);
 use IPC::Run;
-use Time::HiRes qw(usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('evidence');
-$node->init;
 # Clients commit asynchronously and the WAL writer is slow: a begun row
 # survives a crash only because the worker itself commits synchronously.
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_command = 'echo 5e4d3c2b1a09f8e75e4d3c2b1a09f8e75e4d3c2b1a09f8e75e4d3c2b1a09f8e7'\n"
-	  . "biocrypt.purpose = 'verification'\n"
-	  . "restart_after_crash = on\n"
+my $node = BiocryptNode->new_node('evidence',
+	root_key => '5e4d3c2b1a09f8e75e4d3c2b1a09f8e75e4d3c2b1a09f8e75e4d3c2b1a09f8e7',
+	purpose  => 'verification',
+	conf     => "restart_after_crash = on\n"
 	  . "synchronous_commit = off\n"
 	  . "wal_writer_delay = '10s'\n");
-$node->start;
 
 my $big_rows = 20000;
 $node->safe_psql(
 	'postgres', qq{
-	CREATE EXTENSION biocrypt;
 	CREATE TABLE t (id int PRIMARY KEY, tpl protected_template NOT NULL);
 	INSERT INTO t SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 't-' || i)
 	FROM generate_series(1, 100) i;
@@ -64,21 +60,6 @@ $node->safe_psql(
 my $PROBE = q{'{3,1,2}'::real[]};
 
 sub q1 { return $node->safe_psql('postgres', $_[0]); }
-
-# Poll a query until it returns the expected value, for at most 10 s.
-sub poll10
-{
-	my ($sql, $expected) = @_;
-	my $got;
-	for (1 .. 100)
-	{
-		$got = q1($sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("poll: $sql returned '$got', expected '$expected'");
-	return 0;
-}
 
 # The rows after id since of backend pid, in order, as
 # "operation:relation:outcome:templates_compared:sqlstate:of", where "of"
@@ -105,26 +86,14 @@ sub last_id { return q1('SELECT coalesce(max(id), 0) FROM biocrypt.audit_log'); 
 sub wait_gone
 {
 	my ($pid) = @_;
-	my $gone = poll10("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid", '0');
+	my $gone = $node->poll10("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid", '0');
 	sleep(3);
 	return $gone;
 }
 
-# begun rows without exactly one later completion of the same operation and
-# backend | completions that name no begun row: '0|0' when all are paired
-my $unpaired = "SELECT (SELECT count(*) FROM biocrypt.audit_log b WHERE b.outcome = 'begun' "
-  . "AND (SELECT count(*) FROM biocrypt.audit_log c WHERE c.chain_id = b.chain_id "
-  . "AND c.begun_id = b.id AND c.id > b.id AND c.operation = b.operation "
-  . "AND c.backend_pid = b.backend_pid AND c.outcome <> 'begun') <> 1) || '|' || "
-  . "(SELECT count(*) FROM biocrypt.audit_log c WHERE c.begun_id IS NOT NULL AND NOT EXISTS "
-  . "(SELECT FROM biocrypt.audit_log b WHERE b.chain_id = c.chain_id AND b.id = c.begun_id "
-  . "AND b.outcome = 'begun'))";
 # ok, every row checked, no bad id, no bad range
 my $verify = "SELECT v.ok, v.rows_checked = (SELECT count(*) FROM biocrypt.audit_log), "
   . "v.first_bad_id IS NULL, v.bad_ranges::text FROM biocrypt.verify_audit() v";
-# every chain numbered 1..n without gaps
-my $gapless = "SELECT bool_and(lo = 1 AND hi = n) FROM (SELECT min(id) lo, "
-  . "max(id) hi, count(*) n FROM biocrypt.audit_log GROUP BY chain_id) c";
 
 # Send SQL to a background session without waiting for its end, and read
 # its stderr until it matches.
@@ -162,7 +131,7 @@ like(
 	access_rows($pid, $since),
 	qr/^compare:t:begun:0:-:-(,compare:t:ok:1:-:begun)?$/,
 	'notice (subquery): its begun row was committed by the time the NOTICE arrived');
-ok( poll10(
+ok( $node->poll10(
 		"SELECT count(*) FROM biocrypt.audit_log WHERE backend_pid = $pid AND id > $since "
 		  . "AND outcome = 'ok'", '1'),
 	'notice (subquery): the completion follows while the statement still runs');
@@ -214,7 +183,7 @@ is( access_rows($pid, $since),
 	'compare:t:begun:0:-:-,compare:t:error:5:57P01:begun',
 	'idle cursor: exactly one completion, error 57P01, the five templates fetched counted');
 eval { $s->quit; };
-is(q1($unpaired), '0|0', 'so far every begun row has exactly one completion');
+is(q1($UNPAIRED_SQL), '0|0', 'so far every begun row has exactly one completion');
 
 # -- b. COPY (query) TO STDOUT to a client killed mid-stream
 foreach my $case (
@@ -244,7 +213,7 @@ foreach my $case (
 	like($cpid, qr/^\d+$/, "copy ($op): its backend");
 	is(access_rows($cpid, $since), "$op:big:begun:0:-:-",
 		"copy ($op): the begun row was committed before the first row left; no completion yet");
-	ok( poll10(
+	ok( $node->poll10(
 			"SELECT state || ':' || wait_event FROM pg_stat_activity WHERE pid = $cpid",
 			'active:ClientWrite'),
 		"copy ($op): the backend is blocked sending rows");
@@ -274,7 +243,7 @@ foreach my $case (
 			"copy ($op): the completion counts $n rows, the client received $received of $big_rows");
 	}
 }
-is(q1($unpaired), '0|0', 'before the crash every begun row has exactly one completion');
+is(q1($UNPAIRED_SQL), '0|0', 'before the crash every begun row has exactly one completion');
 is(q1($verify), 't|t|t|[]', 'before the crash: verify_audit() ok, no bad range');
 
 # -- a. kill -9 of a backend holding an open cursor that already fetched
@@ -286,20 +255,7 @@ is($s->query_safe('FETCH 5 FROM c'), "2\n1\n0\n1\n2", 'crash: FETCH 5 returned f
 is(access_rows($pid, $since), 'compare:t:begun:0:-:-',
 	'crash: the begun row was committed before FETCH returned');
 my $begun = q1("SELECT id FROM biocrypt.audit_log WHERE backend_pid = $pid AND id > $since");
-my $log_offset = -s $node->logfile;
-is(kill('KILL', $pid), 1, 'crash: kill -9 of that backend');
-# wait for the postmaster to notice, or the next query may still reach the
-# old server processes
-my $reinit = 0;
-for (1 .. 100)
-{
-	last
-	  if $reinit = slurp_file($node->logfile, $log_offset) =~
-	  /all server processes terminated; reinitializing/;
-	usleep(100_000);
-}
-ok($reinit, 'crash: the postmaster went through crash recovery');
-ok($node->poll_query_until('postgres', 'SELECT 1', '1'), 'crash: server accepts connections again');
+my $log_offset = $node->kill_backend($pid, 'crash');
 eval { $s->quit; };
 is(access_rows($pid, $since), 'compare:t:begun:0:-:-',
 	'crash: the begun row survived the crash, still without a completion');
@@ -307,7 +263,7 @@ is(access_rows($pid, $since), 'compare:t:begun:0:-:-',
 # which first closes what the crash left open
 is(q1("SELECT count(*) FROM t WHERE tpl <-> $PROBE < 0.5"),
 	'1', 'crash: a new access works after the restart');
-ok( poll10(
+ok( $node->poll10(
 		"SELECT count(*) FROM biocrypt.audit_log WHERE begun_id = $begun", '1'),
 	'crash: a completion names the begun row');
 is( access_rows($pid, $since),
@@ -326,9 +282,9 @@ like(
 	slurp_file($node->logfile, $log_offset),
 	qr/LOG:  biocrypt: recorded 1 access interrupted by a server stop as incomplete/,
 	'crash: the worker logged the one access it closed');
-ok(poll10($unpaired, '0|0'), 'at the end every begun row has exactly one completion');
+ok($node->poll10($UNPAIRED_SQL, '0|0'), 'at the end every begun row has exactly one completion');
 is(q1($verify), 't|t|t|[]', 'at the end: verify_audit() ok, every row checked, no bad range');
-is(q1($gapless), 't', 'at the end: ids gapless');
+is(q1($GAPLESS_SQL), 't', 'at the end: ids gapless');
 
 $node->stop;
 

@@ -24,11 +24,13 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use BiocryptNode qw(gallery_scripts pgbench_files pgbench_ok pgbench_log_counts);
 use IPC::Run;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time);
 
 my $seconds = $ENV{BIOCRYPT_POISON_SECONDS} // 30;
 die "BIOCRYPT_POISON_SECONDS must be a positive integer\n"
@@ -36,21 +38,16 @@ die "BIOCRYPT_POISON_SECONDS must be a positive integer\n"
 my $clients = 8;
 my $gallery = 50;
 
-my $node = PostgreSQL::Test::Cluster->new('audit_poison');
-$node->init;
 # log_statement = all (the test default) would log every pgbench statement
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'biocrypt'\n"
-	  . "biocrypt.root_key_command = 'echo 6b7c8d9eafb0c1d26b7c8d9eafb0c1d26b7c8d9eafb0c1d26b7c8d9eafb0c1d2'\n"
-	  . "biocrypt.purpose = 'verification'\n"
-	  . "log_statement = none\n");
-$node->start;
+my $node = BiocryptNode->new_node('audit_poison',
+	root_key => '6b7c8d9eafb0c1d26b7c8d9eafb0c1d26b7c8d9eafb0c1d26b7c8d9eafb0c1d2',
+	purpose  => 'verification',
+	conf     => "log_statement = none\n");
 
 # forced_t's template is enrolled before the constraint exists: its
 # protect row names poison-subject too
 $node->safe_psql(
 	'postgres', qq{
-	CREATE EXTENSION biocrypt;
 	CREATE TABLE g (id int PRIMARY KEY, tpl protected_template NOT NULL);
 	INSERT INTO g SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 'subj-' || i)
 	FROM generate_series(1, $gallery) i;
@@ -62,21 +59,6 @@ $node->safe_psql(
 });
 
 sub q1 { return $node->safe_psql('postgres', $_[0]); }
-
-# Poll a query until it returns the expected value, for at most 10 s.
-sub poll10
-{
-	my ($sql, $expected) = @_;
-	my $got;
-	for (1 .. 100)
-	{
-		$got = q1($sql);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("poll: $sql returned '$got', expected '$expected'");
-	return 0;
-}
 
 # Rows of the sessions named app (application_name) on relation rel.
 sub rows_of
@@ -179,31 +161,16 @@ is( q1(
 
 # -- pgbench: the innocent clients
 my $dir = PostgreSQL::Test::Utils::tempdir('pgbench');
-my %scripts = (
-	verify => qq{\\set id random(1, $gallery)
-\\set r random(1, 60)
-SELECT biocrypt.verify(tpl, ARRAY[:r, 1, 2]::real[], 0.1) FROM g WHERE id = :id;
-},
-	identify => q{\set r random(1, 60)
-SELECT count(*) FROM biocrypt.identify('g', 'tpl', ARRAY[:r, 1, 2]::real[], 5, NULL, 'l2');
-});
+my %scripts = gallery_scripts($gallery);
 my @order  = qw(verify identify);
 my %weight = (verify => 2, identify => 1);
-my @fileargs;
-foreach my $kind (@order)
-{
-	my $file = "$dir/$kind.sql";
-	open my $fh, '>', $file or die "could not write $file: $!";
-	print $fh $scripts{$kind};
-	close $fh;
-	push @fileargs, '-f', "$file\@$weight{$kind}";
-}
-my @cmd = (
-	'pgbench', '-n', '-M', 'prepared',
-	'-c', $clients, '-j', 2, '-T', $seconds,
-	'--log', "--log-prefix=$dir/txlog",
-	@fileargs,
-	'-h', $node->host, '-p', $node->port, 'postgres');
+my @fileargs = pgbench_files($dir, \%scripts, \@order, \%weight);
+my @cmd = $node->pgbench_command(
+	clients => $clients,
+	jobs    => 2,
+	seconds => $seconds,
+	dir     => $dir,
+	files   => \@fileargs);
 note('running: ' . join(' ', @cmd));
 my ($stdout, $stderr) = ('', '');
 my $bench;
@@ -239,36 +206,11 @@ ok($poison_ok, "poison session: every statement returned its rows ("
 ok($n_poison{forced} >= 10, 'poison session: at least 10 rounds while pgbench ran');
 
 my $ran = $bench->finish;
-note("pgbench stdout:\n$stdout");
-note("pgbench stderr:\n$stderr") if $stderr ne '';
-ok($ran, 'pgbench exited with status 0');
-unlike($stderr, qr/aborted|error/i, 'pgbench: no client aborted, no error');
-like($stdout, qr/^number of failed transactions: 0 \(0\.000%\)$/m,
-	'pgbench: 0 failed transactions');
-my ($total) = $stdout =~ /^number of transactions actually processed: (\d+)$/m;
-ok(defined $total && $total > 0, 'pgbench: transactions processed');
-$total //= 0;
+my $total = pgbench_ok($ran, $stdout, $stderr);
 
-# per-script counts from the transaction log (one line per transaction,
-# exact with several threads): "client tx time script_no ..."
-my (%n, $log_failed);
-$log_failed = 0;
-foreach my $file (glob("$dir/txlog.*"))
-{
-	open my $fh, '<', $file or die "could not read $file: $!";
-	while (my $line = <$fh>)
-	{
-		my @f = split ' ', $line;
-		if ($f[2] !~ /^\d+$/)
-		{
-			$log_failed++;
-			next;
-		}
-		$n{ $order[ $f[3] ] }++;
-	}
-	close $fh;
-}
-$n{$_} //= 0 foreach @order;
+# per-script counts from the transaction log (exact with several threads)
+my ($n, $log_failed) = pgbench_log_counts($dir, \@order);
+my %n = %$n;
 is($log_failed, 0, 'pgbench log: no failed transaction');
 is($n{verify} + $n{identify}, $total, 'pgbench log: the scripts add up to the total');
 diag(sprintf(
@@ -277,7 +219,7 @@ diag(sprintf(
 
 # -- every completion arrives (verify's are written just after their
 #    statement)
-ok(poll10($open_begun, '0'), 'every begun row gets its completion within 10 s');
+ok($node->poll10($open_begun, '0'), 'every begun row gets its completion within 10 s');
 
 # -- the innocent rows: a begun row and an ok completion per statement
 my $inn = "(SELECT * FROM biocrypt.audit_log WHERE application_name = 'innocent-pgbench')";
@@ -354,7 +296,7 @@ is( q1(
 	'the constraint was dropped with audit maintenance, recorded as a policy row');
 is(q1("SET application_name = 'after-poison'; $FORCED_VERIFY"), 't', 'after: the verify works');
 # its completion is written just after it
-ok( poll10(
+ok( $node->poll10(
 		"SELECT string_agg(outcome || ':' || coalesce(matches::text, '-'), ',' ORDER BY id) "
 		  . "FROM biocrypt.audit_log WHERE application_name = 'after-poison'",
 		'begun:-,ok:[{"subject": "poison-subject", "distance": 0}]'),
