@@ -603,16 +603,6 @@ AuditRecordLater(AuditEvent *ev)
 	(void) Enqueue(ev, Seal(ev), &ticket, true);
 }
 
-/*
- * Record, now, one event of this session with no counts beyond rows (a
- * policy change, an export): waits like AuditRecord.
- */
-void
-AuditRecordEvent(AuditOperation op, Oid relid, const char *col, int64 rows)
-{
-	AuditRecordEventJson(op, relid, col, rows, NULL);
-}
-
 /* The same, with matches (JSON text, or NULL). */
 void
 AuditRecordEventJson(AuditOperation op, Oid relid, const char *col, int64 rows,

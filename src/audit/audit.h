@@ -111,8 +111,6 @@ extern void AuditSetRelation(AuditEvent *ev, Oid relid, const char *column);
 extern void AuditJsonString(StringInfo buf, const char *s);
 extern void AuditRequireWorker(void);
 extern int64 AuditRecord(AuditEvent *ev);
-extern void AuditRecordEvent(AuditOperation op, Oid relid, const char *col,
-							 int64 rows);
 extern void AuditRecordEventJson(AuditOperation op, Oid relid, const char *col,
 								 int64 rows, const char *json);
 

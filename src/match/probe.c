@@ -80,7 +80,7 @@ ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len)
  * even a "stable" Param changes between evaluations of a reused expression
  * state (PL/pgSQL simple expressions in a loop).
  */
-bool
+static bool
 ProbeStillValid(const ProbeHeader *ph, const void *raw, Size rawlen)
 {
 	if (ph->raw == NULL)

@@ -48,7 +48,6 @@ typedef struct BitsProbe
 extern int	biocrypt_min_common_bits;
 extern void ProbeInit(void);
 extern void *ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len);
-extern bool ProbeStillValid(const ProbeHeader *ph, const void *raw, Size rawlen);
 extern VectorProbe *GetVectorProbe(FunctionCallInfo fcinfo, int argno);
 extern KernelMetric ParseMetric(text *name);
 extern void CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims);
