@@ -151,7 +151,7 @@ layers: $(OBJS)
 
 # static analysis of our sources (server headers are not ours to fix)
 cppcheck:
-	cppcheck --enable=warning,style,performance,portability --std=c11 --quiet \
+	cppcheck -j $(shell nproc) --enable=warning,style,performance,portability --std=c11 --quiet \
 		--inline-suppr --error-exitcode=1 -Isrc -I$(shell $(PG_CONFIG) --includedir-server) \
 		--suppress=missingIncludeSystem --suppress=missingInclude \
 		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \
