@@ -20,12 +20,16 @@
 #include <ctype.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "crypto/keys_internal.h"
 
@@ -37,6 +41,7 @@ static char *biocrypt_root_key_file = NULL;
 static char *biocrypt_root_key_command = NULL;
 static char *biocrypt_new_root_key_file = NULL;
 static char *biocrypt_new_root_key_command = NULL;
+static int	biocrypt_root_key_command_timeout = 30;	/* seconds */
 
 DerivedKeys *derived_keys = NULL;
 DerivedKeys *new_keys = NULL;	/* the next root key, for rewrap_keys */
@@ -105,34 +110,123 @@ ReadRootKeyFile(const char *setting, const char *path, uint8 *root)
 	sodium_memzero(text, sizeof(text));
 }
 
-/* Run biocrypt.root_key_command and read the key from its output. */
-static void
-ReadRootKeyCommand(const char *setting, const char *command, uint8 *root)
+/*
+ * Start command under /bin/sh in a process group of its own, its standard
+ * output into a pipe; returns the read end, and the child in *pid.
+ */
+static int
+StartKeyCommand(const char *setting, const char *command, pid_t *pid)
 {
-	char		text[160];
-	size_t		n;
-	int			rc;
-	bool		too_long = false;
-	FILE	   *pipe;
+	int			fds[2];
 
 	fflush(NULL);
-	pipe = popen(command, "r");
-	if (pipe == NULL)
+	if (pipe(fds) != 0 || (*pid = fork()) < 0)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: could not run %s: %m", setting),
 				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
-	/* unbuffered, so that no stdio buffer keeps a copy of the key */
-	setvbuf(pipe, NULL, _IONBF, 0);
-	n = fread(text, 1, sizeof(text), pipe);
-	/* drain anything longer so the program is not killed by SIGPIPE */
-	if (n == sizeof(text) && fgetc(pipe) != EOF)
+	if (*pid == 0)
 	{
-		too_long = true;
-		while (fgetc(pipe) != EOF)
-			;
+		sigset_t	none;
+
+		/* the child: a session of its own, so that a timeout kills it all */
+		(void) setsid();
+		sigemptyset(&none);
+		(void) sigprocmask(SIG_SETMASK, &none, NULL);
+		close(fds[0]);
+		if (dup2(fds[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		close(fds[1]);
+		execl("/bin/sh", "sh", "-c", command, (char *) NULL);
+		_exit(127);
 	}
-	rc = pclose(pipe);
+	close(fds[1]);
+	return fds[0];
+}
+
+/*
+ * Read up to len bytes of the command's output into buf before deadline
+ * (then drain the rest, so that the program is not killed by SIGPIPE).
+ * Returns the bytes read, or -1 on timeout; *too_long is set when there
+ * was more than len.
+ */
+static ssize_t
+ReadKeyCommandOutput(int fd, char *buf, size_t len, TimestampTz deadline,
+					 bool *too_long)
+{
+	size_t		n = 0;
+	char		drain[64];
+
+	*too_long = false;
+	for (;;)
+	{
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		long		left_ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+		ssize_t		got;
+
+		if (left_ms <= 0 || poll(&pfd, 1, (int) Min(left_ms, INT_MAX)) == 0)
+			return -1;
+		if (n < len)
+			got = read(fd, buf + n, len - n);
+		else
+			got = read(fd, drain, sizeof(drain));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got <= 0)
+			break;
+		if (n < len)
+			n += got;
+		else
+			*too_long = true;
+	}
+	sodium_memzero(drain, sizeof(drain));
+	return (ssize_t) n;
+}
+
+/*
+ * Run root_key_command and read the key it prints.  A program that does
+ * not finish within biocrypt.root_key_command_timeout is killed, with its
+ * whole process group, and the server refuses to start: a key service
+ * that hangs must not hang the server silently.
+ */
+static void
+ReadRootKeyCommand(const char *setting, const char *command, uint8 *root)
+{
+	char		text[160];
+	ssize_t		n;
+	int			rc;
+	bool		too_long;
+	pid_t		pid;
+	int			fd;
+	TimestampTz deadline;
+
+	ereport(LOG,
+			(errmsg("biocrypt: running %s (at most %d s)", setting,
+					biocrypt_root_key_command_timeout)));
+	fd = StartKeyCommand(setting, command, &pid);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   biocrypt_root_key_command_timeout * 1000);
+	n = ReadKeyCommandOutput(fd, text, sizeof(text), deadline, &too_long);
+	close(fd);
+	if (n < 0)
+	{
+		sodium_memzero(text, sizeof(text));
+		(void) kill(-pid, SIGKILL);
+		(void) waitpid(pid, NULL, 0);
+		ereport(FATAL,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("biocrypt: %s did not finish within %d s", setting,
+						biocrypt_root_key_command_timeout),
+				 errhint("Check the program and the key service it reaches, or raise biocrypt.root_key_command_timeout.")));
+	}
+	while (waitpid(pid, &rc, 0) < 0)
+	{
+		if (errno != EINTR)
+		{
+			rc = -1;
+			break;
+		}
+	}
 	if (rc != 0)
 	{
 		sodium_memzero(text, sizeof(text));
@@ -141,7 +235,7 @@ ReadRootKeyCommand(const char *setting, const char *command, uint8 *root)
 				 errmsg("biocrypt: %s failed: %s", setting, wait_result_to_str(rc)),
 				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
 	}
-	if (too_long || n == sizeof(text) || !ParseRootKeyHex(text, n, root))
+	if (too_long || n == sizeof(text) || !ParseRootKeyHex(text, (size_t) n, root))
 	{
 		sodium_memzero(text, sizeof(text));
 		ereport(FATAL,
@@ -291,6 +385,12 @@ RootKeyInit(void)
 							   NULL, &biocrypt_root_key_command, NULL,
 							   PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
+	DefineCustomIntVariable("biocrypt.root_key_command_timeout",
+							"How long the root-key programs may run at server start.",
+							"Past it the program is killed and the server does not start.",
+							&biocrypt_root_key_command_timeout, 30, 1, 3600,
+							PGC_POSTMASTER, GUC_UNIT_S | GUC_SUPERUSER_ONLY,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("biocrypt.new_root_key_file",
 							   "File holding the next root key, while biocrypt.rewrap_keys() moves the key ring to it.",
 							   NULL, &biocrypt_new_root_key_file, NULL,

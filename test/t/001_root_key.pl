@@ -157,6 +157,23 @@ $log = start_fails($node, "biocrypt.root_key_command = 'true'\n",
 like($log, qr/FATAL:  biocrypt: biocrypt\.root_key_command did not print 64 hexadecimal digits/,
 	'command printing nothing: FATAL says 64 hex digits are needed');
 
+# -- a command that hangs: killed at biocrypt.root_key_command_timeout,
+#    with its whole process group, and the server does not start
+my $t0 = time;
+$log = start_fails($node,
+	"biocrypt.root_key_command = 'sleep 601 | cat'\n"
+	  . "biocrypt.root_key_command_timeout = '2s'\n",
+	'hanging command');
+cmp_ok(time - $t0, '<', 60, 'hanging command: start gives up within a minute');
+like($log, qr/LOG:  biocrypt: running biocrypt\.root_key_command \(at most 2 s\)/,
+	'hanging command: the log says the command is running, and for how long at most');
+like($log, qr/FATAL:  biocrypt: biocrypt\.root_key_command did not finish within 2 s/,
+	'hanging command: FATAL names the setting and the timeout');
+like($log, qr/HINT:  .*biocrypt\.root_key_command_timeout/,
+	'hanging command: HINT names the timeout setting');
+is(system('pgrep -f "slee[p] 601" >/dev/null'), 256,
+	'hanging command: no process of it is left');
+
 # -- a valid key file of mode 0600 (trailing newline allowed)
 $node->set_key_conf("biocrypt.root_key_file = '$good'\n");
 my $offset = -s $node->logfile;
