@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "match/match.h"
@@ -65,10 +66,20 @@ CheckBitsProbeArgs(bytea *code, bytea *mask, int max_shift)
 				 errhidestmt(true)));
 }
 
+/*
+ * Most bits a probe's rotations may hold: every comparison scans them all,
+ * so this bounds the work of one comparison (and the probe's memory) to
+ * what an iris matcher needs many times over: 2048-bit codes rotated by up
+ * to 1023 columns, or 16384-bit codes by up to 127.
+ */
+#define IRIS_MAX_ROTATED_BITS	(INT64CONST(1) << 22)
+
 /* Check a (non-negative) max_shift against the template's layout. */
 static void
 CheckShift(int max_shift, const EnvelopeHeader *hdr)
 {
+	int64		rotated = (2 * (int64) max_shift + 1) * hdr->dims;
+
 	if (max_shift > 0 && hdr->cols == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -80,6 +91,13 @@ CheckShift(int max_shift, const EnvelopeHeader *hdr)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: max_shift must be less than the layout's %u columns",
 						hdr->cols),
+				 errhidestmt(true)));
+	if (rotated > IRIS_MAX_ROTATED_BITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("biocrypt: max_shift %d with %u-bit codes needs " INT64_FORMAT " rotated bits per comparison, more than the limit of " INT64_FORMAT,
+						max_shift, hdr->dims, rotated, IRIS_MAX_ROTATED_BITS),
+				 errhint("Iris matchers shift by a few columns; use a smaller max_shift."),
 				 errhidestmt(true)));
 }
 
@@ -144,6 +162,8 @@ BuildBitsProbe(MemoryContext mcxt, BitsProbe *bp, const uint8 *code,
 		uint8	   *c = bits + s * nbytes;
 		uint8	   *m = bits + (nshifts + s) * nbytes;
 
+		/* a large layout takes a while to rotate: stay cancellable */
+		CHECK_FOR_INTERRUPTS();
 		if (max_shift == 0)
 		{
 			memcpy(c, code, nbytes);

@@ -246,6 +246,13 @@ SELECT pg_temp.err($$SELECT biocrypt.iris_distance(tpl, t, NULL, 32) FROM rc$$) 
 SELECT pg_temp.err($$SELECT biocrypt.iris_distance(tpl, t, NULL, 1000000) FROM rc$$) AS shift_huge;
 SELECT biocrypt.iris_distance(tpl, t, NULL, 31) AS shift_31_of_32_cols FROM rc;
 SELECT pg_temp.err($$SELECT biocrypt.iris_distance(tpl, t, NULL, -1) FROM rc$$) AS shift_negative;
+-- the rotations of one probe are bounded (2^22 bits): a 16384-column
+-- layout shifted by 16383 is refused at once, not ground through
+CREATE TEMP TABLE wide AS SELECT biocrypt.protect_bits(pg_temp.rep('5a', 2048), NULL, 'wide', layout => '{1,16384,1}') AS tpl;
+SELECT pg_temp.err($$SELECT biocrypt.iris_distance(tpl, pg_temp.rep('5a', 2048), NULL, 16383) FROM wide$$) AS shift_work_over_limit;
+SELECT pg_temp.err($$SELECT biocrypt.iris_distance(tpl, pg_temp.rep('5a', 2048), NULL, 128) FROM wide$$) AS shift_work_just_over;
+SELECT biocrypt.iris_distance(tpl, pg_temp.rep('5a', 2048), NULL, 127) AS shift_work_at_limit FROM wide;
+SELECT pg_temp.err($$SELECT * FROM biocrypt.identify('wide', 'tpl', pg_temp.rep('5a', 2048), 1, NULL, NULL, 16383)$$) AS identify_shift_work_over_limit;
 SELECT pg_temp.err($$SELECT biocrypt.iris_distance(tpl, pg_temp.rep('ff', 16), NULL, -1) FROM bt WHERE name = 'zeros'$$) AS shift_negative_no_layout;
 SELECT pg_temp.err($$SELECT biocrypt.iris_distance(tpl, t || '\x00'::bytea) FROM rc$$) AS code_longer;
 SELECT pg_temp.err($$SELECT biocrypt.iris_distance(tpl, substr(t, 2)) FROM rc$$) AS code_shorter;
