@@ -76,7 +76,7 @@ UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_te
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
 # (a crash, say) counts as one failure, and any failure fails the target
-.PHONY: unit unit-arm64 fuzz-smoke cppcheck layers
+.PHONY: unit unit-arm64 fuzz-smoke cppcheck layers errlint
 unit: $(UNIT_TESTS)
 	@status=0; passed=0; failed=0; \
 	for t in $(UNIT_TESTS); do \
@@ -148,6 +148,10 @@ fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc
 layers: $(OBJS)
 	perl test/layers.pl --self-test
 	perl test/layers.pl
+
+# every error hides its statement from the log (it may carry a biometric)
+errlint:
+	perl test/errlint.pl
 
 # static analysis of our sources (server headers are not ours to fix)
 cppcheck:

@@ -50,6 +50,12 @@ read -r lp lf < <(sed -n 's/^layers\( self-test\)\{0,1\}: \([0-9]*\) passed, \([
 	awk '{p += $1; f += $2; n++} END {if (n == 2) print p, f}')
 count "${lp:-0}" "${lf:-1}" layers
 
+# every error, warning and notice hides its statement from the server log
+make -C "$WORK" -s errlint >"$LOG/errlint.log" 2>&1
+cat "$LOG/errlint.log"
+read -r ep ef < <(sed -n 's/^errlint: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/errlint.log")
+count "${ep:-0}" "${ef:-1}" errlint
+
 # C unit tests (kernels, envelope parser)
 make -C "$WORK" -s unit >"$LOG/unit.log" 2>&1
 cat "$LOG/unit.log"

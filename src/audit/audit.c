@@ -79,7 +79,9 @@ AuditOperationByName(const char *name)
 	for (int op = 0; op < (int) lengthof(operation_names); op++)
 		if (strcmp(operation_names[op], name) == 0)
 			return (AuditOperation) op;
-	elog(ERROR, "biocrypt: unknown audit operation \"%s\"", name);
+	ereport(ERROR,
+			(errmsg_internal("biocrypt: unknown audit operation \"%s\"", name),
+			 errhidestmt(true)));
 	return AUDIT_OP_DENIED;		/* keep the compiler quiet */
 }
 
@@ -133,7 +135,8 @@ AuditInit(void)
 #ifdef BIOCRYPT_AUDIT_BYPASS
 	ereport(WARNING,
 			(errmsg("biocrypt: this build was made with BIOCRYPT_AUDIT_BYPASS: accesses are NOT audited"),
-			 errhint("Such builds exist only to measure the audit's cost; never use one with real data.")));
+			 errhint("Such builds exist only to measure the audit's cost; never use one with real data."),
+			 errhidestmt(true)));
 #endif
 }
 
@@ -337,16 +340,6 @@ RequestWorker(AuditDatabase *db)
 	return audit_shared->launcher_latch;
 }
 
-static void
-AuditUnavailable(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("biocrypt: access refused: %s", what),
-			 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
-			 errhidestmt(true)));
-}
-
 /*
  * The worker could not write the event: one clear error per cause.  A
  * wrong root key is said as such, since no access can work until the
@@ -391,7 +384,11 @@ AuditRequireWorker(void)
 	return;
 #endif
 	if (audit_shared == NULL)
-		AuditUnavailable("biocrypt is not preloaded");
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biocrypt: access refused: biocrypt is not preloaded"),
+				 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
+				 errhidestmt(true)));
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), biocrypt_audit_timeout);
 	for (;;)
 	{
@@ -411,7 +408,11 @@ AuditRequireWorker(void)
 		if (wake != NULL)
 			SetLatch(wake);
 		if (GetCurrentTimestamp() >= deadline)
-			AuditUnavailable("no audit worker is running for this database");
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("biocrypt: access refused: no audit worker is running for this database"),
+					 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
+					 errhidestmt(true)));
 		ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
@@ -577,7 +578,11 @@ static TimestampTz
 Seal(AuditEvent *ev)
 {
 	if (audit_shared == NULL)
-		AuditUnavailable("biocrypt is not preloaded");
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biocrypt: access refused: biocrypt is not preloaded"),
+				 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
+				 errhidestmt(true)));
 	ev->ended_at = GetCurrentTimestamp();
 	if (!FullTransactionIdIsValid(ev->xid))
 		ev->xid = GetTopFullTransactionIdIfAny();
@@ -663,7 +668,11 @@ AuditRecord(AuditEvent *ev)
 			if (GetCurrentTimestamp() >= deadline)
 			{
 				timed_out = true;
-				AuditUnavailable("the audit worker did not record the access in time");
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("biocrypt: access refused: the audit worker did not record the access in time"),
+						 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
+						 errhidestmt(true)));
 			}
 			ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS,
 										PG_WAIT_EXTENSION);

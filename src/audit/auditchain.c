@@ -186,7 +186,8 @@ AuditCheckTable(AttrNumber *attnums)
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("biocrypt: table biocrypt.audit_log does not exist")));
+				 errmsg("biocrypt: table biocrypt.audit_log does not exist"),
+				 errhidestmt(true)));
 	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
 	{
 		AttrNumber	att = get_attnum(relid, columns[i].name);
@@ -195,7 +196,8 @@ AuditCheckTable(AttrNumber *attnums)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("biocrypt: column \"%s\" of biocrypt.audit_log is missing or altered",
-							columns[i].name)));
+							columns[i].name),
+					 errhidestmt(true)));
 		if (attnums != NULL)
 			attnums[i] = att;
 	}
@@ -344,7 +346,9 @@ biocrypt_verify_audit(PG_FUNCTION_ARGS)
 	char	   *query;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "biocrypt: verify_audit must return a row");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: verify_audit must return a row"),
+				 errhidestmt(true)));
 	initStringInfo(&vs.ranges);
 	query = psprintf("SELECT %s FROM biocrypt.audit_log ORDER BY chain_id, id",
 					 AuditColumnList());

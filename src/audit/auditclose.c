@@ -92,7 +92,9 @@ OpenBegunRows(const char *cond, Oid argtype, Datum arg, uint64 *n)
 							   AuditColumnList(), cond);
 
 	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read the open begun audit rows");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read the open begun audit rows"),
+				 errhidestmt(true)));
 	*n = SPI_processed;
 	return SPI_tuptable;
 }
@@ -164,7 +166,9 @@ ClosedThrough(int64 *head)
 								  "WHERE chain_id = $1), 0), coalesce((SELECT max(id) "
 								  "FROM biocrypt.audit_log WHERE chain_id = $1), 0)",
 								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "biocrypt: could not read biocrypt.audit_state");
+			ereport(ERROR,
+					(errmsg_internal("biocrypt: could not read biocrypt.audit_state"),
+					 errhidestmt(true)));
 		mark = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 		*head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -193,7 +197,9 @@ AuditWriteClosedThrough(int64 id)
 							  "VALUES ($1, $2) ON CONFLICT (chain_id) DO UPDATE "
 							  "SET closed_through = excluded.closed_through, updated_at = now()",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "biocrypt: could not write biocrypt.audit_state");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not write biocrypt.audit_state"),
+				 errhidestmt(true)));
 	EndWork();
 	MemoryContextSwitchTo(cxt);
 }

@@ -686,7 +686,8 @@ AuditGuardUtility(PlannedStmt *pstmt)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("biocrypt: %s would change or remove %s", tag, first->desc),
 				 errdetail("%s", first->why),
-				 errhint("A superuser may SET biocrypt.allow_audit_maintenance = on; the command is then recorded.")));
+				 errhint("A superuser may SET biocrypt.allow_audit_maintenance = on; the command is then recorded."),
+				 errhidestmt(true)));
 	RecordMaintenance(&g, tag);
 }
 

@@ -65,7 +65,9 @@ AuditRequestJson(FunctionCallInfo fcinfo)
 	int			nargs;
 
 	if (!HeapTupleIsValid(proc))
-		elog(ERROR, "biocrypt: cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: cache lookup failed for function %u", fcinfo->flinfo->fn_oid),
+				 errhidestmt(true)));
 	nargs = get_func_arg_info(proc, &types, &names, &modes);
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "[{\"function\": ");

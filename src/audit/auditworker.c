@@ -116,7 +116,8 @@ LaunchRequested(void)
 			ereport(WARNING,
 					(errmsg("biocrypt: could not start the audit worker for database %u",
 							todo[i]),
-					 errhint("Raise max_worker_processes; accesses in that database fail until a worker runs.")));
+					 errhint("Raise max_worker_processes; accesses in that database fail until a worker runs."),
+					 errhidestmt(true)));
 }
 
 static void
@@ -543,7 +544,8 @@ ReconcileOnce(Oid dbid)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		ereport(WARNING,
-				(errmsg("biocrypt: begun audit rows left open by the last stop were not closed")));
+				(errmsg("biocrypt: begun audit rows left open by the last stop were not closed"),
+				 errhidestmt(true)));
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
@@ -648,7 +650,9 @@ biocrypt_audit_guard(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "biocrypt: audit_guard must be called as a trigger");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: audit_guard must be called as a trigger"),
+				 errhidestmt(true)));
 	if (am_audit_worker && TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
 		if (TRIGGER_FIRED_BY_INSERT(td->tg_event))

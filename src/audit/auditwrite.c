@@ -65,7 +65,9 @@ KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 	{
 		*plan = SPI_prepare(sql, nargs, argtypes);
 		if (*plan == NULL)
-			elog(ERROR, "biocrypt: could not prepare \"%s\"", sql);
+			ereport(ERROR,
+					(errmsg_internal("biocrypt: could not prepare \"%s\"", sql),
+					 errhidestmt(true)));
 		SPI_keepplan(*plan);
 	}
 	return *plan;
@@ -192,7 +194,9 @@ HeadRow(void)
 										   "ORDER BY id DESC LIMIT 1", AuditColumnList()),
 								  1, argtypes),
 						 args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read the audit chain's head");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read the audit chain's head"),
+				 errhidestmt(true)));
 	return SPI_processed == 1 ? SPI_tuptable->vals[0] : NULL;
 }
 
@@ -207,7 +211,8 @@ ChainKeyMismatch(void)
 			(errcode(ERRCODE_CONFIG_FILE_ERROR),
 			 errmsg("biocrypt: the root key does not match the key ring"),
 			 errdetail("The last row of the audit chain was not written under this server's root key."),
-			 errhint("Start the server with the root key that created biocrypt.keys.")));
+			 errhint("Start the server with the root key that created biocrypt.keys."),
+			 errhidestmt(true)));
 }
 
 /*
@@ -239,7 +244,8 @@ LoadHead(void)
 			VARSIZE_ANY_EXHDR(DatumGetByteaPP(values[AC_ROW_HASH])) != AUDIT_HASH_BYTES)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("biocrypt: the last audit row has no valid row_hash")));
+					 errmsg("biocrypt: the last audit row has no valid row_hash"),
+					 errhidestmt(true)));
 		memcpy(head_hash, VARDATA_ANY(DatumGetByteaPP(values[AC_ROW_HASH])), AUDIT_HASH_BYTES);
 	}
 	if (!key_stored)
@@ -313,7 +319,9 @@ InsertRows(AuditWriteItem *items, int n)
 	if (SPI_execute_plan(KeptPlan(&plan, "INSERT INTO biocrypt.audit_log "
 								  "SELECT * FROM pg_catalog.unnest($1)", 1, &arraytype),
 						 &arg, NULL, false, 0) != SPI_OK_INSERT || SPI_processed != (uint64) n)
-		elog(ERROR, "biocrypt: could not insert audit rows");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not insert audit rows"),
+				 errhidestmt(true)));
 	for (int i = 0; i < n; i++)
 		AdvanceHead(&items[i], hashes + AUDIT_HASH_BYTES * i);
 }
@@ -334,7 +342,9 @@ InsertRow(const AuditWriteItem *item, const char *degraded_sqlstate, uint8 *hash
 	if (SPI_execute_plan(KeptPlan(&plan, "INSERT INTO biocrypt.audit_log SELECT ($1).*",
 								  1, &log_rowtype),
 						 &arg, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "biocrypt: could not insert an audit row");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not insert an audit row"),
+				 errhidestmt(true)));
 }
 
 /* The row is in: it is the new head. */
@@ -395,7 +405,8 @@ InsertIsolated(AuditWriteItem *item)
 		return;
 	ereport(WARNING,
 			(errmsg("biocrypt: the audit event of process %d could not be stored as sent (SQLSTATE %s)",
-					item->ev->backend_pid, sqlstate)));
+					item->ev->backend_pid, sqlstate),
+			 errhidestmt(true)));
 	if (TryRow(item, sqlstate, again))
 	{
 		item->degraded = true;
@@ -405,7 +416,8 @@ InsertIsolated(AuditWriteItem *item)
 	strlcpy(item->sqlstate, again, sizeof(item->sqlstate));
 	ereport(WARNING,
 			(errmsg("biocrypt: the audit event of process %d could not be stored (SQLSTATE %s); its access fails",
-					item->ev->backend_pid, again)));
+					item->ev->backend_pid, again),
+			 errhidestmt(true)));
 }
 
 /*
@@ -424,12 +436,16 @@ ResolveOutcomes(void)
 								  "WHERE xact_outcome = 'in progress' "
 								  "AND pg_catalog.pg_xact_status(xid) <> 'in progress'", 0, NULL),
 						 NULL, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: could not update audit outcomes");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not update audit outcomes"),
+				 errhidestmt(true)));
 	if (SPI_execute_plan(KeptPlan(&open_plan,
 								  "SELECT EXISTS (SELECT FROM biocrypt.audit_log "
 								  "WHERE xact_outcome = 'in progress')", 0, NULL),
 						 NULL, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read audit outcomes");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read audit outcomes"),
+				 errhidestmt(true)));
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 									  1, &isnull));
 }
@@ -517,7 +533,8 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 			if (n > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("biocrypt: extension biocrypt is not installed in this database")));
+						 errmsg("biocrypt: extension biocrypt is not installed in this database"),
+						 errhidestmt(true)));
 			*open = false;
 		}
 		else

@@ -43,17 +43,21 @@ ReviewedSearch(int64 event_id, text *subject, Oid *gallery, char **column)
 							  "FROM biocrypt.audit_log a WHERE a.chain_id = $1 AND a.id = $2 "
 							  "AND a.operation = 'identify' AND a.outcome = 'ok'",
 							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read biocrypt.audit_log");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.audit_log"),
+				 errhidestmt(true)));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("biocrypt: audit event " INT64_FORMAT " is not a completed identification",
-						event_id)));
+						event_id),
+				 errhidestmt(true)));
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("biocrypt: that subject is not a candidate of identification " INT64_FORMAT,
-						event_id)));
+						event_id),
+				 errhidestmt(true)));
 	*gallery = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 											  &isnull));
 	*column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -72,11 +76,14 @@ StoreDecision(int64 event_id, text *subject, const char *decision)
 							  "(chain_id, event_id, subject, reviewer, decision) "
 							  "VALUES ($1, $2, $3, session_user, $4) ON CONFLICT DO NOTHING",
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "biocrypt: could not write biocrypt.match_decisions");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not write biocrypt.match_decisions"),
+				 errhidestmt(true)));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("biocrypt: role \"%s\" has already reviewed this candidate", reviewer)));
+				 errmsg("biocrypt: role \"%s\" has already reviewed this candidate", reviewer),
+				 errhidestmt(true)));
 }
 
 /* The decision row now names its audit row (in SPI). */
@@ -91,7 +98,9 @@ LinkDecision(int64 event_id, text *subject, int64 audit_id)
 							  "WHERE chain_id = $1 AND event_id = $2 AND subject = $3 "
 							  "AND reviewer = session_user",
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: could not write biocrypt.match_decisions");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not write biocrypt.match_decisions"),
+				 errhidestmt(true)));
 }
 
 /*
@@ -111,7 +120,9 @@ CandidateState(int64 event_id, text *subject)
 							  "WHERE r.chain_id = $1 AND r.event_id = $2 AND r.subject = $3 LIMIT 1",
 							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
-		elog(ERROR, "biocrypt: could not read biocrypt.match_reviews");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.match_reviews"),
+				 errhidestmt(true)));
 	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	return strcpy(SPI_palloc(strlen(state) + 1), state);
 }
@@ -155,14 +166,16 @@ ConfirmMatchRequest(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: event_id and subject must not be NULL")));
+				 errmsg("biocrypt: event_id and subject must not be NULL"),
+				 errhidestmt(true)));
 	event_id = PG_GETARG_INT64(0);
 	subject = PG_GETARG_TEXT_PP(1);
 	decision = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	if (decision == NULL || (strcmp(decision, "confirm") != 0 && strcmp(decision, "reject") != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: decision must be 'confirm' or 'reject'")));
+				 errmsg("biocrypt: decision must be 'confirm' or 'reject'"),
+				 errhidestmt(true)));
 	AuditEventInit(ev, AUDIT_OP_REVIEW);
 	BiocryptSpiBegin(&spi);
 	ReviewedSearch(event_id, subject, &gallery, &column);

@@ -147,11 +147,13 @@ CheckTemplateColumn(Oid relid, const char *col)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("biocrypt: \"%s\" is a partitioned table", get_rel_name(relid)),
-				 errhint("Register the column of each partition.")));
+				 errhint("Register the column of each partition."),
+				 errhidestmt(true)));
 	if (relkind != RELKIND_RELATION && relkind != '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("biocrypt: \"%s\" is not a table", get_rel_name(relid))));
+				 errmsg("biocrypt: \"%s\" is not a table", get_rel_name(relid)),
+				 errhidestmt(true)));
 	return TemplateColumnAttnum(relid, col);
 }
 
@@ -165,7 +167,8 @@ RelationQualifiedName(Oid relid)
 	if (rel == NULL || nsp == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("biocrypt: relation %u does not exist", relid)));
+				 errmsg("biocrypt: relation %u does not exist", relid),
+				 errhidestmt(true)));
 	return quote_qualified_identifier(nsp, rel);
 }
 

@@ -120,7 +120,9 @@ SecmemAcquire(size_t len)
 		buf->nest_level = GetCurrentTransactionNestLevel();
 		return buf;
 	}
-	elog(ERROR, "biocrypt: all locked scratch buffers are in use");
+	ereport(ERROR,
+			(errmsg_internal("biocrypt: all locked scratch buffers are in use"),
+			 errhidestmt(true)));
 	return NULL;				/* keep compiler quiet */
 }
 

@@ -54,7 +54,9 @@ void
 BiocryptSpiBegin(BiocryptSpi *st)
 {
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "biocrypt: SPI_connect failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: SPI_connect failed"),
+				 errhidestmt(true)));
 	SwitchUser(st, BOOTSTRAP_SUPERUSERID);
 }
 
@@ -78,7 +80,9 @@ BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid)
 	Oid			owner;
 
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "biocrypt: cache lookup failed for relation %u", relid);
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: cache lookup failed for relation %u", relid),
+				 errhidestmt(true)));
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	SwitchUser(st, owner);

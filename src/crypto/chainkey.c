@@ -47,7 +47,9 @@ ResolveChainKey(void)
 
 	if (SPI_execute_with_args("SELECT kcv, wrapped FROM biocrypt.audit_key WHERE chain_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read biocrypt.audit_key");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.audit_key"),
+				 errhidestmt(true)));
 	if (SPI_processed == 0)
 		return;
 	wk = WrappingKeysFor(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
@@ -63,7 +65,8 @@ ResolveChainKey(void)
 	if (slot == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("biocrypt: could not allocate locked memory for keys")));
+				 errmsg("biocrypt: could not allocate locked memory for keys"),
+				 errhidestmt(true)));
 	UnwrapRaw(slot, 0, 0,
 			  DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 2, &isnull)),
@@ -107,7 +110,9 @@ StoreChainKey(const DerivedKeys *wk)
 							  "SET wrapped = excluded.wrapped, kcv = excluded.kcv, "
 							  "stored_at = excluded.stored_at",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "biocrypt: could not write biocrypt.audit_key");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not write biocrypt.audit_key"),
+				 errhidestmt(true)));
 }
 
 /*
@@ -127,7 +132,9 @@ KeysCheckRing(void)
 	CheckRingRootKey();
 	if (SPI_execute_with_args("SELECT 1 FROM biocrypt.audit_key WHERE chain_id = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read biocrypt.audit_key");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.audit_key"),
+				 errhidestmt(true)));
 	return SPI_processed > 0;
 }
 

@@ -72,7 +72,8 @@ DestroyedInCluster(const uint8 *dek)
 			return false;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE)));
+				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE),
+				 errhidestmt(true)));
 	}
 	DekFingerprint(dek, fp);
 	while (!found && (n = read(fd, rec, sizeof(rec))) > 0)
@@ -93,21 +94,25 @@ WriteDestroyed(void)
 	if (mkdir(DESTROYED_DIR, S_IRWXU) != 0 && errno != EEXIST)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("biocrypt: could not create directory \"%s\": %m", DESTROYED_DIR)));
+				 errmsg("biocrypt: could not create directory \"%s\": %m", DESTROYED_DIR),
+				 errhidestmt(true)));
 	fd = OpenTransientFile(DESTROYED_FILE, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY);
 	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE)));
+				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE),
+				 errhidestmt(true)));
 	foreach(lc, pending_destroyed)
 		if (write(fd, ((PendingDestroy *) lfirst(lc))->fp, FINGERPRINT_BYTES) != FINGERPRINT_BYTES)
 			ereport(ERROR,
 					(errcode_for_file_access(),
-					 errmsg("biocrypt: could not write \"%s\": %m", DESTROYED_FILE)));
+					 errmsg("biocrypt: could not write \"%s\": %m", DESTROYED_FILE),
+					 errhidestmt(true)));
 	if (pg_fsync(fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("biocrypt: could not fsync \"%s\": %m", DESTROYED_FILE)));
+				 errmsg("biocrypt: could not fsync \"%s\": %m", DESTROYED_FILE),
+				 errhidestmt(true)));
 	CloseTransientFile(fd);
 	fsync_fname(DESTROYED_DIR, true);
 }
@@ -140,7 +145,8 @@ DestroyedPrePrepare(void)
 	if (pending_destroyed != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("biocrypt: cannot prepare a transaction that destroyed a data key")));
+				 errmsg("biocrypt: cannot prepare a transaction that destroyed a data key"),
+				 errhidestmt(true)));
 }
 
 /* The transaction ended: nothing is pending any more. */

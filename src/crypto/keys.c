@@ -431,7 +431,9 @@ FetchDek(uint32 key_id, uint8 cipher)
 	(void) KeysRelid();
 	if (SPI_execute_with_args("SELECT cipher, state, kcv, wrapped FROM biocrypt.keys WHERE id = $1",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key ring query failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring query failed"),
+				 errhidestmt(true)));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -509,7 +511,9 @@ FindActiveKey(ActiveKey *ak)
 	if (SPI_execute_with_args("SELECT id, counter_base FROM biocrypt.keys "
 							  "WHERE epoch = $1 AND cipher = $2 AND state = 'active'",
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key ring query failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring query failed"),
+				 errhidestmt(true)));
 	if (SPI_processed == 0)
 		return false;
 	ak->key_id = (uint32) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
@@ -529,7 +533,9 @@ RetireKey(uint32 key_id)
 	if (SPI_execute_with_args("UPDATE biocrypt.keys SET state = 'retired', retired_at = now() "
 							  "WHERE id = $1 AND state = 'active'",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: key ring update failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring update failed"),
+				 errhidestmt(true)));
 }
 
 /* Create, wrap and insert a new active DEK; false if another won the race. */
@@ -545,7 +551,9 @@ CreateKey(ActiveKey *ak, int64 counter)
 	bool		isnull;
 
 	if (SPI_execute("SELECT nextval('biocrypt.keys_id_seq')::int4", false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key id allocation failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key id allocation failed"),
+				 errhidestmt(true)));
 	key_id = (uint32) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	dek = DekCacheSlot(key_id, ak->cipher);
@@ -564,7 +572,9 @@ CreateKey(ActiveKey *ak, int64 counter)
 							  "VALUES ($1, $2, $3, $4, $5, $6) "
 							  "ON CONFLICT (epoch, cipher) WHERE state = 'active' DO NOTHING",
 							  6, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "biocrypt: key ring insert failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring insert failed"),
+				 errhidestmt(true)));
 	if (SPI_processed == 0)
 		return false;
 	DekCacheCommit(dek);
@@ -595,7 +605,9 @@ CheckRingRootKey(void)
 	if (SPI_execute_with_args("SELECT id FROM biocrypt.keys WHERE state <> 'destroyed' "
 							  "AND kcv <> $1 AND kcv <> $2 LIMIT 1",
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key ring query failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring query failed"),
+				 errhidestmt(true)));
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
@@ -627,7 +639,9 @@ ResolveActiveKey(ActiveKey *ak, int64 counter)
 		/* a concurrent transaction created the key: read it on the next try */
 		CommandCounterIncrement();
 		if (attempt == 2)
-			elog(ERROR, "biocrypt: could not settle the active data key");
+			ereport(ERROR,
+					(errmsg_internal("biocrypt: could not settle the active data key"),
+					 errhidestmt(true)));
 	}
 	BiocryptSpiEnd(&st);
 	ak->valid = true;
@@ -641,7 +655,9 @@ NextEncryptionCount(void)
 	Oid			seq = get_relname_relid("encryption_counter", nsp);
 
 	if (!OidIsValid(seq))
-		elog(ERROR, "biocrypt: sequence biocrypt.encryption_counter is missing");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: sequence biocrypt.encryption_counter is missing"),
+				 errhidestmt(true)));
 	return nextval_internal(seq, false);
 }
 
@@ -756,7 +772,9 @@ KeysRetireActive(void)
 	BiocryptSpiBegin(&st);
 	if (SPI_execute("UPDATE biocrypt.keys SET state = 'retired', retired_at = pg_catalog.now() "
 					"WHERE state = 'active'", false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: key ring update failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring update failed"),
+				 errhidestmt(true)));
 	retired = (int32) SPI_processed;
 	BiocryptSpiEnd(&st);
 	memset(active_keys, 0, sizeof(active_keys));

@@ -54,7 +54,9 @@ RewrapRow(HeapTuple tup, TupleDesc td, const DerivedKeys *wk)
 	args[2] = PointerGetDatum(new_kcv);
 	if (SPI_execute_with_args("UPDATE biocrypt.keys SET wrapped = $2, kcv = $3 WHERE id = $1",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: key ring update failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring update failed"),
+				 errhidestmt(true)));
 	return true;
 }
 
@@ -77,12 +79,15 @@ KeysRewrap(List **destroyed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: no new root key is configured"),
-				 errhint("Set biocrypt.new_root_key_file or biocrypt.new_root_key_command and restart the server.")));
+				 errhint("Set biocrypt.new_root_key_file or biocrypt.new_root_key_command and restart the server."),
+				 errhidestmt(true)));
 	BiocryptSpiBegin(&st);
 	if (SPI_execute("SELECT id, cipher, kcv, wrapped FROM biocrypt.keys "
 					"WHERE state <> 'destroyed' ORDER BY id FOR UPDATE",
 					false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key ring query failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring query failed"),
+				 errhidestmt(true)));
 	keys = SPI_tuptable;
 	nkeys = SPI_processed;
 	for (uint64 i = 0; i < nkeys; i++)
@@ -145,11 +150,14 @@ KeysDestroy(uint32 key_id, DestroyedKey *out)
 	if (SPI_execute_with_args("SELECT state, wrapped, epoch::text, cipher, kcv FROM biocrypt.keys "
 							  "WHERE id = $1 FOR UPDATE",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key ring query failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring query failed"),
+				 errhidestmt(true)));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("biocrypt: data key %u is not in the key ring", key_id)));
+				 errmsg("biocrypt: data key %u is not in the key ring", key_id),
+				 errhidestmt(true)));
 	tup = SPI_tuptable->vals[0];
 	if (strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 1), "destroyed") == 0)
 	{
@@ -168,7 +176,9 @@ KeysDestroy(uint32 key_id, DestroyedKey *out)
 	if (SPI_execute_with_args("UPDATE biocrypt.keys SET state = 'destroyed', wrapped = NULL, "
 							  "destroyed_at = pg_catalog.now() WHERE id = $1",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: key ring update failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring update failed"),
+				 errhidestmt(true)));
 	BiocryptSpiEnd(&st);
 	InvalidateKeyCaches();
 	out->key_id = key_id;

@@ -444,7 +444,9 @@ biocrypt_reveal_bits(PG_FUNCTION_ARGS)
 	size_t		len;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "biocrypt: reveal_bits must return a record");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: reveal_bits must return a record"),
+				 errhidestmt(true)));
 	plain = OpenForReveal(fcinfo, &hdr, true);
 	len = hdr.dims / 8;
 	values[0] = PointerGetDatum(cstring_to_text_with_len((char *) plain->data, len));

@@ -45,7 +45,8 @@ DestroyKeyRequest(PG_FUNCTION_ARGS)
 	if (id <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("biocrypt: data key %d is not in the key ring", id)));
+				 errmsg("biocrypt: data key %d is not in the key ring", id),
+				 errhidestmt(true)));
 	if (!KeysDestroy((uint32) id, &dk))
 		PG_RETURN_BOOL(false);
 	RecordKeyDestroyed(&dk);

@@ -172,7 +172,9 @@ LoadPolicies(Oid relid, PolicyCache *pc)
 	if (SPI_execute_with_args("SELECT column_name::text, retention, purposes "
 							  "FROM biocrypt.columns WHERE relation = $1 ORDER BY 1",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read biocrypt.columns");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
+				 errhidestmt(true)));
 	old = MemoryContextSwitchTo(cxt);
 	pc->ncolumns = (int) SPI_processed;
 	pc->columns = palloc0(sizeof(ColumnPolicy) * Max(pc->ncolumns, 1));
@@ -369,7 +371,8 @@ biocrypt_apply_column_policy(PG_FUNCTION_ARGS)
 		TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("biocrypt: apply_column_policy() must run as a BEFORE INSERT OR UPDATE row trigger")));
+				 errmsg("biocrypt: apply_column_policy() must run as a BEFORE INSERT OR UPDATE row trigger"),
+				 errhidestmt(true)));
 	rel = td->tg_relation;
 	update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	tuple = update ? td->tg_newtuple : td->tg_trigtuple;
@@ -412,8 +415,10 @@ ColumnNotNull(Oid relid, AttrNumber attnum)
 	bool		notnull;
 
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "biocrypt: cache lookup failed for column %d of relation %u",
-			 attnum, relid);
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: cache lookup failed for column %d of relation %u",
+			 attnum, relid),
+				 errhidestmt(true)));
 	notnull = ((Form_pg_attribute) GETSTRUCT(tup))->attnotnull;
 	ReleaseSysCache(tup);
 	return notnull;
@@ -429,11 +434,13 @@ CheckPolicyRetention(Interval *retention)
 		RetentionAdd(at, retention) <= at)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: retention must be a positive interval")));
+				 errmsg("biocrypt: retention must be a positive interval"),
+				 errhidestmt(true)));
 	if (RetentionCapExpiry(at, RetentionAdd(at, retention)) < RetentionAdd(at, retention))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: retention is longer than biocrypt.max_retention")));
+				 errmsg("biocrypt: retention is longer than biocrypt.max_retention"),
+				 errhidestmt(true)));
 }
 
 /* The purposes as the header holds them (sorted, unique), as a text[]. */
@@ -473,18 +480,24 @@ StorePolicy(Oid relid, const char *col, Interval *retention, ArrayType *purposes
 							  "on_expiry = excluded.on_expiry, registered_by = excluded.registered_by, "
 							  "registered_at = excluded.registered_at",
 							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "biocrypt: could not write biocrypt.columns");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not write biocrypt.columns"),
+				 errhidestmt(true)));
 	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger "
 							  "WHERE tgrelid = $1 AND tgname = 'biocrypt_column_policy'",
 							  1, trigtypes, trigargs, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read pg_trigger");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read pg_trigger"),
+				 errhidestmt(true)));
 	if (SPI_processed == 0 &&
 		SPI_execute(psprintf("CREATE TRIGGER biocrypt_column_policy "
 							 "BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
 							 "EXECUTE FUNCTION biocrypt.apply_column_policy()",
 							 RelationQualifiedName(relid)),
 					false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "biocrypt: could not create the column policy trigger");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not create the column policy trigger"),
+				 errhidestmt(true)));
 	BiocryptSpiEnd(&spi);
 }
 
@@ -503,7 +516,8 @@ ProtectColumnRequest(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("biocrypt: protect_column() arguments must not be NULL")));
+					 errmsg("biocrypt: protect_column() arguments must not be NULL"),
+					 errhidestmt(true)));
 	relid = PG_GETARG_OID(0);
 	col = NameStr(*PG_GETARG_NAME(1));
 	purposes = PG_GETARG_ARRAYTYPE_P(3);
@@ -514,12 +528,14 @@ ProtectColumnRequest(PG_FUNCTION_ARGS)
 	if (strcmp(on_expiry, "delete") != 0 && strcmp(on_expiry, "null") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: on_expiry must be 'delete' or 'null'")));
+				 errmsg("biocrypt: on_expiry must be 'delete' or 'null'"),
+				 errhidestmt(true)));
 	if (strcmp(on_expiry, "null") == 0 && ColumnNotNull(relid, attnum))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: on_expiry 'null' needs a nullable column, and \"%s\" is NOT NULL",
-						col)));
+						col),
+				 errhidestmt(true)));
 	StorePolicy(relid, col, PG_GETARG_INTERVAL_P(2), NormalPurposes(&parsed), on_expiry);
 	/* every backend reloads the table's policies (see TablePolicies) */
 	CacheInvalidateRelcacheByRelid(relid);
@@ -560,6 +576,8 @@ PolicyFollowRename(const RenameStmt *stmt)
 	if (SPI_execute_with_args("UPDATE biocrypt.columns SET column_name = $3 "
 							  "WHERE relation = $1 AND column_name = $2",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: could not update biocrypt.columns");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not update biocrypt.columns"),
+				 errhidestmt(true)));
 	BiocryptSpiEnd(&spi);
 }

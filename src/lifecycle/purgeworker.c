@@ -93,7 +93,8 @@ PurgeDatabase(Oid dbid)
 	{
 		ereport(WARNING,
 				(errmsg("biocrypt: could not start the purge worker for database %u", dbid),
-				 errhint("Raise max_worker_processes.")));
+				 errhint("Raise max_worker_processes."),
+				 errhidestmt(true)));
 		return;
 	}
 	(void) WaitForBackgroundWorkerShutdown(handle);

@@ -50,7 +50,8 @@ ChangeGrant(Oid role, text *purpose, bool grant)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: invalid purpose name"),
 				 errdetail("A purpose is 1 to %d characters of a-z, 0-9, \"_\", \".\" or \"-\".",
-						   ENVELOPE_MAX_PURPOSE_LEN)));
+						   ENVELOPE_MAX_PURPOSE_LEN),
+				 errhidestmt(true)));
 	namestrcpy(&grantor, GetUserNameFromId(GetUserId(), false));
 	args[0] = ObjectIdGetDatum(role);
 	args[1] = PointerGetDatum(purpose);
@@ -65,7 +66,9 @@ ChangeGrant(Oid role, text *purpose, bool grant)
 								   "WHERE role = $1 AND purpose = $2",
 								   2, argtypes, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT && rc != SPI_OK_DELETE)
-		elog(ERROR, "biocrypt: could not change biocrypt.purpose_grants");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not change biocrypt.purpose_grants"),
+				 errhidestmt(true)));
 	rc = (int) SPI_processed;
 	BiocryptSpiEnd(&spi);
 	PurposeGrantsChanged();
@@ -87,7 +90,9 @@ PurposeForgetDroppedRoles(void)
 	if (SPI_execute("DELETE FROM biocrypt.purpose_grants g "
 					"WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = g.role)",
 					false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "biocrypt: could not update biocrypt.purpose_grants");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not update biocrypt.purpose_grants"),
+				 errhidestmt(true)));
 	BiocryptSpiEnd(&spi);
 	PurposeGrantsChanged();
 }
@@ -101,7 +106,8 @@ GrantCommand(FunctionCallInfo fcinfo, bool grant)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: role and purpose must not be NULL")));
+				 errmsg("biocrypt: role and purpose must not be NULL"),
+				 errhidestmt(true)));
 	changed = ChangeGrant(PG_GETARG_OID(0), PG_GETARG_TEXT_PP(1), grant);
 	AuditRecordEventJson(AUDIT_OP_POLICY,
 						 BiocryptRelid("purpose_grants"),

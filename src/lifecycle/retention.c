@@ -85,12 +85,14 @@ SubjectArg(FunctionCallInfo fcinfo, int argno)
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: subject must not be NULL")));
+				 errmsg("biocrypt: subject must not be NULL"),
+				 errhidestmt(true)));
 	subject = PG_GETARG_TEXT_PP(argno);
 	if (VARSIZE_ANY_EXHDR(subject) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: subject must not be empty")));
+				 errmsg("biocrypt: subject must not be empty"),
+				 errhidestmt(true)));
 	return subject;
 }
 
@@ -125,7 +127,9 @@ ChangeHold(const char *sql, int nargs, Datum *args)
 	BiocryptSpiBegin(&spi);
 	rc = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT && rc != SPI_OK_DELETE)
-		elog(ERROR, "biocrypt: could not write biocrypt.holds");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not write biocrypt.holds"),
+				 errhidestmt(true)));
 	changed = SPI_processed > 0;
 	BiocryptSpiEnd(&spi);
 	return changed;
@@ -143,7 +147,8 @@ HoldRequest(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: a legal hold needs a reason")));
+				 errmsg("biocrypt: a legal hold needs a reason"),
+				 errhidestmt(true)));
 	reason = PG_GETARG_TEXT_PP(1);
 	args[0] = PointerGetDatum(subject);
 	args[1] = PointerGetDatum(reason);
@@ -202,7 +207,9 @@ PolicyColumns(void)
 	if (SPI_execute("SELECT c.relation::oid, c.column_name::text, c.on_expiry = 'delete' "
 					"FROM biocrypt.columns c JOIN pg_catalog.pg_class r ON r.oid = c.relation "
 					"ORDER BY r.relname, c.column_name", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read biocrypt.columns");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
+				 errhidestmt(true)));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -269,7 +276,9 @@ FindTemplates(const PolicyColumn *c, const char *cond, Oid *argtypes,
 	Found	   *found;
 
 	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not scan a protected column");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not scan a protected column"),
+				 errhidestmt(true)));
 	*n = (int) SPI_processed;
 	found = palloc0(sizeof(Found) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
@@ -323,7 +332,9 @@ RemoveFound(const PolicyColumn *c, Found *found, int n)
 	BiocryptBecomeOwner(&as, c->relid);
 	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 0) !=
 		(c->delete_row ? SPI_OK_DELETE_RETURNING : SPI_OK_UPDATE_RETURNING))
-		elog(ERROR, "biocrypt: could not remove templates from %s", rel);
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not remove templates from %s", rel),
+				 errhidestmt(true)));
 	BiocryptRestoreUser(&as);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -464,7 +475,8 @@ PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args, bool *failed)
 			(errcode(edata->sqlerrcode),
 			 errmsg("biocrypt: could not purge column \"%s\" of table %s: %s",
 					c->column, RelationQualifiedName(c->relid), edata->message),
-			 errhint("Its expired templates stay, and are tried again by the next purge.")));
+			 errhint("Its expired templates stay, and are tried again by the next purge."),
+			 errhidestmt(true)));
 	FreeErrorData(edata);
 	return 0;
 }
@@ -477,7 +489,9 @@ static void
 LockHolds(void)
 {
 	if (SPI_execute("LOCK TABLE biocrypt.holds IN SHARE MODE", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "biocrypt: could not lock biocrypt.holds");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not lock biocrypt.holds"),
+				 errhidestmt(true)));
 }
 
 /* Ids of keys whose epoch is over: each of their templates has expired. */
@@ -491,7 +505,9 @@ KeysPastEpoch(TimestampTz now)
 	if (SPI_execute_with_args("SELECT id FROM biocrypt.keys WHERE state <> 'destroyed' "
 							  "AND epoch + interval '1 month' <= ($1 AT TIME ZONE 'UTC') "
 							  "ORDER BY id", 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key ring query failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring query failed"),
+				 errhidestmt(true)));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -514,7 +530,9 @@ DropKeysInUse(List *ids, const PolicyColumn *c)
 
 	LockPolicyColumn(c, AccessShareLock);
 	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key use query failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key use query failed"),
+				 errhidestmt(true)));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -578,7 +596,8 @@ RetentionPurge(void)
 	/* a column left unpurged may hold expired templates: shred nothing */
 	if (failed)
 		ereport(WARNING,
-				(errmsg("biocrypt: no data key was destroyed, since a column could not be purged")));
+				(errmsg("biocrypt: no data key was destroyed, since a column could not be purged"),
+				 errhidestmt(true)));
 	else
 		(void) ShredKeys(cols, purge_at);
 	BiocryptSpiEnd(&spi);
@@ -609,7 +628,9 @@ SubjectHeld(text *subject)
 
 	if (SPI_execute_with_args("SELECT 1 FROM biocrypt.holds WHERE subject = $1",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read biocrypt.holds");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.holds"),
+				 errhidestmt(true)));
 	return SPI_processed > 0;
 }
 
@@ -634,7 +655,8 @@ EraseSubjectRequest(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: subject is under legal hold"),
 				 errdetail("A held subject's templates are kept until the hold is released."),
-				 errhint("Release the hold with biocrypt.release_hold() first.")));
+				 errhint("Release the hold with biocrypt.release_hold() first."),
+				 errhidestmt(true)));
 	cols = PolicyColumns();
 	foreach(lc, cols)
 	{

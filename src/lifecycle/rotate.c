@@ -212,7 +212,9 @@ RetiredKeys(void)
 
 	if (SPI_execute("SELECT pg_catalog.array_agg(id) FROM biocrypt.keys WHERE state = 'retired'",
 					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: key ring query failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: key ring query failed"),
+				 errhidestmt(true)));
 	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? NULL : DatumGetArrayTypePCopy(ids);
 }
@@ -239,7 +241,9 @@ WriteBack(Reencrypt *re, Datum *tids, Datum *tpls, int n)
 	args[1] = PointerGetDatum(construct_array(tpls, n, re->typid, -1, false, TYPALIGN_INT));
 	BiocryptBecomeOwner(&as, re->relid);
 	if (SPI_execute_plan(re->update, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "biocrypt: could not write re-encrypted templates");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not write re-encrypted templates"),
+				 errhidestmt(true)));
 	BiocryptRestoreUser(&as);
 	re->moved += (int64) SPI_processed;
 	pfree(DatumGetPointer(args[0]));
@@ -260,7 +264,9 @@ ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 	int			n = 0;
 
 	if (SPI_execute_plan(re->select, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not scan %s", re->relname);
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not scan %s", re->relname),
+				 errhidestmt(true)));
 	/* SPI returns in its own context, which lives until the end of the call */
 	MemoryContextSwitchTo(batch);
 	found = SPI_tuptable;
@@ -294,7 +300,8 @@ ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 		ereport(NOTICE,
 				(errmsg("biocrypt: reencrypt %s.%s: " INT64_FORMAT " templates moved, block %u of %u",
 						re->relname, quote_identifier(re->column), re->moved,
-						hi, re->nblocks)));
+						hi, re->nblocks),
+				 errhidestmt(true)));
 		re->next_notice += REENCRYPT_NOTICE_ROWS;
 	}
 }
@@ -325,7 +332,9 @@ ReencryptTable(Reencrypt *re)
 									  "WHERE t.ctid = x.tid",
 									  re->relname, col), 2, update_types);
 	if (re->select == NULL || re->update == NULL)
-		elog(ERROR, "biocrypt: could not prepare the re-encryption queries");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not prepare the re-encryption queries"),
+				 errhidestmt(true)));
 	for (BlockNumber lo = 0; lo < re->nblocks; lo += REENCRYPT_BLOCKS)
 	{
 		MemoryContext old = MemoryContextSwitchTo(batch);
@@ -369,7 +378,8 @@ ReencryptRequest(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: tbl and col must not be NULL")));
+				 errmsg("biocrypt: tbl and col must not be NULL"),
+				 errhidestmt(true)));
 	memset(&re, 0, sizeof(re));
 	re.relid = PG_GETARG_OID(0);
 	re.column = NameStr(*PG_GETARG_NAME(1));
@@ -377,7 +387,8 @@ ReencryptRequest(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2) && re.limit <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: max_rows must be positive")));
+				 errmsg("biocrypt: max_rows must be positive"),
+				 errhidestmt(true)));
 	/* lock first: the checked column cannot change type until we are done */
 	rel = table_open(re.relid, RowExclusiveLock);
 	(void) CheckTemplateColumn(re.relid, re.column);

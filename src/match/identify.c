@@ -395,9 +395,13 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 	opts.read_only = true;
 	opts.dest = (DestReceiver *) st;
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "biocrypt: SPI_connect failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: SPI_connect failed"),
+				 errhidestmt(true)));
 	if (SPI_execute_extended(query, &opts) < 0)
-		elog(ERROR, "biocrypt: gallery scan failed");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: gallery scan failed"),
+				 errhidestmt(true)));
 	SPI_finish();
 	FlushBatch(st);
 	if (st->scratch != NULL)

@@ -112,7 +112,9 @@ LookUpGrant(Oid userid, const char *purpose)
 							  "WHERE g.purpose = $1 "
 							  "AND pg_catalog.pg_has_role($2, g.role, 'USAGE'))",
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "biocrypt: could not read biocrypt.purpose_grants");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.purpose_grants"),
+				 errhidestmt(true)));
 	granted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										 1, &isnull));
 	BiocryptSpiEnd(&spi);

@@ -41,8 +41,10 @@ SealTemplate(EnvelopeHeader *hdr, const uint8 *plain)
 	dek = KeysActiveDek(hdr->expires, hdr->cipher, &hdr->key_id);
 	status = EnvelopeComputeSizes(hdr);
 	if (status != ENVELOPE_OK)
-		elog(ERROR, "biocrypt: cannot build envelope: %s",
-			 EnvelopeStatusMessage(status));
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: cannot build envelope: %s",
+			 EnvelopeStatusMessage(status)),
+				 errhidestmt(true)));
 
 	result = palloc(VARHDRSZ + hdr->total_len);
 	SET_VARSIZE(result, VARHDRSZ + hdr->total_len);
