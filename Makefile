@@ -11,7 +11,7 @@ SRC_TEMPLATE = expiry purposes seal template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
 SRC_MATCH = compare identify iris probe
-SRC_LIFECYCLE = enrol keyadmin policy purgeworker purpose retention rotate
+SRC_LIFECYCLE = enrol keyadmin policy policyguard purgeworker purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
 	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \
@@ -26,7 +26,7 @@ REGRESS = type protect header tamper errors roles \
 	compare_vector compare_iris compare_verify compare_expired \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
-	retention_policy retention_expiry retention_owner compliance audit_chain
+	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

@@ -138,7 +138,8 @@ BiocryptExecutorEnd(QueryDesc *qd)
 }
 
 /*
- * Utility statements: the guard refuses what would get around the audit;
+ * Utility statements: the guards refuse what would get around the audit or
+ * switch a column policy off;
  * COPY TO is recorded; a renamed template column keeps its policy, and a
  * dropped role's purpose grants go with it.
  */
@@ -152,6 +153,7 @@ BiocryptProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Oid			copied;
 
 	AuditGuardUtility(pstmt);
+	PolicyGuardUtility(pstmt);
 	copied = AuditUtilityBegin(pstmt);
 	PG_TRY();
 	{

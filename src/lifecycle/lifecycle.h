@@ -25,6 +25,10 @@ extern void PolicyNoteDefaulted(bytea *tpl, const EnvelopeHeader *hdr, int flags
 struct RenameStmt;
 extern void PolicyFollowRename(const struct RenameStmt *stmt);
 
+/* policyguard.c: the owner cannot switch a column policy off */
+struct PlannedStmt;
+extern void PolicyGuardUtility(struct PlannedStmt *pstmt);
+
 /* purpose.c: purpose grants */
 extern void PurposeForgetDroppedRoles(void);
 

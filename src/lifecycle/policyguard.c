@@ -1,0 +1,213 @@
+/*-------------------------------------------------------------------------
+ *
+ * policyguard.c
+ *		A column policy the table's owner cannot switch off.
+ *
+ * A registered column's policy is enforced by the trigger
+ * biocrypt_column_policy.  Its owner could otherwise drop it, disable it,
+ * replace it, rename it out of the way or change the column's type, and
+ * then store templates with any retention and purposes.  Called from
+ * biocrypt.c's utility dispatcher before such a command runs: a role that
+ * is neither superuser nor biocrypt_admin is refused (42501); an
+ * administrator's command is recorded as a policy event first.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/cmdtag.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "audit/audit.h"
+#include "core/core.h"
+#include "lifecycle/lifecycle.h"
+
+#define POLICY_TRIGGER		"biocrypt_column_policy"
+
+/* Has relid a registered column (col NULL: any)? */
+static bool
+Registered(Oid relid, const char *col)
+{
+	BiocryptSpi spi;
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		args[2];
+	bool		found;
+
+	if (!OidIsValid(relid))
+		return false;
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = col != NULL ? CStringGetTextDatum(col) : (Datum) 0;
+	BiocryptSpiBegin(&spi);
+	if (SPI_execute_with_args(col != NULL ?
+							  "SELECT 1 FROM biocrypt.columns WHERE relation = $1 AND column_name = $2" :
+							  "SELECT 1 FROM biocrypt.columns WHERE relation = $1",
+							  col != NULL ? 2 : 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
+				 errhidestmt(true)));
+	found = SPI_processed > 0;
+	BiocryptSpiEnd(&spi);
+	return found;
+}
+
+/* The relation of a statement's RangeVar, as the command will find it. */
+static Oid
+RelidOf(RangeVar *rv)
+{
+	return rv != NULL ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+}
+
+/* Is the trigger named in "name ON table" (a DROP list item) the policy's? */
+static Oid
+DroppedPolicyTrigger(List *object)
+{
+	List	   *relname;
+	char	   *trigname;
+
+	if (list_length(object) < 2)
+		return InvalidOid;
+	trigname = strVal(llast(object));
+	if (strcmp(trigname, POLICY_TRIGGER) != 0)
+		return InvalidOid;
+	relname = list_truncate(list_copy(object), list_length(object) - 1);
+	return RangeVarGetRelid(makeRangeVarFromNameList(relname), NoLock, true);
+}
+
+/* Does an ALTER TABLE subcommand switch off the policy of relid? */
+static bool
+AltersPolicy(Oid relid, AlterTableCmd *cmd)
+{
+	switch (cmd->subtype)
+	{
+		case AT_DisableTrig:
+		case AT_EnableReplicaTrig:
+			return cmd->name != NULL && strcmp(cmd->name, POLICY_TRIGGER) == 0 &&
+				Registered(relid, NULL);
+		case AT_DisableTrigAll:
+		case AT_DisableTrigUser:
+			return Registered(relid, NULL);
+		case AT_AlterColumnType:
+			return Registered(relid, cmd->name);
+		default:
+			return false;
+	}
+}
+
+/* The registered table whose policy the statement would switch off. */
+static Oid
+PolicyTarget(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_DropStmt:
+			{
+				DropStmt   *stmt = (DropStmt *) parsetree;
+				ListCell   *lc;
+
+				if (stmt->removeType != OBJECT_TRIGGER)
+					return InvalidOid;
+				foreach(lc, stmt->objects)
+				{
+					Oid			relid = DroppedPolicyTrigger(lfirst(lc));
+
+					if (Registered(relid, NULL))
+						return relid;
+				}
+				return InvalidOid;
+			}
+		case T_CreateTrigStmt:
+			{
+				CreateTrigStmt *stmt = (CreateTrigStmt *) parsetree;
+				Oid			relid;
+
+				if (!stmt->replace || strcmp(stmt->trigname, POLICY_TRIGGER) != 0)
+					return InvalidOid;
+				relid = RelidOf(stmt->relation);
+				return Registered(relid, NULL) ? relid : InvalidOid;
+			}
+		case T_RenameStmt:
+			{
+				RenameStmt *stmt = (RenameStmt *) parsetree;
+				Oid			relid;
+
+				if (stmt->renameType != OBJECT_TRIGGER ||
+					strcmp(stmt->subname, POLICY_TRIGGER) != 0)
+					return InvalidOid;
+				relid = RelidOf(stmt->relation);
+				return Registered(relid, NULL) ? relid : InvalidOid;
+			}
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+				Oid			relid = RelidOf(stmt->relation);
+				ListCell   *lc;
+
+				if (stmt->objtype != OBJECT_TABLE || !OidIsValid(relid))
+					return InvalidOid;
+				foreach(lc, stmt->cmds)
+					if (AltersPolicy(relid, lfirst(lc)))
+						return relid;
+				return InvalidOid;
+			}
+		default:
+			return InvalidOid;
+	}
+}
+
+/* Superuser or member of biocrypt_admin? */
+static bool
+PolicyAdmin(void)
+{
+	Oid			admin = get_role_oid("biocrypt_admin", true);
+
+	return superuser() ||
+		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+}
+
+/*
+ * Before a utility statement: refuse one that would switch off a column
+ * policy unless the role administers biocrypt; record it if it does.
+ */
+void
+PolicyGuardUtility(PlannedStmt *pstmt)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	const char *tag;
+	Oid			relid;
+	StringInfoData json;
+
+	if (!IsTransactionState() || creating_extension ||
+		!OidIsValid(BiocryptExtensionOid()))
+		return;
+	if (!IsA(stmt, DropStmt) && !IsA(stmt, CreateTrigStmt) &&
+		!IsA(stmt, RenameStmt) && !IsA(stmt, AlterTableStmt))
+		return;
+	relid = PolicyTarget(stmt);
+	if (!OidIsValid(relid))
+		return;
+	tag = GetCommandTagName(CreateCommandTag(stmt));
+	if (!PolicyAdmin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("biocrypt: %s would switch off the column policy of table \"%s\"",
+						tag, get_rel_name(relid)),
+				 errdetail("The trigger %s enforces the retention and purposes registered with biocrypt.protect_column.",
+						   POLICY_TRIGGER),
+				 errhint("Only a superuser or a member of biocrypt_admin may do this, and it is recorded."),
+				 errhidestmt(true)));
+	initStringInfo(&json);
+	appendStringInfoString(&json, "[{\"action\": \"policy override\", \"command\": ");
+	AuditJsonString(&json, tag);
+	appendStringInfoString(&json, "}]");
+	AuditRecordEventJson(AUDIT_OP_POLICY, relid, NULL, 0, json.data);
+}
