@@ -17,6 +17,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -150,13 +151,19 @@ PolicyTarget(Node *parsetree)
 			{
 				AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 				Oid			relid = RelidOf(stmt->relation);
+				List	   *rels;
 				ListCell   *lc;
+				ListCell   *rc;
 
 				if (stmt->objtype != OBJECT_TABLE || !OidIsValid(relid))
 					return InvalidOid;
-				foreach(lc, stmt->cmds)
-					if (AltersPolicy(relid, lfirst(lc)))
-						return relid;
+				/* without ONLY, the command reaches partitions and children */
+				rels = stmt->relation->inh ?
+					find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+				foreach(rc, rels)
+					foreach(lc, stmt->cmds)
+						if (AltersPolicy(lfirst_oid(rc), lfirst(lc)))
+							return lfirst_oid(rc);
 				return InvalidOid;
 			}
 		default:

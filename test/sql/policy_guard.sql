@@ -30,6 +30,17 @@ SELECT pg_temp.err($$CREATE OR REPLACE TRIGGER biocrypt_column_policy BEFORE INS
 SELECT pg_temp.err($$ALTER TRIGGER biocrypt_column_policy ON pg_own RENAME TO gone$$) AS rename_trigger;
 SELECT pg_temp.err($$ALTER TABLE pg_own ALTER tpl TYPE bytea USING NULL$$) AS column_type;
 SELECT pg_temp.err($$ALTER TABLE pg_own ADD COLUMN x int, DISABLE TRIGGER ALL$$) AS hidden_in_a_list;
+-- nor through a parent: without ONLY, ALTER TABLE reaches the partitions
+RESET ROLE;
+CREATE TABLE pg_parted (id int, tpl protected_template) PARTITION BY RANGE (id);
+CREATE TABLE pg_part1 PARTITION OF pg_parted FOR VALUES FROM (0) TO (100);
+ALTER TABLE pg_parted OWNER TO regress_pg_owner;
+ALTER TABLE pg_part1 OWNER TO regress_pg_owner;
+SELECT biocrypt.protect_column('pg_part1', 'tpl', '1 day', '{verification}');
+SET ROLE regress_pg_owner;
+SELECT pg_temp.err($$ALTER TABLE pg_parted DISABLE TRIGGER ALL$$) AS disable_through_parent;
+SELECT pg_temp.err($$ALTER TABLE pg_parted ALTER tpl TYPE bytea USING NULL$$) AS type_through_parent;
+SELECT pg_temp.err($$ALTER TABLE ONLY pg_parted DISABLE TRIGGER USER$$) AS parent_only;
 -- what does not touch the policy still works
 SELECT pg_temp.err($$ALTER TABLE pg_own DISABLE TRIGGER pg_own_other$$) AS other_trigger;
 SELECT pg_temp.err($$ALTER TABLE pg_own ALTER note TYPE varchar(20)$$) AS other_column;
@@ -38,7 +49,8 @@ SELECT pg_temp.err($$DROP TRIGGER biocrypt_column_policy ON pg_free$$) AS no_suc
 -- the policy still applies: retention beyond it is refused
 SELECT pg_temp.err($$INSERT INTO pg_own VALUES (1, biocrypt.protect('{1,2,3}', 'o-1', now() + interval '1 year'))$$) AS over_retention;
 RESET ROLE;
-SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'pg_own'::regclass AND NOT tgisinternal ORDER BY 1;
+SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
+WHERE tgrelid IN ('pg_own'::regclass, 'pg_part1'::regclass) AND NOT tgisinternal ORDER BY 1, 2;
 SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'pg_own'::regclass AND attname = 'tpl';
 
 -- an administrator may, and is recorded
@@ -53,7 +65,7 @@ SELECT pg_temp.settle();
 SELECT operation, relation, outcome, matches FROM biocrypt.audit_log
 WHERE id > :start AND operation = 'policy' ORDER BY id;
 
-DROP TABLE pg_own, pg_free;
+DROP TABLE pg_own, pg_free, pg_parted;
 DROP FUNCTION pg_own_note();
 DROP ROLE regress_pg_admin;
 DROP ROLE regress_pg_owner;
