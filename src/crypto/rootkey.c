@@ -155,6 +155,7 @@ ReadKeyCommandOutput(int fd, char *buf, size_t len, TimestampTz deadline,
 					 bool *too_long)
 {
 	size_t		n = 0;
+	ssize_t		result = -1;	/* until EOF: the deadline passed */
 	char		drain[64];
 
 	*too_long = false;
@@ -162,10 +163,17 @@ ReadKeyCommandOutput(int fd, char *buf, size_t len, TimestampTz deadline,
 	{
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		long		left_ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+		int			ready;
 		ssize_t		got;
 
-		if (left_ms <= 0 || poll(&pfd, 1, (int) Min(left_ms, INT_MAX)) == 0)
-			return -1;
+		if (left_ms <= 0)
+			break;
+		ready = poll(&pfd, 1, (int) Min(left_ms, INT_MAX));
+		if (ready < 0 && errno == EINTR)
+			continue;
+		/* nothing to read in time (or poll failed): never block in read() */
+		if (ready <= 0)
+			break;
 		if (n < len)
 			got = read(fd, buf + n, len - n);
 		else
@@ -173,14 +181,17 @@ ReadKeyCommandOutput(int fd, char *buf, size_t len, TimestampTz deadline,
 		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (got <= 0)
+		{
+			result = (ssize_t) n;
 			break;
+		}
 		if (n < len)
 			n += got;
 		else
 			*too_long = true;
 	}
 	sodium_memzero(drain, sizeof(drain));
-	return (ssize_t) n;
+	return result;
 }
 
 /*

@@ -84,24 +84,32 @@ DroppedPolicyTrigger(List *object)
 	return RangeVarGetRelid(makeRangeVarFromNameList(relname), NoLock, true);
 }
 
-/* Does an ALTER TABLE subcommand switch off the policy of relid? */
+/*
+ * Could an ALTER TABLE subcommand switch a policy off?  Only then is the
+ * table (and its children) looked up in biocrypt.columns.
+ */
 static bool
-AltersPolicy(Oid relid, AlterTableCmd *cmd)
+MayAlterPolicy(AlterTableCmd *cmd)
 {
 	switch (cmd->subtype)
 	{
 		case AT_DisableTrig:
 		case AT_EnableReplicaTrig:
-			return cmd->name != NULL && strcmp(cmd->name, POLICY_TRIGGER) == 0 &&
-				Registered(relid, NULL);
+			return cmd->name != NULL && strcmp(cmd->name, POLICY_TRIGGER) == 0;
 		case AT_DisableTrigAll:
 		case AT_DisableTrigUser:
-			return Registered(relid, NULL);
 		case AT_AlterColumnType:
-			return Registered(relid, cmd->name);
+			return true;
 		default:
 			return false;
 	}
+}
+
+/* Does the subcommand switch off a policy of relid (whose column it names)? */
+static bool
+AltersPolicy(Oid relid, AlterTableCmd *cmd)
+{
+	return Registered(relid, cmd->subtype == AT_AlterColumnType ? cmd->name : NULL);
 }
 
 /* The registered table whose policy the statement would switch off. */
@@ -157,13 +165,17 @@ PolicyTarget(Node *parsetree)
 
 				if (stmt->objtype != OBJECT_TABLE || !OidIsValid(relid))
 					return InvalidOid;
-				/* without ONLY, the command reaches partitions and children */
-				rels = stmt->relation->inh ?
-					find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
-				foreach(rc, rels)
-					foreach(lc, stmt->cmds)
+				foreach(lc, stmt->cmds)
+				{
+					if (!MayAlterPolicy(lfirst(lc)))
+						continue;
+					/* without ONLY, the command reaches partitions and children */
+					rels = stmt->relation->inh ?
+						find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+					foreach(rc, rels)
 						if (AltersPolicy(lfirst_oid(rc), lfirst(lc)))
 							return lfirst_oid(rc);
+				}
 				return InvalidOid;
 			}
 		default:
@@ -193,11 +205,12 @@ PolicyGuardUtility(PlannedStmt *pstmt)
 	Oid			relid;
 	StringInfoData json;
 
-	if (!IsTransactionState() || creating_extension ||
-		!OidIsValid(BiocryptExtensionOid()))
-		return;
+	/* only these statements can reach the trigger: test that first */
 	if (!IsA(stmt, DropStmt) && !IsA(stmt, CreateTrigStmt) &&
 		!IsA(stmt, RenameStmt) && !IsA(stmt, AlterTableStmt))
+		return;
+	if (!IsTransactionState() || creating_extension ||
+		!OidIsValid(BiocryptExtensionOid()))
 		return;
 	relid = PolicyTarget(stmt);
 	if (!OidIsValid(relid))
