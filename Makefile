@@ -45,7 +45,7 @@ PG_CPPFLAGS = -I$(srcdir)/src $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --i
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(PG_CFLAGS_EXTRA)
 SHLIB_LINK = $(SODIUM_LIBS)
 
-EXTRA_CLEAN = tmp_check_regress tmp_check_isolation test/unit/envelope_test test/unit/kernels_test \
+EXTRA_CLEAN = tmp_check_regress tmp_check_isolation tmp_sanitize tmp_valgrind test/unit/envelope_test test/unit/kernels_test \
 	test/unit/jsonenc_test test/unit/*.arm64 \
 	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/work*
 
@@ -143,6 +143,15 @@ fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc
 		test/fuzz/work_envelope test/fuzz/corpus/envelope
 	test/fuzz/fuzz_jsonenc -runs=$(or $(FUZZ_RUNS),300000) -max_len=8192 \
 		test/fuzz/work_jsonenc test/fuzz/corpus/jsonenc
+
+# the pg_regress and isolation suites against a checked server, in a private
+# copy of PostgreSQL under tmp_sanitize or tmp_valgrind (test/sanitize.sh, run as
+# the server's user): sanitize builds biocrypt with ASan and UBSan, valgrind
+# runs the server under memcheck; either fails on a report against biocrypt
+.PHONY: sanitize valgrind
+sanitize valgrind:
+	REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" PG_CONFIG="$(PG_CONFIG)" \
+		bash test/sanitize.sh $@
 
 # calls go one way between the layers of src/ (docs/architecture.md)
 layers: $(OBJS)

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-PACKAGES="postgresql-15 postgresql-server-dev-15 libsodium-dev libipc-run-perl clang cppcheck pkg-config make gcc rsync"
+PACKAGES="postgresql-15 postgresql-server-dev-15 libsodium-dev libipc-run-perl clang cppcheck pkg-config make gcc rsync valgrind"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install.sh: run as root (it installs packages and the extension)" >&2

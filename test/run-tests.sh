@@ -8,6 +8,9 @@ set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LOG=${BIOCRYPT_TEST_LOG:-/tmp/biocrypt-test-logs}
 export PATH=/usr/lib/postgresql/15/bin:$PATH
+# the pg_regress tests run under valgrind (see "checked" below): one per
+# layer's entry points, chosen for coverage per minute (README.md)
+VALGRIND_TESTS=${VALGRIND_TESTS:-type protect compare_vector identify_vector}
 
 rm -rf "$LOG"
 mkdir -p "$LOG"
@@ -112,6 +115,26 @@ fi
 for f in "$WORK"/tmp_check/log/regress_log_*; do
 	[ "$rc" -ne 0 ] && [ -f "$f" ] && grep -q "not ok" "$f" && tail -60 "$f"
 done
+
+# pg_regress and isolation again against a checked server, in a private
+# PostgreSQL copy (test/sanitize.sh, README.md): biocrypt built with ASan and
+# UBSan, the whole suite; then the server under valgrind, on the tests in
+# VALGRIND_TESTS only (the whole suite takes too long for CI there).  A
+# report against biocrypt is a failure.
+checked() {
+	local name=$1 cp cf
+	shift
+	runuser -u postgres -- make -C "$WORK" -s "$name" "$@" >"$LOG/$name.log" 2>&1
+	read -r cp cf < <(sed -n "s/^$name: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p" "$LOG/$name.log")
+	if [ "${cf:-1}" -ne 0 ]; then
+		cat "$LOG/$name.log"
+	else
+		grep "^$name: .* reports against biocrypt" "$LOG/$name.log"
+	fi
+	count "${cp:-0}" "${cf:-1}" "$name"
+}
+checked sanitize
+checked valgrind REGRESS="$VALGRIND_TESTS" ISOLATION=
 
 echo "logs in $LOG, scratch tree in $WORK"
 echo "$passed passed, $failed failed"
