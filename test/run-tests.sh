@@ -10,7 +10,7 @@ LOG=${BIOCRYPT_TEST_LOG:-/tmp/biocrypt-test-logs}
 export PATH=/usr/lib/postgresql/15/bin:$PATH
 # the pg_regress tests run under valgrind (see "checked" below): one per
 # layer's entry points, chosen for coverage per minute (README.md)
-VALGRIND_TESTS=${VALGRIND_TESTS:-type protect compare_vector identify_vector}
+VALGRIND_TESTS=${VALGRIND_TESTS:-type protect errors compare_verify identify_bits}
 
 rm -rf "$LOG"
 mkdir -p "$LOG"
