@@ -1,0 +1,1 @@
+SELECT encode(biocrypt.public_key(), 'hex') AS pk;
