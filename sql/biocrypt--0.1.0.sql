@@ -602,20 +602,20 @@ COMMENT ON FUNCTION biocrypt.protect(real[], text, timestamptz, text[], text) IS
 COMMENT ON FUNCTION biocrypt.protect_bits(bytea, bytea, text, timestamptz, text[], int[]) IS 'encrypt an iris-style bit code and optional mask, with layout {rows, cols, bits_per_cell}';
 
 -- the same, with the embedding or code sealed to biocrypt.public_key()
-CREATE FUNCTION biocrypt.protect(sealed sealed_probe, subject text,
+CREATE FUNCTION biocrypt.protect_sealed(sealed sealed_probe, subject text,
 		retain_until timestamptz DEFAULT NULL, purposes text[] DEFAULT NULL,
 		format text DEFAULT 'f32')
 	RETURNS protected_template
 	AS 'MODULE_PATHNAME', 'biocrypt_protect_sealed' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-CREATE FUNCTION biocrypt.protect_bits(sealed sealed_probe, subject text,
+CREATE FUNCTION biocrypt.protect_bits_sealed(sealed sealed_probe, subject text,
 		retain_until timestamptz DEFAULT NULL, purposes text[] DEFAULT NULL,
 		layout int[] DEFAULT NULL)
 	RETURNS protected_template
 	AS 'MODULE_PATHNAME', 'biocrypt_protect_bits_sealed' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION biocrypt.protect(sealed_probe, text, timestamptz, text[], text) IS 'encrypt an embedding sealed to biocrypt.public_key() (f32, f16 or i8), as protect(real[], ...)';
-COMMENT ON FUNCTION biocrypt.protect_bits(sealed_probe, text, timestamptz, text[], int[]) IS 'encrypt a bit code (and mask) sealed to biocrypt.public_key(), as protect_bits(bytea, bytea, ...)';
+COMMENT ON FUNCTION biocrypt.protect_sealed(sealed_probe, text, timestamptz, text[], text) IS 'encrypt an embedding sealed to biocrypt.public_key() (f32, f16 or i8), as protect(real[], ...)';
+COMMENT ON FUNCTION biocrypt.protect_bits_sealed(sealed_probe, text, timestamptz, text[], int[]) IS 'encrypt a bit code (and mask) sealed to biocrypt.public_key(), as protect_bits(bytea, bytea, ...)';
 
 ----------------------------------------------------------------------------
 -- header accessors (no key needed)
@@ -726,57 +726,46 @@ COMMENT ON FUNCTION biocrypt.identify(regclass, name, bytea, int, float8, bytea,
 COMMENT ON FUNCTION biocrypt.simd_path() IS 'distance kernel path in use: avx512, avx2 or portable';
 
 -- the sealed forms: the probe sealed to biocrypt.public_key(), opened once
--- per statement, then compared exactly as the plain forms compare
+-- per statement, then compared exactly as the plain forms compare.  Their
+-- own names, not overloads: an overload would make every untyped literal
+-- probe ('{1,2}') ambiguous between real[] and sealed_probe
 CREATE FUNCTION biocrypt.public_key() RETURNS bytea
 	AS 'MODULE_PATHNAME', 'biocrypt_public_key' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION biocrypt.l2_distance(protected_template, sealed_probe) RETURNS float8
+CREATE FUNCTION biocrypt.l2_distance_sealed(protected_template, sealed_probe) RETURNS float8
 	AS 'MODULE_PATHNAME', 'biocrypt_l2_distance_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION biocrypt.cosine_distance(protected_template, sealed_probe) RETURNS float8
+CREATE FUNCTION biocrypt.cosine_distance_sealed(protected_template, sealed_probe) RETURNS float8
 	AS 'MODULE_PATHNAME', 'biocrypt_cosine_distance_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION biocrypt.negative_inner_product(protected_template, sealed_probe) RETURNS float8
+CREATE FUNCTION biocrypt.negative_inner_product_sealed(protected_template, sealed_probe) RETURNS float8
 	AS 'MODULE_PATHNAME', 'biocrypt_negative_inner_product_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION biocrypt.hamming_distance(protected_template, sealed_probe) RETURNS float8
+CREATE FUNCTION biocrypt.hamming_distance_sealed(protected_template, sealed_probe) RETURNS float8
 	AS 'MODULE_PATHNAME', 'biocrypt_hamming_distance_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
-CREATE OPERATOR <-> (LEFTARG = protected_template, RIGHTARG = sealed_probe,
-	FUNCTION = biocrypt.l2_distance);
-CREATE OPERATOR <=> (LEFTARG = protected_template, RIGHTARG = sealed_probe,
-	FUNCTION = biocrypt.cosine_distance);
-CREATE OPERATOR <#> (LEFTARG = protected_template, RIGHTARG = sealed_probe,
-	FUNCTION = biocrypt.negative_inner_product);
-CREATE OPERATOR <~> (LEFTARG = protected_template, RIGHTARG = sealed_probe,
-	FUNCTION = biocrypt.hamming_distance);
-
-CREATE FUNCTION biocrypt.iris_distance(tpl protected_template, probe sealed_probe,
+CREATE FUNCTION biocrypt.iris_distance_sealed(tpl protected_template, probe sealed_probe,
 		max_shift int DEFAULT 0)
 	RETURNS float8
 	AS 'MODULE_PATHNAME', 'biocrypt_iris_distance_sealed' LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION biocrypt.verify(tpl protected_template, probe sealed_probe,
+CREATE FUNCTION biocrypt.verify_sealed(tpl protected_template, probe sealed_probe,
 		max_distance float8, metric text DEFAULT 'cosine')
 	RETURNS boolean
 	AS 'MODULE_PATHNAME', 'biocrypt_verify_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-ALTER FUNCTION biocrypt.verify(protected_template, sealed_probe, float8, text) COST 100;
+ALTER FUNCTION biocrypt.verify_sealed(protected_template, sealed_probe, float8, text) COST 100;
 
-CREATE FUNCTION biocrypt.identify(gallery regclass, col name, probe sealed_probe,
+CREATE FUNCTION biocrypt.identify_sealed(gallery regclass, col name, probe sealed_probe,
 		k int DEFAULT 10, max_distance float8 DEFAULT NULL, metric text DEFAULT 'cosine',
 		max_shift int DEFAULT 0)
 	RETURNS TABLE (subject text, distance float8)
 	AS 'MODULE_PATHNAME', 'biocrypt_identify_sealed' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
 
 COMMENT ON FUNCTION biocrypt.public_key() IS 'the server''s X25519 public key (32 bytes) to seal probes to; derived from the root key';
-COMMENT ON FUNCTION biocrypt.l2_distance(protected_template, sealed_probe) IS 'Euclidean distance between a template and a sealed probe (operator <->)';
-COMMENT ON FUNCTION biocrypt.cosine_distance(protected_template, sealed_probe) IS 'cosine distance between a template and a sealed probe (operator <=>)';
-COMMENT ON FUNCTION biocrypt.negative_inner_product(protected_template, sealed_probe) IS 'negative inner product of a template and a sealed probe (operator <#>)';
-COMMENT ON FUNCTION biocrypt.hamming_distance(protected_template, sealed_probe) IS 'fraction of differing bits between a bit-code template and a sealed code without a mask (operator <~>)';
-COMMENT ON OPERATOR <->(protected_template, sealed_probe) IS 'Euclidean distance to a sealed probe';
-COMMENT ON OPERATOR <=>(protected_template, sealed_probe) IS 'cosine distance to a sealed probe';
-COMMENT ON OPERATOR <#>(protected_template, sealed_probe) IS 'negative inner product with a sealed probe';
-COMMENT ON OPERATOR <~>(protected_template, sealed_probe) IS 'fractional Hamming distance to a sealed code (no mask, no rotation)';
-COMMENT ON FUNCTION biocrypt.iris_distance(protected_template, sealed_probe, int) IS 'masked fractional Hamming distance to a sealed code and its mask, minimised over column shifts';
-COMMENT ON FUNCTION biocrypt.verify(protected_template, sealed_probe, float8, text) IS '1:1 verification with a sealed probe';
-COMMENT ON FUNCTION biocrypt.identify(regclass, name, sealed_probe, int, float8, text, int) IS '1:N identification with a sealed embedding (metric) or bit code (masked Hamming, metric ''hamming'' or left at its default, max_shift)';
+COMMENT ON FUNCTION biocrypt.l2_distance_sealed(protected_template, sealed_probe) IS 'Euclidean distance between a template and a sealed probe (as the operator <->)';
+COMMENT ON FUNCTION biocrypt.cosine_distance_sealed(protected_template, sealed_probe) IS 'cosine distance between a template and a sealed probe (as the operator <=>)';
+COMMENT ON FUNCTION biocrypt.negative_inner_product_sealed(protected_template, sealed_probe) IS 'negative inner product of a template and a sealed probe (as the operator <#>)';
+COMMENT ON FUNCTION biocrypt.hamming_distance_sealed(protected_template, sealed_probe) IS 'fraction of differing bits between a bit-code template and a sealed code without a mask (as the operator <~>)';
+COMMENT ON FUNCTION biocrypt.iris_distance_sealed(protected_template, sealed_probe, int) IS 'masked fractional Hamming distance to a sealed code and its mask, minimised over column shifts';
+COMMENT ON FUNCTION biocrypt.verify_sealed(protected_template, sealed_probe, float8, text) IS '1:1 verification with a sealed probe';
+COMMENT ON FUNCTION biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int) IS '1:N identification with a sealed embedding (metric) or bit code (masked Hamming, metric ''hamming'' or left at its default, max_shift)';
 
 ----------------------------------------------------------------------------
 -- privileges: PUBLIC keeps only the type's I/O
@@ -803,15 +792,15 @@ REVOKE ALL ON FUNCTION
 	biocrypt.identify(regclass, name, real[], int, float8, text),
 	biocrypt.identify(regclass, name, bytea, int, float8, bytea, int),
 	biocrypt.simd_path(),
-	biocrypt.protect(sealed_probe, text, timestamptz, text[], text),
-	biocrypt.protect_bits(sealed_probe, text, timestamptz, text[], int[]),
-	biocrypt.l2_distance(protected_template, sealed_probe),
-	biocrypt.cosine_distance(protected_template, sealed_probe),
-	biocrypt.negative_inner_product(protected_template, sealed_probe),
-	biocrypt.hamming_distance(protected_template, sealed_probe),
-	biocrypt.iris_distance(protected_template, sealed_probe, int),
-	biocrypt.verify(protected_template, sealed_probe, float8, text),
-	biocrypt.identify(regclass, name, sealed_probe, int, float8, text, int)
+	biocrypt.protect_sealed(sealed_probe, text, timestamptz, text[], text),
+	biocrypt.protect_bits_sealed(sealed_probe, text, timestamptz, text[], int[]),
+	biocrypt.l2_distance_sealed(protected_template, sealed_probe),
+	biocrypt.cosine_distance_sealed(protected_template, sealed_probe),
+	biocrypt.negative_inner_product_sealed(protected_template, sealed_probe),
+	biocrypt.hamming_distance_sealed(protected_template, sealed_probe),
+	biocrypt.iris_distance_sealed(protected_template, sealed_probe, int),
+	biocrypt.verify_sealed(protected_template, sealed_probe, float8, text),
+	biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int)
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
@@ -824,20 +813,20 @@ GRANT EXECUTE ON FUNCTION
 	biocrypt.identify(regclass, name, real[], int, float8, text),
 	biocrypt.identify(regclass, name, bytea, int, float8, bytea, int),
 	biocrypt.simd_path(),
-	biocrypt.l2_distance(protected_template, sealed_probe),
-	biocrypt.cosine_distance(protected_template, sealed_probe),
-	biocrypt.negative_inner_product(protected_template, sealed_probe),
-	biocrypt.hamming_distance(protected_template, sealed_probe),
-	biocrypt.iris_distance(protected_template, sealed_probe, int),
-	biocrypt.verify(protected_template, sealed_probe, float8, text),
-	biocrypt.identify(regclass, name, sealed_probe, int, float8, text, int)
+	biocrypt.l2_distance_sealed(protected_template, sealed_probe),
+	biocrypt.cosine_distance_sealed(protected_template, sealed_probe),
+	biocrypt.negative_inner_product_sealed(protected_template, sealed_probe),
+	biocrypt.hamming_distance_sealed(protected_template, sealed_probe),
+	biocrypt.iris_distance_sealed(protected_template, sealed_probe, int),
+	biocrypt.verify_sealed(protected_template, sealed_probe, float8, text),
+	biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int)
 	TO biocrypt_matcher;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.protect(real[], text, timestamptz, text[], text),
 	biocrypt.protect_bits(bytea, bytea, text, timestamptz, text[], int[]),
-	biocrypt.protect(sealed_probe, text, timestamptz, text[], text),
-	biocrypt.protect_bits(sealed_probe, text, timestamptz, text[], int[])
+	biocrypt.protect_sealed(sealed_probe, text, timestamptz, text[], text),
+	biocrypt.protect_bits_sealed(sealed_probe, text, timestamptz, text[], int[])
 	TO biocrypt_enroller;
 
 -- the public key is public: any role may seal to it

@@ -39,6 +39,8 @@ static const char *usage =
 "                   [0.1,0.2,...] or floats separated by spaces or commas)\n"
 "  --mask HEX       with --bits: the code's mask, as long as the code\n"
 "  --hex            print the box in hex (default: base64)\n"
+"  --raw            stdin holds a whole message in hex, sealed unchecked\n"
+"                   (to test the server's checks of malformed messages)\n"
 "  --help           show this help\n"
 "\n"
 "Prints the sealed box on stdout; exits 1 on bad input, 2 on bad usage.\n";
@@ -198,7 +200,7 @@ ParseHex(char *text, uint8_t *dst, size_t max, const char *what)
 		s += 2;
 	if (sodium_hex2bin(dst, max, s, strlen(s), " \t\r\n", &len, &end) != 0 ||
 		*end != '\0')
-		Die(1, "the %s must be hexadecimal digits (at most 65536 bits)", what);
+		Die(1, "the %s must be hexadecimal digits, within the server's limits", what);
 	if (len == 0)
 		Die(1, "the %s is empty", what);
 	return len;
@@ -247,6 +249,7 @@ main(int argc, char **argv)
 	uint8_t		pk[crypto_box_PUBLICKEYBYTES];
 	int			have_key = 0,
 				bits = 0,
+				raw = 0,
 				hex = 0;
 	char	   *mask = NULL;
 	char	   *input;
@@ -276,6 +279,8 @@ main(int argc, char **argv)
 			bits = 1;
 		else if (strcmp(a, "--hex") == 0)
 			hex = 1;
+		else if (strcmp(a, "--raw") == 0)
+			raw = 1;
 		else
 			Die(2, "unknown or incomplete option \"%s\" (see --help)", a);
 	}
@@ -287,7 +292,14 @@ main(int argc, char **argv)
 	msg = sodium_malloc(SEALEDMSG_MAX_SIZE);
 	if (msg == NULL)
 		Die(1, "%s", "out of memory");
-	msglen = bits ? ParseBits(input, mask, msg) : ParseVector(input, msg);
+	if (raw && (bits || mask != NULL))
+		Die(2, "%s", "--raw takes neither --bits nor --mask");
+	if (raw)
+		msglen = ParseHex(input, msg, SEALEDMSG_MAX_SIZE, "message");
+	else if (bits)
+		msglen = ParseBits(input, mask, msg);
+	else
+		msglen = ParseVector(input, msg);
 	if (msglen == 0)
 		Die(1, "%s", "the probe is outside the server's limits");
 	box = malloc(msglen + crypto_box_SEALBYTES);
