@@ -829,8 +829,11 @@ GRANT EXECUTE ON FUNCTION
 	biocrypt.protect_bits_sealed(sealed_probe, text, timestamptz, text[], int[])
 	TO biocrypt_enroller;
 
--- the public key is public: any role may seal to it
-GRANT EXECUTE ON FUNCTION biocrypt.public_key() TO PUBLIC;
+-- the public key is no secret, but PUBLIC keeps only the type's I/O (and has
+-- no USAGE on the schema): every biocrypt role may read it
+REVOKE ALL ON FUNCTION biocrypt.public_key() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.public_key()
+	TO biocrypt_enroller, biocrypt_matcher, biocrypt_auditor, biocrypt_admin;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.subject_of(protected_template),

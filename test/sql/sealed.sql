@@ -169,11 +169,13 @@ WHERE id > :start AND outcome = 'error' GROUP BY 1, 2, 3 ORDER BY 1, 3;
 SELECT biocrypt.verify_sealed(tpl, :'v3', 0.01) AS still_alive FROM sg WHERE id = 4;
 
 --
--- privileges: the sealed forms as the plain ones; public_key for all
+-- privileges: the sealed forms as the plain ones; public_key for every
+-- biocrypt role (PUBLIC keeps only the types' I/O)
 --
 SELECT p.oid::regprocedure AS function,
 	has_function_privilege('biocrypt_matcher', p.oid, 'EXECUTE') AS matcher,
 	has_function_privilege('biocrypt_enroller', p.oid, 'EXECUTE') AS enroller,
+	has_function_privilege('biocrypt_auditor', p.oid, 'EXECUTE') AS auditor,
 	has_function_privilege('public', p.oid, 'EXECUTE') AS public,
 	p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p
