@@ -34,7 +34,7 @@ RequireSealed(FunctionCallInfo fcinfo)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_protect_sealed);
-/* protect(sealed, subject, retain_until, purposes, format) */
+/* protect_sealed(sealed, subject, retain_until, purposes, format) */
 Datum
 biocrypt_protect_sealed(PG_FUNCTION_ARGS)
 {
@@ -50,7 +50,7 @@ biocrypt_protect_sealed(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_protect_bits_sealed);
-/* protect_bits(sealed, subject, retain_until, purposes, layout) */
+/* protect_bits_sealed(sealed, subject, retain_until, purposes, layout) */
 Datum
 biocrypt_protect_bits_sealed(PG_FUNCTION_ARGS)
 {

@@ -1,15 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * sealed.c
- *		The sealed forms of the operators, verify, iris_distance and
- *		identify: a sealed_probe in place of the plain probe.
+ *		The sealed forms of the operators' functions, verify, iris_distance
+ *		and identify: a sealed_probe in place of the plain probe.
  *
  * Each entry point opens its box once per statement (template/sealedprobe.c)
  * and calls the plain form's C function with the plaintext as its probe
  * argument(s): a real[] for an embedding, a bytea code and mask for a bit
  * code.  Nothing here compares, audits or checks a template itself, so the
  * sealed and the plain form of a call behave alike, audit row included
- * (the probe hash is over the plaintext).
+ * (the probe hash is over the plaintext).  They have names of their own
+ * (verify_sealed, ...), not overloads, and no operators: an overload would
+ * make every untyped literal probe of the plain forms ambiguous.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,7 +58,7 @@ SealedVectorForm(FunctionCallInfo fcinfo, PGFunction plain)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_l2_distance_sealed);
-/* tpl <-> sealed_probe */
+/* l2_distance_sealed(tpl, sealed_probe): as tpl <-> probe */
 Datum
 biocrypt_l2_distance_sealed(PG_FUNCTION_ARGS)
 {
@@ -64,7 +66,7 @@ biocrypt_l2_distance_sealed(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_cosine_distance_sealed);
-/* tpl <=> sealed_probe */
+/* cosine_distance_sealed(tpl, sealed_probe): as tpl <=> probe */
 Datum
 biocrypt_cosine_distance_sealed(PG_FUNCTION_ARGS)
 {
@@ -72,7 +74,7 @@ biocrypt_cosine_distance_sealed(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_negative_inner_product_sealed);
-/* tpl <#> sealed_probe */
+/* negative_inner_product_sealed(tpl, sealed_probe): as tpl <#> probe */
 Datum
 biocrypt_negative_inner_product_sealed(PG_FUNCTION_ARGS)
 {
@@ -80,7 +82,7 @@ biocrypt_negative_inner_product_sealed(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_verify_sealed);
-/* verify(tpl, sealed_probe, max_distance, metric) */
+/* verify_sealed(tpl, sealed_probe, max_distance, metric) */
 Datum
 biocrypt_verify_sealed(PG_FUNCTION_ARGS)
 {
@@ -88,7 +90,7 @@ biocrypt_verify_sealed(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_hamming_distance_sealed);
-/* tpl <~> sealed_probe: a code without a mask, as the plain form takes. */
+/* hamming_distance_sealed(tpl, sealed_probe): as tpl <~> code, no mask. */
 Datum
 biocrypt_hamming_distance_sealed(PG_FUNCTION_ARGS)
 {
@@ -105,7 +107,7 @@ biocrypt_hamming_distance_sealed(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_iris_distance_sealed);
-/* iris_distance(tpl, sealed_probe, max_shift): code and mask from the box */
+/* iris_distance_sealed(tpl, sealed_probe, max_shift): code and mask from the box */
 Datum
 biocrypt_iris_distance_sealed(PG_FUNCTION_ARGS)
 {
@@ -145,7 +147,7 @@ CheckBitsMetric(text *metric)
 
 PG_FUNCTION_INFO_V1(biocrypt_identify_sealed);
 /*
- * identify(gallery, col, sealed_probe, k, max_distance, metric, max_shift):
+ * identify_sealed(gallery, col, sealed_probe, k, max_distance, metric, max_shift):
  * the embedding or the bit code (with its mask) the box holds.
  */
 Datum

@@ -317,6 +317,7 @@ Datum
 SealedSiteCall(FunctionCallInfo fcinfo, SealedSite *site, PGFunction fn,
 			   int nargs, const NullableDatum *args)
 {
+	/* cppcheck-suppress unusedStructMember ; the macro's union sizes it */
 	LOCAL_FCINFO(plain, FUNC_MAX_ARGS);
 	FmgrInfo   *flinfo = fcinfo->flinfo;
 	volatile Datum result = (Datum) 0;

@@ -34,29 +34,35 @@ Fail(const char *what)
 	abort();
 }
 
+/* An accepted vector: no flags or mask, within the limit, all finite. */
+static void
+CheckVector(const SealedMsg *msg)
+{
+	float	   *floats;
+
+	if (msg->flags != 0 || msg->mask != NULL || msg->count > ENVELOPE_MAX_DIMS)
+		Fail("vector with flags, a mask or too many floats");
+	floats = malloc(sizeof(float) * msg->count);
+	if (floats == NULL)
+		Fail("out of memory");
+	SealedMsgFloats(msg, floats);
+	for (uint32_t i = 0; i < msg->count; i++)
+		if (!isfinite(floats[i]))
+			Fail("accepted a non-finite float");
+	free(floats);
+}
+
 /* Check every invariant of an accepted message of size bytes. */
 static void
 CheckAccepted(const uint8_t *buf, size_t size, const SealedMsg *msg)
 {
 	uint8_t		hdr[SEALEDMSG_HEADER_SIZE];
 	SealedMsg	again;
-	float	   *floats;
 
 	if (SealedMsgSize(msg->kind, msg->flags, msg->count) != size)
 		Fail("size differs from the header's");
 	if (msg->kind == SEALEDMSG_KIND_VECTOR)
-	{
-		if (msg->flags != 0 || msg->mask != NULL || msg->count > ENVELOPE_MAX_DIMS)
-			Fail("vector with flags, a mask or too many floats");
-		floats = malloc(sizeof(float) * msg->count);
-		if (floats == NULL)
-			Fail("out of memory");
-		SealedMsgFloats(msg, floats);
-		for (uint32_t i = 0; i < msg->count; i++)
-			if (!isfinite(floats[i]))
-				Fail("accepted a non-finite float");
-		free(floats);
-	}
+		CheckVector(msg);
 	else if (msg->kind == SEALEDMSG_KIND_BITS)
 	{
 		if (msg->count > ENVELOPE_MAX_BITS / 8 ||

@@ -201,17 +201,15 @@ static void
 TestNotFinite(uint8_t *b)
 {
 	static const uint32_t bad[] = {0x7fc00000, 0xffc00001, 0x7f800000, 0xff800000, 0x7f800001};
-	uint32_t	v[3] = {0x3f800000, 0x3f800000, 0x3f800000};
-
 	for (int i = 0; i < 5; i++)
 		for (int at = 0; at < 3; at++)
 		{
+			uint32_t	v[3] = {0x3f800000, 0x3f800000, 0x3f800000};
 			char		what[64];
 
 			v[at] = bad[i];
 			snprintf(what, sizeof(what), "non-finite %08x at %d", (unsigned) bad[i], at);
 			Expect(b, Vector(b, v, 3), SEALEDMSG_NOT_FINITE, what);
-			v[at] = 0x3f800000;
 		}
 }
 

@@ -1,0 +1,123 @@
+#!/bin/bash
+# Sealed probes against plain probes (as root; see test/bench/README.md):
+#   verify: 1 client, one statement per transaction, pgbench -M prepared,
+#           BENCH_ROUNDS rounds of BENCH_VERIFY_SECONDS s per form, the two
+#           forms alternating; the median of every transaction's latency;
+#   identify: top 10 over BENCH_N templates (512-d f32), BENCH_IDENTIFY_REPS
+#           executions per form, alternating, after one warm-up each; the
+#           median of the executions' latencies.
+# The probe is row 1's vector: in SQL text for the plain form, sealed with
+# biocrypt-seal to the cluster's public key for the sealed form, so both
+# forms compare the same values and must return the same rows (checked).
+#
+# Environment:
+#   PG_CONFIG=pg_config        the installation to run (its bindir has
+#                              postgres, pgbench and biocrypt-seal)
+#   BENCH_N=100000  BENCH_ROUNDS=5  BENCH_VERIFY_SECONDS=10  BENCH_IDENTIFY_REPS=7
+#   BENCH_SHARED_BUFFERS=1GB
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BENCH="$SRC/test/bench"
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PG_BIN=$("$PG_CONFIG" --bindir)
+N=${BENCH_N:-100000}
+ROUNDS=${BENCH_ROUNDS:-5}
+SECS=${BENCH_VERIFY_SECONDS:-10}
+REPS=${BENCH_IDENTIFY_REPS:-7}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "sealed.sh: run as root (the server itself runs as postgres)" >&2
+	exit 2
+fi
+DIR=$(mktemp -d /tmp/biocrypt-sealed-bench.XXXXXX)
+chmod 755 "$DIR"
+chown postgres:postgres "$DIR"
+as_pg() { runuser -u postgres -- "$@"; }
+# shellcheck source=test/bench/cluster.sh
+. "$BENCH/cluster.sh"
+pg() { as_pg "$PG_BIN/psql" -h "$DIR" -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+cleanup() {
+	set +e
+	as_pg "$PG_BIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+# the median of the numbers on stdin, one per line
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+PATH="$PG_BIN:$PATH" bench_cluster "${BENCH_SHARED_BUFFERS:-1GB}"
+echo "biocrypt.purpose = 'verification'" >>"$DIR/data/postgresql.conf"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+as_pg "$PG_BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
+log "cluster up in $DIR; load average $LOAD_START"
+
+pg <<SQL
+CREATE EXTENSION biocrypt;
+SELECT setseed(0.42) \g /dev/null
+CREATE TABLE vec AS SELECT i AS id,
+	(SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 512) WHERE i > 0) AS v
+	FROM generate_series(1, $N) i;
+CREATE TABLE g (id int PRIMARY KEY, tpl protected_template);
+INSERT INTO g SELECT id, biocrypt.protect(v, 'subject-' || lpad(id::text, 8, '0')) FROM vec;
+VACUUM ANALYZE g;
+SQL
+log "enrolled $N templates"
+
+PK=$(pg -At -c "SELECT encode(biocrypt.public_key(), 'hex')")
+VEC=$(pg -At -c "SELECT v::text FROM vec WHERE id = 1")
+BOX=$(echo "$VEC" | tr -d '{}' | "$PG_BIN/biocrypt-seal" --key "$PK")
+echo "SELECT biocrypt.verify(tpl, '$VEC'::real[], 0.5) FROM g WHERE id = 1;" >"$DIR/plain_verify.sql"
+echo "SELECT biocrypt.verify_sealed(tpl, '$BOX'::sealed_probe, 0.5) FROM g WHERE id = 1;" >"$DIR/sealed_verify.sql"
+echo "SELECT * FROM biocrypt.identify('g', 'tpl', '$VEC'::real[], 10);" >"$DIR/plain_identify.sql"
+echo "SELECT * FROM biocrypt.identify_sealed('g', 'tpl', '$BOX'::sealed_probe, 10);" >"$DIR/sealed_identify.sql"
+chown postgres "$DIR"/*.sql
+
+# the two forms give the same answers
+same=$(pg -At -c "SELECT (SELECT string_agg(subject || ':' || distance, ',') FROM biocrypt.identify('g', 'tpl', '$VEC'::real[], 10))
+	= (SELECT string_agg(subject || ':' || distance, ',') FROM biocrypt.identify_sealed('g', 'tpl', '$BOX'::sealed_probe, 10))
+	AND (SELECT biocrypt.verify(tpl, '$VEC'::real[], 0.5) AND biocrypt.verify_sealed(tpl, '$BOX'::sealed_probe, 0.5) FROM g WHERE id = 1)")
+[ "$same" = t ] || { echo "sealed.sh: sealed and plain answers differ" >&2; exit 1; }
+
+# run_pgbench NAME ARGS...: appends every transaction's latency (ms) to $DIR/NAME.lat
+run_pgbench() {
+	local name=$1
+	shift
+	(cd "$DIR" && as_pg "$PG_BIN/pgbench" -h "$DIR" -n -c 1 -M prepared -l --log-prefix="$DIR/log_$name" \
+		-f "$DIR/$name.sql" "$@" postgres >/dev/null 2>&1)
+	# pgbench log: client, transaction, latency (us), ...
+	cat "$DIR"/log_"$name".* | awk '{ printf "%.6f\n", $3 / 1000 }' >>"$DIR/$name.lat"
+	rm -f "$DIR"/log_"$name".*
+}
+
+log "verify: $ROUNDS rounds of $SECS s per form, after a 2 s warm-up of each"
+run_pgbench plain_verify -T 2 && : >"$DIR/plain_verify.lat"
+run_pgbench sealed_verify -T 2 && : >"$DIR/sealed_verify.lat"
+for r in $(seq "$ROUNDS"); do
+	run_pgbench plain_verify -T "$SECS"
+	run_pgbench sealed_verify -T "$SECS"
+done
+log "identify over $N: $REPS executions per form, after a warm-up"
+run_pgbench plain_identify -t 1 && : >"$DIR/plain_identify.lat"
+run_pgbench sealed_identify -t 1 && : >"$DIR/sealed_identify.lat"
+for r in $(seq "$REPS"); do
+	run_pgbench plain_identify -t 1
+	run_pgbench sealed_identify -t 1
+done
+
+report() {
+	local what=$1 target=$2 p s
+	p=$(median <"$DIR/plain_$what.lat")
+	s=$(median <"$DIR/sealed_$what.lat")
+	awk -v w="$what" -v p="$p" -v s="$s" -v np="$(wc -l <"$DIR/plain_$what.lat")" \
+		-v ns="$(wc -l <"$DIR/sealed_$what.lat")" -v t="$target" 'BEGIN {
+		r = s / p
+		printf "%-9s plain %9.3f ms (%d)   sealed %9.3f ms (%d)   sealed/plain %.3f   target <= %s: %s\n",
+			w, p, np, s, ns, r, t, (r <= t ? "PASS" : "MISS") }'
+}
+echo
+echo "median latency per statement (transactions measured), 1 client:"
+report verify 1.3
+report identify 1.02
+echo "load average: start $LOAD_START, end $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
