@@ -6,6 +6,11 @@
 #   identify: top 10 over BENCH_N templates (512-d f32), BENCH_IDENTIFY_REPS
 #           executions per form, alternating, after one warm-up each; the
 #           median of the executions' latencies.
+#   open:   the cost of opening a box: one statement verifies row 1 against
+#           1000 probes that alternate between two vectors (rows 1 and 2),
+#           so the sealed form opens a box for every row; BENCH_IDENTIFY_REPS
+#           executions per form; the difference per row is one open.
+# The forms alternate, and which goes first alternates from round to round.
 # The probe is row 1's vector: in SQL text for the plain form, sealed with
 # biocrypt-seal to the cluster's public key for the sealed form, so both
 # forms compare the same values and must return the same rows (checked).
@@ -15,6 +20,7 @@
 #                              postgres, pgbench and biocrypt-seal)
 #   BENCH_N=100000  BENCH_ROUNDS=5  BENCH_VERIFY_SECONDS=10  BENCH_IDENTIFY_REPS=7
 #   BENCH_SHARED_BUFFERS=1GB
+#   BENCH_OUT=DIR              also copy every latency (ms, one per line) there
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -68,6 +74,15 @@ log "enrolled $N templates"
 PK=$(pg -At -c "SELECT encode(biocrypt.public_key(), 'hex')")
 VEC=$(pg -At -c "SELECT v::text FROM vec WHERE id = 1")
 BOX=$(echo "$VEC" | tr -d '{}' | "$PG_BIN/biocrypt-seal" --key "$PK")
+VEC2=$(pg -At -c "SELECT v::text FROM vec WHERE id = 2")
+BOX2=$(echo "$VEC2" | tr -d '{}' | "$PG_BIN/biocrypt-seal" --key "$PK")
+pg <<SQL
+CREATE TABLE probes AS SELECT i, CASE WHEN i % 2 = 0 THEN '$VEC'::real[] ELSE '$VEC2'::real[] END AS v,
+	CASE WHEN i % 2 = 0 THEN '$BOX'::sealed_probe ELSE '$BOX2'::sealed_probe END AS box
+	FROM generate_series(1, 1000) i;
+SQL
+echo "SELECT count(*) FILTER (WHERE biocrypt.verify(g.tpl, p.v, 0.5)) FROM probes p, g WHERE g.id = 1;" >"$DIR/plain_open.sql"
+echo "SELECT count(*) FILTER (WHERE biocrypt.verify_sealed(g.tpl, p.box, 0.5)) FROM probes p, g WHERE g.id = 1;" >"$DIR/sealed_open.sql"
 echo "SELECT biocrypt.verify(tpl, '$VEC'::real[], 0.5) FROM g WHERE id = 1;" >"$DIR/plain_verify.sql"
 echo "SELECT biocrypt.verify_sealed(tpl, '$BOX'::sealed_probe, 0.5) FROM g WHERE id = 1;" >"$DIR/sealed_verify.sql"
 echo "SELECT * FROM biocrypt.identify('g', 'tpl', '$VEC'::real[], 10);" >"$DIR/plain_identify.sql"
@@ -94,30 +109,54 @@ run_pgbench() {
 log "verify: $ROUNDS rounds of $SECS s per form, after a 2 s warm-up of each"
 run_pgbench plain_verify -T 2 && : >"$DIR/plain_verify.lat"
 run_pgbench sealed_verify -T 2 && : >"$DIR/sealed_verify.lat"
+# pair FORM ARGS...: one run of each form, plain first in odd rounds
+pair() {
+	local what=$1 r=$2
+	shift 2
+	if [ $((r % 2)) -eq 1 ]; then
+		run_pgbench "plain_$what" "$@"
+		run_pgbench "sealed_$what" "$@"
+	else
+		run_pgbench "sealed_$what" "$@"
+		run_pgbench "plain_$what" "$@"
+	fi
+}
 for r in $(seq "$ROUNDS"); do
-	run_pgbench plain_verify -T "$SECS"
-	run_pgbench sealed_verify -T "$SECS"
+	pair verify "$r" -T "$SECS"
 done
 log "identify over $N: $REPS executions per form, after a warm-up"
 run_pgbench plain_identify -t 1 && : >"$DIR/plain_identify.lat"
 run_pgbench sealed_identify -t 1 && : >"$DIR/sealed_identify.lat"
 for r in $(seq "$REPS"); do
-	run_pgbench plain_identify -t 1
-	run_pgbench sealed_identify -t 1
+	pair identify "$r" -t 1
+done
+log "open: 1000 probes per statement, $REPS executions per form, after a warm-up"
+run_pgbench plain_open -t 1 && : >"$DIR/plain_open.lat"
+run_pgbench sealed_open -t 1 && : >"$DIR/sealed_open.lat"
+for r in $(seq "$REPS"); do
+	pair open "$r" -t 1
 done
 
 report() {
-	local what=$1 target=$2 p s
+	local what=$1 target=$2 p s pmin smin
 	p=$(median <"$DIR/plain_$what.lat")
 	s=$(median <"$DIR/sealed_$what.lat")
+	pmin=$(sort -g "$DIR/plain_$what.lat" | head -1)
+	smin=$(sort -g "$DIR/sealed_$what.lat" | head -1)
 	awk -v w="$what" -v p="$p" -v s="$s" -v np="$(wc -l <"$DIR/plain_$what.lat")" \
-		-v ns="$(wc -l <"$DIR/sealed_$what.lat")" -v t="$target" 'BEGIN {
+		-v ns="$(wc -l <"$DIR/sealed_$what.lat")" -v t="$target" -v pm="$pmin" -v sm="$smin" 'BEGIN {
 		r = s / p
-		printf "%-9s plain %9.3f ms (%d)   sealed %9.3f ms (%d)   sealed/plain %.3f   target <= %s: %s\n",
-			w, p, np, s, ns, r, t, (r <= t ? "PASS" : "MISS") }'
+		printf "%-9s plain %9.3f ms (min %9.3f, n %d)   sealed %9.3f ms (min %9.3f, n %d)   sealed/plain %.3f (min %.3f)",
+			w, p, pm, np, s, sm, ns, r, sm / pm
+		if (t != "") printf "   target <= %s: %s", t, (r <= t ? "PASS" : "MISS")
+		printf "\n" }'
+	[ -z "${BENCH_OUT:-}" ] || cp "$DIR/plain_$what.lat" "$DIR/sealed_$what.lat" "$BENCH_OUT/"
 }
 echo
 echo "median latency per statement (transactions measured), 1 client:"
 report verify 1.3
 report identify 1.02
+report open ""
+awk -v p="$(median <"$DIR/plain_open.lat")" -v s="$(median <"$DIR/sealed_open.lat")" \
+	'BEGIN { printf "opening one box: %.1f us (difference of the medians / 1000 rows)\n", (s - p) }'
 echo "load average: start $LOAD_START, end $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
