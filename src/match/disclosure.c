@@ -32,6 +32,7 @@
 #include <math.h>
 #include <sodium.h>
 
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
 #include "funcapi.h"
@@ -92,6 +93,7 @@ static int	match_metric = KERNEL_METRIC_COSINE;
 static double match_threshold_bits = 0.32;
 
 static int	score_digits = 2;
+static double score_scale = 100.0;	/* 10^score_digits */
 static int	score_budget = 64;
 static int	score_window = 86400;	/* seconds */
 static int	score_budget_entries = 131072;
@@ -139,16 +141,19 @@ ScoresExact(void)
 	return exact;
 }
 
+static void
+AssignScoreDigits(int newval, void *extra)
+{
+	score_scale = pow(10.0, newval);
+}
+
 /* A score as the current role may see it. */
 double
 ScoreRound(double d)
 {
-	double		scale;
-
 	if (isnan(d) || isinf(d) || ScoresExact())
 		return d;
-	scale = pow(10.0, score_digits);
-	return rint(d * scale) / scale;
+	return rint(d * score_scale) / score_scale;
 }
 
 /* GUC check hook: empty, or a finite number. */
@@ -211,10 +216,14 @@ MatchThresholdBits(void)
 	return match_threshold_bits;
 }
 
+/*
+ * The window the current statement counts in: its start decides, so that
+ * a scan is not slowed by a clock read per row.
+ */
 static int64
 CurrentWindow(void)
 {
-	return GetCurrentTimestamp() / ((int64) score_window * USECS_PER_SEC);
+	return GetCurrentStatementStartTimestamp() / ((int64) score_window * USECS_PER_SEC);
 }
 
 static TimestampTz
@@ -509,7 +518,7 @@ DisclosureInit(void)
 	DefineCustomIntVariable("biocrypt.score_digits",
 							"Decimal places of the distances returned to roles that do not administer biocrypt.",
 							NULL, &score_digits, 2, 0, 15,
-							PGC_SUSET, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, AssignScoreDigits, NULL);
 	DefineCustomIntVariable("biocrypt.score_budget",
 							"Scores about one subject a role may be given in one window; -1 counts none.",
 							"Administrators are not counted.",
