@@ -10,7 +10,7 @@ SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
 SRC_TEMPLATE = expiry purposes seal sealedprobe template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
-SRC_MATCH = compare identify iris probe sealed
+SRC_MATCH = compare disclosure identify iris probe sealed
 SRC_LIFECYCLE = enrol enrolsealed keyadmin policy policyguard purgeworker purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
@@ -30,7 +30,8 @@ REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
-	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain
+	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain \
+	score_disclosure badinput
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
@@ -191,6 +192,9 @@ unit-arm64:
 		test/unit/envelope_test.c src/base/envelope.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/jsonenc_test.arm64 \
 		test/unit/jsonenc_test.c src/base/jsonenc.c -lm
+	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/sealedmsg_test.arm64 \
+		test/unit/sealedmsg_test.c src/base/sealedmsg.c -lm
 	qemu-aarch64 test/unit/kernels_test.arm64
 	qemu-aarch64 test/unit/envelope_test.arm64
 	qemu-aarch64 test/unit/jsonenc_test.arm64
+	qemu-aarch64 test/unit/sealedmsg_test.arm64

@@ -52,6 +52,7 @@ BiocryptShmemRequest(void)
 		prev_shmem_request();
 	AuditShmemRequest();
 	RotateShmemRequest();
+	DisclosureShmemRequest();
 }
 
 static void
@@ -62,6 +63,7 @@ BiocryptShmemStartup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	AuditShmemStartup();
 	RotateShmemStartup();
+	DisclosureShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -232,6 +234,7 @@ _PG_init(void)
 	AuditStmtInit();
 	AuditGuardInit();
 	CompareInit();
+	DisclosureInit();
 	EnrolInit();
 	InstallHooks();
 	AuditRegisterLauncher();

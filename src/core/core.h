@@ -67,5 +67,6 @@ extern char *RelationQualifiedName(Oid relid);
 /* Session settings (session.c) */
 extern void SessionInit(void);
 extern const char *PurposeCurrent(void);
+extern void SessionWithholdActivity(void);
 
 #endif							/* BIOCRYPT_CORE_H */

@@ -32,6 +32,10 @@ extern Datum biocrypt_iris_distance(PG_FUNCTION_ARGS);
 extern Datum biocrypt_verify(PG_FUNCTION_ARGS);
 extern Datum biocrypt_identify(PG_FUNCTION_ARGS);
 extern Datum biocrypt_identify_bits(PG_FUNCTION_ARGS);
+extern Datum biocrypt_verify_decision(PG_FUNCTION_ARGS);
+extern Datum biocrypt_verify_bits_decision(PG_FUNCTION_ARGS);
+extern Datum biocrypt_identify_ranks(PG_FUNCTION_ARGS);
+extern Datum biocrypt_identify_ranks_bits(PG_FUNCTION_ARGS);
 
 /* A copy of the call's arguments, with the probe in argno opened in place. */
 static SealedSite *
@@ -87,6 +91,52 @@ Datum
 biocrypt_verify_sealed(PG_FUNCTION_ARGS)
 {
 	return SealedVectorForm(fcinfo, biocrypt_verify);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_verify_decision_sealed);
+/* verify_sealed(tpl, sealed_probe): the decision alone, as verify(tpl, probe) */
+Datum
+biocrypt_verify_decision_sealed(PG_FUNCTION_ARGS)
+{
+	return SealedVectorForm(fcinfo, biocrypt_verify_decision);
+}
+
+/*
+ * Start a bit-code form's plain arguments: those before the probe, then
+ * the code and the mask (NULL without one) from the box; returns the count.
+ */
+static int
+BitsArgs(FunctionCallInfo fcinfo, const SealedSite *site, int probe_arg,
+		 NullableDatum *args)
+{
+	int			n = 0;
+
+	for (int i = 0; i < probe_arg; i++)
+		args[n++] = fcinfo->args[i];
+	args[n].value = site->probe;
+	args[n++].isnull = false;
+	args[n].value = site->has_mask ? site->mask : (Datum) 0;
+	args[n++].isnull = !site->has_mask;
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_verify_bits_decision_sealed);
+/* verify_bits_sealed(tpl, sealed_probe, max_shift): as verify_bits() */
+Datum
+biocrypt_verify_bits_decision_sealed(PG_FUNCTION_ARGS)
+{
+	NullableDatum args[4];
+	SealedSite *site;
+	int			n;
+
+	/* a NULL probe: the plain form's own error, without a box to open */
+	if (PG_ARGISNULL(1))
+		return biocrypt_verify_bits_decision(fcinfo);
+	site = SealedSiteOpen(fcinfo, 1);
+	SealedSiteRequire(site, SEALEDMSG_KIND_BITS);
+	n = BitsArgs(fcinfo, site, 1, args);
+	args[n++] = fcinfo->args[2];
+	return SealedSiteCall(fcinfo, site, biocrypt_verify_bits_decision, n, args);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_hamming_distance_sealed);
@@ -170,4 +220,37 @@ biocrypt_identify_sealed(PG_FUNCTION_ARGS)
 	args[5].value = site->has_mask ? site->mask : (Datum) 0;
 	args[5].isnull = !site->has_mask;
 	return SealedSiteCall(fcinfo, site, biocrypt_identify_bits, 7, args);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_identify_ranks_sealed);
+/*
+ * identify_ranks_sealed(gallery, col, sealed_probe, k, max_shift): ranks
+ * without distances, as identify_ranks() for the embedding or bit code
+ * (with its mask) the box holds.
+ */
+Datum
+biocrypt_identify_ranks_sealed(PG_FUNCTION_ARGS)
+{
+	NullableDatum args[6];
+	SealedSite *site;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: probe and max_shift must not be NULL"),
+				 errhidestmt(true)));
+	site = SealedSiteOpen(fcinfo, 2);
+	if (site->kind == SEALEDMSG_KIND_VECTOR)
+	{
+		memcpy(args, fcinfo->args, sizeof(NullableDatum) * 4);
+		args[2].value = site->probe;
+		return SealedSiteCall(fcinfo, site, biocrypt_identify_ranks, 4, args);
+	}
+	/* identify_ranks(gallery, col, code, k, mask, max_shift) */
+	memcpy(args, fcinfo->args, sizeof(NullableDatum) * 4);
+	args[2].value = site->probe;
+	args[4].value = site->has_mask ? site->mask : (Datum) 0;
+	args[4].isnull = !site->has_mask;
+	args[5] = fcinfo->args[4];
+	return SealedSiteCall(fcinfo, site, biocrypt_identify_ranks_bits, 6, args);
 }

@@ -50,6 +50,9 @@ cleanup() {
 }
 trap cleanup EXIT
 log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+# the smallest of the numbers on stdin (awk reads them all: no SIGPIPE
+# for set -o pipefail, as "sort | head" would risk)
+minimum() { awk 'NR == 1 || $1 < m { m = $1 } END { print m }'; }
 # the median of the numbers on stdin, one per line
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -139,10 +142,11 @@ done
 
 report() {
 	local what=$1 target=$2 p s pmin smin
+	[ -z "${BENCH_OUT:-}" ] || cp "$DIR/plain_$what.lat" "$DIR/sealed_$what.lat" "$BENCH_OUT/"
 	p=$(median <"$DIR/plain_$what.lat")
 	s=$(median <"$DIR/sealed_$what.lat")
-	pmin=$(sort -g "$DIR/plain_$what.lat" | head -1)
-	smin=$(sort -g "$DIR/sealed_$what.lat" | head -1)
+	pmin=$(minimum <"$DIR/plain_$what.lat")
+	smin=$(minimum <"$DIR/sealed_$what.lat")
 	awk -v w="$what" -v p="$p" -v s="$s" -v np="$(wc -l <"$DIR/plain_$what.lat")" \
 		-v ns="$(wc -l <"$DIR/sealed_$what.lat")" -v t="$target" -v pm="$pmin" -v sm="$smin" 'BEGIN {
 		r = s / p
@@ -150,7 +154,6 @@ report() {
 			w, p, pm, np, s, sm, ns, r, sm / pm
 		if (t != "") printf "   target <= %s: %s", t, (r <= t ? "PASS" : "MISS")
 		printf "\n" }'
-	[ -z "${BENCH_OUT:-}" ] || cp "$DIR/plain_$what.lat" "$DIR/sealed_$what.lat" "$BENCH_OUT/"
 }
 echo
 echo "median latency per statement (transactions measured), 1 client:"

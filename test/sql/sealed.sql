@@ -73,6 +73,16 @@ SELECT * FROM biocrypt.identify_sealed('sg', 'tpl', :'v3', 3);
 SELECT (SELECT array_agg(row(subject, distance)::text) FROM biocrypt.identify_sealed('sg', 'tpl', :'v3', 3, 2.0, 'l2'))
 	= (SELECT array_agg(row(subject, distance)::text) FROM biocrypt.identify('sg', 'tpl', '{3,1,2.5}'::real[], 3, 2.0, 'l2'))
 	AS identify_same;
+-- the decision-only forms, at the administrator's threshold
+SET biocrypt.match_threshold = '0.01';
+SELECT id, biocrypt.verify_sealed(tpl, :'v3') AS sealed,
+	biocrypt.verify(tpl, '{3,1,2.5}'::real[]) AS plain
+FROM sg ORDER BY id;
+SELECT * FROM biocrypt.identify_ranks_sealed('sg', 'tpl', :'v3', 3);
+SELECT (SELECT array_agg(row(rank, subject)::text) FROM biocrypt.identify_ranks_sealed('sg', 'tpl', :'v3', 3))
+	= (SELECT array_agg(row(rank, subject)::text) FROM biocrypt.identify_ranks('sg', 'tpl', '{3,1,2.5}'::real[], 3))
+	AS identify_ranks_same;
+RESET biocrypt.match_threshold;
 -- a sealed probe passed as bytea, as a driver binds bytes
 SELECT biocrypt.verify_sealed(tpl, decode(:'v3', 'base64'), 0.01) AS bytea_probe FROM sg WHERE id = 4;
 -- a box that changes from row to row is opened again each time it changes
@@ -115,6 +125,17 @@ SELECT (SELECT array_agg(row(subject, distance)::text) FROM biocrypt.identify_se
 		'\xf0f0f0f0f0f0f0f00f0f0f0f0f0f0f0f'::bytea, 3, NULL, '\xffffffffffffffffffffffffffff0000', 1))
 	AS identify_bits_same;
 SELECT pg_temp.err(format('SELECT * FROM biocrypt.identify_sealed(''sb'', ''tpl'', %L, 3, NULL, ''l2'')', :'code')) AS bits_metric_l2;
+-- the decision-only forms (biocrypt.match_threshold_bits, 0.32 by default)
+SELECT id, biocrypt.verify_bits_sealed(tpl, :'codemask', 1) AS sealed,
+	biocrypt.verify_bits(tpl, '\xf0f0f0f0f0f0f0f00f0f0f0f0f0f0f0f', '\xffffffffffffffffffffffffffff0000', 1) AS plain,
+	biocrypt.verify_bits_sealed(tpl, :'code') AS sealed_no_mask,
+	biocrypt.verify_bits(tpl, '\xf0f0f0f0f0f0f0f00f0f0f0f0f0f0f0f') AS plain_no_mask
+FROM sb ORDER BY id;
+SELECT (SELECT array_agg(row(rank, subject)::text) FROM biocrypt.identify_ranks_sealed('sb', 'tpl', :'codemask', 4, 1))
+	= (SELECT array_agg(row(rank, subject)::text) FROM biocrypt.identify_ranks('sb', 'tpl',
+		'\xf0f0f0f0f0f0f0f00f0f0f0f0f0f0f0f'::bytea, 4, '\xffffffffffffffffffffffffffff0000', 1))
+	AS identify_ranks_bits_same,
+	(SELECT count(*) FROM biocrypt.identify_ranks_sealed('sb', 'tpl', :'codemask', 4, 1)) AS ranked;
 SELECT count(*) AS bits_metric_default FROM biocrypt.identify_sealed('sb', 'tpl', :'code', 3, NULL, 'cosine');
 RESET biocrypt.allow_reveal;
 
@@ -169,10 +190,12 @@ WHERE id > :start AND outcome = 'error' GROUP BY 1, 2, 3 ORDER BY 1, 3;
 SELECT biocrypt.verify_sealed(tpl, :'v3', 0.01) AS still_alive FROM sg WHERE id = 4;
 
 --
--- privileges: the sealed forms as the plain ones; public_key for every
+-- privileges: the sealed forms as the plain ones (a matcher has all a
+-- verifier has); public_key for every
 -- biocrypt role (PUBLIC keeps only the types' I/O)
 --
 SELECT p.oid::regprocedure AS function,
+	has_function_privilege('biocrypt_verifier', p.oid, 'EXECUTE') AS verifier,
 	has_function_privilege('biocrypt_matcher', p.oid, 'EXECUTE') AS matcher,
 	has_function_privilege('biocrypt_enroller', p.oid, 'EXECUTE') AS enroller,
 	has_function_privilege('biocrypt_auditor', p.oid, 'EXECUTE') AS auditor,
