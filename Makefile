@@ -61,6 +61,13 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild everything when one changes
 $(OBJS): $(wildcard src/*.h src/*/*.h)
 
+# PGXS installs SCRIPTS_built by their base names but would uninstall
+# bindir/tools/biocrypt-seal: remove the installed name too
+uninstall: uninstall-seal
+.PHONY: uninstall-seal
+uninstall-seal:
+	rm -f '$(DESTDIR)$(bindir)/biocrypt-seal'
+
 # libsodium and the backend-free message format only: a client program
 tools/biocrypt-seal: tools/biocrypt-seal.c src/base/sealedmsg.c src/base/sealedmsg.h src/base/envelope.h
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra $(PG_CFLAGS_EXTRA) -Isrc $(SODIUM_CFLAGS) -o $@ \
