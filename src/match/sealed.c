@@ -150,8 +150,8 @@ biocrypt_hamming_distance_sealed(PG_FUNCTION_ARGS)
 	if (site->has_mask)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("biocrypt: the <~> operator compares a code without a mask"),
-				 errhint("Compare a sealed code with a mask by biocrypt.iris_distance()."),
+				 errmsg("biocrypt: hamming_distance_sealed compares a code without a mask, as <~> does"),
+				 errhint("Compare a sealed code with a mask by biocrypt.iris_distance_sealed()."),
 				 errhidestmt(true)));
 	return SealedSiteCall(fcinfo, site, biocrypt_hamming_distance, 2, args);
 }
@@ -163,19 +163,16 @@ biocrypt_iris_distance_sealed(PG_FUNCTION_ARGS)
 {
 	NullableDatum args[4];
 	SealedSite *site;
+	int			n;
 
 	/* as the plain form: NULL for a NULL template, probe or max_shift */
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	site = SealedSiteOpen(fcinfo, 1);
 	SealedSiteRequire(site, SEALEDMSG_KIND_BITS);
-	args[0] = fcinfo->args[0];
-	args[1].value = site->probe;
-	args[1].isnull = false;
-	args[2].value = site->has_mask ? site->mask : (Datum) 0;
-	args[2].isnull = !site->has_mask;
-	args[3] = fcinfo->args[2];
-	return SealedSiteCall(fcinfo, site, biocrypt_iris_distance, 4, args);
+	n = BitsArgs(fcinfo, site, 1, args);
+	args[n++] = fcinfo->args[2];
+	return SealedSiteCall(fcinfo, site, biocrypt_iris_distance, n, args);
 }
 
 /*

@@ -6,6 +6,9 @@
 #   identify: top 10 over BENCH_N templates (512-d f32), BENCH_IDENTIFY_REPS
 #           executions per form, alternating, after one warm-up each; the
 #           median of the executions' latencies.
+#   cpu:    the backend's CPU time per statement (/proc/PID/schedstat), which
+#           waiting for a CPU on a busy machine does not inflate; verify and
+#           identify as prepared statements with the probe as a parameter;
 #   open:   the cost of opening a box: one statement verifies row 1 against
 #           1000 probes that alternate between two vectors (rows 1 and 2),
 #           so the sealed form opens a box for every row; BENCH_IDENTIFY_REPS
@@ -140,6 +143,48 @@ for r in $(seq "$REPS"); do
 	pair open "$r" -t 1
 done
 
+# Backend CPU time per statement, immune to waiting for a CPU on a busy
+# machine: one psql session runs prepared statements with the probe as a
+# parameter (text: real[] input, or the box's base64), and reads the
+# backend's /proc/PID/schedstat (ns on a CPU) around each execution.
+# cpu_run NAME REPS: appends each execution's CPU time (ms) to $DIR/NAME.cpu
+cpu_script() {
+	local reps=$1 first=$2
+	echo "SELECT pg_backend_pid() AS pid \\gset"
+	echo "\\setenv PID :pid"
+	echo "PREPARE plain_verify(real[]) AS SELECT biocrypt.verify(tpl, \$1, 0.5) FROM g WHERE id = 1;"
+	echo "PREPARE sealed_verify(sealed_probe) AS SELECT biocrypt.verify_sealed(tpl, \$1, 0.5) FROM g WHERE id = 1;"
+	echo "PREPARE plain_identify(real[]) AS SELECT * FROM biocrypt.identify('g', 'tpl', \$1, 10);"
+	echo "PREPARE sealed_identify(sealed_probe) AS SELECT * FROM biocrypt.identify_sealed('g', 'tpl', \$1, 10);"
+	for r in $(seq 0 "$reps"); do
+		for form in $first; do
+			local arg="'$VEC'"
+			[ "${form%%_*}" = sealed ] && arg="'$BOX'"
+			echo "\\! cut -d' ' -f1 /proc/\$PID/schedstat >> $DIR/$form.cpu.raw"
+			echo "EXECUTE $form($arg) \\g /dev/null"
+			echo "\\! cut -d' ' -f1 /proc/\$PID/schedstat >> $DIR/$form.cpu.raw"
+		done
+	done
+}
+cpu_run() {
+	local what=$1 reps=$2
+	: >"$DIR/plain_$what.cpu.raw"
+	: >"$DIR/sealed_$what.cpu.raw"
+	chown postgres "$DIR"/*.cpu.raw
+	{
+		cpu_script "$reps" "plain_$what sealed_$what"
+	} >"$DIR/cpu_$what.sql"
+	pg -f "$DIR/cpu_$what.sql" >/dev/null
+	for form in "plain_$what" "sealed_$what"; do
+		# pairs of readings; the first pair (r = 0) is the warm-up
+		awk 'NR % 2 == 1 { a = $1 } NR % 2 == 0 && NR > 2 { printf "%.6f\n", ($1 - a) / 1e6 }' \
+			"$DIR/$form.cpu.raw" >"$DIR/$form.cpu"
+	done
+}
+log "backend CPU time: verify x $((ROUNDS * 40)), identify x $REPS per form, alternating"
+cpu_run verify $((ROUNDS * 40))
+cpu_run identify "$REPS"
+
 report() {
 	local what=$1 target=$2 p s pmin smin
 	[ -z "${BENCH_OUT:-}" ] || cp "$DIR/plain_$what.lat" "$DIR/sealed_$what.lat" "$BENCH_OUT/"
@@ -160,6 +205,12 @@ echo "median latency per statement (transactions measured), 1 client:"
 report verify 1.3
 report identify 1.02
 report open ""
+for what in verify identify; do
+	for form in plain sealed; do cp "$DIR/${form}_$what.cpu" "$DIR/${form}_cpu_$what.lat"; done
+done
+echo "backend CPU time per statement (probe as a parameter, text input):"
+report cpu_verify 1.3
+report cpu_identify 1.02
 awk -v p="$(median <"$DIR/plain_open.lat")" -v s="$(median <"$DIR/sealed_open.lat")" \
 	'BEGIN { printf "opening one box: %.1f us (difference of the medians / 1000 rows)\n", (s - p) }'
 echo "load average: start $LOAD_START, end $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
