@@ -45,6 +45,13 @@ static ExecutorEnd_hook_type prev_end = NULL;
 static ProcessUtility_hook_type prev_utility = NULL;
 static emit_log_hook_type prev_emit_log = NULL;
 
+/*
+ * Shared memory is requested once, in the postmaster, after every library
+ * in shared_preload_libraries has run its _PG_init: the first moment at
+ * which the settings of modules preloaded after biocrypt (auto_explain.*,
+ * pgaudit.*) are defined with their values, and before any client can
+ * connect.  So the leak guard warns here, once per start.
+ */
 static void
 BiocryptShmemRequest(void)
 {
@@ -52,6 +59,8 @@ BiocryptShmemRequest(void)
 		prev_shmem_request();
 	AuditShmemRequest();
 	RotateShmemRequest();
+	if (!IsUnderPostmaster)
+		ConfigWarnSevere();
 }
 
 static void
