@@ -102,7 +102,12 @@ SettingShow(const char *name)
 
 	/* SHOW refuses some settings to roles without pg_read_all_settings */
 	if ((flags & GUC_SUPERUSER_ONLY) == 0)
-		return GetConfigOptionByName(name, NULL, true);
+	{
+		char	   *shown = GetConfigOptionByName(name, NULL, true);
+
+		if (shown != NULL)
+			return shown;
+	}
 	s = Setting(name);
 	return pstrdup(s != NULL ? s : "");
 }
@@ -268,7 +273,9 @@ CheckAutoExplain(List **risks)
 	}
 	Add(risks, "auto_explain.log_min_duration", SettingShow("auto_explain.log_min_duration"), RISK_SEVERE,
 		"Plans are logged with the query text and with constants in Filter:, Sort Key: and Function Call: lines, including bound parameters that a custom plan folds in. Set auto_explain.log_min_duration = -1, or remove auto_explain from the preload list.");
-	if (SettingInt("auto_explain.log_parameter_max_length", GUC_UNIT_BYTE, -1) != 0)
+	/* PostgreSQL 16 on: before, auto_explain logs no parameters */
+	if (Setting("auto_explain.log_parameter_max_length") != NULL &&
+		SettingInt("auto_explain.log_parameter_max_length", GUC_UNIT_BYTE, -1) != 0)
 		Add(risks, "auto_explain.log_parameter_max_length",
 			SettingShow("auto_explain.log_parameter_max_length"), RISK_SEVERE,
 			"Logged plans carry the statement's bound parameters. Set auto_explain.log_parameter_max_length = 0.");
