@@ -8,7 +8,9 @@
 # in session_preload_libraries, with its setting in postgresql.conf in
 # another unit, is still seen by the postmaster.  A server with none of
 # these settings (and log_min_error_statement = panic) writes no WARNING
-# and check_config() returns no row but the machine's core dump limit.
+# and check_config() returns no row but the machine's core dump limit;
+# started with core files allowed (pg_ctl -c), it has a 'core dumps'
+# warning row, and still no WARNING at start.
 use strict;
 use warnings;
 
@@ -128,6 +130,33 @@ is( $quiet->safe_psql(
 		"SELECT count(*) FROM biocrypt.check_config() WHERE setting <> 'core dumps'"),
 	'0',
 	'quiet server: no row at all but the machine\'s core dump limit');
+
+# core dumps: pg_ctl -c raises the server's soft limit to the hard one
 $quiet->stop;
+my $hard = `bash -c 'ulimit -H -c'`;    # in KiB
+chomp $hard;
+SKIP:
+{
+	skip "the hard core file limit is $hard", 3 if $hard eq '0';
+	my $offset = -s $quiet->logfile;
+	PostgreSQL::Test::Utils::system_or_bail('pg_ctl', '-c', '-w', '-D', $quiet->data_dir,
+		'-l', $quiet->logfile, 'start');
+	$quiet->_update_pid(1);
+	my $want = $hard eq 'unlimited' ? 'unlimited' : ($hard * 1024) . ' bytes';
+	like(
+		$quiet->safe_psql(
+			'postgres',
+			"SELECT value || '|' || severity FROM biocrypt.check_config() WHERE setting = 'core dumps'"),
+		qr/^RLIMIT_CORE \Q$want\E(, core_pattern .+)?\|warning$/,
+		'core dumps allowed: a warning row with the limit and core_pattern');
+	like(
+		$quiet->safe_psql(
+			'postgres', "SELECT advice FROM biocrypt.check_config() WHERE setting = 'core dumps'"),
+		qr/ulimit -c 0/,
+		'core dumps allowed: the advice says how to forbid them');
+	unlike(slurp_file($quiet->logfile, $offset),
+		qr/WARNING:/, 'core dumps allowed: a warning row, no WARNING at start');
+	$quiet->stop;
+}
 
 done_testing();
