@@ -378,8 +378,9 @@ CorePattern(void)
 }
 
 /*
- * Core dumps: libsodium's key memory is excluded (MADV_DONTDUMP), but
- * probes, decrypted batches and statement text in palloc'd memory are not.
+ * Core dumps: libsodium's memory (keys, and decrypted templates in
+ * secmem.c's buffers) is excluded (MADV_DONTDUMP), but probes, enrolment
+ * vectors, revealed values and statement text in palloc'd memory are not.
  */
 static void
 CheckCoreDumps(List **risks)
@@ -397,7 +398,7 @@ CheckCoreDumps(List **risks)
 		pattern != NULL ? psprintf("RLIMIT_CORE %s, core_pattern %s", limit, pattern) :
 		psprintf("RLIMIT_CORE %s", limit),
 		RISK_WARNING,
-		"A crashing backend writes its memory to disk: probes, statement text and decrypted templates in use (root and data keys are excluded). Start the server with a core size limit of 0 (ulimit -c 0; LimitCORE=0 in its systemd unit).");
+		"A crashing backend writes its memory to disk: probes, enrolment vectors and statement text in ordinary server memory (keys and decrypted templates live in libsodium's memory, which core files exclude). Start the server with a core size limit of 0 (ulimit -c 0; LimitCORE=0 in its systemd unit).");
 }
 
 /* Is every address in listen_addresses a loopback one? */
