@@ -112,6 +112,18 @@ is( $node->safe_psql('postgres', $ROWS_SQL),
 		"log_min_error_statement|error|severe",
 		"auto_explain.log_min_duration|2s|severe"),
 	'session_preload_libraries: check_config() rows');
+
+# at log_min_error_statement = error, a LOG message raised in a statement
+# would be followed by the query string: biocrypt's own hide it (here the
+# audit maintenance line, with a canary in a comment of the same string)
+$offset = -s $node->logfile;
+$node->safe_psql('postgres',
+	"SET biocrypt.allow_audit_maintenance = on;\n"
+	  . "/* 0.8125,-0.40625 */ ALTER TABLE biocrypt.audit_log ALTER COLUMN k SET STATISTICS -1");
+$log = slurp_file($node->logfile, $offset);
+like($log, qr/LOG:  biocrypt: audit log maintenance by role/,
+	'LOG in a statement: the maintenance line is logged');
+unlike($log, qr/0\.8125/, 'LOG in a statement: its query string is not');
 $node->stop;
 
 ########################################################################
