@@ -10,7 +10,7 @@ SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey
 SRC_TEMPLATE = expiry purposes seal template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
-SRC_MATCH = compare identify iris probe
+SRC_MATCH = compare disclosure identify iris probe
 SRC_LIFECYCLE = enrol keyadmin policy policyguard purgeworker purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
@@ -26,7 +26,8 @@ REGRESS = type protect header tamper errors roles \
 	compare_vector compare_iris compare_verify compare_expired \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
-	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain check_config
+	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain \
+	score_disclosure check_config
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

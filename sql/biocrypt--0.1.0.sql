@@ -17,8 +17,8 @@ DO $roles$
 DECLARE
 	r text;
 BEGIN
-	FOREACH r IN ARRAY ARRAY['biocrypt_enroller', 'biocrypt_matcher',
-							 'biocrypt_auditor', 'biocrypt_admin']
+	FOREACH r IN ARRAY ARRAY['biocrypt_enroller', 'biocrypt_verifier',
+							 'biocrypt_matcher', 'biocrypt_auditor', 'biocrypt_admin']
 	LOOP
 		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
 			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
@@ -27,9 +27,12 @@ BEGIN
 END
 $roles$;
 
+-- a matcher may do all a verifier may, and gets scores besides
+GRANT biocrypt_verifier TO biocrypt_matcher;
 GRANT biocrypt_enroller, biocrypt_matcher, biocrypt_auditor TO biocrypt_admin;
 GRANT USAGE ON SCHEMA biocrypt
-	TO biocrypt_enroller, biocrypt_matcher, biocrypt_auditor, biocrypt_admin;
+	TO biocrypt_enroller, biocrypt_verifier, biocrypt_matcher, biocrypt_auditor,
+	biocrypt_admin;
 
 ----------------------------------------------------------------------------
 -- type
@@ -656,6 +659,39 @@ CREATE FUNCTION biocrypt.identify(gallery regclass, col name, probe bytea,
 	RETURNS TABLE (subject text, distance float8)
 	AS 'MODULE_PATHNAME', 'biocrypt_identify_bits' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
 
+-- decisions and ranks without scores, at the administrator's threshold
+-- (biocrypt.match_threshold, biocrypt.match_metric, biocrypt.match_threshold_bits)
+CREATE FUNCTION biocrypt.verify(tpl protected_template, probe real[])
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_decision' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+ALTER FUNCTION biocrypt.verify(protected_template, real[]) COST 100;
+CREATE FUNCTION biocrypt.verify_bits(tpl protected_template, code bytea,
+		mask bytea DEFAULT NULL, max_shift int DEFAULT 0)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_bits_decision' LANGUAGE C STABLE PARALLEL SAFE;
+ALTER FUNCTION biocrypt.verify_bits(protected_template, bytea, bytea, int) COST 100;
+
+CREATE FUNCTION biocrypt.identify_ranks(gallery regclass, col name, probe real[],
+		k int DEFAULT 10)
+	RETURNS TABLE (rank int, subject text)
+	AS 'MODULE_PATHNAME', 'biocrypt_identify_ranks' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+CREATE FUNCTION biocrypt.identify_ranks(gallery regclass, col name, probe bytea,
+		k int DEFAULT 10, mask bytea DEFAULT NULL, max_shift int DEFAULT 0)
+	RETURNS TABLE (rank int, subject text)
+	AS 'MODULE_PATHNAME', 'biocrypt_identify_ranks_bits' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+-- how many scores each role was given in the current window
+CREATE FUNCTION biocrypt.score_budget_usage(OUT database_name text, OUT role_name text,
+		OUT window_start timestamptz, OUT subjects bigint, OUT scores bigint,
+		OUT most_for_one_subject bigint, OUT budget integer,
+		OUT subjects_near_budget bigint, OUT subjects_at_budget bigint,
+		OUT scores_refused bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'biocrypt_score_budgets' LANGUAGE C VOLATILE;
+CREATE VIEW biocrypt.score_budgets AS
+	SELECT * FROM biocrypt.score_budget_usage()
+	ORDER BY scores_refused DESC, most_for_one_subject DESC, database_name, role_name;
+
 CREATE FUNCTION biocrypt.simd_path() RETURNS text
 	AS 'MODULE_PATHNAME', 'biocrypt_simd_path' LANGUAGE C STABLE PARALLEL SAFE;
 
@@ -671,6 +707,12 @@ COMMENT ON FUNCTION biocrypt.iris_distance(protected_template, bytea, bytea, int
 COMMENT ON FUNCTION biocrypt.verify(protected_template, real[], float8, text) IS '1:1 verification: is the probe within max_distance of the template (false when expired)';
 COMMENT ON FUNCTION biocrypt.identify(regclass, name, real[], int, float8, text) IS '1:N identification: the k nearest subjects in a template column';
 COMMENT ON FUNCTION biocrypt.identify(regclass, name, bytea, int, float8, bytea, int) IS '1:N identification over bit codes (masked fractional Hamming distance)';
+COMMENT ON FUNCTION biocrypt.verify(protected_template, real[]) IS '1:1 decision at the administrator''s biocrypt.match_threshold and biocrypt.match_metric, without a score (false when expired)';
+COMMENT ON FUNCTION biocrypt.verify_bits(protected_template, bytea, bytea, int) IS '1:1 decision for a bit code at biocrypt.match_threshold_bits (masked Hamming, minimised over shifts), without a score';
+COMMENT ON FUNCTION biocrypt.identify_ranks(regclass, name, real[], int) IS '1:N: up to k subjects within biocrypt.match_threshold, ranked best first, without distances';
+COMMENT ON FUNCTION biocrypt.identify_ranks(regclass, name, bytea, int, bytea, int) IS '1:N over bit codes: up to k subjects within biocrypt.match_threshold_bits, ranked, without distances';
+COMMENT ON FUNCTION biocrypt.score_budget_usage() IS 'scores given to each role in the current biocrypt.score_window (see the view biocrypt.score_budgets)';
+COMMENT ON VIEW biocrypt.score_budgets IS 'roles nearing or over biocrypt.score_budget in the current window: subjects they were given scores about, the most about one subject, subjects at 80 % or more of the budget, scores refused';
 COMMENT ON FUNCTION biocrypt.simd_path() IS 'distance kernel path in use: avx512, avx2 or portable';
 
 ----------------------------------------------------------------------------
@@ -697,8 +739,24 @@ REVOKE ALL ON FUNCTION
 	biocrypt.verify(protected_template, real[], float8, text),
 	biocrypt.identify(regclass, name, real[], int, float8, text),
 	biocrypt.identify(regclass, name, bytea, int, float8, bytea, int),
+	biocrypt.verify(protected_template, real[]),
+	biocrypt.verify_bits(protected_template, bytea, bytea, int),
+	biocrypt.identify_ranks(regclass, name, real[], int),
+	biocrypt.identify_ranks(regclass, name, bytea, int, bytea, int),
+	biocrypt.score_budget_usage(),
 	biocrypt.simd_path()
 	FROM PUBLIC;
+REVOKE ALL ON biocrypt.score_budgets FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	biocrypt.verify(protected_template, real[]),
+	biocrypt.verify_bits(protected_template, bytea, bytea, int),
+	biocrypt.identify_ranks(regclass, name, real[], int),
+	biocrypt.identify_ranks(regclass, name, bytea, int, bytea, int)
+	TO biocrypt_verifier;
+
+GRANT EXECUTE ON FUNCTION biocrypt.score_budget_usage() TO biocrypt_admin, biocrypt_auditor;
+GRANT SELECT ON biocrypt.score_budgets TO biocrypt_admin, biocrypt_auditor;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.l2_distance(protected_template, real[]),
@@ -725,7 +783,7 @@ GRANT EXECUTE ON FUNCTION
 	biocrypt.key_id_of(protected_template),
 	biocrypt.format_of(protected_template),
 	biocrypt.dims_of(protected_template)
-	TO biocrypt_enroller, biocrypt_matcher;
+	TO biocrypt_enroller, biocrypt_verifier, biocrypt_matcher;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.reveal(protected_template),

@@ -59,6 +59,7 @@ BiocryptShmemRequest(void)
 		prev_shmem_request();
 	AuditShmemRequest();
 	RotateShmemRequest();
+	DisclosureShmemRequest();
 	if (!IsUnderPostmaster)
 		ConfigWarnSevere();
 }
@@ -71,6 +72,7 @@ BiocryptShmemStartup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	AuditShmemStartup();
 	RotateShmemStartup();
+	DisclosureShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -241,6 +243,7 @@ _PG_init(void)
 	AuditStmtInit();
 	AuditGuardInit();
 	CompareInit();
+	DisclosureInit();
 	EnrolInit();
 	InstallHooks();
 	AuditRegisterLauncher();

@@ -190,12 +190,20 @@ RemovePending(Pending *p)
 	pfree(p);
 }
 
-/* The match list as a JSON array; NULL for operations that have none. */
+/*
+ * The match list as a JSON array; NULL for operations that have none, and
+ * for refusals that gave no reason of their own (purpose: the SQLSTATE
+ * says it).
+ */
 static char *
 MatchesJson(Pending *p)
 {
 	switch (p->ev.operation)
 	{
+		case AUDIT_OP_DENIED:
+			if (p->entries.n == 0)
+				return NULL;
+			break;
 		case AUDIT_OP_VERIFY:
 		case AUDIT_OP_IDENTIFY:
 		case AUDIT_OP_PROTECT:
