@@ -50,7 +50,8 @@ static emit_log_hook_type prev_emit_log = NULL;
  * in shared_preload_libraries has run its _PG_init: the first moment at
  * which the settings of modules preloaded after biocrypt (auto_explain.*,
  * pgaudit.*) are defined with their values, and before any client can
- * connect.  So the leak guard warns here, once per start.
+ * connect.  So the leak guard warns here, once per start (the audit
+ * launcher warns at a reload of what became severe since).
  */
 static void
 BiocryptShmemRequest(void)
@@ -61,7 +62,7 @@ BiocryptShmemRequest(void)
 	RotateShmemRequest();
 	DisclosureShmemRequest();
 	if (!IsUnderPostmaster)
-		ConfigWarnSevere();
+		ConfigWarnSevere(false);
 }
 
 static void

@@ -13,7 +13,8 @@
  * in postgresql.conf (placeholders, parsed here with their units).  The
  * checks run in one fixed order, which is the order of the rows.  Only the
  * check of role memberships needs the catalogs; it runs inside a
- * transaction only.
+ * transaction only.  The WARNINGs at start come from the postmaster; at a
+ * reload, the audit launcher warns of what became severe since.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +30,7 @@
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 #include "utils/varlena.h"
 
@@ -487,17 +489,50 @@ ConfigRisks(void)
 	return risks;
 }
 
-/* A WARNING in the server log for every severe risk. */
-void
-ConfigWarnSevere(void)
+/*
+ * The severe risks warned of last, as "setting=value" strings in
+ * TopMemoryContext: set by the postmaster at start and inherited by the
+ * audit launcher, which warns at a reload only of what is new since.
+ */
+static List *warned = NIL;
+
+/* Is this "setting=value" in the list? */
+static bool
+WarnedOf(List *list, const char *key)
 {
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A WARNING in the server log for every severe risk; with only_new, for
+ * those not warned of at the last call (a reload that changes nothing of
+ * the kind stays quiet).
+ */
+void
+ConfigWarnSevere(bool only_new)
+{
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext,
+											  "biocrypt check_config",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	List	   *now = NIL;
 	ListCell   *lc;
 
 	foreach(lc, ConfigRisks())
 	{
 		ConfigRisk *r = lfirst(lc);
+		char	   *key;
 
 		if (strcmp(r->severity, RISK_SEVERE) != 0)
+			continue;
+		key = psprintf("%s=%s", r->setting, r->value);
+		now = lappend(now, key);
+		if (only_new && WarnedOf(warned, key))
 			continue;
 		ereport(WARNING,
 				(errmsg("biocrypt: %s = '%s' can put plaintext biometrics in the server log",
@@ -505,6 +540,13 @@ ConfigWarnSevere(void)
 				 errhint("%s", r->advice),
 				 errhidestmt(true)));
 	}
+	MemoryContextSwitchTo(TopMemoryContext);
+	list_free_deep(warned);
+	warned = NIL;
+	foreach(lc, now)
+		warned = lappend(warned, pstrdup(lfirst(lc)));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
 }
 
 /* biocrypt.check_config(): one row per risk. */

@@ -79,6 +79,6 @@ typedef struct ConfigRisk
 } ConfigRisk;
 
 extern List *ConfigRisks(void);
-extern void ConfigWarnSevere(void);
+extern void ConfigWarnSevere(bool only_new);
 
 #endif							/* BIOCRYPT_CORE_H */

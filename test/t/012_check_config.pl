@@ -10,12 +10,14 @@
 # these settings (and log_min_error_statement = panic) writes no WARNING
 # and check_config() returns no row but the machine's core dump limit;
 # started with core files allowed (pg_ctl -c), it has a 'core dumps'
-# warning row, and still no WARNING at start.
+# warning row, and still no WARNING at start.  A reload that makes a
+# setting severe gets one WARNING for it from the audit launcher.
 use strict;
 use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use BiocryptNode;
@@ -37,6 +39,18 @@ sub startup_warnings
 	my ($log) = @_;
 	return join("\n",
 		$log =~ /WARNING:  biocrypt: (\S+ = '[^']*') can put plaintext biometrics in the server log/g);
+}
+
+# Wait up to 10 s for a line matching $re in the log after $offset.
+sub poll_log
+{
+	my ($node, $offset, $re) = @_;
+	for (1 .. 100)
+	{
+		return 1 if slurp_file($node->logfile, $offset) =~ $re;
+		usleep(100_000);
+	}
+	return 0;
 }
 
 # check_config()'s rows but those of the machine (core dumps, TLS) and of
@@ -142,6 +156,25 @@ is( $quiet->safe_psql(
 		"SELECT count(*) FROM biocrypt.check_config() WHERE setting <> 'core dumps'"),
 	'0',
 	'quiet server: no row at all but the machine\'s core dump limit');
+
+# a reload: the audit launcher warns of what became severe since the last
+# start or reload, once (the second reload adds only debug_print_plan)
+$offset = -s $quiet->logfile;
+$quiet->append_conf('postgresql.conf', "log_statement = 'all'\n");
+$quiet->reload;
+ok(poll_log($quiet, $offset, qr/WARNING:  biocrypt: log_statement = 'all'/),
+	'reload: a WARNING for the newly severe log_statement');
+$quiet->append_conf('postgresql.conf', "debug_print_plan = on\n");
+$quiet->reload;
+ok(poll_log($quiet, $offset, qr/WARNING:  biocrypt: debug_print_plan = 'on'/),
+	'reload: a WARNING for the newly severe debug_print_plan');
+is( startup_warnings(slurp_file($quiet->logfile, $offset)),
+	join("\n",
+		"log_statement = 'all'",
+		"log_parameter_max_length = '-1'",
+		"debug_print_plan = 'on'"),
+	'reload: each newly severe row is warned of once');
+$quiet->append_conf('postgresql.conf', "log_statement = 'none'\ndebug_print_plan = off\n");
 
 # core dumps: pg_ctl -c raises the server's soft limit to the hard one
 $quiet->stop;
