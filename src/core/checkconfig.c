@@ -299,7 +299,10 @@ CheckStatStatements(List **risks)
 		return;
 	if (SettingBool("pg_stat_statements.track_utility", true))
 		Add(risks, "pg_stat_statements.track_utility",
-			SettingShow("pg_stat_statements.track_utility"), RISK_WARNING,
+			/* its default, where the module is listed but not loaded here */
+			Setting("pg_stat_statements.track_utility") != NULL ?
+			SettingShow("pg_stat_statements.track_utility") : pstrdup("on"),
+			RISK_WARNING,
 			"pg_stat_statements replaces constants by $n in plain queries only: the text of COPY (...) TO, DECLARE CURSOR, EXPLAIN, CREATE TABLE AS and DO is kept verbatim, vectors included, in its query-text file on disk and in its view. Set pg_stat_statements.track_utility = off, or remove pg_stat_statements from shared_preload_libraries.");
 }
 

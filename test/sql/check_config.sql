@@ -77,6 +77,56 @@ SELECT * FROM pg_temp.risks();
 RESET log_min_error_statement;
 
 --
+-- modules: a library in a preload list counts as loaded (the next session
+-- loads it), and its settings are read as the session has them, here as
+-- placeholders, since none of these is loaded in this session
+--
+SET session_preload_libraries = 'auto_explain';
+SELECT * FROM pg_temp.risks();
+SET auto_explain.log_min_duration = '1s';
+SELECT * FROM pg_temp.risks();
+SET auto_explain.log_verbose = on;
+SELECT * FROM pg_temp.risks();
+RESET auto_explain.log_min_duration;
+RESET auto_explain.log_verbose;
+-- a path and a suffix, in another list
+RESET session_preload_libraries;
+SET local_preload_libraries = '$libdir/auto_explain.so';
+SELECT * FROM pg_temp.risks();
+RESET local_preload_libraries;
+SET session_preload_libraries = 'pg_stat_statements';
+SELECT * FROM pg_temp.risks();
+SET pg_stat_statements.track_utility = off;
+SELECT * FROM pg_temp.risks();
+SET pg_stat_statements.track_utility = on;
+SET pg_stat_statements.track = 'none';
+SELECT * FROM pg_temp.risks();
+RESET pg_stat_statements.track;
+RESET pg_stat_statements.track_utility;
+-- pgaudit: the classes that log statement text, with pgaudit.log's "-"
+SET session_preload_libraries = 'pgaudit';
+SELECT * FROM pg_temp.risks();
+SET pgaudit.log = 'read, write';
+SELECT * FROM pg_temp.risks();
+SET pgaudit.log = 'all, -read, -write, -function, -ddl, -misc';
+SELECT * FROM pg_temp.risks();
+SET pgaudit.log = 'misc';
+SELECT * FROM pg_temp.risks();
+SET pgaudit.log_statement = off;
+SELECT * FROM pg_temp.risks();
+RESET pgaudit.log_statement;
+SET pgaudit.log = 'role';
+SET pgaudit.log_parameter = on;
+SELECT * FROM pg_temp.risks();
+SET pgaudit.role = 'regress_cc_nobody';
+SELECT * FROM pg_temp.risks();
+RESET pgaudit.role;
+RESET pgaudit.log_parameter;
+RESET pgaudit.log;
+RESET session_preload_libraries;
+SELECT * FROM pg_temp.risks();
+
+--
 -- pg_read_all_stats: members that are not superusers see running statements
 --
 CREATE ROLE regress_cc_monitor NOLOGIN;
