@@ -77,6 +77,7 @@ SettingInt(const char *name, int unit, int dflt)
 	return s != NULL && parse_int(s, &v, unit, NULL) ? v : dflt;
 }
 
+/* A real setting, dflt when unset or unreadable. */
 static double
 SettingReal(const char *name, double dflt)
 {
@@ -86,6 +87,7 @@ SettingReal(const char *name, double dflt)
 	return s != NULL && parse_real(s, &v, 0, NULL) ? v : dflt;
 }
 
+/* A boolean setting, dflt when unset or unreadable. */
 static bool
 SettingBool(const char *name, bool dflt)
 {
@@ -176,6 +178,7 @@ LoadedBy(const char *lib, const char *probe_setting)
  * The checks, in the order of the rows
  * --------------------------------------------------------------------- */
 
+/* Append a row; value is the caller's palloc'd text. */
 static void
 Add(List **risks, const char *setting, char *value, const char *severity,
 	const char *advice)
