@@ -526,7 +526,7 @@ ConfigWarnSevere(bool only_new)
 											  "biocrypt check_config",
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(tmp);
-	List	   *now = NIL;
+	List	   *severe = NIL;
 	ListCell   *lc;
 
 	foreach(lc, ConfigRisks())
@@ -537,7 +537,7 @@ ConfigWarnSevere(bool only_new)
 		if (strcmp(r->severity, RISK_SEVERE) != 0)
 			continue;
 		key = psprintf("%s=%s", r->setting, r->value);
-		now = lappend(now, key);
+		severe = lappend(severe, key);
 		if (only_new && WarnedOf(warned, key))
 			continue;
 		ereport(WARNING,
@@ -549,7 +549,7 @@ ConfigWarnSevere(bool only_new)
 	MemoryContextSwitchTo(TopMemoryContext);
 	list_free_deep(warned);
 	warned = NIL;
-	foreach(lc, now)
+	foreach(lc, severe)
 		warned = lappend(warned, pstrdup(lfirst(lc)));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
