@@ -27,7 +27,7 @@ REGRESS = type protect header tamper errors roles \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain \
-	score_disclosure check_config
+	score_disclosure badinput check_config
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

@@ -43,6 +43,7 @@
 #include "storage/dsm.h"
 
 #include "audit/audit_internal.h"
+#include "core/core.h"
 #include "template/template.h"
 
 
@@ -174,7 +175,13 @@ PendingFor(FunctionCallInfo fcinfo, AuditOperation op, Oid relid, const char *co
 	}
 	p = FindPending(qd, op, relid, col);
 	if (p == NULL)
+	{
 		p = OpenPending(qd, op, relid, col);
+		/* enrolments and comparisons take plaintext in the statement */
+		if (op == AUDIT_OP_PROTECT || op == AUDIT_OP_COMPARE ||
+			op == AUDIT_OP_VERIFY || op == AUDIT_OP_IDENTIFY)
+			SessionWithholdActivity();
+	}
 	p->site = site;
 	last_hit = p;
 	return p;

@@ -471,7 +471,7 @@ CheckStatsReaders(List **risks)
 	SPI_finish();
 	if (roles != NULL)
 		Add(risks, "pg_read_all_stats", roles, RISK_WARNING,
-			"These roles (members of pg_monitor or pg_read_all_stats) see the text of every running statement in pg_stat_activity, up to track_activity_query_size bytes, and every query text pg_stat_statements keeps, vectors included. Revoke the membership from roles that need not read them, or have clients send sealed inputs.");
+			"These roles (members of pg_monitor or pg_read_all_stats) see the text of every statement in pg_stat_activity, up to track_activity_query_size bytes (one that calls biocrypt withholds it from its first call on, not while it is parsed and planned), and every query text pg_stat_statements keeps, vectors included. Revoke the membership from roles that need not read them, or have clients send sealed inputs.");
 }
 
 /*

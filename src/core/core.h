@@ -68,6 +68,7 @@ extern char *RelationQualifiedName(Oid relid);
 /* Session settings (session.c) */
 extern void SessionInit(void);
 extern const char *PurposeCurrent(void);
+extern void SessionWithholdActivity(void);
 
 /* Settings and modules that can leak a plaintext biometric (checkconfig.c) */
 typedef struct ConfigRisk
