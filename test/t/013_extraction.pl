@@ -198,7 +198,9 @@ sub basis
 # ---------------------------------------------------------------------
 # the attacks: each runs its statements in a mode and returns the
 # results of all its statements, their stderr, and what it rebuilt
-# (a cosine, or the fraction of bits right)
+# (a cosine, or the fraction of bits right); a vector attack also the
+# best it could have rebuilt from the same queries had their scores been
+# exact: the canary's projection onto the probes answered
 # ---------------------------------------------------------------------
 my %attack;
 
@@ -209,8 +211,11 @@ $attack{'<#> basis'} = {
 		my ($res, $err) = run_queries(
 			$_[0],
 			[ map { 'SELECT tpl <#> ' . sql_array(basis($_)) . ' FROM t WHERE id = 1' } 0 .. $DIMS - 1 ]);
-		my $x = [ map { defined $_ ? -$_ : 0 } scores($res) ];
-		return ($res, $err, cosine($x, $truth{'canary-ip'}));
+		my @s = scores($res);
+		my $x = [ map { defined $_ ? -$_ : 0 } @s ];
+		my $t = $truth{'canary-ip'};
+		my $best = [ map { defined $s[$_] ? $t->[$_] : 0 } 0 .. $DIMS - 1 ];
+		return ($res, $err, cosine($x, $t), cosine($best, $t));
 	}
 };
 
@@ -226,7 +231,9 @@ $attack{'<-> basis'} = {
 			]);
 		my ($d0, @d) = scores($res);
 		my $x = [ map { defined $d0 && defined $_ ? ($d0 * $d0 + 1 - $_ * $_) / 2 : 0 } @d ];
-		return ($res, $err, cosine($x, $truth{'canary-l2'}));
+		my $t = $truth{'canary-l2'};
+		my $best = [ map { defined $d0 && defined $d[$_] ? $t->[$_] : 0 } 0 .. $DIMS - 1 ];
+		return ($res, $err, cosine($x, $t), cosine($best, $t));
 	}
 };
 
@@ -295,8 +302,11 @@ $attack{'random probes'} = {
 		my @s = scores($res);
 		my @rows = grep { defined $s[$_] } 0 .. $#s;
 		# score = -(p . x)
-		my $x = linear_rebuild([ @probes[@rows] ], [ map { -$s[$_] } @rows ]);
-		return ($res, $err, cosine($x, $truth{'canary-solve'}));
+		my @P = @probes[@rows];
+		my $x = linear_rebuild(\@P, [ map { -$s[$_] } @rows ]);
+		my $t = $truth{'canary-solve'};
+		my $best = linear_rebuild(\@P, [ map { dot($_, $t) } @P ]);
+		return ($res, $err, cosine($x, $t), cosine($best, $t));
 	}
 };
 
@@ -384,8 +394,11 @@ sub show
 my (%refused, %got);
 for my $name (@order)
 {
-	my ($res, $err, $v) = $attack{$name}{run}->('matcher');
+	my ($res, $err, $v, $best) = $attack{$name}{run}->('matcher');
 	$got{matcher}{$name} = $v;
+	note(sprintf('%s: the answered queries, with exact scores, could give at best cosine %.4f',
+			$name, $best))
+	  if defined $best;
 	my $n = @$res;
 	my @answered = grep { $_->[1] eq '00000' } @$res;
 	my $refused = grep { $_->[1] eq '53400' } @$res;
