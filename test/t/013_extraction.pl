@@ -24,7 +24,7 @@
 # queries answered, with scores rounded to two places, every other one
 # refused with SQLSTATE 53400 and the budget's message; and one denied
 # audit row per refused statement, naming the canary's subject, with
-# SQLSTATE 53400 and the reason "score budget: 64 of 64 since ...".
+# SQLSTATE 53400 and the reason "score budget: 64 of 64 within 1d".
 #
 # Two controls show that the attacks work, so that their failure is the
 # budget's doing: as the superuser (exact scores, no budget) every attack
@@ -476,7 +476,7 @@ for my $name ('<#> basis', '<-> basis', 'random probes', '<~> boundary walk')
 # entry, and the budget's reason
 my $denied = qq{SELECT count(*) || '|' || count(*) FILTER (WHERE a.sqlstate = '53400'
 		AND jsonb_array_length(a.matches) = 1
-		AND a.matches->0->>'refused' ~ '^score budget: $budget of $budget since ')
+		AND a.matches->0->>'refused' ~ '^score budget: $budget of $budget within 1d\$')
 	FROM biocrypt.audit_log a
 	WHERE a.operation = 'denied' AND a.session_role = '$MATCHER'
 	AND EXISTS (SELECT FROM jsonb_array_elements(a.matches) m WHERE m->>'subject' = '%s')};
