@@ -564,7 +564,7 @@ DisclosureInit(void)
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("biocrypt.score_window",
 							"Length of the window in which score budgets are counted.",
-							NULL, &score_window, 86400, 60, INT_MAX,
+							NULL, &score_window, 86400, 1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("biocrypt.score_budget_entries",
 							"Role and subject pairs the score budget table can count in one window.",

@@ -46,7 +46,7 @@ SELECT pg_temp.err($$SET biocrypt.match_threshold = 'NaN'$$) AS threshold_nan;
 SELECT pg_temp.err($$SET biocrypt.match_threshold = 'Infinity'$$) AS threshold_infinite;
 SELECT pg_temp.err($$SET biocrypt.score_digits = 16$$) AS digits_too_many;
 SELECT pg_temp.err($$SET biocrypt.score_budget = -2$$) AS budget_below_off;
-SELECT pg_temp.err($$SET biocrypt.score_window = 59$$) AS window_too_short;
+SELECT pg_temp.err($$SET biocrypt.score_window = 0$$) AS window_zero;
 
 --
 -- rounding: exact for administrators, score_digits places for the others

@@ -50,7 +50,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use BiocryptNode;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 
 my $started = time;
 my $DIMS    = 128;
@@ -509,6 +509,48 @@ for my $mode (qw(matcher rounding superuser))
 		  . join(', ', map { "$_ " . show($_, $got{$mode}{$_}) } sort keys %{ $got{$mode} }));
 }
 note(sprintf('%.1f s', time - $started));
+
+# -- the window slides: the start of a new window gives no second budget.
+# With a 2-second window and a budget of 3, a role that spent its budget
+# early in one window is still refused just after the next one starts (3
+# scores, times the 0.9 or more of that window still within 2 s, round up
+# to 3), and is answered once a whole window without scores has passed.
+$node->safe_psql(
+	'postgres', q{
+	ALTER SYSTEM SET biocrypt.score_window = '2s';
+	ALTER SYSTEM SET biocrypt.score_budget = 3;
+	SELECT pg_reload_conf();
+	INSERT INTO t VALUES (100, biocrypt.protect('{3,4}', 'slide'));
+});
+ok($node->poll_query_until('postgres', "SELECT current_setting('biocrypt.score_window') = '2s'"),
+	'sliding window: 2 s windows in force');
+
+# wait until $lo..$hi seconds into a 2-second window numbered $min or
+# later (windows start at even seconds since 2000-01-01, and so at even
+# Unix seconds); returns the window's number
+sub into_window
+{
+	my ($min, $lo, $hi) = @_;
+	while (1)
+	{
+		my $now = time;
+		my $w   = int($now / 2);
+		my $pos = $now - 2 * $w;
+		return $w if $w >= $min && $pos >= $lo && $pos < $hi;
+		sleep(0.02);
+	}
+}
+my $slide = "SELECT tpl <=> '{3,4}'::real[] FROM t WHERE id = 100";
+my $w = into_window(0, 0.1, 0.4);
+my ($early) = run_queries('matcher', [ ($slide) x 4 ]);
+is(join(',', map { $_->[1] } @$early), '00000,00000,00000,53400',
+	'sliding window: three scores answered, the fourth refused');
+into_window($w + 1, 0.0, 0.15);
+my ($next) = run_queries('matcher', [$slide]);
+is($next->[0][1], '53400', 'sliding window: refused just after the next window starts');
+into_window($w + 2, 0.0, 0.5);
+my ($later) = run_queries('matcher', [$slide]);
+is($later->[0][1], '00000', 'sliding window: answered once a window without scores has passed');
 
 $node->stop;
 
