@@ -5,7 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
 SRC_BASE = aead envelope jsonenc kernels kernels_x86 quantise sealedmsg
-SRC_CORE = catalog secmem session spi subxact worker
+SRC_CORE = catalog checkconfig secmem session spi subxact worker
 SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
 SRC_TEMPLATE = expiry purposes seal sealedprobe template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
@@ -31,7 +31,7 @@ REGRESS = type protect header tamper errors roles sealed \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain \
-	score_disclosure badinput
+	score_disclosure badinput check_config
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

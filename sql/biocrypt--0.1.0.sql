@@ -931,3 +931,14 @@ GRANT EXECUTE ON FUNCTION
 	biocrypt.reveal(protected_template),
 	biocrypt.reveal_bits(protected_template)
 	TO biocrypt_admin;
+
+----------------------------------------------------------------------------
+-- the leak guard: settings and modules that can leak a plaintext biometric
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.check_config()
+	RETURNS TABLE (setting text, value text, severity text, advice text)
+	AS 'MODULE_PATHNAME', 'biocrypt_check_config' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION biocrypt.check_config() IS 'one row per setting or module of this server that can put a plaintext biometric in a log, a file or another role''s view: its value, severity (severe, warning, info) and what to change';
+REVOKE ALL ON FUNCTION biocrypt.check_config() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.check_config() TO biocrypt_admin, biocrypt_auditor;

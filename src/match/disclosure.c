@@ -12,8 +12,9 @@
  * defence; counting is.  Every score about a subject that such a role is
  * given (an operator's result, a verify() decision, a place in identify()'s
  * results) is charged, in shared memory, to the current role (the one
- * privileges are checked for) and the subject; past biocrypt.score_budget in one window the call is refused
- * (53400) and recorded as denied, before the template is decrypted.  With
+ * privileges are checked for) and the subject; past biocrypt.score_budget
+ * within one biocrypt.score_window the call is refused (53400) and recorded
+ * as denied, before the template is decrypted.  With
  * fewer scores than dimensions the best rebuild is the template's
  * projection onto the probes, far from the template itself.
  *
@@ -69,6 +70,7 @@ typedef struct BudgetEntry
 	BudgetKey	key;
 	int64		window;			/* number of the window the counts are for */
 	int64		disclosed;		/* scores given in that window */
+	int64		previous;		/* scores given in the window before it */
 	int64		refused;		/* scores refused in that window */
 	int32		budget;			/* the budget in force at the last charge */
 } BudgetEntry;
@@ -217,13 +219,28 @@ MatchThresholdBits(void)
 }
 
 /*
- * The window the current statement counts in: its start decides, so that
- * a scan is not slowed by a clock read per row.
+ * Where the current statement stands among the windows: its start decides,
+ * so that a scan is not slowed by a clock read per row.  Counts are kept
+ * per fixed window, and read as a sliding one: the previous window's count
+ * weighs in by the share of it still within one window length of now, so
+ * that the start of a window does not give a role a second budget at once.
  */
-static int64
+typedef struct WindowPos
+{
+	int64		window;			/* number of the current fixed window */
+	double		remaining;		/* share of the previous one still counted */
+} WindowPos;
+
+static WindowPos
 CurrentWindow(void)
 {
-	return GetCurrentStatementStartTimestamp() / ((int64) score_window * USECS_PER_SEC);
+	int64		span = (int64) score_window * USECS_PER_SEC;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+	WindowPos	pos;
+
+	pos.window = now / span;
+	pos.remaining = 1.0 - (double) (now % span) / (double) span;
+	return pos;
 }
 
 static TimestampTz
@@ -232,9 +249,20 @@ WindowStart(int64 window)
 	return (TimestampTz) (window * (int64) score_window * USECS_PER_SEC);
 }
 
-/* Drop the entries of past windows, to make room.  Takes every partition. */
+/* Scores an entry counts within one window length of now. */
+static int64
+Recent(const BudgetEntry *e, const WindowPos *pos)
+{
+	if (e->window == pos->window)
+		return e->disclosed + (int64) ceil(e->previous * pos->remaining);
+	if (e->window == pos->window - 1)
+		return (int64) ceil(e->disclosed * pos->remaining);
+	return 0;
+}
+
+/* Drop the entries that no longer count, to make room.  Takes every partition. */
 static void
-SweepPastWindows(int64 window)
+SweepPastWindows(const WindowPos *pos)
 {
 	HASH_SEQ_STATUS seq;
 	BudgetEntry *e;
@@ -243,7 +271,7 @@ SweepPastWindows(int64 window)
 		LWLockAcquire(&budget_shared->locks[i].lock, LW_EXCLUSIVE);
 	hash_seq_init(&seq, budget_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
-		if (e->window != window)
+		if (e->window < pos->window - 1)
 			hash_search(budget_hash, &e->key, HASH_REMOVE, NULL);
 	for (int i = BUDGET_PARTITIONS - 1; i >= 0; i--)
 		LWLockRelease(&budget_shared->locks[i].lock);
@@ -256,12 +284,25 @@ typedef enum ChargeResult
 	CHARGE_FULL
 } ChargeResult;
 
+/* Move an entry's counts to the current window. */
+static void
+RollForward(BudgetEntry *e, bool found, const WindowPos *pos)
+{
+	if (found && e->window == pos->window)
+		return;
+	e->previous = (found && e->window == pos->window - 1) ? e->disclosed : 0;
+	e->window = pos->window;
+	e->disclosed = 0;
+	e->refused = 0;
+}
+
 /*
- * Charge one score to key in window; *disclosed is the count before it.
- * Nothing is charged when the budget is spent; the refusal is counted.
+ * Charge one score to key; *disclosed is the count within one window
+ * length before it.  Nothing is charged when the budget is spent; the
+ * refusal is counted.
  */
 static ChargeResult
-ChargeEntry(const BudgetKey *key, int64 window, int64 *disclosed)
+ChargeEntry(const BudgetKey *key, const WindowPos *pos, int64 *disclosed)
 {
 	uint32		hashcode = get_hash_value(budget_hash, key);
 	LWLock	   *lock = &budget_shared->locks[hashcode % BUDGET_PARTITIONS].lock;
@@ -276,15 +317,10 @@ ChargeEntry(const BudgetKey *key, int64 window, int64 *disclosed)
 		LWLockRelease(lock);
 		return CHARGE_FULL;
 	}
-	if (!found || e->window != window)
-	{
-		e->window = window;
-		e->disclosed = 0;
-		e->refused = 0;
-	}
+	RollForward(e, found, pos);
 	e->budget = score_budget;
-	*disclosed = e->disclosed;
-	if (e->disclosed >= score_budget)
+	*disclosed = Recent(e, pos);
+	if (*disclosed >= score_budget)
 	{
 		e->refused++;
 		r = CHARGE_SPENT;
@@ -298,10 +334,10 @@ ChargeEntry(const BudgetKey *key, int64 window, int64 *disclosed)
 /* Record the refusal of a score about subject, then raise it. */
 static void
 RefuseScore(FunctionCallInfo fcinfo, AuditEvent *ev, const char *subject,
-			size_t len, ChargeResult r, int64 disclosed, int64 window)
+			size_t len, ChargeResult r, int64 disclosed)
 {
 	char	   *s = pg_any_to_server(pnstrdup(subject, len), len, PG_UTF8);
-	const char *since = timestamptz_to_str(WindowStart(window));
+	const char *span = GetConfigOptionByName("biocrypt.score_window", NULL, false);
 	const char *role = GetUserNameFromId(GetUserId(), false);
 
 	if (r == CHARGE_FULL)
@@ -310,20 +346,20 @@ RefuseScore(FunctionCallInfo fcinfo, AuditEvent *ev, const char *subject,
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("biocrypt: no room left to count scores"),
-				 errdetail("All %d entries of the score budget table are in use in the current window.",
+				 errdetail("All %d entries of the score budget table are in use.",
 						   score_budget_entries),
 				 errhint("Raise biocrypt.score_budget_entries (server start), or search with identify(), which counts only the subjects it returns."),
 				 errhidestmt(true)));
 	}
 	AuditDenySubject(fcinfo, ev, "53400", s,
-					 psprintf("score budget: " INT64_FORMAT " of %d since %s",
-							  disclosed, score_budget, since));
+					 psprintf("score budget: " INT64_FORMAT " of %d within %s",
+							  disclosed, score_budget, span));
 	ereport(ERROR,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("biocrypt: score budget spent for a subject"),
-			 errdetail("Role \"%s\" has been given " INT64_FORMAT " scores about this subject since %s; biocrypt.score_budget is %d.",
-					   role, disclosed, since, score_budget),
-			 errhint("The budget starts again with the next biocrypt.score_window; an administrator sees spent budgets in biocrypt.score_budgets."),
+			 errdetail("Role \"%s\" has been given " INT64_FORMAT " scores about this subject within the last %s (biocrypt.score_window); biocrypt.score_budget is %d.",
+					   role, disclosed, span, score_budget),
+			 errhint("Scores count for one biocrypt.score_window; an administrator sees spent budgets in biocrypt.score_budgets."),
 			 errhidestmt(true)));
 }
 
@@ -338,7 +374,7 @@ ScoreCharge(FunctionCallInfo fcinfo, AuditEvent *ev, const char *subject,
 			size_t len)
 {
 	BudgetKey	key;
-	int64		window;
+	WindowPos	pos;
 	int64		disclosed = 0;
 	ChargeResult r;
 
@@ -355,15 +391,15 @@ ScoreCharge(FunctionCallInfo fcinfo, AuditEvent *ev, const char *subject,
 	key.roleid = GetUserId();
 	crypto_shorthash((uint8 *) &key.subject, (const uint8 *) subject, len,
 					 budget_shared->hash_key);
-	window = CurrentWindow();
-	r = ChargeEntry(&key, window, &disclosed);
+	pos = CurrentWindow();
+	r = ChargeEntry(&key, &pos, &disclosed);
 	if (r == CHARGE_FULL)
 	{
-		SweepPastWindows(window);
-		r = ChargeEntry(&key, window, &disclosed);
+		SweepPastWindows(&pos);
+		r = ChargeEntry(&key, &pos, &disclosed);
 	}
 	if (r != CHARGE_OK)
-		RefuseScore(fcinfo, ev, subject, len, r, disclosed, window);
+		RefuseScore(fcinfo, ev, subject, len, r, disclosed);
 }
 
 /* One role's line in biocrypt.score_budgets. */
@@ -381,28 +417,31 @@ typedef struct RoleUsage
 
 /* Add one subject's counts to its role's line. */
 static void
-AddUsage(HTAB *roles, const BudgetEntry *e)
+AddUsage(HTAB *roles, const BudgetEntry *e, const WindowPos *pos)
 {
 	BudgetKey	key = e->key;
+	int64		recent = Recent(e, pos);
 	RoleUsage  *u;
 	bool		found;
 
+	if (recent == 0 && (e->window != pos->window || e->refused == 0))
+		return;
 	key.subject = 0;
 	u = hash_search(roles, &key, HASH_ENTER, &found);
 	if (!found)
 		memset((char *) u + sizeof(BudgetKey), 0, sizeof(RoleUsage) - sizeof(BudgetKey));
 	u->subjects++;
-	u->scores += e->disclosed;
-	u->most = Max(u->most, e->disclosed);
-	u->near += (e->disclosed * 5 >= (int64) e->budget * 4) ? 1 : 0;
-	u->spent += (e->disclosed >= e->budget) ? 1 : 0;
-	u->refused += e->refused;
+	u->scores += recent;
+	u->most = Max(u->most, recent);
+	u->near += (recent * 5 >= (int64) e->budget * 4) ? 1 : 0;
+	u->spent += (recent >= e->budget) ? 1 : 0;
+	u->refused += (e->window == pos->window) ? e->refused : 0;
 	u->budget = Max(u->budget, e->budget);
 }
 
-/* The current window's counts, summed per role and database. */
+/* The counts within one window length of now, summed per role and database. */
 static HTAB *
-UsageByRole(int64 window)
+UsageByRole(const WindowPos *pos)
 {
 	HASHCTL		ctl;
 	HTAB	   *roles;
@@ -418,8 +457,7 @@ UsageByRole(int64 window)
 		LWLockAcquire(&budget_shared->locks[i].lock, LW_SHARED);
 	hash_seq_init(&seq, budget_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
-		if (e->window == window)
-			AddUsage(roles, e);
+		AddUsage(roles, e, pos);
 	for (int i = BUDGET_PARTITIONS - 1; i >= 0; i--)
 		LWLockRelease(&budget_shared->locks[i].lock);
 	return roles;
@@ -435,7 +473,7 @@ Datum
 biocrypt_score_budgets(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		window = CurrentWindow();
+	WindowPos	pos = CurrentWindow();
 	HASH_SEQ_STATUS seq;
 	RoleUsage  *u;
 	HTAB	   *roles;
@@ -443,7 +481,7 @@ biocrypt_score_budgets(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (budget_hash == NULL)
 		return (Datum) 0;
-	roles = UsageByRole(window);
+	roles = UsageByRole(&pos);
 	hash_seq_init(&seq, roles);
 	while ((u = hash_seq_search(&seq)) != NULL)
 	{
@@ -456,7 +494,7 @@ biocrypt_score_budgets(PG_FUNCTION_ARGS)
 		values[0] = db ? CStringGetTextDatum(db) : (Datum) 0;
 		nulls[1] = role == NULL;
 		values[1] = role ? CStringGetTextDatum(role) : (Datum) 0;
-		values[2] = TimestampTzGetDatum(WindowStart(window));
+		values[2] = TimestampTzGetDatum(WindowStart(pos.window));
 		values[3] = Int64GetDatum(u->subjects);
 		values[4] = Int64GetDatum(u->scores);
 		values[5] = Int64GetDatum(u->most);
@@ -526,7 +564,7 @@ DisclosureInit(void)
 							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("biocrypt.score_window",
 							"Length of the window in which score budgets are counted.",
-							NULL, &score_window, 86400, 60, INT_MAX,
+							NULL, &score_window, 86400, 1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("biocrypt.score_budget_entries",
 							"Role and subject pairs the score budget table can count in one window.",

@@ -7,7 +7,7 @@ SET TimeZone = 'UTC';
 SET biocrypt.purpose = 'verification';
 
 -- the public key of test/regress.conf's root key: 32 bytes, the same on
--- every call (test/t/012_sealed.pl seals to it live, from other backends)
+-- every call (test/t/014_sealed.pl seals to it live, from other backends)
 SELECT octet_length(biocrypt.public_key()) AS pk_bytes,
 	encode(biocrypt.public_key(), 'hex') AS pk,
 	biocrypt.public_key() = biocrypt.public_key() AS stable;
