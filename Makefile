@@ -11,7 +11,8 @@ SRC_TEMPLATE = expiry purposes seal template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
 SRC_MATCH = compare identify iris probe
-SRC_LIFECYCLE = enrol keyadmin policy policyguard purgeworker purpose retention rotate
+SRC_LIFECYCLE = enrol erasure keyadmin policy policycheck policyguard purgeworker purpose \
+	retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
 	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \
