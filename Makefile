@@ -27,7 +27,8 @@ REGRESS = type protect header tamper errors roles \
 	compare_vector compare_iris compare_verify compare_expired \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
-	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain
+	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
+	audit_chain
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

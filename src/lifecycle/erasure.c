@@ -26,12 +26,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "core/core.h"
@@ -73,54 +82,51 @@ ErasureRecord(text *subject, TimestampTz erased_at)
 				 errhidestmt(true)));
 }
 
-/* When hdr's subject was last erased; false if never. */
-static bool
-LastErased(const EnvelopeHeader *hdr, TimestampTz *at)
+/*
+ * When hdr's subject was last erased (DT_NOBEGIN: never).  Read through
+ * the primary key's index with the latest snapshot, not by SPI: a query
+ * would end an executor, and that records the loose audit events of a
+ * statement run by none (COPY FROM) once per row.  Holds ROW EXCLUSIVE on
+ * biocrypt.erasures until the transaction ends, so that an erasure waits
+ * for the write being checked.
+ */
+TimestampTz
+ErasureLastErased(const EnvelopeHeader *hdr)
 {
-	static SPIPlanPtr plan = NULL;
-	BiocryptSpi spi;
-	Datum		args[1];
-	bool		found;
-	bool		isnull;
+	Relation	rel = table_open(BiocryptRelid("erasures"), RowExclusiveLock);
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	bytea	   *hash = HashBytea(hdr->subject, hdr->subject_len);
+	TimestampTz at = DT_NOBEGIN;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
 
-	args[0] = PointerGetDatum(HashBytea(hdr->subject, hdr->subject_len));
-	BiocryptSpiBegin(&spi);
-	if (plan == NULL)
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(hash));
+	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true, snap, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
 	{
-		Oid			argtypes[1] = {BYTEAOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT erased_at FROM biocrypt.erasures "
-									"WHERE subject_hash = $1", 1, argtypes);
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
 
-		if (p == NULL || SPI_keepplan(p) != 0)
-			ereport(ERROR,
-					(errmsg_internal("biocrypt: could not prepare the erasure lookup"),
-					 errhidestmt(true)));
-		plan = p;
+		if (!isnull)
+			at = DatumGetTimestampTz(d);
 	}
-	if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
-		ereport(ERROR,
-				(errmsg_internal("biocrypt: could not read biocrypt.erasures"),
-				 errhidestmt(true)));
-	found = SPI_processed > 0;
-	if (found)
-		*at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
-	BiocryptSpiEnd(&spi);
-	return found;
+	systable_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, NoLock);
+	return at;
 }
 
 /*
  * Refuse a template (written to column c of relid) whose subject was
- * erased at or after it was sealed.
+ * erased (at erased_at, from ErasureLastErased) at or after it was sealed.
  */
 void
-ErasureCheck(const EnvelopeHeader *hdr, const ColumnPolicy *c, Oid relid)
+ErasureCheck(const EnvelopeHeader *hdr, TimestampTz erased_at,
+			 const ColumnPolicy *c, Oid relid)
 {
-	TimestampTz erased_at;
-
-	/* held until the transaction ends: an erasure waits for this write */
-	LockRelationOid(BiocryptRelid("erasures"), RowExclusiveLock);
-	if (!LastErased(hdr, &erased_at) || erased_at < (TimestampTz) hdr->created)
+	if (erased_at < (TimestampTz) hdr->created)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),

@@ -49,6 +49,8 @@ extern bool SameLabels(const EnvelopeHeader *a, const EnvelopeHeader *b);
 
 /* erasure.c */
 extern void ErasureRecord(text *subject, TimestampTz erased_at);
-extern void ErasureCheck(const EnvelopeHeader *hdr, const ColumnPolicy *c, Oid relid);
+extern TimestampTz ErasureLastErased(const EnvelopeHeader *hdr);
+extern void ErasureCheck(const EnvelopeHeader *hdr, TimestampTz erased_at,
+						 const ColumnPolicy *c, Oid relid);
 
 #endif							/* BIOCRYPT_POLICY_INTERNAL_H */

@@ -129,6 +129,7 @@ CheckColumn(FunctionCallInfo fcinfo, const ColumnPolicy *c, Relation rel,
 	EnvelopeHeader hdr;
 	EnvelopeHeader oldhdr;
 	AuditEvent *ev = NULL;
+	TimestampTz erased_at;
 
 	if (isnull)
 		return;
@@ -145,13 +146,19 @@ CheckColumn(FunctionCallInfo fcinfo, const ColumnPolicy *c, Relation rel,
 			CheckBinding(c, rel, tuple, &hdr);
 		return;
 	}
+	/*
+	 * Look up the erasure first: its query ends an executor, which records
+	 * the loose events of a statement run by none (COPY FROM), and the
+	 * write's event must stay open until its template is counted.
+	 */
+	erased_at = ErasureLastErased(&hdr);
 	/* opened before the checks, so that a refused write is recorded too */
 	if (!PolicyTakeSealed(tpl, &hdr, relid))
 		ev = AuditAccessRelation(fcinfo, AUDIT_OP_PROTECT, relid, c->column);
 	if (oldnull || !SameLabels(&hdr, &oldhdr))
 		CheckAgainstPolicy(&hdr, c, relid);
 	CheckBinding(c, rel, tuple, &hdr);
-	ErasureCheck(&hdr, c, relid);
+	ErasureCheck(&hdr, erased_at, c, relid);
 	if (ev != NULL)
 	{
 		ev->templates_compared++;
