@@ -74,7 +74,7 @@ SELECT pg_temp.settle();
 SELECT * FROM pg_temp.writes_since(:start);
 SELECT id, name, biocrypt.subject_of(face) AS subject FROM people ORDER BY id, name;
 
--- COPY FROM (what pg_restore runs) is checked and recorded too
+-- COPY FROM is checked and recorded too
 SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
 SELECT '/tmp/biocrypt_row_binding_' || pg_backend_pid() AS copyfile \gset
 COPY (SELECT id, 'copied', face FROM people WHERE id IN (1, 1000) AND name IN ('ONE', 'THOUSAND')
