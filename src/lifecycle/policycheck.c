@@ -57,15 +57,25 @@ SubjectValue(const ColumnPolicy *c, Relation rel, HeapTuple tuple)
 	return OidOutputFunctionCall(out, value);
 }
 
-/* Refuse a template whose subject is not the row's subject column. */
-static void
-CheckBinding(const ColumnPolicy *c, Relation rel, HeapTuple tuple,
+/* Does the template name the row's subject (or is there no binding)? */
+static bool
+BindingHolds(const ColumnPolicy *c, Relation rel, HeapTuple tuple,
 			 const EnvelopeHeader *hdr)
 {
 	char	   *value;
 
 	if (c->subject_column == NULL)
-		return;
+		return true;
+	if (c->subject_attnum == InvalidAttrNumber)
+		return false;
+	value = SubjectValue(c, rel, tuple);
+	return value != NULL && strcmp(value, SubjectToServer(hdr)) == 0;
+}
+
+/* Refuse a template whose subject is not the row's subject column. */
+static void pg_attribute_noreturn()
+RefuseBinding(const ColumnPolicy *c, Relation rel)
+{
 	if (c->subject_attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -73,15 +83,13 @@ CheckBinding(const ColumnPolicy *c, Relation rel, HeapTuple tuple,
 						c->subject_column, c->column, RelationGetRelationName(rel)),
 				 errhint("An administrator registers the column again with biocrypt.protect_column()."),
 				 errhidestmt(true)));
-	value = SubjectValue(c, rel, tuple);
-	/* neither value is a biometric, but neither goes into the message */
-	if (value == NULL || strcmp(value, SubjectToServer(hdr)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("biocrypt: template written to column \"%s\" of table \"%s\" does not belong to the subject in column \"%s\" of its row",
-						c->column, RelationGetRelationName(rel), c->subject_column),
-				 errhint("A template may be stored only in a row whose subject column equals its subject (biocrypt.subject_of)."),
-				 errhidestmt(true)));
+	/* neither the subject nor the column's value goes into the message */
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("biocrypt: template written to column \"%s\" of table \"%s\" does not belong to the subject in column \"%s\" of its row",
+					c->column, RelationGetRelationName(rel), c->subject_column),
+			 errhint("A template may be stored only in a row whose subject column equals its subject (biocrypt.subject_of)."),
+			 errhidestmt(true)));
 }
 
 /* Did an UPDATE change the subject column? */
@@ -142,8 +150,12 @@ CheckColumn(FunctionCallInfo fcinfo, const ColumnPolicy *c, Relation rel,
 	if (!oldnull && (datumIsEqual(value, old, false, -1) || SameTemplate(&hdr, &oldhdr)))
 	{
 		/* not a new template; but a new subject column is a new binding */
-		if (SubjectChanged(c, rel, oldtup, tuple))
-			CheckBinding(c, rel, tuple, &hdr);
+		if (SubjectChanged(c, rel, oldtup, tuple) && !BindingHolds(c, rel, tuple, &hdr))
+		{
+			/* the refusal is on record as a failed write */
+			(void) AuditAccessRelation(fcinfo, AUDIT_OP_PROTECT, relid, c->column);
+			RefuseBinding(c, rel);
+		}
 		return;
 	}
 	/*
@@ -157,7 +169,8 @@ CheckColumn(FunctionCallInfo fcinfo, const ColumnPolicy *c, Relation rel,
 		ev = AuditAccessRelation(fcinfo, AUDIT_OP_PROTECT, relid, c->column);
 	if (oldnull || !SameLabels(&hdr, &oldhdr))
 		CheckAgainstPolicy(&hdr, c, relid);
-	CheckBinding(c, rel, tuple, &hdr);
+	if (!BindingHolds(c, rel, tuple, &hdr))
+		RefuseBinding(c, rel);
 	ErasureCheck(&hdr, erased_at, c, relid);
 	if (ev != NULL)
 	{
