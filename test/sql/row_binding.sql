@@ -87,6 +87,21 @@ SELECT pg_temp.err(format('COPY nothing FROM PROGRAM %L', 'rm -f ' || :'copyfile
 SELECT pg_temp.settle();
 SELECT * FROM pg_temp.writes_since(:start);
 
+-- through a partitioned table: the partition's policy binds, and the
+-- partition's own row lists what it stored
+CREATE TABLE parted (id text, face protected_template) PARTITION BY LIST (id);
+CREATE TABLE parted_a PARTITION OF parted FOR VALUES IN ('p-1', 'p-2');
+SELECT biocrypt.protect_column('parted_a', 'face', '60 days', '{verification}', subject_column => 'id');
+SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
+INSERT INTO parted VALUES ('p-1', biocrypt.protect('{1,0,1}', 'p-1', now() + interval '1 day', '{verification}'));
+INSERT INTO parted VALUES ('p-2', biocrypt.protect('{1,0,1}', 'p-2'));
+SELECT pg_temp.err($$INSERT INTO parted VALUES ('p-2', biocrypt.protect('{1,0,1}', 'p-1'))$$) AS partition_other_subject;
+SELECT pg_temp.settle();
+SELECT * FROM pg_temp.writes_since(:start);
+SELECT id, biocrypt.expires_at(face) - biocrypt.created_at(face) = interval '60 days' AS policy_retention
+FROM parted ORDER BY id;
+DROP TABLE parted;
+
 -- the subject column follows a rename
 ALTER TABLE people RENAME id TO person_id;
 SELECT subject_column FROM biocrypt.columns WHERE relation = 'people'::regclass;
