@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * policy.c
- *		Column retention policies (biocrypt.protect_column) and their trigger.
+ *		Column retention policies (biocrypt.protect_column) and their triggers.
  *
  * A policy names a protected_template column, how long its templates may
  * live, for which purposes, whether the purge deletes the row or nulls
