@@ -11,7 +11,8 @@ SRC_TEMPLATE = expiry purposes seal sealedprobe template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
 SRC_MATCH = compare disclosure identify iris probe sealed
-SRC_LIFECYCLE = enrol enrolsealed keyadmin policy policyguard purgeworker purpose retention rotate
+SRC_LIFECYCLE = enrol enrolsealed erasure keyadmin policy policycheck policyguard purgeworker \
+	purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
 	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \
@@ -30,8 +31,8 @@ REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
-	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain \
-	score_disclosure badinput check_config
+	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
+	audit_chain score_disclosure badinput check_config
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

@@ -307,12 +307,23 @@ CREATE TABLE biocrypt.columns (
 	on_expiry text NOT NULL CHECK (on_expiry IN ('delete', 'null')),
 	registered_by name NOT NULL,
 	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	subject_column name,
 	PRIMARY KEY (relation, column_name)
 );
 COMMENT ON TABLE biocrypt.columns IS 'retention policy of each protected_template column (biocrypt.protect_column)';
 COMMENT ON COLUMN biocrypt.columns.retention IS 'how long a template may be kept after it is sealed or last retained (biocrypt.touch)';
 COMMENT ON COLUMN biocrypt.columns.on_expiry IS 'what the purge does to an expired template: delete its row, or set the column to NULL';
+COMMENT ON COLUMN biocrypt.columns.subject_column IS 'column of the same row whose value (as text) every template written must name as its subject; NULL: no row binding';
 SELECT pg_catalog.pg_extension_config_dump('biocrypt.columns', '');
+
+CREATE TABLE biocrypt.erasures (
+	subject_hash bytea PRIMARY KEY CHECK (pg_catalog.length(subject_hash) = 32),
+	erased_at timestamptz NOT NULL
+);
+COMMENT ON TABLE biocrypt.erasures IS 'subjects erased by biocrypt.erase_subject, as keyed hashes: a template sealed before its subject''s erasure is never written to a registered column again';
+COMMENT ON COLUMN biocrypt.erasures.subject_hash IS 'BLAKE2b of the subject under a key derived from the audit chain key; the subject itself is not kept';
+COMMENT ON COLUMN biocrypt.erasures.erased_at IS 'the latest erasure of the subject';
+SELECT pg_catalog.pg_extension_config_dump('biocrypt.erasures', '');
 
 CREATE TABLE biocrypt.holds (
 	subject text PRIMARY KEY,
@@ -324,11 +335,13 @@ COMMENT ON TABLE biocrypt.holds IS 'legal holds: the purge keeps these subjects'
 SELECT pg_catalog.pg_extension_config_dump('biocrypt.holds', '');
 
 CREATE FUNCTION biocrypt.protect_column(tbl regclass, col name, retention interval,
-		purposes text[], on_expiry text DEFAULT 'delete')
+		purposes text[], on_expiry text DEFAULT 'delete', subject_column name DEFAULT NULL)
 	RETURNS void
 	AS 'MODULE_PATHNAME', 'biocrypt_protect_column' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION biocrypt.apply_column_policy() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'biocrypt_apply_column_policy' LANGUAGE C;
+CREATE FUNCTION biocrypt.check_column_policy() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'biocrypt_check_column_policy' LANGUAGE C;
 CREATE FUNCTION biocrypt.touch(tpl protected_template, until timestamptz)
 	RETURNS protected_template
 	AS 'MODULE_PATHNAME', 'biocrypt_touch' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
@@ -350,8 +363,9 @@ CREATE FUNCTION biocrypt.reencrypt(tbl regclass, col name, max_rows bigint DEFAU
 CREATE FUNCTION biocrypt.rewrap_keys() RETURNS int
 	AS 'MODULE_PATHNAME', 'biocrypt_rewrap_keys' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION biocrypt.protect_column(regclass, name, interval, text[], text) IS 'set a column''s retention policy: retention, purposes and what the purge does (delete the row or null the column); audited';
+COMMENT ON FUNCTION biocrypt.protect_column(regclass, name, interval, text[], text, name) IS 'set a column''s retention policy: retention, purposes, what the purge does (delete the row or null the column) and the column of the row each template''s subject must equal; audited';
 COMMENT ON FUNCTION biocrypt.apply_column_policy() IS 'trigger installed by protect_column: fills in defaulted retention and purposes, refuses templates outside the policy';
+COMMENT ON FUNCTION biocrypt.check_column_policy() IS 'AFTER trigger installed by protect_column: checks the row as stored (policy, subject binding, erasure) after every BEFORE trigger, and audits each template written';
 COMMENT ON FUNCTION biocrypt.touch(protected_template, timestamptz) IS 're-seal a template with a new expiry (an interaction extends its retention); audited as retain';
 COMMENT ON FUNCTION biocrypt.purge_expired() IS 'apply every column policy to expired templates (except held subjects) and destroy the data keys no template needs; returns templates purged';
 COMMENT ON FUNCTION biocrypt.destroy_key(int) IS 'crypto-shred a data key: its templates can never be decrypted again; true if it was destroyed now';
@@ -467,17 +481,18 @@ SELECT o.relation, o.column_name, o.subject, o.expired_at, o.held
 FROM biocrypt.overdue_templates() o;
 COMMENT ON VIEW biocrypt.overdue IS 'templates past expiry not yet purged (held subjects stay here until released)';
 
-REVOKE ALL ON biocrypt.columns, biocrypt.holds, biocrypt.retention_schedule,
+REVOKE ALL ON biocrypt.columns, biocrypt.holds, biocrypt.erasures, biocrypt.retention_schedule,
 	biocrypt.overdue, biocrypt.template_inventory, biocrypt.reencrypt_progress FROM PUBLIC;
 GRANT SELECT ON biocrypt.template_inventory TO biocrypt_admin, biocrypt_auditor;
 GRANT SELECT ON biocrypt.reencrypt_progress TO biocrypt_admin;
-GRANT SELECT ON biocrypt.columns, biocrypt.holds, biocrypt.overdue
+GRANT SELECT ON biocrypt.columns, biocrypt.holds, biocrypt.erasures, biocrypt.overdue
 	TO biocrypt_admin, biocrypt_auditor;
 GRANT SELECT ON biocrypt.retention_schedule
 	TO biocrypt_enroller, biocrypt_matcher, biocrypt_auditor, biocrypt_admin;
 REVOKE ALL ON FUNCTION
-	biocrypt.protect_column(regclass, name, interval, text[], text),
+	biocrypt.protect_column(regclass, name, interval, text[], text, name),
 	biocrypt.apply_column_policy(),
+	biocrypt.check_column_policy(),
 	biocrypt.touch(protected_template, timestamptz),
 	biocrypt.purge_expired(),
 	biocrypt.destroy_key(int),
@@ -497,7 +512,7 @@ GRANT EXECUTE ON FUNCTION biocrypt.overdue_templates(), biocrypt.list_templates(
 	TO biocrypt_admin, biocrypt_auditor;
 GRANT EXECUTE ON FUNCTION biocrypt.reencrypt_progress() TO biocrypt_admin;
 GRANT EXECUTE ON FUNCTION
-	biocrypt.protect_column(regclass, name, interval, text[], text),
+	biocrypt.protect_column(regclass, name, interval, text[], text, name),
 	biocrypt.purge_expired(),
 	biocrypt.destroy_key(int),
 	biocrypt.hold(text, text),

@@ -40,6 +40,7 @@ extern int32 KeysRewrap(List **destroyed);
 /* chainkey.c: the audit's keys */
 extern const uint8 *KeysAuditKey(void);
 extern const uint8 *KeysAuditProbeKey(void);
+extern void KeysSubjectHash(uint8 *out, const char *subject, size_t len);
 extern bool KeysCheckRing(void);
 extern void KeysStoreChainKey(void);
 
