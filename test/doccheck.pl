@@ -1,12 +1,14 @@
 #!/usr/bin/perl
 # Copyright (c) biocrypt authors
 #
-# Two checks.  The compliance guide's queries are the ones test/sql/compliance.sql runs:
-# each ```sql block of docs/compliance.md that starts with "-- query <name>"
+# Two checks.  The compliance guide's queries are the ones
+# test/sql/compliance.sql runs: each ```sql block of docs/compliance.md that starts with "-- query <name>"
 # must equal, line for line, the text between "-- query <name>" and
 # "-- end" in test/sql/compliance.sql (the guide's final ';' aside), and
-# every query the test runs must be in the guide.  Prints one line per query
-# and "doccheck: N passed, N failed"; exits non-zero on a failure.
+# every query the test runs must be in the guide.  And docs/security.md's
+# privilege matrix is the one test/sql/privileges.sql prints.  Prints one
+# line per check and "doccheck: N passed, N failed"; exits non-zero on a
+# failure.
 use strict;
 use warnings;
 
