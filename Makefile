@@ -4,14 +4,15 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
-SRC_BASE = aead envelope jsonenc kernels kernels_x86 quantise
-SRC_CORE = catalog secmem session spi subxact worker
-SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey
-SRC_TEMPLATE = expiry purposes seal template
+SRC_BASE = aead envelope jsonenc kernels kernels_x86 quantise sealedmsg
+SRC_CORE = catalog checkconfig secmem session spi subxact worker
+SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
+SRC_TEMPLATE = expiry purposes seal sealedprobe template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
-SRC_MATCH = compare identify iris probe
-SRC_LIFECYCLE = enrol keyadmin policy policyguard purgeworker purpose retention rotate
+SRC_MATCH = compare disclosure identify iris probe sealed
+SRC_LIFECYCLE = enrol enrolsealed erasure keyadmin policy policycheck policyguard purgeworker \
+	purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
 	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \
@@ -19,14 +20,19 @@ OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
+# the client that seals probes to the server's public key: built by make,
+# installed into the PostgreSQL bindir by make install
+SCRIPTS_built = tools/biocrypt-seal
+
 # pg_regress inputs, listed one per feature: test/sql/<test>.sql, whose
 # output must equal test/expected/<test>.out (sql/ holds the extension
 # scripts only); test/sql/include/ holds what the tests include with \i
-REGRESS = type protect header tamper errors roles \
+REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
-	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain
+	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
+	audit_chain score_disclosure badinput check_config privileges
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
@@ -46,8 +52,8 @@ PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-in
 SHLIB_LINK = $(SODIUM_LIBS)
 
 EXTRA_CLEAN = tmp_check_regress tmp_check_isolation tmp_sanitize tmp_valgrind test/unit/envelope_test test/unit/kernels_test \
-	test/unit/jsonenc_test test/unit/*.arm64 \
-	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/work*
+	test/unit/jsonenc_test test/unit/sealedmsg_test test/unit/*.arm64 \
+	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_sealedmsg test/fuzz/work*
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -55,6 +61,18 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when one changes
 $(OBJS): $(wildcard src/*.h src/*/*.h)
+
+# PGXS installs SCRIPTS_built by their base names but would uninstall
+# bindir/tools/biocrypt-seal: remove the installed name too
+uninstall: uninstall-seal
+.PHONY: uninstall-seal
+uninstall-seal:
+	rm -f '$(DESTDIR)$(bindir)/biocrypt-seal'
+
+# libsodium and the backend-free message format only: a client program
+tools/biocrypt-seal: tools/biocrypt-seal.c src/base/sealedmsg.c src/base/sealedmsg.h src/base/envelope.h
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra $(PG_CFLAGS_EXTRA) -Isrc $(SODIUM_CFLAGS) -o $@ \
+		tools/biocrypt-seal.c src/base/sealedmsg.c $(SODIUM_LIBS) -lm
 
 # C unit tests: backend-free code (envelope parser, kernels, JSON encoders)
 # against references
@@ -68,10 +86,14 @@ test/unit/kernels_test: test/unit/kernels_test.c src/base/kernels.c src/base/ker
 		src/base/kernels.h src/base/kernelbody.h src/base/halfutils.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/base/kernels.c src/base/kernels_x86.c -lm
 
+test/unit/sealedmsg_test: test/unit/sealedmsg_test.c src/base/sealedmsg.c src/base/sealedmsg.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/sealedmsg_test.c src/base/sealedmsg.c -lm
+
 test/unit/jsonenc_test: test/unit/jsonenc_test.c src/base/jsonenc.c src/base/jsonenc.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/jsonenc_test.c src/base/jsonenc.c -lm
 
-UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_test
+UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_test \
+	test/unit/sealedmsg_test
 
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
@@ -137,12 +159,17 @@ test/fuzz/fuzz_envelope: test/fuzz/fuzz_envelope.c src/base/envelope.c src/base/
 test/fuzz/fuzz_jsonenc: test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c src/base/jsonenc.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c
 
-fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc
-	mkdir -p test/fuzz/work_envelope test/fuzz/work_jsonenc
+test/fuzz/fuzz_sealedmsg: test/fuzz/fuzz_sealedmsg.c src/base/sealedmsg.c src/base/sealedmsg.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_sealedmsg.c src/base/sealedmsg.c -lm
+
+fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_sealedmsg
+	mkdir -p test/fuzz/work_envelope test/fuzz/work_jsonenc test/fuzz/work_sealedmsg
 	test/fuzz/fuzz_envelope -runs=$(or $(FUZZ_RUNS),300000) -max_len=4096 \
 		test/fuzz/work_envelope test/fuzz/corpus/envelope
 	test/fuzz/fuzz_jsonenc -runs=$(or $(FUZZ_RUNS),300000) -max_len=8192 \
 		test/fuzz/work_jsonenc test/fuzz/corpus/jsonenc
+	test/fuzz/fuzz_sealedmsg -runs=$(or $(FUZZ_RUNS),300000) -max_len=70000 \
+		test/fuzz/work_sealedmsg test/fuzz/corpus/sealedmsg
 
 # the pg_regress and isolation suites against a checked server, in a private
 # copy of PostgreSQL under tmp_sanitize or tmp_valgrind (test/sanitize.sh, run as
@@ -168,7 +195,7 @@ cppcheck:
 		--inline-suppr --error-exitcode=1 -Isrc -I$(shell $(PG_CONFIG) --includedir-server) \
 		--suppress=missingIncludeSystem --suppress=missingInclude \
 		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \
-		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c
+		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c tools/*.c
 
 # the portable path on another architecture: cross-build the backend-free
 # unit tests for aarch64 and run them under qemu-user
@@ -182,6 +209,9 @@ unit-arm64:
 		test/unit/envelope_test.c src/base/envelope.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/jsonenc_test.arm64 \
 		test/unit/jsonenc_test.c src/base/jsonenc.c -lm
+	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/sealedmsg_test.arm64 \
+		test/unit/sealedmsg_test.c src/base/sealedmsg.c -lm
 	qemu-aarch64 test/unit/kernels_test.arm64
 	qemu-aarch64 test/unit/envelope_test.arm64
 	qemu-aarch64 test/unit/jsonenc_test.arm64
+	qemu-aarch64 test/unit/sealedmsg_test.arm64

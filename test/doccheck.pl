@@ -1,12 +1,14 @@
 #!/usr/bin/perl
 # Copyright (c) biocrypt authors
 #
-# The compliance guide's queries are the ones test/sql/compliance.sql runs:
-# each ```sql block of docs/compliance.md that starts with "-- query <name>"
+# Two checks.  The compliance guide's queries are the ones
+# test/sql/compliance.sql runs: each ```sql block of docs/compliance.md that starts with "-- query <name>"
 # must equal, line for line, the text between "-- query <name>" and
 # "-- end" in test/sql/compliance.sql (the guide's final ';' aside), and
-# every query the test runs must be in the guide.  Prints one line per query
-# and "doccheck: N passed, N failed"; exits non-zero on a failure.
+# every query the test runs must be in the guide.  And docs/security.md's
+# privilege matrix is the one test/sql/privileges.sql prints.  Prints one
+# line per check and "doccheck: N passed, N failed"; exits non-zero on a
+# failure.
 use strict;
 use warnings;
 
@@ -65,6 +67,29 @@ for my $name (sort keys %{ { %doc, %test } })
 		print "FAILED: query $name: $why\n";
 	}
 }
+# The privilege matrix: docs/security.md shows, in the text block after
+# its marker line, every result table of test/expected/privileges.out
+# whose header names the roles, exactly as the test prints them.
+my $marker = '<!-- privilege matrix: test/expected/privileges.out -->';
+my @tables;
+my $expected = slurp("$root/test/expected/privileges.out");
+while ($expected =~ /^([^\n]*\| en ve ma au ad pl ow[^\n]*\n-[-+]*\n.*?^\(\d+ rows?\)\n)/msg)
+{
+	push @tables, $1;
+}
+my ($block) = slurp("$root/docs/security.md") =~ /^\Q$marker\E\n```text\n(.*?)^```$/ms;
+my $matrix = join("\n", @tables);
+if (@tables >= 3 && defined $block && normal($block) eq normal($matrix))
+{
+	$passed++;
+	print "ok: privilege matrix (" . scalar(@tables) . " tables)\n";
+}
+else
+{
+	$failed++;
+	print "FAILED: privilege matrix: docs/security.md and test/expected/privileges.out differ\n";
+}
+
 $failed++ if $passed + $failed == 0;
 print "doccheck: $passed passed, $failed failed\n";
 exit($failed ? 1 : 0);

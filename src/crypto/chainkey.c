@@ -23,6 +23,8 @@
 #include "core/core.h"
 #include "crypto/keys_internal.h"
 
+#define KDF_CTX_ERASED		"bcerased"	/* hashes of erased subjects */
+
 static uint8 *chain_key = NULL;	/* audit chain key kept across roots, locked */
 static bool chain_key_resolved = false;
 
@@ -156,4 +158,20 @@ KeysAuditProbeKey(void)
 {
 	KeysAttach();
 	return derived_keys->audit_probe;
+}
+
+/*
+ * A keyed hash of a subject (its UTF-8 bytes), for the record of erased
+ * subjects: BLAKE2b under a key derived from the chain key, which
+ * outlives root-key changes, so that the record does too.
+ */
+void
+KeysSubjectHash(uint8 *out, const char *subject, size_t len)
+{
+	uint8		key[BIOCRYPT_KEY_BYTES];
+
+	crypto_kdf_derive_from_key(key, sizeof(key), 1, KDF_CTX_ERASED, KeysAuditKey());
+	crypto_generichash(out, BIOCRYPT_KEY_BYTES, (const unsigned char *) subject, len,
+					   key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
 }

@@ -221,15 +221,18 @@ SealPayload(EnvelopeHeader *hdr, const float4 *x, const uint8 *code,
 
 /*
  * Count an enrolment in the statement's protect event, with the subject,
- * purposes and expiry it was sealed with.
+ * purposes and expiry it was sealed with, and tell the column policies
+ * (defaults to replace; the table whose write it already records).
  */
 static void
-AuditSealed(FunctionCallInfo fcinfo, bytea *tpl, const EnvelopeHeader *hdr)
+AuditSealed(FunctionCallInfo fcinfo, bytea *tpl, const EnvelopeHeader *hdr,
+			int defaulted)
 {
 	AuditEvent *ev = AuditAccess(fcinfo, AUDIT_OP_PROTECT);
 
 	ev->templates_compared++;
 	AuditAddSealed(ev, tpl, hdr);
+	PolicyNoteSealed(tpl, hdr, defaulted, ev->relation);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_protect);
@@ -253,9 +256,8 @@ biocrypt_protect(PG_FUNCTION_ARGS)
 	hdr.dims = (uint32) dims;
 	FillLabels(fcinfo, 1, &hdr);
 	result = SealPayload(&hdr, x, NULL, NULL);
-	PolicyNoteDefaulted(result, &hdr, DefaultedLabels(fcinfo, 1));
 	WipeDetoasted(arr, PG_GETARG_DATUM(0));
-	AuditSealed(fcinfo, result, &hdr);
+	AuditSealed(fcinfo, result, &hdr, DefaultedLabels(fcinfo, 1));
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -343,11 +345,10 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 	FillLabels(fcinfo, 2, &hdr);
 	result = SealPayload(&hdr, NULL, (const uint8 *) VARDATA_ANY(code),
 						 mask ? (const uint8 *) VARDATA_ANY(mask) : NULL);
-	PolicyNoteDefaulted(result, &hdr, DefaultedLabels(fcinfo, 2));
 	WipeDetoasted(code, PG_GETARG_DATUM(0));
 	if (mask != NULL)
 		WipeDetoasted(mask, PG_GETARG_DATUM(1));
-	AuditSealed(fcinfo, result, &hdr);
+	AuditSealed(fcinfo, result, &hdr, DefaultedLabels(fcinfo, 2));
 	PG_RETURN_BYTEA_P(result);
 }
 

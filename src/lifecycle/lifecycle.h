@@ -21,7 +21,8 @@ extern void EnrolInit(void);
 /* policy.c: column retention policies */
 #define POLICY_DEFAULT_RETENTION	0x01	/* retain_until was NULL */
 #define POLICY_DEFAULT_PURPOSES		0x02	/* purposes was NULL */
-extern void PolicyNoteDefaulted(bytea *tpl, const EnvelopeHeader *hdr, int flags);
+extern void PolicyNoteSealed(bytea *tpl, const EnvelopeHeader *hdr, int flags,
+							 Oid relid);
 struct RenameStmt;
 extern void PolicyFollowRename(const struct RenameStmt *stmt);
 

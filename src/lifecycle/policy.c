@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * policy.c
- *		Column retention policies (biocrypt.protect_column) and their trigger.
+ *		Column retention policies (biocrypt.protect_column) and their triggers.
  *
  * A policy names a protected_template column, how long its templates may
- * live, for which purposes, and whether the purge deletes the row or nulls
- * the column.  protect_column installs one row trigger per table,
- * biocrypt_column_policy, which runs on every INSERT and UPDATE:
+ * live, for which purposes, whether the purge deletes the row or nulls
+ * the column, and optionally the column of the row that each template's
+ * subject must equal.  protect_column installs two row triggers per table.
+ * biocrypt_column_policy runs BEFORE every INSERT and UPDATE:
  *
  * - protect() cannot see which column its result will land in, so when its
  *   retain_until or purposes were NULL it notes the new template's nonce in
@@ -17,6 +18,10 @@
  *   among the policy's.  A template that is written back unchanged, or
  *   re-sealed with the same expiry and purposes (reencrypt), is not checked
  *   again, so shortening a policy does not block maintenance.
+ *
+ * Since BEFORE row triggers fire in name order, the owner's own trigger
+ * could change the row after this one; biocrypt_column_policy_check
+ * (policycheck.c) therefore checks the row as stored, AFTER them all.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,36 +51,22 @@
 #include "core/core.h"
 #include "crypto/keys.h"
 #include "lifecycle/lifecycle.h"
+#include "lifecycle/policy_internal.h"
 #include "template/template.h"
 
 #define NONCE_KEY_BYTES		24
 
-/* A template protect() sealed with defaults in this transaction. */
+/*
+ * A template sealed in this transaction by protect() or touch(): with
+ * defaults to replace, or with an audit row that already records its
+ * write into table relid.
+ */
 typedef struct DefaultedEntry
 {
 	uint8		nonce[NONCE_KEY_BYTES];	/* hash key, zero-padded */
 	int			flags;			/* POLICY_DEFAULT_* */
+	Oid			relid;			/* the table its sealing row names */
 } DefaultedEntry;
-
-/* One registered column of the table the trigger fires on. */
-typedef struct ColumnPolicy
-{
-	AttrNumber	attnum;
-	char	   *column;
-	Interval	retention;
-	ArrayType  *purposes;
-	EnvelopeHeader allowed;		/* purposes, parsed as in a header */
-} ColumnPolicy;
-
-/* The policies of one table, cached per backend until its relcache entry is invalidated. */
-typedef struct PolicyCache
-{
-	Oid			relid;			/* hash key */
-	bool		stale;			/* reload before the next use */
-	MemoryContext cxt;			/* holds everything below */
-	int			ncolumns;
-	ColumnPolicy *columns;
-} PolicyCache;
 
 static HTAB *policy_caches = NULL;
 
@@ -111,43 +102,85 @@ NonceKey(bytea *tpl, const EnvelopeHeader *hdr, uint8 *key)
 		   Min(hdr->nonce_len, NONCE_KEY_BYTES));
 }
 
+static void NoteSealed(bytea *tpl, const EnvelopeHeader *hdr, int flags, Oid relid);
+
+/* Has table relid a registered column? */
+static bool
+PolicyRegistered(Oid relid)
+{
+	return OidIsValid(relid) && TablePolicies(relid)->ncolumns > 0;
+}
+
 /*
- * protect() sealed tpl (described by hdr, as sealed) with the default
- * retention and/or purposes (flags):
- * remember it, so that a column policy can take their place.
+ * protect() or touch() sealed tpl (described by hdr, as sealed), with the
+ * default retention and/or purposes (flags), in an audit row naming table
+ * relid: remember it, so that a column policy can take the defaults'
+ * place, and so that its write into relid is not recorded twice.  Only
+ * templates headed for a registered table are kept, so that a bulk load
+ * elsewhere does not fill the set.
  */
 void
-PolicyNoteDefaulted(bytea *tpl, const EnvelopeHeader *hdr, int flags)
+PolicyNoteSealed(bytea *tpl, const EnvelopeHeader *hdr, int flags, Oid relid)
+{
+	if (flags == 0 && !PolicyRegistered(relid))
+		return;
+	NoteSealed(tpl, hdr, flags, relid);
+}
+
+static void
+NoteSealed(bytea *tpl, const EnvelopeHeader *hdr, int flags, Oid relid)
 {
 	uint8		key[NONCE_KEY_BYTES];
 	DefaultedEntry *e;
 
-	if (flags == 0)
-		return;
 	NonceKey(tpl, hdr, key);
 	e = hash_search(DefaultedSet(true), key, HASH_ENTER, NULL);
 	e->flags = flags;
+	e->relid = relid;
 }
 
-/* Which defaults tpl was sealed with in this transaction (0: none). */
+/* Which defaults tpl was sealed with in this transaction (0: none); taken. */
 static int
 TakeDefaulted(bytea *tpl, const EnvelopeHeader *hdr)
 {
 	HTAB	   *set = DefaultedSet(false);
 	uint8		key[NONCE_KEY_BYTES];
 	DefaultedEntry *e;
-	bool		found;
 	int			flags;
 
 	if (set == NULL)
 		return 0;
 	NonceKey(tpl, hdr, key);
-	e = hash_search(set, key, HASH_FIND, &found);
-	if (!found)
-		return 0;
+	e = hash_search(set, key, HASH_FIND, NULL);
+	if (e == NULL || e->flags == 0)
+		return 0;				/* the check trigger takes it */
 	flags = e->flags;
 	hash_search(set, key, HASH_REMOVE, NULL);
 	return flags;
+}
+
+/*
+ * For the check trigger: was tpl sealed in this transaction in an audit
+ * row that names relid, its table?  Then that row records the write.
+ * Taken, so that a second write of it is recorded.
+ */
+bool
+PolicyTakeSealed(bytea *tpl, const EnvelopeHeader *hdr, Oid relid)
+{
+	HTAB	   *set = DefaultedSet(false);
+	uint8		key[NONCE_KEY_BYTES];
+	DefaultedEntry *e;
+	bool		same;
+
+	if (set == NULL)
+		return false;
+	NonceKey(tpl, hdr, key);
+	e = hash_search(set, key, HASH_FIND, NULL);
+	if (e == NULL)
+		return false;
+	same = e->relid == relid;
+	hash_search(set, key, HASH_REMOVE, NULL);
+	return same;
 }
 
 /* Parse a text[] of purposes into hdr (validated, sorted, unique). */
@@ -169,7 +202,7 @@ LoadPolicies(Oid relid, PolicyCache *pc)
 	MemoryContext old;
 
 	BiocryptSpiBegin(&spi);
-	if (SPI_execute_with_args("SELECT column_name::text, retention, purposes "
+	if (SPI_execute_with_args("SELECT column_name::text, retention, purposes, subject_column::text "
 							  "FROM biocrypt.columns WHERE relation = $1 ORDER BY 1",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
@@ -191,6 +224,10 @@ LoadPolicies(Oid relid, PolicyCache *pc)
 		ParsePurposes(c->purposes, &c->allowed);
 		/* a policy whose column changed type refuses writes (42804) */
 		c->attnum = CheckTemplateColumn(relid, c->column);
+		c->subject_column = SPI_getvalue(tup, td, 4);
+		/* a subject column dropped some other way refuses writes (42703) */
+		c->subject_attnum = c->subject_column != NULL ?
+			get_attnum(relid, c->subject_column) : InvalidAttrNumber;
 	}
 	MemoryContextSwitchTo(old);
 	BiocryptSpiEnd(&spi);
@@ -220,7 +257,7 @@ PolicyRelcacheCallback(Datum arg, Oid relid)
  * any DDL on the table invalidate the table's relcache entry, and with it
  * this copy.  Stale copies are freed here, never while in use.
  */
-static PolicyCache *
+PolicyCache *
 TablePolicies(Oid relid)
 {
 	PolicyCache *pc;
@@ -269,7 +306,7 @@ PurposesAllowed(const EnvelopeHeader *hdr, const EnvelopeHeader *allowed)
 }
 
 /* Refuse a template that does not fit column c's policy. */
-static void
+void
 CheckAgainstPolicy(const EnvelopeHeader *hdr, const ColumnPolicy *c, Oid relid)
 {
 	TimestampTz limit = RetentionAdd(GetCurrentTimestamp(), &c->retention);
@@ -291,7 +328,7 @@ CheckAgainstPolicy(const EnvelopeHeader *hdr, const ColumnPolicy *c, Oid relid)
 }
 
 /* Same expiry and purposes: a re-seal or an unrelated update. */
-static bool
+bool
 SameLabels(const EnvelopeHeader *a, const EnvelopeHeader *b)
 {
 	if (a->expires != b->expires || a->npurposes != b->npurposes)
@@ -340,6 +377,8 @@ ApplyToValue(FunctionCallInfo fcinfo, Datum value, Datum old, bool has_old,
 		ParseTemplate(sealed, &stored);
 		AuditReplaceSealed(AuditAccessRelation(fcinfo, AUDIT_OP_PROTECT, relid, NULL),
 						   tpl, &hdr, sealed, &stored);
+		/* that row records the write: the check trigger need not */
+		NoteSealed(sealed, &stored, 0, relid);
 		return PointerGetDatum(sealed);
 	}
 	if (has_old)
@@ -455,50 +494,112 @@ NormalPurposes(const EnvelopeHeader *parsed)
 	return construct_array(elems, parsed->npurposes, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
-/* Store the policy row and make sure the table has the policy trigger. */
+/*
+ * Make sure the table has the trigger name running function func.  A
+ * trigger of that name running anything else (the owner's, made before
+ * the table was registered) would stand in for the policy: refuse it.
+ */
+static void
+EnsureTrigger(Oid relid, const char *name, const char *func, const char *timing)
+{
+	Oid			argtypes[3] = {OIDOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	bool		isnull;
+
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = CStringGetTextDatum(name);
+	args[2] = CStringGetTextDatum(func);
+	if (SPI_execute_with_args("SELECT t.tgfoid = $3::regprocedure FROM pg_catalog.pg_trigger t "
+							  "WHERE t.tgrelid = $1 AND t.tgname = $2",
+							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read pg_trigger"),
+				 errhidestmt(true)));
+	if (SPI_processed > 0)
+	{
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									   1, &isnull)))
+			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("biocrypt: table \"%s\" already has a trigger named \"%s\"",
+						get_rel_name(relid), name),
+				 errdetail("That name is reserved for the trigger that enforces the column policy."),
+				 errhint("Drop or rename that trigger first."),
+				 errhidestmt(true)));
+	}
+	if (SPI_execute(psprintf("CREATE TRIGGER %s %s INSERT OR UPDATE ON %s FOR EACH ROW "
+							 "EXECUTE FUNCTION %s",
+							 name, timing, RelationQualifiedName(relid), func),
+					false, 0) != SPI_OK_UTILITY)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not create the column policy trigger"),
+				 errhidestmt(true)));
+}
+
+/* Store the policy row and make sure the table has both policy triggers. */
 static void
 StorePolicy(Oid relid, const char *col, Interval *retention, ArrayType *purposes,
-			const char *on_expiry)
+			const char *on_expiry, const char *subject_col)
 {
 	BiocryptSpi spi;
-	Oid			argtypes[5] = {OIDOID, NAMEOID, INTERVALOID, TEXTARRAYOID, TEXTOID};
-	Datum		args[5];
-	Oid			trigtypes[1] = {OIDOID};
-	Datum		trigargs[1] = {ObjectIdGetDatum(relid)};
+	Oid			argtypes[6] = {OIDOID, NAMEOID, INTERVALOID, TEXTARRAYOID, TEXTOID, NAMEOID};
+	Datum		args[6];
+	char		nulls[6] = "     ";
 
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = DirectFunctionCall1(namein, CStringGetDatum(col));
 	args[2] = IntervalPGetDatum(retention);
 	args[3] = PointerGetDatum(purposes);
 	args[4] = CStringGetTextDatum(on_expiry);
+	args[5] = subject_col != NULL ?
+		DirectFunctionCall1(namein, CStringGetDatum(subject_col)) : (Datum) 0;
+	nulls[5] = subject_col != NULL ? ' ' : 'n';
 	BiocryptSpiBegin(&spi);
 	if (SPI_execute_with_args("INSERT INTO biocrypt.columns AS c "
-							  "(relation, column_name, retention, purposes, on_expiry, registered_by) "
-							  "VALUES ($1, $2, $3, $4, $5, session_user) "
+							  "(relation, column_name, retention, purposes, on_expiry, registered_by, "
+							  "subject_column) "
+							  "VALUES ($1, $2, $3, $4, $5, session_user, $6) "
 							  "ON CONFLICT (relation, column_name) DO UPDATE SET "
 							  "retention = excluded.retention, purposes = excluded.purposes, "
 							  "on_expiry = excluded.on_expiry, registered_by = excluded.registered_by, "
-							  "registered_at = excluded.registered_at",
-							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+							  "registered_at = excluded.registered_at, "
+							  "subject_column = excluded.subject_column",
+							  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write biocrypt.columns"),
 				 errhidestmt(true)));
-	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger "
-							  "WHERE tgrelid = $1 AND tgname = 'biocrypt_column_policy'",
-							  1, trigtypes, trigargs, NULL, false, 1) != SPI_OK_SELECT)
-		ereport(ERROR,
-				(errmsg_internal("biocrypt: could not read pg_trigger"),
-				 errhidestmt(true)));
-	if (SPI_processed == 0 &&
-		SPI_execute(psprintf("CREATE TRIGGER biocrypt_column_policy "
-							 "BEFORE INSERT OR UPDATE ON %s FOR EACH ROW "
-							 "EXECUTE FUNCTION biocrypt.apply_column_policy()",
-							 RelationQualifiedName(relid)),
-					false, 0) != SPI_OK_UTILITY)
-		ereport(ERROR,
-				(errmsg_internal("biocrypt: could not create the column policy trigger"),
-				 errhidestmt(true)));
+	EnsureTrigger(relid, POLICY_TRIGGER, "biocrypt.apply_column_policy()", "BEFORE");
+	EnsureTrigger(relid, POLICY_CHECK_TRIGGER, "biocrypt.check_column_policy()", "AFTER");
 	BiocryptSpiEnd(&spi);
+}
+
+/*
+ * The subject column of a policy: a column of the table (not the
+ * template column itself); NULL if none is asked for.
+ */
+static char *
+SubjectColumnArg(FunctionCallInfo fcinfo, Oid relid, const char *col)
+{
+	char	   *name;
+	AttrNumber	attnum;
+
+	if (PG_ARGISNULL(5))
+		return NULL;
+	name = NameStr(*PG_GETARG_NAME(5));
+	attnum = get_attnum(relid, name);
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("biocrypt: subject column \"%s\" of table \"%s\" does not exist",
+						name, get_rel_name(relid)),
+				 errhidestmt(true)));
+	if (strcmp(name, col) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: the subject column must not be the template column"),
+				 errhidestmt(true)));
+	return name;
 }
 
 /* The body of protect_column(). */
@@ -512,6 +613,7 @@ ProtectColumnRequest(PG_FUNCTION_ARGS)
 	EnvelopeHeader parsed;
 	AttrNumber	attnum;
 
+	/* the subject column (argument 6) may be NULL: no row binding */
 	for (int i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
@@ -536,7 +638,8 @@ ProtectColumnRequest(PG_FUNCTION_ARGS)
 				 errmsg("biocrypt: on_expiry 'null' needs a nullable column, and \"%s\" is NOT NULL",
 						col),
 				 errhidestmt(true)));
-	StorePolicy(relid, col, PG_GETARG_INTERVAL_P(2), NormalPurposes(&parsed), on_expiry);
+	StorePolicy(relid, col, PG_GETARG_INTERVAL_P(2), NormalPurposes(&parsed), on_expiry,
+				SubjectColumnArg(fcinfo, relid, col));
 	/* every backend reloads the table's policies (see TablePolicies) */
 	CacheInvalidateRelcacheByRelid(relid);
 	AuditRecordEventJson(AUDIT_OP_POLICY, relid, col, 0, AuditRequestJson(fcinfo));
@@ -544,7 +647,7 @@ ProtectColumnRequest(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_protect_column);
-/* protect_column(tbl, col, retention, purposes, on_expiry) */
+/* protect_column(tbl, col, retention, purposes, on_expiry, subject_column) */
 Datum
 biocrypt_protect_column(PG_FUNCTION_ARGS)
 {
@@ -552,8 +655,9 @@ biocrypt_protect_column(PG_FUNCTION_ARGS)
 }
 
 /*
- * After ALTER TABLE ... RENAME COLUMN: a policy names its column, so it
- * follows the new name (else the table's trigger would refuse every write).
+ * After ALTER TABLE ... RENAME COLUMN: a policy names its column and its
+ * subject column, so it follows the new name (else the table's triggers
+ * would refuse every write).
  */
 void
 PolicyFollowRename(const RenameStmt *stmt)
@@ -575,6 +679,9 @@ PolicyFollowRename(const RenameStmt *stmt)
 	BiocryptSpiBegin(&spi);
 	if (SPI_execute_with_args("UPDATE biocrypt.columns SET column_name = $3 "
 							  "WHERE relation = $1 AND column_name = $2",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_execute_with_args("UPDATE biocrypt.columns SET subject_column = $3 "
+							  "WHERE relation = $1 AND subject_column = $2",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not update biocrypt.columns"),

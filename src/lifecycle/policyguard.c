@@ -3,13 +3,18 @@
  * policyguard.c
  *		A column policy the table's owner cannot switch off.
  *
- * A registered column's policy is enforced by the trigger
- * biocrypt_column_policy.  Its owner could otherwise drop it, disable it,
- * replace it, rename it out of the way or change the column's type, and
- * then store templates with any retention and purposes.  Called from
- * biocrypt.c's utility dispatcher before such a command runs: a role that
- * is neither superuser nor biocrypt_admin is refused (42501); an
- * administrator's command is recorded as a policy event first.
+ * A registered column's policy is enforced by the triggers
+ * biocrypt_column_policy and biocrypt_column_policy_check.  Its owner
+ * could otherwise drop one, disable it, replace it, rename it out of the
+ * way or change the column's type, and then store templates with any
+ * retention and purposes, or in any row.  Called from biocrypt.c's
+ * utility dispatcher before such a command runs: a role that is neither
+ * superuser nor biocrypt_admin is refused (42501); an administrator's
+ * command is recorded as a policy event first.
+ *
+ * A policy's subject column cannot be dropped by anyone (2BP01) while the
+ * policy names it: an administrator first registers the column again
+ * without it (or with another), which is recorded.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,8 +37,15 @@
 #include "audit/audit.h"
 #include "core/core.h"
 #include "lifecycle/lifecycle.h"
+#include "lifecycle/policy_internal.h"
 
-#define POLICY_TRIGGER		"biocrypt_column_policy"
+/* Is name one of the policy's triggers? */
+static bool
+IsPolicyTrigger(const char *name)
+{
+	return name != NULL && (strcmp(name, POLICY_TRIGGER) == 0 ||
+							strcmp(name, POLICY_CHECK_TRIGGER) == 0);
+}
 
 /* Has relid a registered column (col NULL: any)? */
 static bool
@@ -78,7 +90,7 @@ DroppedPolicyTrigger(List *object)
 	if (list_length(object) < 2)
 		return InvalidOid;
 	trigname = strVal(llast(object));
-	if (strcmp(trigname, POLICY_TRIGGER) != 0)
+	if (!IsPolicyTrigger(trigname))
 		return InvalidOid;
 	relname = list_truncate(list_copy(object), list_length(object) - 1);
 	return RangeVarGetRelid(makeRangeVarFromNameList(relname), NoLock, true);
@@ -95,7 +107,7 @@ MayAlterPolicy(AlterTableCmd *cmd)
 	{
 		case AT_DisableTrig:
 		case AT_EnableReplicaTrig:
-			return cmd->name != NULL && strcmp(cmd->name, POLICY_TRIGGER) == 0;
+			return IsPolicyTrigger(cmd->name);
 		case AT_DisableTrigAll:
 		case AT_DisableTrigUser:
 		case AT_AlterColumnType:
@@ -139,7 +151,7 @@ PolicyTarget(Node *parsetree)
 				CreateTrigStmt *stmt = (CreateTrigStmt *) parsetree;
 				Oid			relid;
 
-				if (!stmt->replace || strcmp(stmt->trigname, POLICY_TRIGGER) != 0)
+				if (!stmt->replace || !IsPolicyTrigger(stmt->trigname))
 					return InvalidOid;
 				relid = RelidOf(stmt->relation);
 				return Registered(relid, NULL) ? relid : InvalidOid;
@@ -150,7 +162,7 @@ PolicyTarget(Node *parsetree)
 				Oid			relid;
 
 				if (stmt->renameType != OBJECT_TRIGGER ||
-					strcmp(stmt->subname, POLICY_TRIGGER) != 0)
+					!IsPolicyTrigger(stmt->subname))
 					return InvalidOid;
 				relid = RelidOf(stmt->relation);
 				return Registered(relid, NULL) ? relid : InvalidOid;
@@ -183,6 +195,64 @@ PolicyTarget(Node *parsetree)
 	}
 }
 
+/* Is col of relid the subject column of a policy? */
+static bool
+SubjectColumn(Oid relid, const char *col)
+{
+	BiocryptSpi spi;
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		args[2];
+	bool		found;
+
+	if (!OidIsValid(relid) || col == NULL)
+		return false;
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = CStringGetTextDatum(col);
+	BiocryptSpiBegin(&spi);
+	if (SPI_execute_with_args("SELECT 1 FROM biocrypt.columns WHERE relation = $1 "
+							  "AND subject_column = $2",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
+				 errhidestmt(true)));
+	found = SPI_processed > 0;
+	BiocryptSpiEnd(&spi);
+	return found;
+}
+
+/*
+ * Refuse ALTER TABLE ... DROP COLUMN of a policy's subject column (on the
+ * table or, without ONLY, a child), whoever runs it.
+ */
+static void
+GuardSubjectColumns(AlterTableStmt *stmt)
+{
+	Oid			relid = RelidOf(stmt->relation);
+	ListCell   *lc;
+	ListCell   *rc;
+
+	if (stmt->objtype != OBJECT_TABLE || !OidIsValid(relid))
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst(lc);
+		List	   *rels;
+
+		if (cmd->subtype != AT_DropColumn)
+			continue;
+		rels = stmt->relation->inh ?
+			find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+		foreach(rc, rels)
+			if (SubjectColumn(lfirst_oid(rc), cmd->name))
+				ereport(ERROR,
+						(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+						 errmsg("biocrypt: column \"%s\" of table \"%s\" is the subject column of a column policy",
+								cmd->name, get_rel_name(lfirst_oid(rc))),
+						 errhint("An administrator first registers the template column again without subject_column, with biocrypt.protect_column()."),
+						 errhidestmt(true)));
+	}
+}
+
 /* Superuser or member of biocrypt_admin? */
 static bool
 PolicyAdmin(void)
@@ -212,6 +282,8 @@ PolicyGuardUtility(PlannedStmt *pstmt)
 	if (!IsTransactionState() || creating_extension ||
 		!OidIsValid(BiocryptExtensionOid()))
 		return;
+	if (IsA(stmt, AlterTableStmt))
+		GuardSubjectColumns((AlterTableStmt *) stmt);
 	relid = PolicyTarget(stmt);
 	if (!OidIsValid(relid))
 		return;
@@ -221,8 +293,8 @@ PolicyGuardUtility(PlannedStmt *pstmt)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("biocrypt: %s would switch off the column policy of table \"%s\"",
 						tag, get_rel_name(relid)),
-				 errdetail("The trigger %s enforces the retention and purposes registered with biocrypt.protect_column.",
-						   POLICY_TRIGGER),
+				 errdetail("The triggers %s and %s enforce the policy registered with biocrypt.protect_column.",
+						   POLICY_TRIGGER, POLICY_CHECK_TRIGGER),
 				 errhint("Only a superuser or a member of biocrypt_admin may do this, and it is recorded."),
 				 errhidestmt(true)));
 	initStringInfo(&json);

@@ -38,6 +38,7 @@
 #include "core/core.h"
 #include "crypto/keys.h"
 #include "lifecycle/lifecycle.h"
+#include "lifecycle/policy_internal.h"
 #include "template/template.h"
 
 PG_FUNCTION_INFO_V1(biocrypt_touch);
@@ -73,6 +74,8 @@ biocrypt_touch(PG_FUNCTION_ARGS)
 	ev->templates_compared++;
 	ParseTemplate(result, &labels);
 	AuditAddSealed(ev, result, &labels);
+	/* its retain row records the write, if it goes back to the same table */
+	PolicyNoteSealed(result, &labels, 0, ev->relation);
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -144,9 +147,11 @@ HoldRequest(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	bool		changed;
 
+	/* a NULL reason is a NULL argument (22004), an empty one a bad value */
 	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				(errcode(PG_ARGISNULL(1) ? ERRCODE_NULL_VALUE_NOT_ALLOWED :
+						 ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: a legal hold needs a reason"),
 				 errhidestmt(true)));
 	reason = PG_GETARG_TEXT_PP(1);
@@ -657,6 +662,8 @@ EraseSubjectRequest(PG_FUNCTION_ARGS)
 				 errdetail("A held subject's templates are kept until the hold is released."),
 				 errhint("Release the hold with biocrypt.release_hold() first."),
 				 errhidestmt(true)));
+	/* before the search: no copy of a template written meanwhile is missed */
+	ErasureRecord(subject, DatumGetTimestampTz(args[0]));
 	cols = PolicyColumns();
 	foreach(lc, cols)
 	{

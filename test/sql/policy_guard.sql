@@ -1,7 +1,8 @@
 -- A column policy its table's owner cannot switch off: dropping, disabling,
--- replacing or renaming the trigger biocrypt_column_policy, or changing a
--- registered column's type, is refused to a role that does not administer
--- biocrypt (42501), and recorded when an administrator does it.
+-- replacing or renaming the triggers biocrypt_column_policy and
+-- biocrypt_column_policy_check, or changing a registered column's type, is
+-- refused to a role that does not administer biocrypt (42501), and
+-- recorded when an administrator does it.
 \set err_detail off
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
@@ -30,6 +31,12 @@ SELECT pg_temp.err($$CREATE OR REPLACE TRIGGER biocrypt_column_policy BEFORE INS
 SELECT pg_temp.err($$ALTER TRIGGER biocrypt_column_policy ON pg_own RENAME TO gone$$) AS rename_trigger;
 SELECT pg_temp.err($$ALTER TABLE pg_own ALTER tpl TYPE bytea USING NULL$$) AS column_type;
 SELECT pg_temp.err($$ALTER TABLE pg_own ADD COLUMN x int, DISABLE TRIGGER ALL$$) AS hidden_in_a_list;
+-- the check trigger, which sees the row after every BEFORE trigger, alike
+SELECT pg_temp.err($$DROP TRIGGER biocrypt_column_policy_check ON pg_own$$) AS drop_check;
+SELECT pg_temp.err($$ALTER TABLE pg_own DISABLE TRIGGER biocrypt_column_policy_check$$) AS disable_check;
+SELECT pg_temp.err($$ALTER TABLE pg_own ENABLE REPLICA TRIGGER biocrypt_column_policy_check$$) AS replica_only_check;
+SELECT pg_temp.err($$CREATE OR REPLACE TRIGGER biocrypt_column_policy_check AFTER INSERT ON pg_own FOR EACH ROW EXECUTE FUNCTION pg_own_note()$$) AS replace_check;
+SELECT pg_temp.err($$ALTER TRIGGER biocrypt_column_policy_check ON pg_own RENAME TO gone$$) AS rename_check;
 -- nor through a parent: without ONLY, ALTER TABLE reaches the partitions
 RESET ROLE;
 CREATE TABLE pg_parted (id int, tpl protected_template) PARTITION BY RANGE (id);
@@ -43,6 +50,8 @@ SELECT pg_temp.err($$ALTER TABLE pg_parted ALTER tpl TYPE bytea USING NULL$$) AS
 SELECT pg_temp.err($$ALTER TABLE ONLY pg_parted DISABLE TRIGGER USER$$) AS parent_only;
 -- what does not touch the policy still works
 SELECT pg_temp.err($$ALTER TABLE pg_own DISABLE TRIGGER pg_own_other$$) AS other_trigger;
+SELECT pg_temp.err($$CREATE TRIGGER zzz_after_policy BEFORE INSERT ON pg_own FOR EACH ROW EXECUTE FUNCTION pg_own_note()$$) AS own_trigger_after_policy;
+SELECT pg_temp.err($$DROP TRIGGER zzz_after_policy ON pg_own$$) AS drop_own_trigger;
 SELECT pg_temp.err($$ALTER TABLE pg_own ALTER note TYPE varchar(20)$$) AS other_column;
 SELECT pg_temp.err($$ALTER TABLE pg_free DISABLE TRIGGER ALL$$) AS table_without_policy;
 SELECT pg_temp.err($$DROP TRIGGER biocrypt_column_policy ON pg_free$$) AS no_such_trigger;
@@ -59,8 +68,11 @@ GRANT regress_pg_owner TO regress_pg_admin;
 SET ROLE regress_pg_admin;
 ALTER TABLE pg_own DISABLE TRIGGER biocrypt_column_policy;
 ALTER TABLE pg_own ENABLE TRIGGER biocrypt_column_policy;
+ALTER TABLE pg_own DISABLE TRIGGER biocrypt_column_policy_check;
+ALTER TABLE pg_own ENABLE TRIGGER biocrypt_column_policy_check;
 RESET ROLE;
 DROP TRIGGER biocrypt_column_policy ON pg_own;
+DROP TRIGGER biocrypt_column_policy_check ON pg_own;
 SELECT pg_temp.settle();
 SELECT operation, relation, outcome, matches FROM biocrypt.audit_log
 WHERE id > :start AND operation = 'policy' ORDER BY id;
