@@ -144,7 +144,7 @@ suite() {
 # its own files.  A sanitizer's report ends at its SUMMARY line or, in the
 # server's log, at the first line that is not a stack frame; valgrind's at
 # the next empty "==pid==" line; valgrind's warnings (large shared-memory
-# ranges, say) are not errors
+# ranges, say) and summaries (with VALGRIND_OPTS=-s) are not errors
 list_reports() {
 	local f
 	for f in "$B"/log/asan.* "$B"/log/valgrind.* "$B"/src/log/postmaster.log \
@@ -158,7 +158,7 @@ list_reports() {
 				mine = 0
 			}
 			/ERROR: AddressSanitizer|runtime error:/ { flush(); first = $0; frames = 1 }
-			/^==[0-9]+== [^ ]/ && !/Warning:/ && first == "" { first = $0; frames = 0 }
+			/^==[0-9]+== [^ ]/ && !/Warning:|ERROR SUMMARY|For (lists|counts) of/ && first == "" { first = $0; frames = 0 }
 			first != "" && /biocrypt\.so|src\/(base|core|crypto|template|audit|match|lifecycle)\/[a-z_0-9]+\.[ch]:|src\/biocrypt\.c:/ { mine = 1 }
 			/^SUMMARY:/ || /^==[0-9]+== *$/ { flush() }
 			frames && file ~ /postmaster.log$/ && !/runtime error:/ && !/^ +#[0-9]/ { flush() }
