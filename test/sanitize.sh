@@ -9,9 +9,9 @@
 #
 # Neither touches the system installation: the script makes its own copy of
 # PostgreSQL (bindir/.. and sharedir, as found by $PG_CONFIG) under BUILD_DIR
-# (default tmp_sanitize or tmp_valgrind in the tree), builds the extension from a copy of the
-# tree and installs it there, and replaces the copy's `postgres` with a
-# wrapper that starts the real binary under the checker.  Reports go to
+# (default tmp_sanitize or tmp_valgrind in the tree), builds the extension
+# from a copy of the tree and installs it there, and replaces the copy's
+# `postgres` with a wrapper that starts the real binary under the checker.  Reports go to
 # BUILD_DIR/log.  A report counts against biocrypt when its stack has a
 # frame in biocrypt.so or in biocrypt's sources.
 #
