@@ -4,7 +4,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
-SRC_BASE = aead envelope jsonenc kernels kernels_x86 quantise
+SRC_BASE = aead auditenc envelope jsonenc kernels kernels_x86 quantise tplform
 SRC_CORE = catalog secmem session spi subxact worker
 SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey
 SRC_TEMPLATE = expiry purposes seal template
@@ -47,7 +47,8 @@ SHLIB_LINK = $(SODIUM_LIBS)
 
 EXTRA_CLEAN = tmp_check_regress tmp_check_isolation test/unit/envelope_test test/unit/kernels_test \
 	test/unit/jsonenc_test test/unit/*.arm64 \
-	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/work*
+	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_tplform \
+	test/fuzz/fuzz_auditenc test/fuzz/work*
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -76,7 +77,7 @@ UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_te
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
 # (a crash, say) counts as one failure, and any failure fails the target
-.PHONY: unit unit-arm64 fuzz-smoke cppcheck layers errlint
+.PHONY: unit unit-arm64 fuzz-smoke fuzz-targets cppcheck layers errlint
 unit: $(UNIT_TESTS)
 	@status=0; passed=0; failed=0; \
 	for t in $(UNIT_TESTS); do \
@@ -127,9 +128,14 @@ test/bench/aead_bench: test/bench/aead_bench.c
 .PHONY: bench-programs
 bench-programs: $(BENCH_PROGRAMS)
 
-# libFuzzer targets for the envelope parser and the JSON encoders;
-# fuzz-smoke runs each briefly on its own corpus, in its own work directory
+# libFuzzer targets (test/fuzz/README.md): the envelope parser, the JSON
+# encoders, the type's text and binary forms, the audit row encoding.
+# fuzz-smoke runs each on its own corpus in its own work directory, for
+# FUZZ_RUNS inputs or FUZZ_SECONDS seconds, whichever comes first.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
+FUZZ_TARGETS = envelope jsonenc tplform auditenc
+FUZZ_RUNS ?= 300000
+FUZZ_SECONDS ?= 15
 
 test/fuzz/fuzz_envelope: test/fuzz/fuzz_envelope.c src/base/envelope.c src/base/envelope.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_envelope.c src/base/envelope.c
@@ -137,12 +143,30 @@ test/fuzz/fuzz_envelope: test/fuzz/fuzz_envelope.c src/base/envelope.c src/base/
 test/fuzz/fuzz_jsonenc: test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c src/base/jsonenc.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c
 
-fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc
-	mkdir -p test/fuzz/work_envelope test/fuzz/work_jsonenc
-	test/fuzz/fuzz_envelope -runs=$(or $(FUZZ_RUNS),300000) -max_len=4096 \
-		test/fuzz/work_envelope test/fuzz/corpus/envelope
-	test/fuzz/fuzz_jsonenc -runs=$(or $(FUZZ_RUNS),300000) -max_len=8192 \
-		test/fuzz/work_jsonenc test/fuzz/corpus/jsonenc
+test/fuzz/fuzz_tplform: test/fuzz/fuzz_tplform.c src/base/tplform.c src/base/tplform.h \
+		src/base/envelope.c src/base/envelope.h
+	clang $(FUZZ_CFLAGS) $(SODIUM_CFLAGS) -o $@ test/fuzz/fuzz_tplform.c \
+		src/base/tplform.c src/base/envelope.c $(SODIUM_LIBS)
+
+test/fuzz/fuzz_auditenc: test/fuzz/fuzz_auditenc.c src/base/auditenc.c src/base/auditenc.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_auditenc.c src/base/auditenc.c
+
+fuzz-targets: $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
+
+# -max_len 8192 covers the largest envelope's header and its base64 text
+# prefix; longer inputs only repeat what the length checks refuse
+fuzz-smoke: fuzz-targets
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p test/fuzz/work_$$t || exit 1; \
+		test/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=8192 -print_final_stats=1 test/fuzz/work_$$t \
+			test/fuzz/corpus/$$t >test/fuzz/work_$$t.log 2>&1; \
+		rc=$$?; \
+		echo "fuzz_$$t: exit $$rc, $$(sed -n 's/^stat::number_of_executed_units: *//p' \
+			test/fuzz/work_$$t.log) runs, $$(sed -n \
+			's/^stat::average_exec_per_sec: *//p' test/fuzz/work_$$t.log) exec/s"; \
+		if [ $$rc -ne 0 ]; then tail -40 test/fuzz/work_$$t.log; exit 1; fi; \
+	done
 
 # calls go one way between the layers of src/ (docs/architecture.md)
 layers: $(OBJS)
