@@ -77,7 +77,7 @@ UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_te
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
 # (a crash, say) counts as one failure, and any failure fails the target
-.PHONY: unit unit-arm64 fuzz-smoke fuzz-targets cppcheck layers errlint
+.PHONY: unit unit-arm64 fuzz-smoke fuzz-targets print-fuzz-targets cppcheck layers errlint
 unit: $(UNIT_TESTS)
 	@status=0; passed=0; failed=0; \
 	for t in $(UNIT_TESTS); do \
@@ -152,6 +152,10 @@ test/fuzz/fuzz_auditenc: test/fuzz/fuzz_auditenc.c src/base/auditenc.c src/base/
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_auditenc.c src/base/auditenc.c
 
 fuzz-targets: $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
+
+# for test/fuzz/long_run.sh
+print-fuzz-targets:
+	@echo $(FUZZ_TARGETS)
 
 # -max_len 8192 covers the largest envelope's header and its base64 text
 # prefix; longer inputs only repeat what the length checks refuse
