@@ -46,7 +46,7 @@ PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-in
 SHLIB_LINK = $(SODIUM_LIBS)
 
 EXTRA_CLEAN = tmp_check_regress tmp_check_isolation test/unit/envelope_test test/unit/kernels_test \
-	test/unit/jsonenc_test test/unit/*.arm64 \
+	test/unit/jsonenc_test test/unit/auditenc_test test/unit/tplform_test test/unit/*.arm64 \
 	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_tplform \
 	test/fuzz/fuzz_auditenc test/fuzz/work*
 
@@ -57,8 +57,8 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild everything when one changes
 $(OBJS): $(wildcard src/*.h src/*/*.h)
 
-# C unit tests: backend-free code (envelope parser, kernels, JSON encoders)
-# against references
+# C unit tests: backend-free code (envelope parser, kernels, JSON encoders,
+# the audit row encoding, the type's text form) against references
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
 
 test/unit/envelope_test: test/unit/envelope_test.c src/base/envelope.c src/base/envelope.h src/base/halfutils.h
@@ -72,7 +72,16 @@ test/unit/kernels_test: test/unit/kernels_test.c src/base/kernels.c src/base/ker
 test/unit/jsonenc_test: test/unit/jsonenc_test.c src/base/jsonenc.c src/base/jsonenc.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/jsonenc_test.c src/base/jsonenc.c -lm
 
-UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_test
+test/unit/auditenc_test: test/unit/auditenc_test.c src/base/auditenc.c src/base/auditenc.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/auditenc_test.c src/base/auditenc.c
+
+test/unit/tplform_test: test/unit/tplform_test.c src/base/tplform.c src/base/tplform.h \
+		src/base/envelope.c src/base/envelope.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/tplform_test.c src/base/tplform.c \
+		src/base/envelope.c $(SODIUM_LIBS)
+
+UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_test \
+	test/unit/auditenc_test test/unit/tplform_test
 
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
@@ -201,6 +210,9 @@ unit-arm64:
 		test/unit/envelope_test.c src/base/envelope.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/jsonenc_test.arm64 \
 		test/unit/jsonenc_test.c src/base/jsonenc.c -lm
+	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/auditenc_test.arm64 \
+		test/unit/auditenc_test.c src/base/auditenc.c
 	qemu-aarch64 test/unit/kernels_test.arm64
 	qemu-aarch64 test/unit/envelope_test.arm64
 	qemu-aarch64 test/unit/jsonenc_test.arm64
+	qemu-aarch64 test/unit/auditenc_test.arm64
