@@ -7,7 +7,8 @@
  * text form is the envelope in base64 (tplform.c) and its binary form the
  * raw envelope bytes, so COPY, pg_dump and replication only ever carry
  * ciphertext.  Input and receive parse as strictly as each other and never
- * echo the input in an error.  The accessors read the authenticated header without any key.
+ * echo the input in an error.  The accessors read the authenticated header
+ * without any key.
  *
  *-------------------------------------------------------------------------
  */

@@ -22,7 +22,7 @@ for t in "${targets[@]}"; do
 	cp "test/fuzz/fuzz_$t" "$OUT/bin/fuzz_$t"
 	mkdir -p "$OUT/$t/work"
 	start=$(date +%s.%N)
-	(cd "$OUT/$t" && nice -n 10 "$OUT/bin/fuzz_$t" -runs="$RUNS" -max_len="$MAX_LEN" \
+	(cd "$OUT/$t" && "$OUT/bin/fuzz_$t" -runs="$RUNS" -max_len="$MAX_LEN" \
 		-print_final_stats=1 work "$OLDPWD/test/fuzz/corpus/$t" >log 2>&1)
 	rc=$?
 	end=$(date +%s.%N)
