@@ -4,14 +4,14 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
-SRC_BASE = aead auditenc envelope jsonenc kernels kernels_x86 quantise tplform
-SRC_CORE = catalog secmem session spi subxact worker
-SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey
-SRC_TEMPLATE = expiry purposes seal template
+SRC_BASE = aead auditenc envelope jsonenc kernels kernels_x86 quantise sealedmsg tplform
+SRC_CORE = catalog checkconfig secmem session spi subxact worker
+SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
+SRC_TEMPLATE = expiry purposes seal sealedprobe template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
-SRC_MATCH = compare identify iris probe
-SRC_LIFECYCLE = enrol keyadmin policy policyguard purgeworker purpose retention rotate
+SRC_MATCH = compare disclosure identify iris probe sealed
+SRC_LIFECYCLE = enrol enrolsealed keyadmin policy policyguard purgeworker purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
 	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \
@@ -19,14 +19,19 @@ OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
+# the client that seals probes to the server's public key: built by make,
+# installed into the PostgreSQL bindir by make install
+SCRIPTS_built = tools/biocrypt-seal
+
 # pg_regress inputs, listed one per feature: test/sql/<test>.sql, whose
 # output must equal test/expected/<test>.out (sql/ holds the extension
 # scripts only); test/sql/include/ holds what the tests include with \i
-REGRESS = type protect header tamper errors roles \
+REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
 	identify_vector identify_bits identify_access \
 	audit guard audit_values purpose review \
-	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain
+	retention_policy retention_expiry retention_owner policy_guard compliance audit_chain \
+	score_disclosure badinput check_config
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
@@ -46,9 +51,9 @@ PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-in
 SHLIB_LINK = $(SODIUM_LIBS)
 
 EXTRA_CLEAN = tmp_check_regress tmp_check_isolation test/unit/envelope_test test/unit/kernels_test \
-	test/unit/jsonenc_test test/unit/auditenc_test test/unit/tplform_test test/unit/*.arm64 \
-	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_tplform \
-	test/fuzz/fuzz_auditenc test/fuzz/work*
+	test/unit/jsonenc_test test/unit/sealedmsg_test test/unit/auditenc_test test/unit/tplform_test \
+	test/unit/*.arm64 test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_sealedmsg \
+	test/fuzz/fuzz_tplform test/fuzz/fuzz_auditenc test/fuzz/work*
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -57,8 +62,21 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild everything when one changes
 $(OBJS): $(wildcard src/*.h src/*/*.h)
 
+# PGXS installs SCRIPTS_built by their base names but would uninstall
+# bindir/tools/biocrypt-seal: remove the installed name too
+uninstall: uninstall-seal
+.PHONY: uninstall-seal
+uninstall-seal:
+	rm -f '$(DESTDIR)$(bindir)/biocrypt-seal'
+
+# libsodium and the backend-free message format only: a client program
+tools/biocrypt-seal: tools/biocrypt-seal.c src/base/sealedmsg.c src/base/sealedmsg.h src/base/envelope.h
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra $(PG_CFLAGS_EXTRA) -Isrc $(SODIUM_CFLAGS) -o $@ \
+		tools/biocrypt-seal.c src/base/sealedmsg.c $(SODIUM_LIBS) -lm
+
 # C unit tests: backend-free code (envelope parser, kernels, JSON encoders,
-# the audit row encoding, the type's text form) against references
+# the sealed-probe message, the audit row encoding, the type's text form)
+# against references
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
 
 test/unit/envelope_test: test/unit/envelope_test.c src/base/envelope.c src/base/envelope.h src/base/halfutils.h
@@ -68,6 +86,9 @@ test/unit/envelope_test: test/unit/envelope_test.c src/base/envelope.c src/base/
 test/unit/kernels_test: test/unit/kernels_test.c src/base/kernels.c src/base/kernels_x86.c \
 		src/base/kernels.h src/base/kernelbody.h src/base/halfutils.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/base/kernels.c src/base/kernels_x86.c -lm
+
+test/unit/sealedmsg_test: test/unit/sealedmsg_test.c src/base/sealedmsg.c src/base/sealedmsg.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/sealedmsg_test.c src/base/sealedmsg.c -lm
 
 test/unit/jsonenc_test: test/unit/jsonenc_test.c src/base/jsonenc.c src/base/jsonenc.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/jsonenc_test.c src/base/jsonenc.c -lm
@@ -81,7 +102,7 @@ test/unit/tplform_test: test/unit/tplform_test.c src/base/tplform.c src/base/tpl
 		src/base/envelope.c $(SODIUM_LIBS)
 
 UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_test \
-	test/unit/auditenc_test test/unit/tplform_test
+	test/unit/sealedmsg_test test/unit/auditenc_test test/unit/tplform_test
 
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
@@ -138,11 +159,20 @@ test/bench/aead_bench: test/bench/aead_bench.c
 bench-programs: $(BENCH_PROGRAMS)
 
 # libFuzzer targets (test/fuzz/README.md): the envelope parser, the JSON
-# encoders, the type's text and binary forms, the audit row encoding.
-# fuzz-smoke runs each on its own corpus in its own work directory, for
-# FUZZ_RUNS inputs or FUZZ_SECONDS seconds, whichever comes first.
+# encoders, the sealed-probe message, the type's text and binary forms, the
+# audit row encoding.  fuzz-smoke runs each on its own corpus in its own
+# work directory, for FUZZ_RUNS inputs or FUZZ_SECONDS seconds, whichever
+# comes first, with inputs up to its FUZZ_MAX_LEN_<target> bytes.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
-FUZZ_TARGETS = envelope jsonenc tplform auditenc
+FUZZ_TARGETS = envelope jsonenc sealedmsg tplform auditenc
+# 8192 covers the largest envelope header (1324 bytes) and its text many
+# times over; a JSON string of 1024 bytes meets every escape and UTF-8 case;
+# a sealed-probe message is up to 12 + 4 * 16000 bytes
+FUZZ_MAX_LEN_envelope = 8192
+FUZZ_MAX_LEN_jsonenc = 1024
+FUZZ_MAX_LEN_sealedmsg = 70000
+FUZZ_MAX_LEN_tplform = 8192
+FUZZ_MAX_LEN_auditenc = 8192
 FUZZ_RUNS ?= 300000
 FUZZ_SECONDS ?= 15
 
@@ -151,6 +181,9 @@ test/fuzz/fuzz_envelope: test/fuzz/fuzz_envelope.c src/base/envelope.c src/base/
 
 test/fuzz/fuzz_jsonenc: test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c src/base/jsonenc.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c
+
+test/fuzz/fuzz_sealedmsg: test/fuzz/fuzz_sealedmsg.c src/base/sealedmsg.c src/base/sealedmsg.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_sealedmsg.c src/base/sealedmsg.c -lm
 
 test/fuzz/fuzz_tplform: test/fuzz/fuzz_tplform.c src/base/tplform.c src/base/tplform.h \
 		src/base/envelope.c src/base/envelope.h
@@ -162,17 +195,19 @@ test/fuzz/fuzz_auditenc: test/fuzz/fuzz_auditenc.c src/base/auditenc.c src/base/
 
 fuzz-targets: $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
 
-# for test/fuzz/long_run.sh
+# for test/fuzz/long_run.sh: the targets, and each one's -max_len
 print-fuzz-targets:
 	@echo $(FUZZ_TARGETS)
 
-# -max_len 8192 covers the largest envelope's header and its base64 text
-# prefix; longer inputs only repeat what the length checks refuse
+print-fuzz-max-len-%:
+	@echo $(FUZZ_MAX_LEN_$*)
+
 fuzz-smoke: fuzz-targets
-	@for t in $(FUZZ_TARGETS); do \
+	@for tl in $(foreach t,$(FUZZ_TARGETS),$(t):$(FUZZ_MAX_LEN_$(t))); do \
+		t=$${tl%%:*}; \
 		mkdir -p test/fuzz/work_$$t || exit 1; \
 		test/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) \
-			-max_len=8192 -print_final_stats=1 test/fuzz/work_$$t \
+			-max_len=$${tl##*:} -print_final_stats=1 test/fuzz/work_$$t \
 			test/fuzz/corpus/$$t >test/fuzz/work_$$t.log 2>&1; \
 		rc=$$?; \
 		echo "fuzz_$$t: exit $$rc, $$(sed -n 's/^stat::number_of_executed_units: *//p' \
@@ -196,7 +231,7 @@ cppcheck:
 		--inline-suppr --error-exitcode=1 -Isrc -I$(shell $(PG_CONFIG) --includedir-server) \
 		--suppress=missingIncludeSystem --suppress=missingInclude \
 		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \
-		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c
+		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c tools/*.c
 
 # the portable path on another architecture: cross-build the backend-free
 # unit tests for aarch64 and run them under qemu-user
@@ -210,9 +245,12 @@ unit-arm64:
 		test/unit/envelope_test.c src/base/envelope.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/jsonenc_test.arm64 \
 		test/unit/jsonenc_test.c src/base/jsonenc.c -lm
+	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/sealedmsg_test.arm64 \
+		test/unit/sealedmsg_test.c src/base/sealedmsg.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/auditenc_test.arm64 \
 		test/unit/auditenc_test.c src/base/auditenc.c
 	qemu-aarch64 test/unit/kernels_test.arm64
 	qemu-aarch64 test/unit/envelope_test.arm64
 	qemu-aarch64 test/unit/jsonenc_test.arm64
+	qemu-aarch64 test/unit/sealedmsg_test.arm64
 	qemu-aarch64 test/unit/auditenc_test.arm64

@@ -17,8 +17,8 @@ DO $roles$
 DECLARE
 	r text;
 BEGIN
-	FOREACH r IN ARRAY ARRAY['biocrypt_enroller', 'biocrypt_matcher',
-							 'biocrypt_auditor', 'biocrypt_admin']
+	FOREACH r IN ARRAY ARRAY['biocrypt_enroller', 'biocrypt_verifier',
+							 'biocrypt_matcher', 'biocrypt_auditor', 'biocrypt_admin']
 	LOOP
 		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
 			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
@@ -27,9 +27,12 @@ BEGIN
 END
 $roles$;
 
+-- a matcher may do all a verifier may, and gets scores besides
+GRANT biocrypt_verifier TO biocrypt_matcher;
 GRANT biocrypt_enroller, biocrypt_matcher, biocrypt_auditor TO biocrypt_admin;
 GRANT USAGE ON SCHEMA biocrypt
-	TO biocrypt_enroller, biocrypt_matcher, biocrypt_auditor, biocrypt_admin;
+	TO biocrypt_enroller, biocrypt_verifier, biocrypt_matcher, biocrypt_auditor,
+	biocrypt_admin;
 
 ----------------------------------------------------------------------------
 -- type
@@ -65,6 +68,42 @@ COMMENT ON FUNCTION protected_template_in(cstring) IS 'protected_template text i
 COMMENT ON FUNCTION protected_template_out(protected_template) IS 'protected_template text output: base64 of the envelope (ciphertext only)';
 COMMENT ON FUNCTION protected_template_recv(internal) IS 'protected_template binary input: envelope bytes';
 COMMENT ON FUNCTION protected_template_send(protected_template) IS 'protected_template binary output: envelope bytes';
+
+-- a probe sealed to the server's public key (biocrypt.public_key()): a
+-- libsodium sealed box, opened only where it is compared or enrolled
+CREATE TYPE sealed_probe;
+
+CREATE FUNCTION sealed_probe_in(cstring) RETURNS sealed_probe
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION sealed_probe_out(sealed_probe) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION sealed_probe_recv(internal) RETURNS sealed_probe
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION sealed_probe_send(sealed_probe) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE sealed_probe (
+	INPUT = sealed_probe_in,
+	OUTPUT = sealed_probe_out,
+	RECEIVE = sealed_probe_recv,
+	SEND = sealed_probe_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = int4,
+	STORAGE = extended
+);
+
+-- same bytes: a driver binds a bytea, or bytes as $1::sealed_probe
+CREATE CAST (bytea AS sealed_probe) WITHOUT FUNCTION AS IMPLICIT;
+
+COMMENT ON TYPE sealed_probe IS 'an embedding or bit code sealed to biocrypt.public_key() (libsodium sealed box); see docs/format.md';
+COMMENT ON FUNCTION sealed_probe_in(cstring) IS 'sealed_probe text input: base64 of a sealed box (size-checked only)';
+COMMENT ON FUNCTION sealed_probe_out(sealed_probe) IS 'sealed_probe text output: base64 of the sealed box';
+COMMENT ON FUNCTION sealed_probe_recv(internal) IS 'sealed_probe binary input: the sealed box''s bytes (size-checked only)';
+COMMENT ON FUNCTION sealed_probe_send(sealed_probe) IS 'sealed_probe binary output: the sealed box''s bytes';
+COMMENT ON CAST (bytea AS sealed_probe) IS 'a bytea holding a sealed box is a sealed_probe (no conversion)';
 
 ----------------------------------------------------------------------------
 -- key ring
@@ -565,6 +604,22 @@ CREATE FUNCTION biocrypt.protect_bits(code bytea, mask bytea, subject text,
 COMMENT ON FUNCTION biocrypt.protect(real[], text, timestamptz, text[], text) IS 'encrypt an embedding (f32, f16 or i8) for a subject, with retention and purposes';
 COMMENT ON FUNCTION biocrypt.protect_bits(bytea, bytea, text, timestamptz, text[], int[]) IS 'encrypt an iris-style bit code and optional mask, with layout {rows, cols, bits_per_cell}';
 
+-- the same, with the embedding or code sealed to biocrypt.public_key()
+CREATE FUNCTION biocrypt.protect_sealed(sealed sealed_probe, subject text,
+		retain_until timestamptz DEFAULT NULL, purposes text[] DEFAULT NULL,
+		format text DEFAULT 'f32')
+	RETURNS protected_template
+	AS 'MODULE_PATHNAME', 'biocrypt_protect_sealed' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION biocrypt.protect_bits_sealed(sealed sealed_probe, subject text,
+		retain_until timestamptz DEFAULT NULL, purposes text[] DEFAULT NULL,
+		layout int[] DEFAULT NULL)
+	RETURNS protected_template
+	AS 'MODULE_PATHNAME', 'biocrypt_protect_bits_sealed' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION biocrypt.protect_sealed(sealed_probe, text, timestamptz, text[], text) IS 'encrypt an embedding sealed to biocrypt.public_key() (f32, f16 or i8), as protect(real[], ...)';
+COMMENT ON FUNCTION biocrypt.protect_bits_sealed(sealed_probe, text, timestamptz, text[], int[]) IS 'encrypt a bit code (and mask) sealed to biocrypt.public_key(), as protect_bits(bytea, bytea, ...)';
+
 ----------------------------------------------------------------------------
 -- header accessors (no key needed)
 ----------------------------------------------------------------------------
@@ -656,6 +711,39 @@ CREATE FUNCTION biocrypt.identify(gallery regclass, col name, probe bytea,
 	RETURNS TABLE (subject text, distance float8)
 	AS 'MODULE_PATHNAME', 'biocrypt_identify_bits' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
 
+-- decisions and ranks without scores, at the administrator's threshold
+-- (biocrypt.match_threshold, biocrypt.match_metric, biocrypt.match_threshold_bits)
+CREATE FUNCTION biocrypt.verify(tpl protected_template, probe real[])
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_decision' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+ALTER FUNCTION biocrypt.verify(protected_template, real[]) COST 100;
+CREATE FUNCTION biocrypt.verify_bits(tpl protected_template, code bytea,
+		mask bytea DEFAULT NULL, max_shift int DEFAULT 0)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_bits_decision' LANGUAGE C STABLE PARALLEL SAFE;
+ALTER FUNCTION biocrypt.verify_bits(protected_template, bytea, bytea, int) COST 100;
+
+CREATE FUNCTION biocrypt.identify_ranks(gallery regclass, col name, probe real[],
+		k int DEFAULT 10)
+	RETURNS TABLE (rank int, subject text)
+	AS 'MODULE_PATHNAME', 'biocrypt_identify_ranks' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+CREATE FUNCTION biocrypt.identify_ranks(gallery regclass, col name, probe bytea,
+		k int DEFAULT 10, mask bytea DEFAULT NULL, max_shift int DEFAULT 0)
+	RETURNS TABLE (rank int, subject text)
+	AS 'MODULE_PATHNAME', 'biocrypt_identify_ranks_bits' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+-- how many scores each role was given in the current window
+CREATE FUNCTION biocrypt.score_budget_usage(OUT database_name text, OUT role_name text,
+		OUT window_start timestamptz, OUT subjects bigint, OUT scores bigint,
+		OUT most_for_one_subject bigint, OUT budget integer,
+		OUT subjects_near_budget bigint, OUT subjects_at_budget bigint,
+		OUT scores_refused bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'biocrypt_score_budgets' LANGUAGE C VOLATILE;
+CREATE VIEW biocrypt.score_budgets AS
+	SELECT * FROM biocrypt.score_budget_usage()
+	ORDER BY scores_refused DESC, most_for_one_subject DESC, database_name, role_name;
+
 CREATE FUNCTION biocrypt.simd_path() RETURNS text
 	AS 'MODULE_PATHNAME', 'biocrypt_simd_path' LANGUAGE C STABLE PARALLEL SAFE;
 
@@ -671,7 +759,73 @@ COMMENT ON FUNCTION biocrypt.iris_distance(protected_template, bytea, bytea, int
 COMMENT ON FUNCTION biocrypt.verify(protected_template, real[], float8, text) IS '1:1 verification: is the probe within max_distance of the template (false when expired)';
 COMMENT ON FUNCTION biocrypt.identify(regclass, name, real[], int, float8, text) IS '1:N identification: the k nearest subjects in a template column';
 COMMENT ON FUNCTION biocrypt.identify(regclass, name, bytea, int, float8, bytea, int) IS '1:N identification over bit codes (masked fractional Hamming distance)';
+COMMENT ON FUNCTION biocrypt.verify(protected_template, real[]) IS '1:1 decision at the administrator''s biocrypt.match_threshold and biocrypt.match_metric, without a score (false when expired)';
+COMMENT ON FUNCTION biocrypt.verify_bits(protected_template, bytea, bytea, int) IS '1:1 decision for a bit code at biocrypt.match_threshold_bits (masked Hamming, minimised over shifts), without a score';
+COMMENT ON FUNCTION biocrypt.identify_ranks(regclass, name, real[], int) IS '1:N: up to k subjects within biocrypt.match_threshold, ranked best first, without distances';
+COMMENT ON FUNCTION biocrypt.identify_ranks(regclass, name, bytea, int, bytea, int) IS '1:N over bit codes: up to k subjects within biocrypt.match_threshold_bits, ranked, without distances';
+COMMENT ON FUNCTION biocrypt.score_budget_usage() IS 'scores given to each role in the current biocrypt.score_window (see the view biocrypt.score_budgets)';
+COMMENT ON VIEW biocrypt.score_budgets IS 'roles nearing or over biocrypt.score_budget in the current window: subjects they were given scores about, the most about one subject, subjects at 80 % or more of the budget, scores refused';
 COMMENT ON FUNCTION biocrypt.simd_path() IS 'distance kernel path in use: avx512, avx2 or portable';
+
+-- the sealed forms: the probe sealed to biocrypt.public_key(), opened once
+-- per statement, then compared exactly as the plain forms compare.  Their
+-- own names, not overloads: an overload would make every untyped literal
+-- probe ('{1,2}') ambiguous between real[] and sealed_probe
+CREATE FUNCTION biocrypt.public_key() RETURNS bytea
+	AS 'MODULE_PATHNAME', 'biocrypt_public_key' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION biocrypt.l2_distance_sealed(protected_template, sealed_probe) RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_l2_distance_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.cosine_distance_sealed(protected_template, sealed_probe) RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_cosine_distance_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.negative_inner_product_sealed(protected_template, sealed_probe) RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_negative_inner_product_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.hamming_distance_sealed(protected_template, sealed_probe) RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_hamming_distance_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION biocrypt.iris_distance_sealed(tpl protected_template, probe sealed_probe,
+		max_shift int DEFAULT 0)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_iris_distance_sealed' LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION biocrypt.verify_sealed(tpl protected_template, probe sealed_probe,
+		max_distance float8, metric text DEFAULT 'cosine')
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+ALTER FUNCTION biocrypt.verify_sealed(protected_template, sealed_probe, float8, text) COST 100;
+
+CREATE FUNCTION biocrypt.identify_sealed(gallery regclass, col name, probe sealed_probe,
+		k int DEFAULT 10, max_distance float8 DEFAULT NULL, metric text DEFAULT 'cosine',
+		max_shift int DEFAULT 0)
+	RETURNS TABLE (subject text, distance float8)
+	AS 'MODULE_PATHNAME', 'biocrypt_identify_sealed' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+-- the decision-only forms (biocrypt_verifier), sealed
+CREATE FUNCTION biocrypt.verify_sealed(tpl protected_template, probe sealed_probe)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_decision_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+ALTER FUNCTION biocrypt.verify_sealed(protected_template, sealed_probe) COST 100;
+CREATE FUNCTION biocrypt.verify_bits_sealed(tpl protected_template, probe sealed_probe,
+		max_shift int DEFAULT 0)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_bits_decision_sealed' LANGUAGE C STABLE PARALLEL SAFE;
+ALTER FUNCTION biocrypt.verify_bits_sealed(protected_template, sealed_probe, int) COST 100;
+CREATE FUNCTION biocrypt.identify_ranks_sealed(gallery regclass, col name, probe sealed_probe,
+		k int DEFAULT 10, max_shift int DEFAULT 0)
+	RETURNS TABLE (rank int, subject text)
+	AS 'MODULE_PATHNAME', 'biocrypt_identify_ranks_sealed' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+
+COMMENT ON FUNCTION biocrypt.verify_sealed(protected_template, sealed_probe) IS '1:1 decision with a sealed probe at biocrypt.match_threshold and biocrypt.match_metric, without a score, as verify(tpl, probe)';
+COMMENT ON FUNCTION biocrypt.verify_bits_sealed(protected_template, sealed_probe, int) IS '1:1 decision for a sealed bit code (and mask) at biocrypt.match_threshold_bits, without a score, as verify_bits()';
+COMMENT ON FUNCTION biocrypt.identify_ranks_sealed(regclass, name, sealed_probe, int, int) IS '1:N with a sealed embedding or bit code: ranked subjects within the administrator''s threshold, without distances, as identify_ranks()';
+COMMENT ON FUNCTION biocrypt.public_key() IS 'the server''s X25519 public key (32 bytes) to seal probes to; derived from the root key';
+COMMENT ON FUNCTION biocrypt.l2_distance_sealed(protected_template, sealed_probe) IS 'Euclidean distance between a template and a sealed probe (as the operator <->)';
+COMMENT ON FUNCTION biocrypt.cosine_distance_sealed(protected_template, sealed_probe) IS 'cosine distance between a template and a sealed probe (as the operator <=>)';
+COMMENT ON FUNCTION biocrypt.negative_inner_product_sealed(protected_template, sealed_probe) IS 'negative inner product of a template and a sealed probe (as the operator <#>)';
+COMMENT ON FUNCTION biocrypt.hamming_distance_sealed(protected_template, sealed_probe) IS 'fraction of differing bits between a bit-code template and a sealed code without a mask (as the operator <~>)';
+COMMENT ON FUNCTION biocrypt.iris_distance_sealed(protected_template, sealed_probe, int) IS 'masked fractional Hamming distance to a sealed code and its mask, minimised over column shifts';
+COMMENT ON FUNCTION biocrypt.verify_sealed(protected_template, sealed_probe, float8, text) IS '1:1 verification with a sealed probe';
+COMMENT ON FUNCTION biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int) IS '1:N identification with a sealed embedding (metric) or bit code (masked Hamming, metric ''hamming'' or left at its default, max_shift)';
 
 ----------------------------------------------------------------------------
 -- privileges: PUBLIC keeps only the type's I/O
@@ -697,8 +851,39 @@ REVOKE ALL ON FUNCTION
 	biocrypt.verify(protected_template, real[], float8, text),
 	biocrypt.identify(regclass, name, real[], int, float8, text),
 	biocrypt.identify(regclass, name, bytea, int, float8, bytea, int),
-	biocrypt.simd_path()
+	biocrypt.verify(protected_template, real[]),
+	biocrypt.verify_bits(protected_template, bytea, bytea, int),
+	biocrypt.identify_ranks(regclass, name, real[], int),
+	biocrypt.identify_ranks(regclass, name, bytea, int, bytea, int),
+	biocrypt.score_budget_usage(),
+	biocrypt.simd_path(),
+	biocrypt.protect_sealed(sealed_probe, text, timestamptz, text[], text),
+	biocrypt.protect_bits_sealed(sealed_probe, text, timestamptz, text[], int[]),
+	biocrypt.l2_distance_sealed(protected_template, sealed_probe),
+	biocrypt.cosine_distance_sealed(protected_template, sealed_probe),
+	biocrypt.negative_inner_product_sealed(protected_template, sealed_probe),
+	biocrypt.hamming_distance_sealed(protected_template, sealed_probe),
+	biocrypt.iris_distance_sealed(protected_template, sealed_probe, int),
+	biocrypt.verify_sealed(protected_template, sealed_probe, float8, text),
+	biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int),
+	biocrypt.verify_sealed(protected_template, sealed_probe),
+	biocrypt.verify_bits_sealed(protected_template, sealed_probe, int),
+	biocrypt.identify_ranks_sealed(regclass, name, sealed_probe, int, int)
 	FROM PUBLIC;
+REVOKE ALL ON biocrypt.score_budgets FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	biocrypt.verify(protected_template, real[]),
+	biocrypt.verify_bits(protected_template, bytea, bytea, int),
+	biocrypt.identify_ranks(regclass, name, real[], int),
+	biocrypt.identify_ranks(regclass, name, bytea, int, bytea, int),
+	biocrypt.verify_sealed(protected_template, sealed_probe),
+	biocrypt.verify_bits_sealed(protected_template, sealed_probe, int),
+	biocrypt.identify_ranks_sealed(regclass, name, sealed_probe, int, int)
+	TO biocrypt_verifier;
+
+GRANT EXECUTE ON FUNCTION biocrypt.score_budget_usage() TO biocrypt_admin, biocrypt_auditor;
+GRANT SELECT ON biocrypt.score_budgets TO biocrypt_admin, biocrypt_auditor;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.l2_distance(protected_template, real[]),
@@ -709,13 +894,28 @@ GRANT EXECUTE ON FUNCTION
 	biocrypt.verify(protected_template, real[], float8, text),
 	biocrypt.identify(regclass, name, real[], int, float8, text),
 	biocrypt.identify(regclass, name, bytea, int, float8, bytea, int),
-	biocrypt.simd_path()
+	biocrypt.simd_path(),
+	biocrypt.l2_distance_sealed(protected_template, sealed_probe),
+	biocrypt.cosine_distance_sealed(protected_template, sealed_probe),
+	biocrypt.negative_inner_product_sealed(protected_template, sealed_probe),
+	biocrypt.hamming_distance_sealed(protected_template, sealed_probe),
+	biocrypt.iris_distance_sealed(protected_template, sealed_probe, int),
+	biocrypt.verify_sealed(protected_template, sealed_probe, float8, text),
+	biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int)
 	TO biocrypt_matcher;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.protect(real[], text, timestamptz, text[], text),
-	biocrypt.protect_bits(bytea, bytea, text, timestamptz, text[], int[])
+	biocrypt.protect_bits(bytea, bytea, text, timestamptz, text[], int[]),
+	biocrypt.protect_sealed(sealed_probe, text, timestamptz, text[], text),
+	biocrypt.protect_bits_sealed(sealed_probe, text, timestamptz, text[], int[])
 	TO biocrypt_enroller;
+
+-- the public key is no secret, but PUBLIC keeps only the type's I/O (and has
+-- no USAGE on the schema): every biocrypt role may read it
+REVOKE ALL ON FUNCTION biocrypt.public_key() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.public_key()
+	TO biocrypt_enroller, biocrypt_verifier, biocrypt_matcher, biocrypt_auditor, biocrypt_admin;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.subject_of(protected_template),
@@ -725,9 +925,20 @@ GRANT EXECUTE ON FUNCTION
 	biocrypt.key_id_of(protected_template),
 	biocrypt.format_of(protected_template),
 	biocrypt.dims_of(protected_template)
-	TO biocrypt_enroller, biocrypt_matcher;
+	TO biocrypt_enroller, biocrypt_verifier, biocrypt_matcher;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.reveal(protected_template),
 	biocrypt.reveal_bits(protected_template)
 	TO biocrypt_admin;
+
+----------------------------------------------------------------------------
+-- the leak guard: settings and modules that can leak a plaintext biometric
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.check_config()
+	RETURNS TABLE (setting text, value text, severity text, advice text)
+	AS 'MODULE_PATHNAME', 'biocrypt_check_config' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION biocrypt.check_config() IS 'one row per setting or module of this server that can put a plaintext biometric in a log, a file or another role''s view: its value, severity (severe, warning, info) and what to change';
+REVOKE ALL ON FUNCTION biocrypt.check_config() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.check_config() TO biocrypt_admin, biocrypt_auditor;

@@ -45,6 +45,14 @@ static ExecutorEnd_hook_type prev_end = NULL;
 static ProcessUtility_hook_type prev_utility = NULL;
 static emit_log_hook_type prev_emit_log = NULL;
 
+/*
+ * Shared memory is requested once, in the postmaster, after every library
+ * in shared_preload_libraries has run its _PG_init: the first moment at
+ * which the settings of modules preloaded after biocrypt (auto_explain.*,
+ * pgaudit.*) are defined with their values, and before any client can
+ * connect.  So the leak guard warns here, once per start (the audit
+ * launcher warns at a reload of what became severe since).
+ */
 static void
 BiocryptShmemRequest(void)
 {
@@ -52,6 +60,9 @@ BiocryptShmemRequest(void)
 		prev_shmem_request();
 	AuditShmemRequest();
 	RotateShmemRequest();
+	DisclosureShmemRequest();
+	if (!IsUnderPostmaster)
+		ConfigWarnSevere(false);
 }
 
 static void
@@ -62,6 +73,7 @@ BiocryptShmemStartup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	AuditShmemStartup();
 	RotateShmemStartup();
+	DisclosureShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -232,6 +244,7 @@ _PG_init(void)
 	AuditStmtInit();
 	AuditGuardInit();
 	CompareInit();
+	DisclosureInit();
 	EnrolInit();
 	InstallHooks();
 	AuditRegisterLauncher();

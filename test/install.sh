@@ -4,7 +4,9 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-PACKAGES="postgresql-15 postgresql-server-dev-15 libsodium-dev libipc-run-perl clang cppcheck pkg-config make gcc rsync"
+# python3-nacl and python3-psycopg (psycopg 3): TAP 012 seals and binds probes
+# as a Python application would
+PACKAGES="postgresql-15 postgresql-server-dev-15 libsodium-dev libipc-run-perl clang cppcheck pkg-config make gcc rsync python3-nacl python3-psycopg"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install.sh: run as root (it installs packages and the extension)" >&2

@@ -124,14 +124,16 @@ AuditBegin(AuditEvent *ev)
 }
 
 /*
- * A refusal (purpose limitation) of an access counted in ev, recorded
- * before the caller raises its error: the attempt is on record whatever
- * becomes of the statement.  ev itself becomes the "denied" event if
- * nothing was accessed through it yet; otherwise a denied event of its
- * own is recorded, with ev's relation, metric, threshold, k and probe.
+ * A refusal of an access counted in ev, recorded before the caller raises
+ * its error: the attempt is on record whatever becomes of the statement.
+ * ev itself becomes the "denied" event if nothing was accessed through it
+ * yet; otherwise a denied event of its own is recorded, with ev's
+ * relation, metric, threshold, k and probe.  With a subject, the event's
+ * matches say why: [{"subject": ..., "refused": reason}].
  */
-void
-AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev)
+static void
+Deny(FunctionCallInfo fcinfo, AuditEvent *ev, const char *sqlstate,
+	 const char *subject, const char *reason)
 {
 	Pending    *p = PendingOf(ev);
 
@@ -149,8 +151,28 @@ AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev)
 	}
 	p->ev.operation = AUDIT_OP_DENIED;
 	p->ev.outcome = AUDIT_OUTCOME_DENIED;
-	strlcpy(p->ev.sqlstate, "42501", sizeof(p->ev.sqlstate));
+	strlcpy(p->ev.sqlstate, sqlstate, sizeof(p->ev.sqlstate));
+	if (subject != NULL)
+		EntriesAddRefusal(&p->entries, subject, reason);
 	RecordPending(p);
+}
+
+/* A refusal for want of privilege or purpose (42501). */
+void
+AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev)
+{
+	Deny(fcinfo, ev, "42501", NULL, NULL);
+}
+
+/*
+ * A refusal that concerns one subject, with its SQLSTATE and the reason
+ * the denied row gives.
+ */
+void
+AuditDenySubject(FunctionCallInfo fcinfo, AuditEvent *ev, const char *sqlstate,
+				 const char *subject, const char *reason)
+{
+	Deny(fcinfo, ev, sqlstate, subject, reason);
 }
 
 /*

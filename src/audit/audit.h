@@ -130,6 +130,9 @@ extern void AuditReplaceSealed(AuditEvent *ev, bytea *old_tpl,
 							   const struct EnvelopeHeader *new_hdr);
 extern void AuditBegin(AuditEvent *ev);
 extern void AuditDeny(FunctionCallInfo fcinfo, AuditEvent *ev);
+extern void AuditDenySubject(FunctionCallInfo fcinfo, AuditEvent *ev,
+							 const char *sqlstate, const char *subject,
+							 const char *reason);
 extern void AuditRecordNow(AuditEvent *ev);
 extern void PurposeCheck(FunctionCallInfo fcinfo, const struct EnvelopeHeader *hdr,
 						 AuditEvent *ev);

@@ -58,6 +58,8 @@ extern char *EntriesJson(const AuditEntries *e);
 extern void EntriesAppend(AuditEntries *into, const AuditEntries *from);
 extern void EntriesAddMatch(AuditEntries *e, const char *subject, double distance);
 extern void EntriesAddSubject(AuditEntries *e, const char *subject);
+extern void EntriesAddRefusal(AuditEntries *e, const char *subject,
+							  const char *reason);
 extern void EntriesAddSealed(AuditEntries *e, bytea *tpl,
 							 const struct EnvelopeHeader *hdr);
 extern void EntriesReplaceSealed(AuditEntries *e, bytea *old_tpl,

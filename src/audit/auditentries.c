@@ -139,6 +139,21 @@ EntriesAddSubject(AuditEntries *e, const char *subject)
 	MemoryContextSwitchTo(old);
 }
 
+/* Add a refusal: {"subject", "refused"}. */
+void
+EntriesAddRefusal(AuditEntries *e, const char *subject, const char *reason)
+{
+	MemoryContext old = MemoryContextSwitchTo(AuditPendingMemory());
+
+	if (BeginEntry(e, subject, NULL))
+	{
+		appendStringInfoString(&e->text, ", \"refused\": ");
+		AuditJsonString(&e->text, reason);
+		EndEntry(e);
+	}
+	MemoryContextSwitchTo(old);
+}
+
 /* A timestamp as JSON: ISO 8601 in UTC, whatever the session's settings. */
 static void
 AppendJsonTimestamp(StringInfo buf, TimestampTz t)

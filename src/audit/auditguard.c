@@ -651,10 +651,15 @@ RecordMaintenance(Guard *g, const char *tag)
 		appendStringInfoChar(&json, '}');
 	}
 	appendStringInfoChar(&json, ']');
+	/*
+	 * LOG ranks above log_min_error_statement's default (error): without
+	 * errhidestmt the query string would follow, with any vectors in it.
+	 */
 	ereport(LOG,
 			(errmsg("biocrypt: audit log maintenance by role \"%s\": %s",
 					GetUserNameFromId(GetUserId(), false), tag),
-			 errdetail("%s", json.data)));
+			 errdetail("%s", json.data),
+			 errhidestmt(true)));
 	AuditRecordEventJson(AUDIT_OP_POLICY,
 						 ((GuardTarget *) linitial(g->targets))->relid,
 						 NULL, 0, json.data);

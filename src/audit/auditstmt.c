@@ -43,6 +43,7 @@
 #include "storage/dsm.h"
 
 #include "audit/audit_internal.h"
+#include "core/core.h"
 #include "template/template.h"
 
 
@@ -174,7 +175,13 @@ PendingFor(FunctionCallInfo fcinfo, AuditOperation op, Oid relid, const char *co
 	}
 	p = FindPending(qd, op, relid, col);
 	if (p == NULL)
+	{
 		p = OpenPending(qd, op, relid, col);
+		/* enrolments and comparisons take plaintext in the statement */
+		if (op == AUDIT_OP_PROTECT || op == AUDIT_OP_COMPARE ||
+			op == AUDIT_OP_VERIFY || op == AUDIT_OP_IDENTIFY)
+			SessionWithholdActivity();
+	}
 	p->site = site;
 	last_hit = p;
 	return p;
@@ -190,12 +197,20 @@ RemovePending(Pending *p)
 	pfree(p);
 }
 
-/* The match list as a JSON array; NULL for operations that have none. */
+/*
+ * The match list as a JSON array; NULL for operations that have none, and
+ * for refusals that gave no reason of their own (purpose: the SQLSTATE
+ * says it).
+ */
 static char *
 MatchesJson(Pending *p)
 {
 	switch (p->ev.operation)
 	{
+		case AUDIT_OP_DENIED:
+			if (p->entries.n == 0)
+				return NULL;
+			break;
 		case AUDIT_OP_VERIFY:
 		case AUDIT_OP_IDENTIFY:
 		case AUDIT_OP_PROTECT:

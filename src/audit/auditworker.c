@@ -145,6 +145,8 @@ biocrypt_audit_launcher_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* one process per server, and it sees every reload */
+			ConfigWarnSevere(true);
 		}
 		LaunchRequested();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

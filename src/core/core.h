@@ -10,6 +10,7 @@
 #define BIOCRYPT_CORE_H
 
 #include "access/attnum.h"
+#include "nodes/pg_list.h"
 
 /* Locked scratch memory, zeroed on release and at abort (secmem.c) */
 typedef struct SecBuf
@@ -67,5 +68,18 @@ extern char *RelationQualifiedName(Oid relid);
 /* Session settings (session.c) */
 extern void SessionInit(void);
 extern const char *PurposeCurrent(void);
+extern void SessionWithholdActivity(void);
+
+/* Settings and modules that can leak a plaintext biometric (checkconfig.c) */
+typedef struct ConfigRisk
+{
+	const char *setting;		/* a setting's or a module's name */
+	char	   *value;			/* as SHOW prints it, or what holds */
+	const char *severity;		/* "severe", "warning" or "info" */
+	const char *advice;			/* what leaks, and what to change */
+} ConfigRisk;
+
+extern List *ConfigRisks(void);
+extern void ConfigWarnSevere(bool only_new);
 
 #endif							/* BIOCRYPT_CORE_H */

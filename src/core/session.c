@@ -2,7 +2,8 @@
  *
  * session.c
  *		Session settings read by several layers: the purpose a session
- *		compares templates for (biocrypt.purpose).
+ *		compares templates for (biocrypt.purpose); and the statement text
+ *		this session shows in pg_stat_activity.
  *
  * Whether the role holds that purpose, and whether a template was enrolled
  * for it, is decided where templates are opened; this file only keeps the
@@ -12,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "port/atomics.h"
+#include "utils/backend_status.h"
 #include "utils/guc.h"
 
 #include "base/envelope.h"
@@ -34,6 +37,28 @@ CheckPurposeSetting(char **newval, void **extra, GucSource source)
 	GUC_check_errdetail("A purpose is 1 to %d characters of a-z, 0-9, \"_\", \".\" or \"-\".",
 						ENVELOPE_MAX_PURPOSE_LEN);
 	return false;
+}
+
+/*
+ * Withhold the running statement's text from pg_stat_activity: it may
+ * carry a plaintext embedding or probe, and members of pg_read_all_stats
+ * (pg_monitor) see every session's text, while it runs and after it ends
+ * until the session's next statement.  Only this backend's status entry
+ * changes; the next statement reports its own text.  The text was visible
+ * while the statement was parsed and planned: clients that must keep
+ * probes out of it altogether send them sealed.
+ */
+void
+SessionWithholdActivity(void)
+{
+	static const char withheld[] = "<biocrypt: statement text withheld>";
+	volatile PgBackendStatus *be = MyBEEntry;
+
+	if (be == NULL || !pgstat_track_activities)
+		return;
+	PGSTAT_BEGIN_WRITE_ACTIVITY(be);
+	memcpy((char *) be->st_activity_raw, withheld, sizeof(withheld));
+	PGSTAT_END_WRITE_ACTIVITY(be);
 }
 
 void

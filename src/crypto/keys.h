@@ -12,6 +12,8 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
+#include "core/core.h"
+
 #define BIOCRYPT_KEY_BYTES		32
 
 /* A data key destroyed, for the caller's audit record. */
@@ -40,5 +42,10 @@ extern const uint8 *KeysAuditKey(void);
 extern const uint8 *KeysAuditProbeKey(void);
 extern bool KeysCheckRing(void);
 extern void KeysStoreChainKey(void);
+
+/* sealkey.c: the sealed-input key pair */
+#define BIOCRYPT_SEAL_KEY_BYTES	32
+extern void KeysSealPublicKey(uint8 *pk);
+extern SecBuf *KeysOpenSealed(const uint8 *box, size_t len, size_t *msglen);
 
 #endif							/* BIOCRYPT_KEYS_H */

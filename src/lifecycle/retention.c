@@ -144,9 +144,11 @@ HoldRequest(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	bool		changed;
 
+	/* a NULL reason is a NULL argument (22004), an empty one a bad value */
 	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				(errcode(PG_ARGISNULL(1) ? ERRCODE_NULL_VALUE_NOT_ALLOWED :
+						 ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: a legal hold needs a reason"),
 				 errhidestmt(true)));
 	reason = PG_GETARG_TEXT_PP(1);

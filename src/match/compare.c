@@ -39,34 +39,23 @@ static int	biocrypt_simd = -1;
 
 /*
  * Decrypt a parsed template for one comparison, or return NULL for an
- * expired one (never decrypted).  The caller releases the buffer.
+ * expired one (never decrypted).  The score it yields is charged to the
+ * role's budget first (disclosure.c).  The caller releases the buffer.
  */
 static SecBuf *
-OpenUnlessExpired(bytea *tpl, const EnvelopeHeader *hdr, AuditEvent *ev)
+OpenUnlessExpired(FunctionCallInfo fcinfo, bytea *tpl, const EnvelopeHeader *hdr,
+				  AuditEvent *ev)
 {
 	SecBuf	   *plain;
 
 	if (CheckExpired(hdr, GetCurrentTimestamp()))
 		return NULL;
+	ScoreCharge(fcinfo, ev, hdr->subject, hdr->subject_len);
 	/* the access is on record before anything is decrypted */
 	AuditBegin(ev);
 	plain = SecmemAcquire(hdr->payload_len);
 	DecryptTemplate(tpl, hdr, plain->data);
 	return plain;
-}
-
-static const char *
-MetricName(KernelMetric metric)
-{
-	switch (metric)
-	{
-		case KERNEL_METRIC_L2:
-			return "l2";
-		case KERNEL_METRIC_NEG_IP:
-			return "inner_product";
-		default:
-			return "cosine";
-	}
 }
 
 /*
@@ -113,7 +102,7 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckVectorTemplate(&hdr, kp.dims);
 	PurposeCheck(fcinfo, &hdr, *ev);
-	plain = OpenUnlessExpired(tpl, &hdr, *ev);
+	plain = OpenUnlessExpired(fcinfo, tpl, &hdr, *ev);
 	*isnull = plain == NULL;
 	AuditCount(*ev, *isnull);
 	if (*isnull)
@@ -134,7 +123,7 @@ VectorOperator(FunctionCallInfo fcinfo, KernelMetric metric)
 
 	if (isnull)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(d);
+	PG_RETURN_FLOAT8(ScoreRound(d));
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_l2_distance);
@@ -161,13 +150,13 @@ biocrypt_negative_inner_product(PG_FUNCTION_ARGS)
 	return VectorOperator(fcinfo, KERNEL_METRIC_NEG_IP);
 }
 
-PG_FUNCTION_INFO_V1(biocrypt_verify);
-/* verify(tpl, probe, max_distance, metric): 1:1, false when expired. */
-Datum
-biocrypt_verify(PG_FUNCTION_ARGS)
+/*
+ * 1:1 verification of the template in argument 0 against the probe in
+ * argument 1: within max_distance under metric?  False when expired.
+ */
+static bool
+VerifyVector(FunctionCallInfo fcinfo, KernelMetric metric, double max_distance)
 {
-	double		max_distance = PG_GETARG_FLOAT8(2);
-	KernelMetric metric = ParseMetric(PG_GETARG_TEXT_PP(3));
 	bool		expired;
 	bool		match;
 	AuditEvent *ev;
@@ -191,7 +180,31 @@ biocrypt_verify(PG_FUNCTION_ARGS)
 		ParseTemplateForDecrypt(PG_GETARG_TEMPLATE_P(0), &hdr);
 		AuditAddMatch(ev, SubjectToServer(&hdr), d);
 	}
-	PG_RETURN_BOOL(match);
+	return match;
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_verify);
+/* verify(tpl, probe, max_distance, metric): 1:1, false when expired. */
+Datum
+biocrypt_verify(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(VerifyVector(fcinfo, ParseMetric(PG_GETARG_TEXT_PP(3)),
+								PG_GETARG_FLOAT8(2)));
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_verify_decision);
+/*
+ * verify(tpl, probe): the decision alone, at the threshold and metric the
+ * administrator set (biocrypt.match_threshold, biocrypt.match_metric), so
+ * that the caller cannot move the threshold to learn the distance.
+ */
+Datum
+biocrypt_verify_decision(PG_FUNCTION_ARGS)
+{
+	KernelMetric metric;
+	double		threshold = MatchThreshold(&metric);
+
+	PG_RETURN_BOOL(VerifyVector(fcinfo, metric, threshold));
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_hamming_distance);
@@ -212,14 +225,14 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
 	PurposeCheck(fcinfo, &hdr, ev);
-	plain = OpenUnlessExpired(tpl, &hdr, ev);
+	plain = OpenUnlessExpired(fcinfo, tpl, &hdr, ev);
 	AuditCount(ev, plain == NULL);
 	if (plain == NULL)
 		PG_RETURN_NULL();
 	d = KernelHammingFraction((const uint8 *) VARDATA_ANY(code), plain->data,
 							  hdr.dims / 8);
 	SecmemRelease(plain);
-	PG_RETURN_FLOAT8(d);
+	PG_RETURN_FLOAT8(ScoreRound(d));
 }
 
 /* Note the code and mask (arguments 1 and 2) of an iris probe, once. */
@@ -235,6 +248,35 @@ AuditBitsProbe(FunctionCallInfo fcinfo, AuditEvent *ev, uint64 *seen)
 					 mask ? VARDATA_ANY(mask) : NULL, mask ? VARSIZE_ANY_EXHDR(mask) : 0);
 }
 
+/*
+ * Masked fractional Hamming distance of template argument 0 to the code in
+ * argument 1 (mask 2, shifts 3), minimised over column shifts; NaN when too
+ * few bits are valid; *isnull for an expired template.  *hdr is the
+ * template's header.
+ */
+static double
+IrisDistanceOfArgs(FunctionCallInfo fcinfo, AuditEvent *ev, EnvelopeHeader *hdr,
+				   bool *isnull)
+{
+	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
+	BitsProbe  *bp;
+	SecBuf	   *plain;
+	double		d;
+
+	ParseTemplateForDecrypt(tpl, hdr);
+	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), hdr);
+	AuditBitsProbe(fcinfo, ev, &bp->ph.audit_seen);
+	PurposeCheck(fcinfo, hdr, ev);
+	plain = OpenUnlessExpired(fcinfo, tpl, hdr, ev);
+	*isnull = plain == NULL;
+	AuditCount(ev, *isnull);
+	if (*isnull)
+		return 0;
+	d = KernelBitsDistance(&bp->kp, plain->data, BitsTemplateMask(bp, hdr, plain->data));
+	SecmemRelease(plain);
+	return d;
+}
+
 PG_FUNCTION_INFO_V1(biocrypt_iris_distance);
 /*
  * iris_distance(tpl, code, mask, max_shift): masked fractional Hamming
@@ -243,30 +285,50 @@ PG_FUNCTION_INFO_V1(biocrypt_iris_distance);
 Datum
 biocrypt_iris_distance(PG_FUNCTION_ARGS)
 {
-	bytea	   *tpl;
-	AuditEvent *ev;
 	EnvelopeHeader hdr;
-	BitsProbe  *bp;
-	SecBuf	   *plain;
+	bool		isnull;
 	double		d;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		PG_RETURN_NULL();
-	tpl = PG_GETARG_TEMPLATE_P(0);
-	ev = AuditComparison(fcinfo, AUDIT_OP_COMPARE, "hamming");
-	ParseTemplateForDecrypt(tpl, &hdr);
-	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), &hdr);
-	AuditBitsProbe(fcinfo, ev, &bp->ph.audit_seen);
-	PurposeCheck(fcinfo, &hdr, ev);
-	plain = OpenUnlessExpired(tpl, &hdr, ev);
-	AuditCount(ev, plain == NULL);
-	if (plain == NULL)
+	d = IrisDistanceOfArgs(fcinfo, AuditComparison(fcinfo, AUDIT_OP_COMPARE, "hamming"),
+						   &hdr, &isnull);
+	if (isnull || isnan(d))
 		PG_RETURN_NULL();
-	d = KernelBitsDistance(&bp->kp, plain->data, BitsTemplateMask(bp, &hdr, plain->data));
-	SecmemRelease(plain);
-	if (isnan(d))
-		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(d);
+	PG_RETURN_FLOAT8(ScoreRound(d));
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_verify_bits_decision);
+/*
+ * verify_bits(tpl, code, mask, max_shift): the decision alone, at the
+ * administrator's biocrypt.match_threshold_bits.  False when expired or
+ * when too few bits are valid.
+ */
+Datum
+biocrypt_verify_bits_decision(PG_FUNCTION_ARGS)
+{
+	double		threshold = MatchThresholdBits();
+	EnvelopeHeader hdr;
+	AuditEvent *ev;
+	bool		expired;
+	double		d;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: template, code and max_shift must not be NULL"),
+				 errhidestmt(true)));
+	ev = AuditComparison(fcinfo, AUDIT_OP_VERIFY, "hamming");
+	if (!ev->has_threshold)
+	{
+		ev->has_threshold = true;
+		ev->threshold = threshold;
+	}
+	d = IrisDistanceOfArgs(fcinfo, ev, &hdr, &expired);
+	if (expired || isnan(d) || d > threshold)
+		PG_RETURN_BOOL(false);
+	AuditAddMatch(ev, SubjectToServer(&hdr), d);
+	PG_RETURN_BOOL(true);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_simd_path);

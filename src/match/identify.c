@@ -82,6 +82,7 @@ typedef struct IdentifyState
 	const char *metric_name;	/* for the audit */
 	AuditEvent *audit;
 	FunctionCallInfo fcinfo;	/* for purpose refusals */
+	bool		ranks_only;		/* identify_ranks(): no distances returned */
 } IdentifyState;
 
 /* Does a rank worse than b (larger distance, ties by subject)? */
@@ -293,9 +294,12 @@ GalleryQuery(Oid relid, Name col)
 					RelationQualifiedName(relid));
 }
 
-/* Set up the receiver state shared by both identify() variants. */
+/*
+ * Set up the receiver state shared by every identify() variant: the k best
+ * (argument 3, default 10), within max_distance if has_max.
+ */
 static IdentifyState *
-IdentifyBegin(FunctionCallInfo fcinfo)
+IdentifyBegin(FunctionCallInfo fcinfo, bool has_max, double max_distance)
 {
 	IdentifyState *st = palloc0(sizeof(IdentifyState));
 	int			k = PG_ARGISNULL(3) ? 10 : PG_GETARG_INT32(3);
@@ -305,8 +309,8 @@ IdentifyBegin(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: k must be between 1 and %d", IDENTIFY_MAX_K),
 				 errhidestmt(true)));
-	st->has_max = !PG_ARGISNULL(4);
-	st->max_distance = st->has_max ? PG_GETARG_FLOAT8(4) : 0;
+	st->has_max = has_max;
+	st->max_distance = max_distance;
 	if (st->has_max)
 		CheckMaxDistance(st->max_distance);
 	st->pub.receiveSlot = IdentifyReceive;
@@ -407,6 +411,9 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 	if (st->scratch != NULL)
 		SecmemRelease(st->scratch);
 	qsort(st->top, st->ntop, sizeof(TopEntry), TopCmp);
+	/* each place in the results discloses something about its subject */
+	for (int i = 0; i < st->ntop; i++)
+		ScoreCharge(fcinfo, st->audit, st->top[i].subject, strlen(st->top[i].subject));
 	subjects = palloc(sizeof(char *) * Max(st->ntop, 1));
 	for (int i = 0; i < st->ntop; i++)
 		subjects[i] = pg_any_to_server(st->top[i].subject,
@@ -417,10 +424,57 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
-		values[0] = CStringGetTextDatum(subjects[i]);
-		values[1] = Float8GetDatum(st->top[i].distance);
+		if (st->ranks_only)
+		{
+			values[0] = Int32GetDatum(i + 1);
+			values[1] = CStringGetTextDatum(subjects[i]);
+		}
+		else
+		{
+			values[0] = CStringGetTextDatum(subjects[i]);
+			values[1] = Float8GetDatum(ScoreRound(st->top[i].distance));
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+}
+
+/* The vector probe in argument 2, under metric (named metric_name). */
+static void
+IdentifyVectorProbe(FunctionCallInfo fcinfo, IdentifyState *st,
+					KernelMetric metric, const char *metric_name)
+{
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: probe must not be NULL"),
+				 errhidestmt(true)));
+	st->vprobe = GetVectorProbe(fcinfo, 2)->kp;
+	st->vprobe.metric = metric;
+	st->metric_name = metric_name;
+}
+
+/* The bit-code probe in argument 2, with its mask and shifts. */
+static void
+IdentifyBitsProbe(FunctionCallInfo fcinfo, IdentifyState *st, int mask_arg,
+				  int shift_arg)
+{
+	bytea	   *code;
+	bytea	   *mask = NULL;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(shift_arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: probe and max_shift must not be NULL"),
+				 errhidestmt(true)));
+	code = PG_GETARG_BYTEA_PP(2);
+	if (!PG_ARGISNULL(mask_arg))
+		mask = PG_GETARG_BYTEA_PP(mask_arg);
+	CheckBitsProbeArgs(code, mask, PG_GETARG_INT32(shift_arg));
+	st->bits = true;
+	st->bcode = (const uint8 *) VARDATA_ANY(code);
+	st->bmask = mask ? (const uint8 *) VARDATA_ANY(mask) : NULL;
+	st->bnbytes = VARSIZE_ANY_EXHDR(code);
+	st->max_shift = PG_GETARG_INT32(shift_arg);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_identify);
@@ -435,10 +489,9 @@ biocrypt_identify(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: probe and metric must not be NULL"),
 				 errhidestmt(true)));
-	st = IdentifyBegin(fcinfo);
-	st->vprobe = GetVectorProbe(fcinfo, 2)->kp;
-	st->vprobe.metric = ParseMetric(PG_GETARG_TEXT_PP(5));
-	st->metric_name = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	st = IdentifyBegin(fcinfo, !PG_ARGISNULL(4), PG_ARGISNULL(4) ? 0 : PG_GETARG_FLOAT8(4));
+	IdentifyVectorProbe(fcinfo, st, ParseMetric(PG_GETARG_TEXT_PP(5)),
+						text_to_cstring(PG_GETARG_TEXT_PP(5)));
 	IdentifyRun(fcinfo, st);
 	return (Datum) 0;
 }
@@ -449,24 +502,44 @@ Datum
 biocrypt_identify_bits(PG_FUNCTION_ARGS)
 {
 	IdentifyState *st;
-	bytea	   *code;
-	bytea	   *mask = NULL;
 
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(6))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: probe and max_shift must not be NULL"),
-				 errhidestmt(true)));
-	st = IdentifyBegin(fcinfo);
-	code = PG_GETARG_BYTEA_PP(2);
-	if (!PG_ARGISNULL(5))
-		mask = PG_GETARG_BYTEA_PP(5);
-	CheckBitsProbeArgs(code, mask, PG_GETARG_INT32(6));
-	st->bits = true;
-	st->bcode = (const uint8 *) VARDATA_ANY(code);
-	st->bmask = mask ? (const uint8 *) VARDATA_ANY(mask) : NULL;
-	st->bnbytes = VARSIZE_ANY_EXHDR(code);
-	st->max_shift = PG_GETARG_INT32(6);
+	st = IdentifyBegin(fcinfo, !PG_ARGISNULL(4), PG_ARGISNULL(4) ? 0 : PG_GETARG_FLOAT8(4));
+	IdentifyBitsProbe(fcinfo, st, 5, 6);
+	IdentifyRun(fcinfo, st);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_identify_ranks);
+/*
+ * identify_ranks(gallery, col, probe real[], k): the subjects within the
+ * administrator's biocrypt.match_threshold, best first, with their ranks
+ * and no distances.
+ */
+Datum
+biocrypt_identify_ranks(PG_FUNCTION_ARGS)
+{
+	KernelMetric metric;
+	double		threshold = MatchThreshold(&metric);
+	IdentifyState *st = IdentifyBegin(fcinfo, true, threshold);
+
+	st->ranks_only = true;
+	IdentifyVectorProbe(fcinfo, st, metric, MetricName(metric));
+	IdentifyRun(fcinfo, st);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_identify_ranks_bits);
+/*
+ * identify_ranks(gallery, col, probe bytea, k, mask, max_shift): the same
+ * for bit codes, within biocrypt.match_threshold_bits.
+ */
+Datum
+biocrypt_identify_ranks_bits(PG_FUNCTION_ARGS)
+{
+	IdentifyState *st = IdentifyBegin(fcinfo, true, MatchThresholdBits());
+
+	st->ranks_only = true;
+	IdentifyBitsProbe(fcinfo, st, 4, 5);
 	IdentifyRun(fcinfo, st);
 	return (Datum) 0;
 }

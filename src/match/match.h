@@ -12,4 +12,9 @@
 /* compare.c: its settings (biocrypt.on_expired, min_common_bits, simd) */
 extern void CompareInit(void);
 
+/* disclosure.c: score rounding and budgets, their shared memory */
+extern void DisclosureInit(void);
+extern void DisclosureShmemRequest(void);
+extern void DisclosureShmemStartup(void);
+
 #endif							/* BIOCRYPT_MATCH_H */

@@ -234,3 +234,18 @@ ProbeInit(void)
 							ENVELOPE_MAX_BITS, PGC_SUSET, 0,
 							NULL, NULL, NULL);
 }
+
+/* A metric's name in the audit log. */
+const char *
+MetricName(KernelMetric metric)
+{
+	switch (metric)
+	{
+		case KERNEL_METRIC_L2:
+			return "l2";
+		case KERNEL_METRIC_NEG_IP:
+			return "inner_product";
+		default:
+			return "cosine";
+	}
+}

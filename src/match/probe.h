@@ -50,9 +50,19 @@ extern void ProbeInit(void);
 extern void *ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len);
 extern VectorProbe *GetVectorProbe(FunctionCallInfo fcinfo, int argno);
 extern KernelMetric ParseMetric(text *name);
+extern const char *MetricName(KernelMetric metric);
 extern void CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims);
 extern void CheckMaxDistance(double max_distance);
 extern bool CheckExpired(const EnvelopeHeader *hdr, TimestampTz now);
+
+/* disclosure.c: what a role that does not administer biocrypt learns */
+struct AuditEvent;
+extern bool ScoresExact(void);
+extern double ScoreRound(double d);
+extern void ScoreCharge(FunctionCallInfo fcinfo, struct AuditEvent *ev,
+						const char *subject, size_t len);
+extern double MatchThreshold(KernelMetric *metric);
+extern double MatchThresholdBits(void);
 
 /* iris.c */
 extern void CheckBitsTemplate(const EnvelopeHeader *hdr, size_t code_len);

@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 #include "utils/array.h"
+#include "utils/palloc.h"
 
 #include "base/envelope.h"
 #include "core/core.h"
@@ -32,6 +33,25 @@ extern void ParseTemplateForDecrypt(bytea *tpl, EnvelopeHeader *hdr);
 extern void DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst);
 extern SecBuf *OpenTemplate(bytea *tpl, EnvelopeHeader *hdr);
 extern bytea *ResealTemplate(bytea *tpl, const EnvelopeHeader *labels);
+
+/* sealedprobe.c: the sealed_probe type and the call sites of sealed forms */
+typedef struct SealedSite
+{
+	MemoryContextCallback wipe; /* zeroes block when the statement ends */
+	void	   *inner;			/* the plain form's own fn_extra */
+	bytea	   *box;			/* the box last opened (ciphertext) */
+	uint8	   *block;			/* locked: the probe as plain arguments */
+	Size		block_len;
+	int			kind;			/* SEALEDMSG_KIND_*, 0 while not opened */
+	Datum		probe;			/* real[] of a vector, bytea of a bit code */
+	Datum		mask;			/* bytea mask, when has_mask */
+	bool		has_mask;
+} SealedSite;
+
+extern SealedSite *SealedSiteOpen(FunctionCallInfo fcinfo, int argno);
+extern void SealedSiteRequire(const SealedSite *site, int kind);
+extern Datum SealedSiteCall(FunctionCallInfo fcinfo, SealedSite *site,
+							PGFunction fn, int nargs, const NullableDatum *args);
 
 /* purposes.c: purpose labels, and whether the session may use a template */
 typedef enum PurposeVerdict

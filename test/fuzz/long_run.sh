@@ -2,13 +2,14 @@
 # The long fuzz run of issue 12: every target for RUNS executions (default
 # 10 M), one process at a time, each from its committed seed corpus.
 # Usage: bash test/fuzz/long_run.sh [target ...]   (from the top of the tree)
-# Environment: RUNS (executions per target), MAX_LEN (8192), OUT (where the
+# Environment: RUNS (executions per target), MAX_LEN (default: the
+# target's FUZZ_MAX_LEN_<target> in the Makefile), OUT (where the
 # work corpora, logs and crash files go; default /tmp/biocrypt-fuzz-long).
 # Prints one line per target: executions, seconds, exec/s, crashes; exits
 # non-zero when a target crashed (its input is in $OUT/<target>/crash-*).
 set -u
 RUNS=${RUNS:-10000000}
-MAX_LEN=${MAX_LEN:-8192}
+MAX_LEN=${MAX_LEN:-}
 OUT=${OUT:-/tmp/biocrypt-fuzz-long}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -21,8 +22,9 @@ for t in "${targets[@]}"; do
 	# a copy, so that a rebuild during the run changes nothing
 	cp "test/fuzz/fuzz_$t" "$OUT/bin/fuzz_$t"
 	mkdir -p "$OUT/$t/work"
+	len=${MAX_LEN:-$(make -s --no-print-directory print-fuzz-max-len-$t PG_CONFIG=${PG_CONFIG:-pg_config})}
 	start=$(date +%s.%N)
-	(cd "$OUT/$t" && "$OUT/bin/fuzz_$t" -runs="$RUNS" -max_len="$MAX_LEN" \
+	(cd "$OUT/$t" && "$OUT/bin/fuzz_$t" -runs="$RUNS" -max_len="$len" \
 		-print_final_stats=1 work "$OLDPWD/test/fuzz/corpus/$t" >log 2>&1)
 	rc=$?
 	end=$(date +%s.%N)

@@ -9,8 +9,9 @@
 SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication,
 	rolbypassrls, rolinherit
 FROM pg_roles WHERE rolname LIKE 'biocrypt\_%' ORDER BY rolname;
--- biocrypt_admin is a member of the other three, and nobody else is a
--- member of any of them (before the test roles below)
+-- biocrypt_admin is a member of the enroller, matcher and auditor roles,
+-- biocrypt_matcher of biocrypt_verifier, and nobody else is a member of
+-- any of them (before the test roles below)
 SELECT r.rolname AS role, m.rolname AS member
 FROM pg_auth_members am
 	JOIN pg_roles r ON r.oid = am.roleid

@@ -126,18 +126,25 @@ $b->quit;
 
 # -- one long identify() keeps the snapshot of its start
 my $c = $node->background_psql('postgres');
+# (its text is withheld from pg_stat_activity: it is found by its
+# application_name)
+$c->query_safe("SET application_name = 'slow_scan'");
 $c->query_until(qr/slow scan started/,
 	"\\echo slow scan started\n" . ident('g_slow') . ";\n\\echo slow scan done\n");
 ok( $node->poll_query_until(
 		'postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%g_slow%' "
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'slow_scan' "
 		  . "AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()"),
 	'slow identify() is scanning');
+is( $node->safe_psql(
+		'postgres', "SELECT query FROM pg_stat_activity WHERE application_name = 'slow_scan'"),
+	'<biocrypt: statement text withheld>',
+	'pg_stat_activity: the running identify() shows no probe');
 $node->safe_psql('postgres',
 	"DELETE FROM g WHERE id = 1002; INSERT INTO g VALUES (1003, " . tpl_at_probe('x-during') . ")");
 is( $node->safe_psql(
 		'postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%g_slow%' "
+		"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'slow_scan' "
 		  . "AND state = 'active' AND pid <> pg_backend_pid()"),
 	'1',
 	'slow identify() still running after the delete and insert committed');
@@ -146,6 +153,15 @@ $slow =~ s/\n?slow scan done\n?//;
 is($slow, $now2, 'slow identify(): the rows as of its start, not those committed meanwhile');
 my $after_slow = $node->safe_psql('postgres', $ident);
 like($after_slow, qr/^x-during=0,/, 'the next identify() sees the new row');
+is( $node->safe_psql(
+		'postgres', "SELECT state || ': ' || query FROM pg_stat_activity WHERE application_name = 'slow_scan'"),
+	'idle: <biocrypt: statement text withheld>',
+	'pg_stat_activity: nor does the idle session after it');
+$c->query_safe("SELECT 'next statement'");
+like( $node->safe_psql(
+		'postgres', "SELECT query FROM pg_stat_activity WHERE application_name = 'slow_scan'"),
+	qr/^SELECT 'next statement'\s*;?$/,
+	'pg_stat_activity: the next statement shows its own text');
 unlike($after_slow, qr/x-later/, 'and not the deleted one');
 $c->quit;
 
@@ -156,11 +172,12 @@ my $d_before = $d->query_safe($ident);
 is($d_before, $after_slow, 'bystander session: identify() before the termination');
 
 my $e = $node->background_psql('postgres', on_error_stop => 0);
+$e->query_safe("SET application_name = 'huge_scan'");
 $e->query_until(qr/long scan started/,
 	"\\echo long scan started\n"
 	  . "SELECT count(*) FROM biocrypt.identify('g_huge', 'tpl', $PROBE, 5, NULL, 'l2');\n");
 my $active_huge =
-    "SELECT pid FROM pg_stat_activity WHERE query LIKE '%g_huge%' "
+    "SELECT pid FROM pg_stat_activity WHERE application_name = 'huge_scan' "
   . "AND state = 'active' AND pid <> pg_backend_pid()";
 ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($active_huge) a"),
 	'long identify() is running');
@@ -194,6 +211,7 @@ like($h->query_safe($ident), qr/^x-during=0,x-uncommitted=0,/,
 	'uncommitted insert before the crash: seen by its own transaction');
 
 my $f = $node->background_psql('postgres', on_error_stop => 0);
+$f->query_safe("SET application_name = 'huge_scan'");
 $f->query_until(qr/long scan started/,
 	"\\echo long scan started\n"
 	  . "SELECT count(*) FROM biocrypt.identify('g_huge', 'tpl', $PROBE, 5, NULL, 'l2');\n");
