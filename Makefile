@@ -4,7 +4,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 
 MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
-SRC_BASE = aead envelope jsonenc kernels kernels_x86 quantise sealedmsg
+SRC_BASE = aead auditenc envelope jsonenc kernels kernels_x86 quantise sealedmsg tplform
 SRC_CORE = catalog checkconfig secmem session spi subxact worker
 SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
 SRC_TEMPLATE = expiry purposes seal sealedprobe template
@@ -51,9 +51,11 @@ PG_CPPFLAGS = -I$(srcdir)/src $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --i
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(PG_CFLAGS_EXTRA)
 SHLIB_LINK = $(SODIUM_LIBS)
 
-EXTRA_CLEAN = tmp_check_regress tmp_check_isolation tmp_sanitize tmp_valgrind test/unit/envelope_test test/unit/kernels_test \
-	test/unit/jsonenc_test test/unit/sealedmsg_test test/unit/*.arm64 \
-	test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_sealedmsg test/fuzz/work*
+EXTRA_CLEAN = tmp_check_regress tmp_check_isolation tmp_sanitize tmp_valgrind \
+	test/unit/envelope_test test/unit/kernels_test \
+	test/unit/jsonenc_test test/unit/sealedmsg_test test/unit/auditenc_test test/unit/tplform_test \
+	test/unit/*.arm64 test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_sealedmsg \
+	test/fuzz/fuzz_tplform test/fuzz/fuzz_auditenc test/fuzz/work*
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -74,7 +76,8 @@ tools/biocrypt-seal: tools/biocrypt-seal.c src/base/sealedmsg.c src/base/sealedm
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra $(PG_CFLAGS_EXTRA) -Isrc $(SODIUM_CFLAGS) -o $@ \
 		tools/biocrypt-seal.c src/base/sealedmsg.c $(SODIUM_LIBS) -lm
 
-# C unit tests: backend-free code (envelope parser, kernels, JSON encoders)
+# C unit tests: backend-free code (envelope parser, kernels, JSON encoders,
+# the sealed-probe message, the audit row encoding, the type's text form)
 # against references
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
 
@@ -92,13 +95,21 @@ test/unit/sealedmsg_test: test/unit/sealedmsg_test.c src/base/sealedmsg.c src/ba
 test/unit/jsonenc_test: test/unit/jsonenc_test.c src/base/jsonenc.c src/base/jsonenc.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/jsonenc_test.c src/base/jsonenc.c -lm
 
+test/unit/auditenc_test: test/unit/auditenc_test.c src/base/auditenc.c src/base/auditenc.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/auditenc_test.c src/base/auditenc.c
+
+test/unit/tplform_test: test/unit/tplform_test.c src/base/tplform.c src/base/tplform.h \
+		src/base/envelope.c src/base/envelope.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/tplform_test.c src/base/tplform.c \
+		src/base/envelope.c $(SODIUM_LIBS)
+
 UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_test \
-	test/unit/sealedmsg_test
+	test/unit/sealedmsg_test test/unit/auditenc_test test/unit/tplform_test
 
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
 # (a crash, say) counts as one failure, and any failure fails the target
-.PHONY: unit unit-arm64 fuzz-smoke cppcheck layers errlint
+.PHONY: unit unit-arm64 fuzz-smoke fuzz-targets print-fuzz-targets cppcheck layers errlint
 unit: $(UNIT_TESTS)
 	@status=0; passed=0; failed=0; \
 	for t in $(UNIT_TESTS); do \
@@ -149,9 +160,23 @@ test/bench/aead_bench: test/bench/aead_bench.c
 .PHONY: bench-programs
 bench-programs: $(BENCH_PROGRAMS)
 
-# libFuzzer targets for the envelope parser and the JSON encoders;
-# fuzz-smoke runs each briefly on its own corpus, in its own work directory
+# libFuzzer targets (test/fuzz/README.md): the envelope parser, the JSON
+# encoders, the sealed-probe message, the type's text and binary forms, the
+# audit row encoding.  fuzz-smoke runs each on its own corpus in its own
+# work directory, for FUZZ_RUNS inputs or FUZZ_SECONDS seconds, whichever
+# comes first, with inputs up to its FUZZ_MAX_LEN_<target> bytes.
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc
+FUZZ_TARGETS = envelope jsonenc sealedmsg tplform auditenc
+# 8192 covers the largest envelope header (1324 bytes) and its text many
+# times over; a JSON string of 1024 bytes meets every escape and UTF-8 case;
+# a sealed-probe message is up to 12 + 4 * 16000 bytes
+FUZZ_MAX_LEN_envelope = 8192
+FUZZ_MAX_LEN_jsonenc = 1024
+FUZZ_MAX_LEN_sealedmsg = 70000
+FUZZ_MAX_LEN_tplform = 8192
+FUZZ_MAX_LEN_auditenc = 8192
+FUZZ_RUNS ?= 300000
+FUZZ_SECONDS ?= 15
 
 test/fuzz/fuzz_envelope: test/fuzz/fuzz_envelope.c src/base/envelope.c src/base/envelope.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_envelope.c src/base/envelope.c
@@ -162,14 +187,36 @@ test/fuzz/fuzz_jsonenc: test/fuzz/fuzz_jsonenc.c src/base/jsonenc.c src/base/jso
 test/fuzz/fuzz_sealedmsg: test/fuzz/fuzz_sealedmsg.c src/base/sealedmsg.c src/base/sealedmsg.h
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_sealedmsg.c src/base/sealedmsg.c -lm
 
-fuzz-smoke: test/fuzz/fuzz_envelope test/fuzz/fuzz_jsonenc test/fuzz/fuzz_sealedmsg
-	mkdir -p test/fuzz/work_envelope test/fuzz/work_jsonenc test/fuzz/work_sealedmsg
-	test/fuzz/fuzz_envelope -runs=$(or $(FUZZ_RUNS),300000) -max_len=4096 \
-		test/fuzz/work_envelope test/fuzz/corpus/envelope
-	test/fuzz/fuzz_jsonenc -runs=$(or $(FUZZ_RUNS),300000) -max_len=8192 \
-		test/fuzz/work_jsonenc test/fuzz/corpus/jsonenc
-	test/fuzz/fuzz_sealedmsg -runs=$(or $(FUZZ_RUNS),300000) -max_len=70000 \
-		test/fuzz/work_sealedmsg test/fuzz/corpus/sealedmsg
+test/fuzz/fuzz_tplform: test/fuzz/fuzz_tplform.c src/base/tplform.c src/base/tplform.h \
+		src/base/envelope.c src/base/envelope.h
+	clang $(FUZZ_CFLAGS) $(SODIUM_CFLAGS) -o $@ test/fuzz/fuzz_tplform.c \
+		src/base/tplform.c src/base/envelope.c $(SODIUM_LIBS)
+
+test/fuzz/fuzz_auditenc: test/fuzz/fuzz_auditenc.c src/base/auditenc.c src/base/auditenc.h
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_auditenc.c src/base/auditenc.c
+
+fuzz-targets: $(FUZZ_TARGETS:%=test/fuzz/fuzz_%)
+
+# for test/fuzz/long_run.sh: the targets, and each one's -max_len
+print-fuzz-targets:
+	@echo $(FUZZ_TARGETS)
+
+print-fuzz-max-len-%:
+	@echo $(FUZZ_MAX_LEN_$*)
+
+fuzz-smoke: fuzz-targets
+	@for tl in $(foreach t,$(FUZZ_TARGETS),$(t):$(FUZZ_MAX_LEN_$(t))); do \
+		t=$${tl%%:*}; \
+		mkdir -p test/fuzz/work_$$t || exit 1; \
+		test/fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=$${tl##*:} -print_final_stats=1 test/fuzz/work_$$t \
+			test/fuzz/corpus/$$t >test/fuzz/work_$$t.log 2>&1; \
+		rc=$$?; \
+		echo "fuzz_$$t: exit $$rc, $$(sed -n 's/^stat::number_of_executed_units: *//p' \
+			test/fuzz/work_$$t.log) runs, $$(sed -n \
+			's/^stat::average_exec_per_sec: *//p' test/fuzz/work_$$t.log) exec/s"; \
+		if [ $$rc -ne 0 ]; then tail -40 test/fuzz/work_$$t.log; exit 1; fi; \
+	done
 
 # the pg_regress and isolation suites against a checked server, in a private
 # copy of PostgreSQL under tmp_sanitize or tmp_valgrind (test/sanitize.sh, run as
@@ -211,7 +258,10 @@ unit-arm64:
 		test/unit/jsonenc_test.c src/base/jsonenc.c -lm
 	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/sealedmsg_test.arm64 \
 		test/unit/sealedmsg_test.c src/base/sealedmsg.c -lm
+	$(ARM64_CC) $(ARM64_CFLAGS) -o test/unit/auditenc_test.arm64 \
+		test/unit/auditenc_test.c src/base/auditenc.c
 	qemu-aarch64 test/unit/kernels_test.arm64
 	qemu-aarch64 test/unit/envelope_test.arm64
 	qemu-aarch64 test/unit/jsonenc_test.arm64
 	qemu-aarch64 test/unit/sealedmsg_test.arm64
+	qemu-aarch64 test/unit/auditenc_test.arm64

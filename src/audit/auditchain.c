@@ -3,14 +3,15 @@
  * auditchain.c
  *		The audit log's HMAC chain: canonical row encoding, verify_audit().
  *
- * row_hash = HMAC-SHA-256(audit key, "biocrypt-audit-v2" || encoding of
- * every column but xact_outcome and row_hash, prev_hash last).  The key is
- * derived from the root key, so SQL can neither recompute nor forge it.
- * The encoding depends only on stored values, never on settings such as
- * DateStyle or extra_float_digits: integers and timestamps as big-endian
- * 64-bit, floats by their IEEE bits, text, names and binary values with a
- * length prefix, each preceded by a NULL marker.  xact_outcome is filled in
- * by the worker after the fact and so stays outside the hash.
+ * row_hash = HMAC-SHA-256(audit key, canonical encoding of every column
+ * but xact_outcome and row_hash, prev_hash last).  The key is derived from
+ * the root key, so SQL can neither recompute nor forge it.  The encoding
+ * (base/auditenc.c) depends only on stored values, never on settings such
+ * as DateStyle or extra_float_digits: integers and timestamps as
+ * big-endian 64-bit, floats by their IEEE bits, text, names and binary
+ * values with a length prefix, each preceded by a NULL marker.
+ * xact_outcome is filled in by the worker after the fact and so stays
+ * outside the hash.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,12 +30,12 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
+#include "base/auditenc.h"
 #include "core/core.h"
 #include "crypto/keys.h"
 #include "template/template.h"
 #include "audit/audit_internal.h"
 
-#define AUDIT_HASH_VERSION	"biocrypt-audit-v2"
 #define VERIFY_BATCH		1000
 
 typedef struct AuditColumn
@@ -75,61 +76,57 @@ static const AuditColumn columns[AUDIT_NCOLUMNS] = {
 	[AC_ROW_HASH] = {"row_hash", BYTEAOID, false},
 };
 
-static void
-PutU64(crypto_auth_hmacsha256_state *st, uint64 v)
+/* A column's value as the encoding takes it (base/auditenc.c). */
+static AuditEncValue
+EncValue(Oid type, Datum d)
 {
-	uint8		b[8];
+	AuditEncValue v = {0};
 
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8) (v >> (56 - 8 * i));
-	crypto_auth_hmacsha256_update(st, b, 8);
-}
-
-static void
-PutBytes(crypto_auth_hmacsha256_state *st, const void *p, size_t len)
-{
-	PutU64(st, len);
-	crypto_auth_hmacsha256_update(st, p, len);
-}
-
-/* One column's value in the canonical encoding. */
-static void
-PutValue(crypto_auth_hmacsha256_state *st, Oid type, Datum d)
-{
 	switch (type)
 	{
 		case INT8OID:
 		case TIMESTAMPTZOID:
 		case XID8OID:
-			PutU64(st, (uint64) DatumGetInt64(d));
+			v.kind = AUDITENC_INT64;
+			v.v.i64 = DatumGetInt64(d);
 			break;
 		case INT4OID:
-			PutU64(st, (uint64) (int64) DatumGetInt32(d));
+			v.kind = AUDITENC_INT32;
+			v.v.i32 = DatumGetInt32(d);
 			break;
 		case REGCLASSOID:
-			PutU64(st, DatumGetObjectId(d));
+			v.kind = AUDITENC_OID;
+			v.v.oid = DatumGetObjectId(d);
 			break;
 		case FLOAT8OID:
-			{
-				double		f = DatumGetFloat8(d);
-				uint64		bits;
-
-				memcpy(&bits, &f, sizeof(bits));
-				PutU64(st, bits);
-				break;
-			}
+			v.kind = AUDITENC_FLOAT8;
+			v.v.f8 = DatumGetFloat8(d);
+			break;
 		case NAMEOID:
-			PutBytes(st, NameStr(*DatumGetName(d)), strlen(NameStr(*DatumGetName(d))));
+			v.kind = AUDITENC_BYTES;
+			v.v.bytes.data = NameStr(*DatumGetName(d));
+			v.v.bytes.len = strlen(NameStr(*DatumGetName(d)));
 			break;
 		default:
 			{
 				/* text, bytea, inet, jsonb: their binary form as stored */
-				struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+				struct varlena *vl = PG_DETOAST_DATUM_PACKED(d);
 
-				PutBytes(st, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+				v.kind = AUDITENC_BYTES;
+				v.v.bytes.data = VARDATA_ANY(vl);
+				v.v.bytes.len = VARSIZE_ANY_EXHDR(vl);
 				break;
 			}
 	}
+	return v;
+}
+
+/* The encoding's sink: the next piece of the HMAC's message. */
+static void
+HmacSink(void *arg, const uint8_t *data, size_t len)
+{
+	crypto_auth_hmacsha256_update((crypto_auth_hmacsha256_state *) arg,
+								  data, len);
 }
 
 /* row_hash of a row given in column order (prev_hash included). */
@@ -137,20 +134,23 @@ void
 AuditRowHash(const Datum *values, const bool *nulls, uint8 *out)
 {
 	crypto_auth_hmacsha256_state st;
+	AuditEncValue enc[AUDIT_NCOLUMNS];
+	int			n = 0;
 
-	crypto_auth_hmacsha256_init(&st, KeysAuditKey(), BIOCRYPT_KEY_BYTES);
-	crypto_auth_hmacsha256_update(&st, (const uint8 *) AUDIT_HASH_VERSION,
-								  strlen(AUDIT_HASH_VERSION));
 	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
 	{
-		uint8		marker = nulls[i] ? 0 : 1;
-
 		if (!columns[i].hashed)
 			continue;
-		crypto_auth_hmacsha256_update(&st, &marker, 1);
-		if (!nulls[i])
-			PutValue(&st, columns[i].type, values[i]);
+		if (nulls[i])
+		{
+			memset(&enc[n], 0, sizeof(enc[n]));
+			enc[n++].isnull = true;
+		}
+		else
+			enc[n++] = EncValue(columns[i].type, values[i]);
 	}
+	crypto_auth_hmacsha256_init(&st, KeysAuditKey(), BIOCRYPT_KEY_BYTES);
+	AuditEncRow(enc, n, HmacSink, &st);
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
 }

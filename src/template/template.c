@@ -4,18 +4,17 @@
  *		The protected_template type: text and binary I/O, header accessors.
  *
  * A protected_template is a varlena holding one envelope (envelope.c).  Its
- * text form is the envelope in base64 and its binary form the raw envelope
- * bytes, so COPY, pg_dump and replication only ever carry ciphertext.  Input
- * and receive parse as strictly as each other and never echo the input in
- * an error.  The accessors read the authenticated header without any key.
+ * text form is the envelope in base64 (tplform.c) and its binary form the
+ * raw envelope bytes, so COPY, pg_dump and replication only ever carry
+ * ciphertext.  Input and receive parse as strictly as each other and never
+ * echo the input in an error.  The accessors read the authenticated header
+ * without any key.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <math.h>
-
-#include <sodium.h>
 
 #include "access/htup_details.h"
 #include "catalog/dependency.h"
@@ -29,8 +28,22 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "base/tplform.h"
 #include "crypto/keys.h"
 #include "template/template.h"
+
+static void RefuseEnvelope(EnvelopeStatus status, int sqlstate) pg_attribute_noreturn();
+
+/* Refuse an input that is not one valid envelope; never shows its bytes. */
+static void
+RefuseEnvelope(EnvelopeStatus status, int sqlstate)
+{
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("biocrypt: invalid protected_template: %s",
+					EnvelopeStatusMessage(status)),
+			 errhidestmt(true)));
+}
 
 /* Validate envelope bytes and wrap them as a protected_template datum. */
 static bytea *
@@ -41,11 +54,7 @@ TemplateFromBytes(const uint8 *bytes, size_t len, int sqlstate)
 	bytea	   *result;
 
 	if (status != ENVELOPE_OK)
-		ereport(ERROR,
-				(errcode(sqlstate),
-				 errmsg("biocrypt: invalid protected_template: %s",
-						EnvelopeStatusMessage(status)),
-				 errhidestmt(true)));
+		RefuseEnvelope(status, sqlstate);
 	result = palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), bytes, len);
@@ -53,26 +62,37 @@ TemplateFromBytes(const uint8 *bytes, size_t len, int sqlstate)
 }
 
 PG_FUNCTION_INFO_V1(protected_template_in);
-/* Text input: base64 of an envelope; whitespace is ignored. */
+/*
+ * Text input: base64 of an envelope, whitespace ignored (base/tplform.c),
+ * decoded straight into the datum.
+ */
 Datum
 protected_template_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	size_t		len = strlen(str);
-	size_t		maxbin = len / 4 * 3 + 3;
-	uint8	   *bin = palloc(maxbin);
+	size_t		maxbin = TplFormDecodedBound(len);
+	bytea	   *result = palloc(VARHDRSZ + maxbin);
 	size_t		binlen = 0;
-	const char *end = NULL;
+	EnvelopeStatus envstatus = ENVELOPE_OK;
 
-	if (sodium_base642bin(bin, maxbin, str, len, " \t\r\n", &binlen, &end,
-						  sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		end != str + len)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("biocrypt: invalid protected_template: not valid base64"),
-				 errhidestmt(true)));
-	PG_RETURN_BYTEA_P(TemplateFromBytes(bin, binlen,
-										ERRCODE_INVALID_TEXT_REPRESENTATION));
+	switch (TplFormFromText(str, len, (uint8 *) VARDATA(result), maxbin,
+							&binlen, &envstatus))
+	{
+		case TPLFORM_OK:
+			break;
+		case TPLFORM_BAD_BASE64:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("biocrypt: invalid protected_template: not valid base64"),
+					 errhidestmt(true)));
+			break;
+		case TPLFORM_BAD_ENVELOPE:
+			RefuseEnvelope(envstatus, ERRCODE_INVALID_TEXT_REPRESENTATION);
+			break;
+	}
+	SET_VARSIZE(result, VARHDRSZ + binlen);
+	PG_RETURN_BYTEA_P(result);
 }
 
 PG_FUNCTION_INFO_V1(protected_template_out);
@@ -82,11 +102,10 @@ protected_template_out(PG_FUNCTION_ARGS)
 {
 	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
 	size_t		len = VARSIZE_ANY_EXHDR(tpl);
-	size_t		b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
-	char	   *out = palloc(b64len);
+	size_t		outsize = TplFormTextSize(len);
+	char	   *out = palloc(outsize);
 
-	sodium_bin2base64(out, b64len, (const unsigned char *) VARDATA_ANY(tpl),
-					  len, sodium_base64_VARIANT_ORIGINAL);
+	TplFormToText(out, outsize, (const uint8 *) VARDATA_ANY(tpl), len);
 	PG_RETURN_CSTRING(out);
 }
 

@@ -9,6 +9,13 @@
  * add up to the input length, every pointer lies inside the header, the
  * header validates again as a struct, re-serializing it reproduces the
  * input's header bytes exactly, and no proper prefix is also accepted.
+ *
+ * The same input is also read as the fields of a header the server would
+ * build (the other direction, as SealTemplate goes): whenever
+ * EnvelopeComputeSizes accepts it, the header EnvelopeWriteHeader writes,
+ * followed by a nonce, payload and tag of the computed sizes, must parse
+ * back to the very same fields and sizes.
+ *
  * Any violation calls abort().
  *
  * Build and run: make fuzz-smoke (FUZZ_RUNS=n for a longer run).
@@ -110,6 +117,100 @@ CheckAccepted(const uint8_t *buf, size_t size, const EnvelopeHeader *hdr)
 		Fail("a proper prefix was also accepted");
 }
 
+/* The next byte of the input, or 0 past its end. */
+static uint8_t
+NextByte(const uint8_t *data, size_t size, size_t *pos)
+{
+	return *pos < size ? data[(*pos)++] : 0;
+}
+
+/* The next n bytes as a little-endian number. */
+static uint64_t
+NextNumber(const uint8_t *data, size_t size, size_t *pos, int n)
+{
+	uint64_t	v = 0;
+
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t) NextByte(data, size, pos) << (8 * i);
+	return v;
+}
+
+/*
+ * Read header fields from the input, mostly within their ranges so that
+ * many pass validation; labels point into the input.  Returns 0 when the
+ * input runs out before the labels do.
+ */
+static int
+FieldsFromInput(const uint8_t *data, size_t size, EnvelopeHeader *hdr)
+{
+	size_t		pos = 0;
+
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->cipher = NextByte(data, size, &pos) % 3;
+	hdr->format = NextByte(data, size, &pos) % 5;
+	hdr->flags = NextByte(data, size, &pos) % 3;
+	hdr->dims = (uint32_t) NextNumber(data, size, &pos, 4) % 70000;
+	hdr->rows = (uint16_t) NextNumber(data, size, &pos, 2);
+	hdr->cols = (uint16_t) NextNumber(data, size, &pos, 2);
+	hdr->bits_per_cell = (uint16_t) NextNumber(data, size, &pos, 2);
+	hdr->key_id = (uint32_t) NextNumber(data, size, &pos, 4);
+	hdr->created = (int64_t) NextNumber(data, size, &pos, 8);
+	hdr->expires = (int64_t) NextNumber(data, size, &pos, 8);
+	hdr->subject_len = NextByte(data, size, &pos);
+	hdr->npurposes = NextByte(data, size, &pos) % (ENVELOPE_MAX_PURPOSES + 2);
+	if (size - pos < hdr->subject_len)
+		return 0;
+	hdr->subject = (const char *) data + pos;
+	pos += hdr->subject_len;
+	for (int i = 0; i < hdr->npurposes && i < ENVELOPE_MAX_PURPOSES; i++)
+	{
+		hdr->purpose_len[i] = NextByte(data, size, &pos) % 70;
+		if (size - pos < hdr->purpose_len[i])
+			return 0;
+		hdr->purpose[i] = (const char *) data + pos;
+		pos += hdr->purpose_len[i];
+	}
+	return 1;
+}
+
+/* Build an envelope from fields the validator accepts; it must parse back. */
+static void
+CheckWriteThenParse(const uint8_t *data, size_t size)
+{
+	EnvelopeHeader hdr;
+	EnvelopeHeader back;
+	uint8_t    *env;
+
+	if (!FieldsFromInput(data, size, &hdr) ||
+		EnvelopeComputeSizes(&hdr) != ENVELOPE_OK)
+		return;
+	env = malloc(hdr.total_len);
+	if (env == NULL)
+		Fail("out of memory");
+	if (EnvelopeWriteHeader(&hdr, env) != hdr.header_len)
+		Fail("EnvelopeWriteHeader wrote other than header_len bytes");
+	memset(env + hdr.header_len, 0x5A, hdr.total_len - hdr.header_len);
+	if (EnvelopeParse(env, hdr.total_len, &back) != ENVELOPE_OK)
+		Fail("a header that EnvelopeComputeSizes accepts does not parse");
+	if (back.cipher != hdr.cipher || back.format != hdr.format ||
+		back.flags != hdr.flags || back.dims != hdr.dims ||
+		back.rows != hdr.rows || back.cols != hdr.cols ||
+		back.bits_per_cell != hdr.bits_per_cell ||
+		back.key_id != hdr.key_id || back.created != hdr.created ||
+		back.expires != hdr.expires || back.subject_len != hdr.subject_len ||
+		memcmp(back.subject, hdr.subject, hdr.subject_len) != 0 ||
+		back.npurposes != hdr.npurposes ||
+		back.header_len != hdr.header_len || back.nonce_len != hdr.nonce_len ||
+		back.payload_len != hdr.payload_len ||
+		back.total_len != hdr.total_len)
+		Fail("written header parses back to other fields");
+	for (int i = 0; i < hdr.npurposes; i++)
+		if (back.purpose_len[i] != hdr.purpose_len[i] ||
+			memcmp(back.purpose[i], hdr.purpose[i], hdr.purpose_len[i]) != 0)
+			Fail("written purposes parse back differently");
+	free(env);
+}
+
 /* libFuzzer entry point: parse one input and check the result. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -151,6 +252,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			Fail("decryption-path parse accepted a wrong length");
 	}
 
+	CheckWriteThenParse(buf, size);
 	free(buf);
 	return 0;
 }

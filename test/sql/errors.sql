@@ -196,6 +196,16 @@ SELECT pg_temp.err($$SELECT 'QkNUAQ=='::protected_template$$) AS magic_only;
 SELECT pg_temp.err($$SELECT 'QUJD='::protected_template$$) AS bad_padding;
 SELECT pg_temp.err($$SELECT 'QUJ'::protected_template$$) AS missing_padding;
 SELECT pg_temp.err($$SELECT 'QUJD-_'::protected_template$$) AS url_safe_alphabet;
+-- only the base64 alphabet, '=' and whitespace: libsodium alone would read
+-- each byte from 0x80 up as '/', so 'é' (two bytes) would stand for '//'.
+-- Expiry bits 8-15 and 20-23 set put '//' at characters 45-46 of the text.
+CREATE TEMP TABLE slashes AS
+	SELECT biocrypt.protect('{1,2}', 'alice', timestamptz '2000-01-01 00:00:00+00' +
+		((((extract(epoch FROM date_trunc('month', now()) + interval '13 months')
+			- 946684800)::bigint * 1000000) | x'F0FF00'::bigint) || ' microseconds')::interval) AS t;
+SELECT substr(t::text, 45, 2) AS slashes_in_text FROM slashes;
+SELECT pg_temp.err(format('SELECT %L::protected_template', overlay(t::text PLACING 'é' FROM 45 FOR 2)))
+	AS non_ascii_for_slashes FROM slashes;
 SELECT pg_temp.err(format('SELECT %L::protected_template', (SELECT t::text || '!' FROM tpl WHERE name = 'embedding'))) AS valid_plus_junk;
 SELECT pg_temp.err(format('SELECT %L::protected_template',
 	(SELECT encode(decode(t::text, 'base64') || '\x414243'::bytea, 'base64') FROM tpl WHERE name = 'embedding'))) AS valid_plus_three_bytes;
