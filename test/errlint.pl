@@ -1,8 +1,10 @@
 #!/usr/bin/perl
-# Every error, warning and notice biocrypt raises hides the statement from
-# the server log (errhidestmt), since a statement may carry a biometric:
-# each ereport(ERROR|WARNING|NOTICE) in src/ names errhidestmt, none uses
-# elog() at those levels, and no errmsg is a bare "%s" filled elsewhere.
+# Every error, warning and notice biocrypt raises hides the statement and
+# its context (PL/pgSQL's "SQL statement" line quotes the statement) from
+# the server log, since a statement may carry a biometric: each
+# ereport(ERROR|WARNING|NOTICE) in src/ names errhidestmt and
+# errhidecontext, none uses elog() at those levels, and no errmsg is a bare
+# "%s" filled elsewhere.
 # Usage: perl test/errlint.pl [TREE]   (prints "errlint: N passed, N failed")
 use strict;
 use warnings;
@@ -32,8 +34,8 @@ for my $f (sort(glob('src/*.c'), glob('src/*/*.c')))
 		}
 		my $call = substr($text, $start, $i - $start);
 		next if $call =~ /must be loaded via shared_preload_libraries/;	# no statement yet
-		if ($call =~ /errhidestmt\(true\)/) { $passed++ }
-		else { $failed++; printf "FAIL: %s:%d: %s without errhidestmt\n", $f, $line->($start), $1 }
+		if ($call =~ /errhidestmt\(true\)/ && $call =~ /errhidecontext\(true\)/) { $passed++ }
+		else { $failed++; printf "FAIL: %s:%d: %s without errhidestmt and errhidecontext\n", $f, $line->($start), $1 }
 	}
 	while ($text =~ /\belog\((ERROR|WARNING|NOTICE),/g)
 	{

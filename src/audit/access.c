@@ -195,7 +195,7 @@ PurposeCheck(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, AuditEvent *ev)
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("biocrypt: no purpose declared for comparing templates"),
 					 errhint("SET biocrypt.purpose to the purpose of this access."),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 			break;
 		case PURPOSE_NOT_ENROLLED:
 			AuditDeny(fcinfo, ev);
@@ -204,7 +204,7 @@ PurposeCheck(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, AuditEvent *ev)
 					 errmsg("biocrypt: a template may not be used for purpose \"%s\"",
 							purpose),
 					 errhint("Templates are compared only for the purposes they were enrolled for (biocrypt.purposes_of)."),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 			break;
 		case PURPOSE_NOT_GRANTED:
 			AuditDeny(fcinfo, ev);
@@ -213,7 +213,7 @@ PurposeCheck(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, AuditEvent *ev)
 					 errmsg("biocrypt: purpose \"%s\" is not granted to role \"%s\"",
 							purpose, GetUserNameFromId(GetUserId(), false)),
 					 errhint("An administrator grants purposes with biocrypt.grant_purpose(role, purpose)."),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 			break;
 	}
 }

@@ -81,7 +81,7 @@ AuditOperationByName(const char *name)
 			return (AuditOperation) op;
 	ereport(ERROR,
 			(errmsg_internal("biocrypt: unknown audit operation \"%s\"", name),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	return AUDIT_OP_DENIED;		/* keep the compiler quiet */
 }
 
@@ -136,7 +136,7 @@ AuditInit(void)
 	ereport(WARNING,
 			(errmsg("biocrypt: this build was made with BIOCRYPT_AUDIT_BYPASS: accesses are NOT audited"),
 			 errhint("Such builds exist only to measure the audit's cost; never use one with real data."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 #endif
 }
 
@@ -179,7 +179,7 @@ AuditFindDatabase(Oid dbid, bool create)
 				 errmsg("biocrypt: too many databases with an audit worker"),
 				 errhint("At most %d databases of one server can use biocrypt.",
 						 AUDIT_MAX_DATABASES),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return db;
 }
 
@@ -313,7 +313,7 @@ AuditSetMatches(AuditEvent *ev, const char *json, size_t len)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("biocrypt: too many matches to record"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	ev->matches_len = (int32) len;
 	if (len <= AUDIT_INLINE_MATCHES)
 	{
@@ -354,19 +354,19 @@ AuditWriteFailed(const char *sqlstate, bool degraded)
 				 errmsg("biocrypt: the root key does not match the key ring"),
 				 errdetail("The audit worker writes no row under a root key that did not create the key ring."),
 				 errhint("Start the server with the root key that created biocrypt.keys."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (degraded)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: access refused: the audit record could not be stored as sent"),
 				 errdetail("It was recorded as an error row (SQLSTATE %s) without its matches.", sqlstate),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("biocrypt: access refused: the audit record could not be written"),
 			 errdetail("The audit worker's insert failed with SQLSTATE %s.", sqlstate),
 			 errhint("See the server log for the audit worker's messages."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -388,7 +388,7 @@ AuditRequireWorker(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: access refused: biocrypt is not preloaded"),
 				 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), biocrypt_audit_timeout);
 	for (;;)
 	{
@@ -412,7 +412,7 @@ AuditRequireWorker(void)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("biocrypt: access refused: no audit worker is running for this database"),
 					 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
@@ -448,7 +448,7 @@ Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket, bool abandon
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("biocrypt: access refused: the audit queue is full"),
 					 errhint("The audit worker cannot keep up; retry, or raise biocrypt.audit_timeout."),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS, PG_WAIT_EXTENSION);
 	}
 }
@@ -525,7 +525,7 @@ SlotCommitted(AuditSlot *slot, uint64 ticket, int64 *event_id)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: access refused: the audit log does not exist until CREATE EXTENSION biocrypt commits"),
 				 errhint("Commit CREATE EXTENSION before protecting or comparing templates."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (state == SLOT_FAILED)
 		AuditWriteFailed(failure, degraded);
 	if (state == SLOT_QUEUED && wake != NULL)
@@ -566,7 +566,7 @@ AuditRecordNoWait(AuditEvent *ev)
 	if (slot == NULL)
 		ereport(WARNING,
 				(errmsg("biocrypt: a failed access could not be queued for the audit log"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -582,7 +582,7 @@ Seal(AuditEvent *ev)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: access refused: biocrypt is not preloaded"),
 				 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	ev->ended_at = GetCurrentTimestamp();
 	if (!FullTransactionIdIsValid(ev->xid))
 		ev->xid = GetTopFullTransactionIdIfAny();
@@ -672,7 +672,7 @@ AuditRecord(AuditEvent *ev)
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("biocrypt: access refused: the audit worker did not record the access in time"),
 						 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
-						 errhidestmt(true)));
+						 errhidestmt(true), errhidecontext(true)));
 			}
 			ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS,
 										PG_WAIT_EXTENSION);

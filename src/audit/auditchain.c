@@ -187,7 +187,7 @@ AuditCheckTable(AttrNumber *attnums)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("biocrypt: table biocrypt.audit_log does not exist"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
 	{
 		AttrNumber	att = get_attnum(relid, columns[i].name);
@@ -197,7 +197,7 @@ AuditCheckTable(AttrNumber *attnums)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("biocrypt: column \"%s\" of biocrypt.audit_log is missing or altered",
 							columns[i].name),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		if (attnums != NULL)
 			attnums[i] = att;
 	}
@@ -348,7 +348,7 @@ biocrypt_verify_audit(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: verify_audit must return a row"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	initStringInfo(&vs.ranges);
 	query = psprintf("SELECT %s FROM biocrypt.audit_log ORDER BY chain_id, id",
 					 AuditColumnList());

@@ -94,7 +94,7 @@ OpenBegunRows(const char *cond, Oid argtype, Datum arg, uint64 *n)
 	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read the open begun audit rows"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	*n = SPI_processed;
 	return SPI_tuptable;
 }
@@ -168,7 +168,7 @@ ClosedThrough(int64 *head)
 								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errmsg_internal("biocrypt: could not read biocrypt.audit_state"),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		mark = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 		*head = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -199,7 +199,7 @@ AuditWriteClosedThrough(int64 id)
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write biocrypt.audit_state"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	EndWork();
 	MemoryContextSwitchTo(cxt);
 }

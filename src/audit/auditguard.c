@@ -659,7 +659,7 @@ RecordMaintenance(Guard *g, const char *tag)
 			(errmsg("biocrypt: audit log maintenance by role \"%s\": %s",
 					GetUserNameFromId(GetUserId(), false), tag),
 			 errdetail("%s", json.data),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	AuditRecordEventJson(AUDIT_OP_POLICY,
 						 ((GuardTarget *) linitial(g->targets))->relid,
 						 NULL, 0, json.data);
@@ -692,7 +692,7 @@ AuditGuardUtility(PlannedStmt *pstmt)
 				 errmsg("biocrypt: %s would change or remove %s", tag, first->desc),
 				 errdetail("%s", first->why),
 				 errhint("A superuser may SET biocrypt.allow_audit_maintenance = on; the command is then recorded."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	RecordMaintenance(&g, tag);
 }
 

@@ -67,7 +67,7 @@ AuditRequestJson(FunctionCallInfo fcinfo)
 	if (!HeapTupleIsValid(proc))
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: cache lookup failed for function %u", fcinfo->flinfo->fn_oid),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	nargs = get_func_arg_info(proc, &types, &names, &modes);
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "[{\"function\": ");
@@ -128,7 +128,7 @@ RecordFailedRequest(AuditOperation op, const char *request, int sqlerrcode)
 		ereport(WARNING,
 				(errmsg("biocrypt: a failed %s request could not be recorded in the audit log",
 						AuditOperationName(op)),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 	PG_END_TRY();
 	pfree(ev);

@@ -117,7 +117,7 @@ LaunchRequested(void)
 					(errmsg("biocrypt: could not start the audit worker for database %u",
 							todo[i]),
 					 errhint("Raise max_worker_processes; accesses in that database fail until a worker runs."),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 }
 
 static void
@@ -547,7 +547,7 @@ ReconcileOnce(Oid dbid)
 		AbortCurrentTransaction();
 		ereport(WARNING,
 				(errmsg("biocrypt: begun audit rows left open by the last stop were not closed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
@@ -654,7 +654,7 @@ biocrypt_audit_guard(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: audit_guard must be called as a trigger"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (am_audit_worker && TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
 		if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
@@ -666,6 +666,6 @@ biocrypt_audit_guard(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("biocrypt: biocrypt.audit_log is append-only"),
 			 errdetail("Only the audit worker writes audit rows; none is ever changed or removed."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	PG_RETURN_NULL();
 }

@@ -67,7 +67,7 @@ KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 		if (*plan == NULL)
 			ereport(ERROR,
 					(errmsg_internal("biocrypt: could not prepare \"%s\"", sql),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		SPI_keepplan(*plan);
 	}
 	return *plan;
@@ -196,7 +196,7 @@ HeadRow(void)
 						 args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read the audit chain's head"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return SPI_processed == 1 ? SPI_tuptable->vals[0] : NULL;
 }
 
@@ -212,7 +212,7 @@ ChainKeyMismatch(void)
 			 errmsg("biocrypt: the root key does not match the key ring"),
 			 errdetail("The last row of the audit chain was not written under this server's root key."),
 			 errhint("Start the server with the root key that created biocrypt.keys."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -245,7 +245,7 @@ LoadHead(void)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("biocrypt: the last audit row has no valid row_hash"),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		memcpy(head_hash, VARDATA_ANY(DatumGetByteaPP(values[AC_ROW_HASH])), AUDIT_HASH_BYTES);
 	}
 	if (!key_stored)
@@ -321,7 +321,7 @@ InsertRows(AuditWriteItem *items, int n)
 						 &arg, NULL, false, 0) != SPI_OK_INSERT || SPI_processed != (uint64) n)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not insert audit rows"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (int i = 0; i < n; i++)
 		AdvanceHead(&items[i], hashes + AUDIT_HASH_BYTES * i);
 }
@@ -344,7 +344,7 @@ InsertRow(const AuditWriteItem *item, const char *degraded_sqlstate, uint8 *hash
 						 &arg, NULL, false, 0) != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not insert an audit row"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* The row is in: it is the new head. */
@@ -406,7 +406,7 @@ InsertIsolated(AuditWriteItem *item)
 	ereport(WARNING,
 			(errmsg("biocrypt: the audit event of process %d could not be stored as sent (SQLSTATE %s)",
 					item->ev->backend_pid, sqlstate),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	if (TryRow(item, sqlstate, again))
 	{
 		item->degraded = true;
@@ -417,7 +417,7 @@ InsertIsolated(AuditWriteItem *item)
 	ereport(WARNING,
 			(errmsg("biocrypt: the audit event of process %d could not be stored (SQLSTATE %s); its access fails",
 					item->ev->backend_pid, again),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -438,14 +438,14 @@ ResolveOutcomes(void)
 						 NULL, NULL, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not update audit outcomes"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_execute_plan(KeptPlan(&open_plan,
 								  "SELECT EXISTS (SELECT FROM biocrypt.audit_log "
 								  "WHERE xact_outcome = 'in progress')", 0, NULL),
 						 NULL, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read audit outcomes"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 									  1, &isnull));
 }
@@ -534,7 +534,7 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("biocrypt: extension biocrypt is not installed in this database"),
-						 errhidestmt(true)));
+						 errhidestmt(true), errhidecontext(true)));
 			*open = false;
 		}
 		else

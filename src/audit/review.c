@@ -45,19 +45,19 @@ ReviewedSearch(int64 event_id, text *subject, Oid *gallery, char **column)
 							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.audit_log"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("biocrypt: audit event " INT64_FORMAT " is not a completed identification",
 						event_id),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("biocrypt: that subject is not a candidate of identification " INT64_FORMAT,
 						event_id),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	*gallery = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 											  &isnull));
 	*column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -78,12 +78,12 @@ StoreDecision(int64 event_id, text *subject, const char *decision)
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write biocrypt.match_decisions"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("biocrypt: role \"%s\" has already reviewed this candidate", reviewer),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* The decision row now names its audit row (in SPI). */
@@ -100,7 +100,7 @@ LinkDecision(int64 event_id, text *subject, int64 audit_id)
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write biocrypt.match_decisions"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -122,7 +122,7 @@ CandidateState(int64 event_id, text *subject)
 		SPI_processed != 1)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.match_reviews"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	return strcpy(SPI_palloc(strlen(state) + 1), state);
 }
@@ -167,7 +167,7 @@ ConfirmMatchRequest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: event_id and subject must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	event_id = PG_GETARG_INT64(0);
 	subject = PG_GETARG_TEXT_PP(1);
 	decision = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -175,7 +175,7 @@ ConfirmMatchRequest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: decision must be 'confirm' or 'reject'"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	AuditEventInit(ev, AUDIT_OP_REVIEW);
 	BiocryptSpiBegin(&spi);
 	ReviewedSearch(event_id, subject, &gallery, &column);

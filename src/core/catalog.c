@@ -117,20 +117,20 @@ TemplateColumnAttnum(Oid relid, const char *col)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("biocrypt: relation with OID %u does not exist", relid),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	attnum = get_attnum(relid, col);
 	if (attnum <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("biocrypt: column \"%s\" of relation \"%s\" does not exist",
 						col, relname),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (!TypeIsProtectedTemplate(get_atttype(relid, attnum)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("biocrypt: column \"%s\" of relation \"%s\" is not a protected_template",
 						col, relname),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return attnum;
 }
 
@@ -148,12 +148,12 @@ CheckTemplateColumn(Oid relid, const char *col)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("biocrypt: \"%s\" is a partitioned table", get_rel_name(relid)),
 				 errhint("Register the column of each partition."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (relkind != RELKIND_RELATION && relkind != '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("biocrypt: \"%s\" is not a table", get_rel_name(relid)),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return TemplateColumnAttnum(relid, col);
 }
 
@@ -168,7 +168,7 @@ RelationQualifiedName(Oid relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("biocrypt: relation %u does not exist", relid),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return quote_qualified_identifier(nsp, rel);
 }
 

@@ -544,7 +544,7 @@ ConfigWarnSevere(bool only_new)
 				(errmsg("biocrypt: %s = '%s' can put plaintext biometrics in the server log",
 						r->setting, r->value),
 				 errhint("%s", r->advice),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 	MemoryContextSwitchTo(TopMemoryContext);
 	list_free_deep(warned);

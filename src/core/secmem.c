@@ -112,7 +112,7 @@ SecmemAcquire(size_t len)
 						(errcode(ERRCODE_OUT_OF_MEMORY),
 						 errmsg("biocrypt: could not allocate locked memory"),
 						 errhint("Raise the memlock limit (ulimit -l) of the server."),
-						 errhidestmt(true)));
+						 errhidestmt(true), errhidecontext(true)));
 			buf->cap = cap;
 		}
 		buf->len = len;
@@ -122,7 +122,7 @@ SecmemAcquire(size_t len)
 	}
 	ereport(ERROR,
 			(errmsg_internal("biocrypt: all locked scratch buffers are in use"),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	return NULL;				/* keep compiler quiet */
 }
 

@@ -56,7 +56,7 @@ BiocryptSpiBegin(BiocryptSpi *st)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: SPI_connect failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	SwitchUser(st, BOOTSTRAP_SUPERUSERID);
 }
 
@@ -82,7 +82,7 @@ BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid)
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: cache lookup failed for relation %u", relid),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 	SwitchUser(st, owner);

@@ -51,7 +51,7 @@ ResolveChainKey(void)
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.audit_key"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed == 0)
 		return;
 	wk = WrappingKeysFor(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
@@ -62,13 +62,13 @@ ResolveChainKey(void)
 				 errmsg("biocrypt: the root key does not match the key ring"),
 				 errdetail("The audit chain key in biocrypt.audit_key was wrapped under a different root key than the one this server loaded."),
 				 errhint("Start the server with the root key that created biocrypt.keys."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	slot = sodium_malloc(BIOCRYPT_KEY_BYTES);
 	if (slot == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("biocrypt: could not allocate locked memory for keys"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	UnwrapRaw(slot, 0, 0,
 			  DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 2, &isnull)),
@@ -114,7 +114,7 @@ StoreChainKey(const DerivedKeys *wk)
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write biocrypt.audit_key"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -136,7 +136,7 @@ KeysCheckRing(void)
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.audit_key"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return SPI_processed > 0;
 }
 

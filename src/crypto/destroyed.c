@@ -73,7 +73,7 @@ DestroyedInCluster(const uint8 *dek)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 	DekFingerprint(dek, fp);
 	while (!found && (n = read(fd, rec, sizeof(rec))) > 0)
@@ -95,24 +95,24 @@ WriteDestroyed(void)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("biocrypt: could not create directory \"%s\": %m", DESTROYED_DIR),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	fd = OpenTransientFile(DESTROYED_FILE, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY);
 	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	foreach(lc, pending_destroyed)
 		if (write(fd, ((PendingDestroy *) lfirst(lc))->fp, FINGERPRINT_BYTES) != FINGERPRINT_BYTES)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("biocrypt: could not write \"%s\": %m", DESTROYED_FILE),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 	if (pg_fsync(fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("biocrypt: could not fsync \"%s\": %m", DESTROYED_FILE),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	CloseTransientFile(fd);
 	fsync_fname(DESTROYED_DIR, true);
 }
@@ -146,7 +146,7 @@ DestroyedPrePrepare(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("biocrypt: cannot prepare a transaction that destroyed a data key"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* The transaction ended: nothing is pending any more. */

@@ -216,7 +216,7 @@ KeysAttach(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("biocrypt: could not allocate locked memory for keys"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	memset(dek_slots, 0, sizeof(dek_slots));
 	on_proc_exit(KeysAtExit, (Datum) 0);
 	if (!xact_callback_registered)
@@ -305,7 +305,7 @@ RootKeyMismatch(uint32 key_id)
 			 errmsg("biocrypt: the root key does not match the key ring"),
 			 errdetail("Data key %u was wrapped under a different root key than the one this server loaded.", key_id),
 			 errhint("Start the server with the root key that created biocrypt.keys."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /* The derived keys whose key-check value is kcv: current or next root. */
@@ -332,7 +332,7 @@ KeyDestroyed(uint32 key_id, bool restored)
 			 restored ?
 			 errdetail("This cluster destroyed the key; this copy of the key ring is older than that.") :
 			 errdetail("Templates sealed under a destroyed key can never be decrypted again."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -351,7 +351,7 @@ CheckKeyRow(uint32 key_id, uint8 cipher, const char *row_cipher,
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("biocrypt: template cipher does not match data key %u", key_id),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	wk = WrappingKeysFor(kcv);
 	if (wk == NULL)
 		RootKeyMismatch(key_id);
@@ -378,7 +378,7 @@ UnwrapRaw(uint8 *slot, uint32 key_id, uint8 cipher, bytea *wrapped,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("biocrypt: wrapped data key %u failed authentication", key_id),
 				 errdetail("The row of biocrypt.keys was altered or damaged."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 }
 
@@ -433,13 +433,13 @@ FetchDek(uint32 key_id, uint8 cipher)
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring query failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("biocrypt: data key %u is not in the key ring", key_id),
 				 errhint("The template was sealed in another database or cluster; copy biocrypt.keys with it (pg_dump includes it)."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	wk = CheckKeyRow(key_id, cipher,
 					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
 					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
@@ -495,7 +495,7 @@ EpochOf(TimestampTz expires)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("biocrypt: expiry is out of range"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return date2j(tm.tm_year, tm.tm_mon, 1) - POSTGRES_EPOCH_JDATE;
 }
 
@@ -513,7 +513,7 @@ FindActiveKey(ActiveKey *ak)
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring query failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed == 0)
 		return false;
 	ak->key_id = (uint32) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
@@ -535,7 +535,7 @@ RetireKey(uint32 key_id)
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring update failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Create, wrap and insert a new active DEK; false if another won the race. */
@@ -553,7 +553,7 @@ CreateKey(ActiveKey *ak, int64 counter)
 	if (SPI_execute("SELECT nextval('biocrypt.keys_id_seq')::int4", false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key id allocation failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	key_id = (uint32) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	dek = DekCacheSlot(key_id, ak->cipher);
@@ -574,7 +574,7 @@ CreateKey(ActiveKey *ak, int64 counter)
 							  6, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring insert failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed == 0)
 		return false;
 	DekCacheCommit(dek);
@@ -607,7 +607,7 @@ CheckRingRootKey(void)
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring query failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
@@ -641,7 +641,7 @@ ResolveActiveKey(ActiveKey *ak, int64 counter)
 		if (attempt == 2)
 			ereport(ERROR,
 					(errmsg_internal("biocrypt: could not settle the active data key"),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 	}
 	BiocryptSpiEnd(&st);
 	ak->valid = true;
@@ -657,7 +657,7 @@ NextEncryptionCount(void)
 	if (!OidIsValid(seq))
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: sequence biocrypt.encryption_counter is missing"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return nextval_internal(seq, false);
 }
 
@@ -732,7 +732,7 @@ KeysNewTemplateCipher(void)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("biocrypt: AES-256-GCM is not available on this CPU"),
 						 errhint("Set biocrypt.cipher to xchacha20-poly1305 or auto."),
-						 errhidestmt(true)));
+						 errhidestmt(true), errhidecontext(true)));
 			return ENVELOPE_CIPHER_AES256GCM;
 		case CIPHER_CHOICE_XCHACHA20:
 			return ENVELOPE_CIPHER_XCHACHA20;
@@ -774,7 +774,7 @@ KeysRetireActive(void)
 					"WHERE state = 'active'", false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring update failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	retired = (int32) SPI_processed;
 	BiocryptSpiEnd(&st);
 	memset(active_keys, 0, sizeof(active_keys));

@@ -56,7 +56,7 @@ RewrapRow(HeapTuple tup, TupleDesc td, const DerivedKeys *wk)
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring update failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return true;
 }
 
@@ -80,14 +80,14 @@ KeysRewrap(List **destroyed)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: no new root key is configured"),
 				 errhint("Set biocrypt.new_root_key_file or biocrypt.new_root_key_command and restart the server."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	BiocryptSpiBegin(&st);
 	if (SPI_execute("SELECT id, cipher, kcv, wrapped FROM biocrypt.keys "
 					"WHERE state <> 'destroyed' ORDER BY id FOR UPDATE",
 					false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring query failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	keys = SPI_tuptable;
 	nkeys = SPI_processed;
 	for (uint64 i = 0; i < nkeys; i++)
@@ -152,12 +152,12 @@ KeysDestroy(uint32 key_id, DestroyedKey *out)
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring query failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("biocrypt: data key %u is not in the key ring", key_id),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	tup = SPI_tuptable->vals[0];
 	if (strcmp(SPI_getvalue(tup, SPI_tuptable->tupdesc, 1), "destroyed") == 0)
 	{
@@ -178,7 +178,7 @@ KeysDestroy(uint32 key_id, DestroyedKey *out)
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring update failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	BiocryptSpiEnd(&st);
 	InvalidateKeyCaches();
 	out->key_id = key_id;

@@ -355,7 +355,7 @@ RootKeyAttach(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: no root key is loaded"),
 				 errhint("Add biocrypt to shared_preload_libraries and configure a root key, then restart the server."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (derived_keys_locked_pid != MyProcPid)
 	{
 		sodium_mlock(derived_keys, sizeof(DerivedKeys));

@@ -58,7 +58,7 @@ SealKeys(void)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("biocrypt: could not allocate locked memory for the sealed-input key"),
 				 errhint("Raise the memlock limit (ulimit -l) of the server."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	crypto_box_seed_keypair(seal_keys->pk, seal_keys->sk,
 							derived_keys->sealed_seed);
 	sodium_mprotect_readonly(seal_keys);
@@ -90,7 +90,7 @@ KeysOpenSealed(const uint8 *box, size_t len, size_t *msglen)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("biocrypt: invalid sealed_probe: shorter than a sealed box"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	/* a multiple of 16: sodium_malloc then returns aligned memory */
 	plain = SecmemAcquire(TYPEALIGN(16, len - crypto_box_SEALBYTES));
 	*msglen = len - crypto_box_SEALBYTES;
@@ -103,7 +103,7 @@ KeysOpenSealed(const uint8 *box, size_t len, size_t *msglen)
 				 errmsg("biocrypt: sealed_probe could not be opened"),
 				 errdetail("It is damaged, truncated, or sealed to another server's public key."),
 				 errhint("Seal probes to the key biocrypt.public_key() returns now; it changes when the root key changes."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 	return plain;
 }

@@ -50,7 +50,7 @@ RequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: %s must not be NULL", name),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Map a format name to its id. */
@@ -69,7 +69,7 @@ ParseFormat(text *name)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("biocrypt: unknown template format"),
 			 errhint("Use 'f32', 'f16' or 'i8'."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	return 0;					/* keep compiler quiet */
 }
 
@@ -122,7 +122,7 @@ PurposesFromDefault(EnvelopeHeader *hdr)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: no purposes given and biocrypt.default_purposes is empty"),
 				 errhint("Pass purposes, or set biocrypt.default_purposes."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	SetPurposes(hdr, names, n);
 }
 
@@ -145,17 +145,17 @@ FillLabels(FunctionCallInfo fcinfo, int subj, EnvelopeHeader *hdr)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: subject must not be empty"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (!pg_verify_mbstr(PG_UTF8, utf8, len, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: subject must be valid UTF-8 text"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (len > ENVELOPE_MAX_SUBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: subject cannot be longer than %d bytes", ENVELOPE_MAX_SUBJECT),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	hdr->subject = utf8;
 	hdr->subject_len = (uint16) len;
 	hdr->created = sealed_at;
@@ -208,7 +208,7 @@ SealPayload(EnvelopeHeader *hdr, const float4 *x, const uint8 *code,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("biocrypt: embedding value out of range for f16"),
 					 errdetail("f16 holds magnitudes below 65520."),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		result = SealTemplate(hdr, plain->data);
 	}
 	PG_FINALLY();
@@ -275,20 +275,20 @@ SetLayout(EnvelopeHeader *hdr, ArrayType *arr)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: layout must be {rows, cols, bits_per_cell}"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (int i = 0; i < 3; i++)
 	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("biocrypt: layout must not contain NULLs"),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		v[i] = DatumGetInt32(elems[i]);
 		if (v[i] < 1 || v[i] > PG_UINT16_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("biocrypt: layout entries must be between 1 and %d", PG_UINT16_MAX),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 	}
 	if (v[0] * v[1] * v[2] != hdr->dims)
 		ereport(ERROR,
@@ -296,7 +296,7 @@ SetLayout(EnvelopeHeader *hdr, ArrayType *arr)
 				 errmsg("biocrypt: layout does not match the code length"),
 				 errdetail("rows * cols * bits_per_cell must equal the %u bits of the code.",
 						   hdr->dims),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	hdr->rows = (uint16) v[0];
 	hdr->cols = (uint16) v[1];
 	hdr->bits_per_cell = (uint16) v[2];
@@ -321,13 +321,13 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: code must not be empty"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (len > ENVELOPE_MAX_BITS / 8)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("biocrypt: code cannot be longer than %d bits",
 						ENVELOPE_MAX_BITS),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (!PG_ARGISNULL(1))
 	{
 		mask = PG_GETARG_BYTEA_PP(1);
@@ -335,7 +335,7 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("biocrypt: mask must be as long as the code"),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		hdr.flags = ENVELOPE_FLAG_MASK;
 	}
 	hdr.format = ENVELOPE_FORMAT_BITS;
@@ -371,13 +371,13 @@ CheckRevealAllowed(FunctionCallInfo fcinfo, AuditEvent *ev)
 				 errmsg("biocrypt: permission denied to reveal templates"),
 				 errhint("Only superusers and members of %s may reveal templates.",
 						 BIOCRYPT_ADMIN_ROLE),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (!biocrypt_allow_reveal)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("biocrypt: reveal is disabled"),
 				 errhint("A superuser must set biocrypt.allow_reveal = on."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -400,7 +400,7 @@ OpenForReveal(FunctionCallInfo fcinfo, EnvelopeHeader *hdr, bool want_bits)
 						"a bit code, not an embedding"),
 				 errhint("Use biocrypt.%s for this template.",
 						 want_bits ? "reveal" : "reveal_bits"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	RetentionRefuseExpired(hdr);
 	AuditBegin(ev);
 	ev->templates_compared++;
@@ -447,7 +447,7 @@ biocrypt_reveal_bits(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: reveal_bits must return a record"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	plain = OpenForReveal(fcinfo, &hdr, true);
 	len = hdr.dims / 8;
 	values[0] = PointerGetDatum(cstring_to_text_with_len((char *) plain->data, len));

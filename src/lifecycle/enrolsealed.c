@@ -30,7 +30,7 @@ RequireSealed(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: sealed must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_protect_sealed);

@@ -79,7 +79,7 @@ ErasureRecord(text *subject, TimestampTz erased_at)
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write biocrypt.erasures"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -134,5 +134,5 @@ ErasureCheck(const EnvelopeHeader *hdr, TimestampTz erased_at,
 					c->column, get_rel_name(relid)),
 			 errdetail("A template sealed before its subject's erasure may not be stored again."),
 			 errhint("Enrol the subject anew, with consent, to store a template."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }

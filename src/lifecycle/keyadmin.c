@@ -46,7 +46,7 @@ DestroyKeyRequest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("biocrypt: data key %d is not in the key ring", id),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (!KeysDestroy((uint32) id, &dk))
 		PG_RETURN_BOOL(false);
 	RecordKeyDestroyed(&dk);

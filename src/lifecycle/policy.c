@@ -207,7 +207,7 @@ LoadPolicies(Oid relid, PolicyCache *pc)
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	old = MemoryContextSwitchTo(cxt);
 	pc->ncolumns = (int) SPI_processed;
 	pc->columns = palloc0(sizeof(ColumnPolicy) * Max(pc->ncolumns, 1));
@@ -317,14 +317,14 @@ CheckAgainstPolicy(const EnvelopeHeader *hdr, const ColumnPolicy *c, Oid relid)
 				 errmsg("biocrypt: template expires later than the retention policy of column \"%s\" of table \"%s\" allows",
 						c->column, get_rel_name(relid)),
 				 errhint("Pass a retain_until within the column's retention, or NULL to use it."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (!PurposesAllowed(hdr, &c->allowed))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("biocrypt: template has a purpose that the policy of column \"%s\" of table \"%s\" does not allow",
 						c->column, get_rel_name(relid)),
 				 errhint("See biocrypt.retention_schedule for the column's purposes."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Same expiry and purposes: a re-seal or an unrelated update. */
@@ -411,7 +411,7 @@ biocrypt_apply_column_policy(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("biocrypt: apply_column_policy() must run as a BEFORE INSERT OR UPDATE row trigger"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	rel = td->tg_relation;
 	update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	tuple = update ? td->tg_newtuple : td->tg_trigtuple;
@@ -457,7 +457,7 @@ ColumnNotNull(Oid relid, AttrNumber attnum)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: cache lookup failed for column %d of relation %u",
 			 attnum, relid),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	notnull = ((Form_pg_attribute) GETSTRUCT(tup))->attnotnull;
 	ReleaseSysCache(tup);
 	return notnull;
@@ -474,12 +474,12 @@ CheckPolicyRetention(Interval *retention)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: retention must be a positive interval"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (RetentionCapExpiry(at, RetentionAdd(at, retention)) < RetentionAdd(at, retention))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: retention is longer than biocrypt.max_retention"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* The purposes as the header holds them (sorted, unique), as a text[]. */
@@ -514,7 +514,7 @@ EnsureTrigger(Oid relid, const char *name, const char *func, const char *timing)
 							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read pg_trigger"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_processed > 0)
 	{
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
@@ -526,7 +526,7 @@ EnsureTrigger(Oid relid, const char *name, const char *func, const char *timing)
 						get_rel_name(relid), name),
 				 errdetail("That name is reserved for the trigger that enforces the column policy."),
 				 errhint("Drop or rename that trigger first."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 	if (SPI_execute(psprintf("CREATE TRIGGER %s %s INSERT OR UPDATE ON %s FOR EACH ROW "
 							 "EXECUTE FUNCTION %s",
@@ -534,7 +534,7 @@ EnsureTrigger(Oid relid, const char *name, const char *func, const char *timing)
 					false, 0) != SPI_OK_UTILITY)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not create the column policy trigger"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Store the policy row and make sure the table has both policy triggers. */
@@ -568,7 +568,7 @@ StorePolicy(Oid relid, const char *col, Interval *retention, ArrayType *purposes
 							  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write biocrypt.columns"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	EnsureTrigger(relid, POLICY_TRIGGER, "biocrypt.apply_column_policy()", "BEFORE");
 	EnsureTrigger(relid, POLICY_CHECK_TRIGGER, "biocrypt.check_column_policy()", "AFTER");
 	BiocryptSpiEnd(&spi);
@@ -593,12 +593,12 @@ SubjectColumnArg(FunctionCallInfo fcinfo, Oid relid, const char *col)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("biocrypt: subject column \"%s\" of table \"%s\" does not exist",
 						name, get_rel_name(relid)),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (strcmp(name, col) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: the subject column must not be the template column"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return name;
 }
 
@@ -619,7 +619,7 @@ ProtectColumnRequest(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("biocrypt: protect_column() arguments must not be NULL"),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 	relid = PG_GETARG_OID(0);
 	col = NameStr(*PG_GETARG_NAME(1));
 	purposes = PG_GETARG_ARRAYTYPE_P(3);
@@ -631,13 +631,13 @@ ProtectColumnRequest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: on_expiry must be 'delete' or 'null'"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (strcmp(on_expiry, "null") == 0 && ColumnNotNull(relid, attnum))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: on_expiry 'null' needs a nullable column, and \"%s\" is NOT NULL",
 						col),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	StorePolicy(relid, col, PG_GETARG_INTERVAL_P(2), NormalPurposes(&parsed), on_expiry,
 				SubjectColumnArg(fcinfo, relid, col));
 	/* every backend reloads the table's policies (see TablePolicies) */
@@ -685,6 +685,6 @@ PolicyFollowRename(const RenameStmt *stmt)
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not update biocrypt.columns"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	BiocryptSpiEnd(&spi);
 }

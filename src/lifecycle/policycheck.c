@@ -82,14 +82,14 @@ RefuseBinding(const ColumnPolicy *c, Relation rel)
 				 errmsg("biocrypt: subject column \"%s\" of the policy of column \"%s\" of table \"%s\" does not exist",
 						c->subject_column, c->column, RelationGetRelationName(rel)),
 				 errhint("An administrator registers the column again with biocrypt.protect_column()."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	/* neither the subject nor the column's value goes into the message */
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
 			 errmsg("biocrypt: template written to column \"%s\" of table \"%s\" does not belong to the subject in column \"%s\" of its row",
 					c->column, RelationGetRelationName(rel), c->subject_column),
 			 errhint("A template may be stored only in a row whose subject column equals its subject (biocrypt.subject_of)."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Did an UPDATE change the subject column? */
@@ -196,7 +196,7 @@ biocrypt_check_column_policy(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("biocrypt: check_column_policy() must run as an AFTER INSERT OR UPDATE row trigger"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	rel = td->tg_relation;
 	update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	pc = TablePolicies(RelationGetRelid(rel));

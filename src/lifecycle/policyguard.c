@@ -67,7 +67,7 @@ Registered(Oid relid, const char *col)
 							  col != NULL ? 2 : 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	found = SPI_processed > 0;
 	BiocryptSpiEnd(&spi);
 	return found;
@@ -214,7 +214,7 @@ SubjectColumn(Oid relid, const char *col)
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	found = SPI_processed > 0;
 	BiocryptSpiEnd(&spi);
 	return found;
@@ -249,7 +249,7 @@ GuardSubjectColumns(AlterTableStmt *stmt)
 						 errmsg("biocrypt: column \"%s\" of table \"%s\" is the subject column of a column policy",
 								cmd->name, get_rel_name(lfirst_oid(rc))),
 						 errhint("An administrator first registers the template column again without subject_column, with biocrypt.protect_column()."),
-						 errhidestmt(true)));
+						 errhidestmt(true), errhidecontext(true)));
 	}
 }
 
@@ -296,7 +296,7 @@ PolicyGuardUtility(PlannedStmt *pstmt)
 				 errdetail("The triggers %s and %s enforce the policy registered with biocrypt.protect_column.",
 						   POLICY_TRIGGER, POLICY_CHECK_TRIGGER),
 				 errhint("Only a superuser or a member of biocrypt_admin may do this, and it is recorded."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	initStringInfo(&json);
 	appendStringInfoString(&json, "[{\"action\": \"policy override\", \"command\": ");
 	AuditJsonString(&json, tag);

@@ -94,7 +94,7 @@ PurgeDatabase(Oid dbid)
 		ereport(WARNING,
 				(errmsg("biocrypt: could not start the purge worker for database %u", dbid),
 				 errhint("Raise max_worker_processes."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 		return;
 	}
 	(void) WaitForBackgroundWorkerShutdown(handle);

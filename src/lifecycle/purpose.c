@@ -51,7 +51,7 @@ ChangeGrant(Oid role, text *purpose, bool grant)
 				 errmsg("biocrypt: invalid purpose name"),
 				 errdetail("A purpose is 1 to %d characters of a-z, 0-9, \"_\", \".\" or \"-\".",
 						   ENVELOPE_MAX_PURPOSE_LEN),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	namestrcpy(&grantor, GetUserNameFromId(GetUserId(), false));
 	args[0] = ObjectIdGetDatum(role);
 	args[1] = PointerGetDatum(purpose);
@@ -68,7 +68,7 @@ ChangeGrant(Oid role, text *purpose, bool grant)
 	if (rc != SPI_OK_INSERT && rc != SPI_OK_DELETE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not change biocrypt.purpose_grants"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	rc = (int) SPI_processed;
 	BiocryptSpiEnd(&spi);
 	PurposeGrantsChanged();
@@ -92,7 +92,7 @@ PurposeForgetDroppedRoles(void)
 					false, 0) != SPI_OK_DELETE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not update biocrypt.purpose_grants"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	BiocryptSpiEnd(&spi);
 	PurposeGrantsChanged();
 }
@@ -107,7 +107,7 @@ GrantCommand(FunctionCallInfo fcinfo, bool grant)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: role and purpose must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	changed = ChangeGrant(PG_GETARG_OID(0), PG_GETARG_TEXT_PP(1), grant);
 	AuditRecordEventJson(AUDIT_OP_POLICY,
 						 BiocryptRelid("purpose_grants"),

@@ -60,14 +60,14 @@ biocrypt_touch(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: until must be in the future"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (RetentionCapExpiry(hdr.created, until) < until)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: until is beyond biocrypt.max_retention from enrolment"),
 				 errdetail("No template may be kept longer than %s after it was sealed.",
 						   RetentionMaxText()),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	labels = hdr;
 	labels.expires = until;
 	result = ResealTemplate(tpl, &labels);
@@ -89,13 +89,13 @@ SubjectArg(FunctionCallInfo fcinfo, int argno)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: subject must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	subject = PG_GETARG_TEXT_PP(argno);
 	if (VARSIZE_ANY_EXHDR(subject) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: subject must not be empty"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return subject;
 }
 
@@ -132,7 +132,7 @@ ChangeHold(const char *sql, int nargs, Datum *args)
 	if (rc != SPI_OK_INSERT && rc != SPI_OK_DELETE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write biocrypt.holds"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	changed = SPI_processed > 0;
 	BiocryptSpiEnd(&spi);
 	return changed;
@@ -153,7 +153,7 @@ HoldRequest(PG_FUNCTION_ARGS)
 				(errcode(PG_ARGISNULL(1) ? ERRCODE_NULL_VALUE_NOT_ALLOWED :
 						 ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: a legal hold needs a reason"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	reason = PG_GETARG_TEXT_PP(1);
 	args[0] = PointerGetDatum(subject);
 	args[1] = PointerGetDatum(reason);
@@ -214,7 +214,7 @@ PolicyColumns(void)
 					"ORDER BY r.relname, c.column_name", false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -283,7 +283,7 @@ FindTemplates(const PolicyColumn *c, const char *cond, Oid *argtypes,
 	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not scan a protected column"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	*n = (int) SPI_processed;
 	found = palloc0(sizeof(Found) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
@@ -339,7 +339,7 @@ RemoveFound(const PolicyColumn *c, Found *found, int n)
 		(c->delete_row ? SPI_OK_DELETE_RETURNING : SPI_OK_UPDATE_RETURNING))
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not remove templates from %s", rel),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	BiocryptRestoreUser(&as);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -481,7 +481,7 @@ PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args, bool *failed)
 			 errmsg("biocrypt: could not purge column \"%s\" of table %s: %s",
 					c->column, RelationQualifiedName(c->relid), edata->message),
 			 errhint("Its expired templates stay, and are tried again by the next purge."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	FreeErrorData(edata);
 	return 0;
 }
@@ -496,7 +496,7 @@ LockHolds(void)
 	if (SPI_execute("LOCK TABLE biocrypt.holds IN SHARE MODE", false, 0) != SPI_OK_UTILITY)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not lock biocrypt.holds"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Ids of keys whose epoch is over: each of their templates has expired. */
@@ -512,7 +512,7 @@ KeysPastEpoch(TimestampTz now)
 							  "ORDER BY id", 1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring query failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -537,7 +537,7 @@ DropKeysInUse(List *ids, const PolicyColumn *c)
 	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key use query failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -602,7 +602,7 @@ RetentionPurge(void)
 	if (failed)
 		ereport(WARNING,
 				(errmsg("biocrypt: no data key was destroyed, since a column could not be purged"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	else
 		(void) ShredKeys(cols, purge_at);
 	BiocryptSpiEnd(&spi);
@@ -635,7 +635,7 @@ SubjectHeld(text *subject)
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.holds"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return SPI_processed > 0;
 }
 
@@ -661,7 +661,7 @@ EraseSubjectRequest(PG_FUNCTION_ARGS)
 				 errmsg("biocrypt: subject is under legal hold"),
 				 errdetail("A held subject's templates are kept until the hold is released."),
 				 errhint("Release the hold with biocrypt.release_hold() first."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	/* before the search: no copy of a template written meanwhile is missed */
 	ErasureRecord(subject, DatumGetTimestampTz(args[0]));
 	cols = PolicyColumns();

@@ -214,7 +214,7 @@ RetiredKeys(void)
 					true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: key ring query failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? NULL : DatumGetArrayTypePCopy(ids);
 }
@@ -243,7 +243,7 @@ WriteBack(Reencrypt *re, Datum *tids, Datum *tpls, int n)
 	if (SPI_execute_plan(re->update, args, NULL, false, 0) != SPI_OK_UPDATE)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not write re-encrypted templates"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	BiocryptRestoreUser(&as);
 	re->moved += (int64) SPI_processed;
 	pfree(DatumGetPointer(args[0]));
@@ -266,7 +266,7 @@ ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 	if (SPI_execute_plan(re->select, args, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not scan %s", re->relname),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	/* SPI returns in its own context, which lives until the end of the call */
 	MemoryContextSwitchTo(batch);
 	found = SPI_tuptable;
@@ -301,7 +301,7 @@ ReencryptRange(Reencrypt *re, BlockNumber lo, BlockNumber hi)
 				(errmsg("biocrypt: reencrypt %s.%s: " INT64_FORMAT " templates moved, block %u of %u",
 						re->relname, quote_identifier(re->column), re->moved,
 						hi, re->nblocks),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 		re->next_notice += REENCRYPT_NOTICE_ROWS;
 	}
 }
@@ -334,7 +334,7 @@ ReencryptTable(Reencrypt *re)
 	if (re->select == NULL || re->update == NULL)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not prepare the re-encryption queries"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (BlockNumber lo = 0; lo < re->nblocks; lo += REENCRYPT_BLOCKS)
 	{
 		MemoryContext old = MemoryContextSwitchTo(batch);
@@ -379,7 +379,7 @@ ReencryptRequest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: tbl and col must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	memset(&re, 0, sizeof(re));
 	re.relid = PG_GETARG_OID(0);
 	re.column = NameStr(*PG_GETARG_NAME(1));
@@ -388,7 +388,7 @@ ReencryptRequest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: max_rows must be positive"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	/* lock first: the checked column cannot change type until we are done */
 	rel = table_open(re.relid, RowExclusiveLock);
 	(void) CheckTemplateColumn(re.relid, re.column);

@@ -317,7 +317,7 @@ biocrypt_verify_bits_decision(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: template, code and max_shift must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	ev = AuditComparison(fcinfo, AUDIT_OP_VERIFY, "hamming");
 	if (!ev->has_threshold)
 	{

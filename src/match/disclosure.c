@@ -206,7 +206,7 @@ MatchThreshold(KernelMetric *metric)
 				 errmsg("biocrypt: biocrypt.match_threshold is not set"),
 				 errdetail("verify() and identify_ranks() without a threshold decide at the threshold the administrator chose."),
 				 errhint("A superuser sets biocrypt.match_threshold (and biocrypt.match_metric), e.g. with ALTER SYSTEM or ALTER ROLE ... SET."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	*metric = (KernelMetric) match_metric;
 	return match_threshold;
 }
@@ -349,7 +349,7 @@ RefuseScore(FunctionCallInfo fcinfo, AuditEvent *ev, const char *subject,
 				 errdetail("All %d entries of the score budget table are in use.",
 						   score_budget_entries),
 				 errhint("Raise biocrypt.score_budget_entries (server start), or search with identify(), which counts only the subjects it returns."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	}
 	AuditDenySubject(fcinfo, ev, "53400", s,
 					 psprintf("score budget: " INT64_FORMAT " of %d within %s",
@@ -360,7 +360,7 @@ RefuseScore(FunctionCallInfo fcinfo, AuditEvent *ev, const char *subject,
 			 errdetail("Role \"%s\" has been given " INT64_FORMAT " scores about this subject within the last %s (biocrypt.score_window); biocrypt.score_budget is %d.",
 					   role, disclosed, span, score_budget),
 			 errhint("Scores count for one biocrypt.score_window; an administrator sees spent budgets in biocrypt.score_budgets."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -385,7 +385,7 @@ ScoreCharge(FunctionCallInfo fcinfo, AuditEvent *ev, const char *subject,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: the score budget table is not available"),
 				 errhint("biocrypt must be in shared_preload_libraries."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
 	key.roleid = GetUserId();

@@ -308,7 +308,7 @@ IdentifyBegin(FunctionCallInfo fcinfo, bool has_max, double max_distance)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: k must be between 1 and %d", IDENTIFY_MAX_K),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	st->has_max = has_max;
 	st->max_distance = max_distance;
 	if (st->has_max)
@@ -390,7 +390,7 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: gallery and col must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	query = GalleryQuery(PG_GETARG_OID(0), PG_GETARG_NAME(1));
 	st->fcinfo = fcinfo;
 	AuditIdentify(fcinfo, st);
@@ -401,11 +401,11 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: SPI_connect failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (SPI_execute_extended(query, &opts) < 0)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: gallery scan failed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	SPI_finish();
 	FlushBatch(st);
 	if (st->scratch != NULL)
@@ -447,7 +447,7 @@ IdentifyVectorProbe(FunctionCallInfo fcinfo, IdentifyState *st,
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: probe must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	st->vprobe = GetVectorProbe(fcinfo, 2)->kp;
 	st->vprobe.metric = metric;
 	st->metric_name = metric_name;
@@ -465,7 +465,7 @@ IdentifyBitsProbe(FunctionCallInfo fcinfo, IdentifyState *st, int mask_arg,
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: probe and max_shift must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	code = PG_GETARG_BYTEA_PP(2);
 	if (!PG_ARGISNULL(mask_arg))
 		mask = PG_GETARG_BYTEA_PP(mask_arg);
@@ -488,7 +488,7 @@ biocrypt_identify(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: probe and metric must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	st = IdentifyBegin(fcinfo, !PG_ARGISNULL(4), PG_ARGISNULL(4) ? 0 : PG_GETARG_FLOAT8(4));
 	IdentifyVectorProbe(fcinfo, st, ParseMetric(PG_GETARG_TEXT_PP(5)),
 						text_to_cstring(PG_GETARG_TEXT_PP(5)));

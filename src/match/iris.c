@@ -33,13 +33,13 @@ CheckBitsTemplate(const EnvelopeHeader *hdr, size_t code_len)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("biocrypt: template is an embedding, not a bit code"),
 				 errhint("Compare embeddings with <->, <=>, <#> or a real[] probe."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (hdr->dims / 8 != code_len)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("biocrypt: template has %u bits but the probe code has %zu",
 						hdr->dims, code_len * 8),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -53,17 +53,17 @@ CheckBitsProbeArgs(bytea *code, bytea *mask, int max_shift)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: probe mask must be as long as the probe code"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (VARSIZE_ANY_EXHDR(code) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: probe code must not be empty"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (max_shift < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: max_shift must not be negative"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -85,20 +85,20 @@ CheckShift(int max_shift, const EnvelopeHeader *hdr)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: template has no bit layout to shift along"),
 				 errhint("Seal iris codes with protect_bits(..., layout => '{rows,cols,bits_per_cell}'), or use max_shift 0."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (max_shift > 0 && max_shift >= hdr->cols)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: max_shift must be less than the layout's %u columns",
 						hdr->cols),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (rotated > IRIS_MAX_ROTATED_BITS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("biocrypt: max_shift %d with %u-bit codes needs " INT64_FORMAT " rotated bits per comparison, more than the limit of " INT64_FORMAT,
 						max_shift, hdr->dims, rotated, IRIS_MAX_ROTATED_BITS),
 				 errhint("Iris matchers shift by a few columns; use a smaller max_shift."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Bit i of src (MSB first). */

@@ -166,7 +166,7 @@ ParseMetric(text *name)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("biocrypt: unknown metric"),
 			 errhint("Use 'cosine', 'l2' or 'inner_product'."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 	return KERNEL_METRIC_COSINE;	/* keep compiler quiet */
 }
 
@@ -179,13 +179,13 @@ CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("biocrypt: template is a bit code, not an embedding"),
 				 errhint("Compare bit codes with <~>, biocrypt.iris_distance() or a bytea probe."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (hdr->dims != dims)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("biocrypt: template has %u dimensions but the probe has %zu",
 						hdr->dims, dims),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* A distance threshold must be a number. */
@@ -196,7 +196,7 @@ CheckMaxDistance(double max_distance)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: max_distance must not be NaN"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -214,7 +214,7 @@ CheckExpired(const EnvelopeHeader *hdr, TimestampTz now)
 				 errmsg("biocrypt: template has expired"),
 				 errdetail("Expired templates are never decrypted."),
 				 errhint("Purge expired templates, or set biocrypt.on_expired = skip."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return true;
 }
 

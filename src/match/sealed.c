@@ -152,7 +152,7 @@ biocrypt_hamming_distance_sealed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: hamming_distance_sealed compares a code without a mask, as <~> does"),
 				 errhint("Compare a sealed code with a mask by biocrypt.iris_distance_sealed()."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return SealedSiteCall(fcinfo, site, biocrypt_hamming_distance, 2, args);
 }
 
@@ -189,7 +189,7 @@ CheckBitsMetric(text *metric)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: a sealed bit code is searched by Hamming distance"),
 				 errhint("Use metric 'hamming' or leave the metric at its default."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_identify_sealed);
@@ -207,7 +207,7 @@ biocrypt_identify_sealed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: probe, metric and max_shift must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	site = SealedSiteOpen(fcinfo, 2);
 	memcpy(args, fcinfo->args, sizeof(NullableDatum) * 7);
 	args[2].value = site->probe;
@@ -235,7 +235,7 @@ biocrypt_identify_ranks_sealed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: probe and max_shift must not be NULL"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	site = SealedSiteOpen(fcinfo, 2);
 	if (site->kind == SEALEDMSG_KIND_VECTOR)
 	{

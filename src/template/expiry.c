@@ -127,14 +127,14 @@ RetentionResolveExpiry(bool isnull, TimestampTz requested, TimestampTz now)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: retain_until must be in the future"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (requested > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: retain_until is beyond biocrypt.max_retention"),
 				 errdetail("No template may be kept longer than %s from now.",
 						   biocrypt_max_retention),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	return requested;
 }
 
@@ -161,7 +161,7 @@ RetentionRefuseExpired(const EnvelopeHeader *hdr)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("biocrypt: template has expired"),
 				 errdetail("Expired templates are never decrypted."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Define the retention settings. */

@@ -43,7 +43,7 @@ SetPurposes(EnvelopeHeader *hdr, char **names, int n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: at least one purpose is required"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (int i = 0; i < n; i++)
 		if (!EnvelopePurposeValid(names[i], strlen(names[i])))
 			ereport(ERROR,
@@ -51,7 +51,7 @@ SetPurposes(EnvelopeHeader *hdr, char **names, int n)
 					 errmsg("biocrypt: invalid purpose name"),
 					 errdetail("A purpose is 1 to %d characters of a-z, 0-9, \"_\", \".\" or \"-\".",
 							   ENVELOPE_MAX_PURPOSE_LEN),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 	qsort(names, n, sizeof(char *), PurposeCmp);
 	hdr->npurposes = 0;
 	for (int i = 0; i < n; i++)
@@ -62,7 +62,7 @@ SetPurposes(EnvelopeHeader *hdr, char **names, int n)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("biocrypt: a template cannot have more than %d purposes", ENVELOPE_MAX_PURPOSES),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		hdr->purpose[hdr->npurposes] = names[i];
 		hdr->purpose_len[hdr->npurposes] = (uint8) strlen(names[i]);
 		hdr->npurposes++;
@@ -82,7 +82,7 @@ PurposesFromArray(EnvelopeHeader *hdr, ArrayType *arr)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: purposes must be a one-dimensional array"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	names = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -91,7 +91,7 @@ PurposesFromArray(EnvelopeHeader *hdr, ArrayType *arr)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("biocrypt: purposes must not contain NULLs"),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 		names[i] = TextDatumGetCString(elems[i]);
 	}
 	SetPurposes(hdr, names, n);
@@ -114,7 +114,7 @@ LookUpGrant(Oid userid, const char *purpose)
 							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.purpose_grants"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	granted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										 1, &isnull));
 	BiocryptSpiEnd(&spi);

@@ -44,7 +44,7 @@ SealTemplate(EnvelopeHeader *hdr, const uint8 *plain)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: cannot build envelope: %s",
 			 EnvelopeStatusMessage(status)),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 
 	result = palloc(VARHDRSZ + hdr->total_len);
 	SET_VARSIZE(result, VARHDRSZ + hdr->total_len);
@@ -62,7 +62,7 @@ DamagedTemplate(EnvelopeStatus status)
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("biocrypt: protected template is damaged: %s",
 					EnvelopeStatusMessage(status)),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -104,7 +104,7 @@ CheckCipherAvailable(uint8 cipher)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("biocrypt: template is sealed with AES-256-GCM, which this CPU does not accelerate"),
 				 errhint("Re-seal such templates with biocrypt.cipher = 'xchacha20-poly1305' on a server that can read them."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*
@@ -129,7 +129,7 @@ DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("biocrypt: protected template failed authentication"),
 				 errdetail("Its header, nonce, ciphertext or tag was altered, or it was sealed under another key."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /*

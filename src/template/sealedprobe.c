@@ -47,7 +47,7 @@ CheckBoxSize(size_t len, int sqlstate)
 				 errmsg("biocrypt: invalid sealed_probe: %zu bytes, a sealed box has %d to %d",
 						len, (int) SEALEDMSG_MIN_BOX, (int) SEALEDMSG_MAX_BOX),
 				 errhint("Seal probes with biocrypt-seal or crypto_box_seal to biocrypt.public_key()."),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Wrap checked box bytes as a sealed_probe datum. */
@@ -81,7 +81,7 @@ sealed_probe_in(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("biocrypt: invalid sealed_probe: not valid base64"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	PG_RETURN_BYTEA_P(BoxFromBytes(bin, binlen, ERRCODE_INVALID_TEXT_REPRESENTATION));
 }
 
@@ -216,19 +216,19 @@ SealedMsgError(SealedMsgStatus status)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("biocrypt: sealed probe must not contain NaN or infinity"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (status == SEALEDMSG_TOO_LARGE)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("biocrypt: invalid sealed probe: %s", SealedMsgStatusMessage(status)),
 				 errdetail("A vector has at most %d dimensions, a bit code at most %d bits.",
 						   ENVELOPE_MAX_DIMS, ENVELOPE_MAX_BITS),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 			 errmsg("biocrypt: invalid sealed probe: %s", SealedMsgStatusMessage(status)),
 			 errhint("See the sealed message format in docs/format.md."),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Open box into the site: parse it, and keep it as plain arguments. */
@@ -301,11 +301,11 @@ SealedSiteRequire(const SealedSite *site, int kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("biocrypt: sealed probe holds a bit code where an embedding is needed"),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
 			 errmsg("biocrypt: sealed probe holds an embedding where a bit code is needed"),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /*

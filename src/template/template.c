@@ -42,7 +42,7 @@ RefuseEnvelope(EnvelopeStatus status, int sqlstate)
 			(errcode(sqlstate),
 			 errmsg("biocrypt: invalid protected_template: %s",
 					EnvelopeStatusMessage(status)),
-			 errhidestmt(true)));
+			 errhidestmt(true), errhidecontext(true)));
 }
 
 /* Validate envelope bytes and wrap them as a protected_template datum. */
@@ -85,7 +85,7 @@ protected_template_in(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("biocrypt: invalid protected_template: not valid base64"),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 			break;
 		case TPLFORM_BAD_ENVELOPE:
 			RefuseEnvelope(envstatus, ERRCODE_INVALID_TEXT_REPRESENTATION);
@@ -249,30 +249,30 @@ CheckFloatArray(ArrayType *arr, const char *what, int *dims)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("biocrypt: %s must be a one-dimensional array", what),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (array_contains_nulls(arr))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: %s must not contain NULLs", what),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("biocrypt: %s must have at least 1 dimension", what),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	if (n > ENVELOPE_MAX_DIMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("biocrypt: %s cannot have more than %d dimensions",
 						what, ENVELOPE_MAX_DIMS),
-				 errhidestmt(true)));
+				 errhidestmt(true), errhidecontext(true)));
 	for (int i = 0; i < n; i++)
 		if (!isfinite(x[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("biocrypt: %s must not contain NaN or infinity", what),
-					 errhidestmt(true)));
+					 errhidestmt(true), errhidecontext(true)));
 	*dims = n;
 	return x;
 }

@@ -220,9 +220,9 @@ INSERT INTO catalogue (class, input, stmt, id) SELECT *, row_number() OVER () FR
 	('envelope', 'subject with a NUL byte', $$SELECT pg_temp.tpl(set_byte(pg_temp.f32(), 46, 0))$$),
 	('envelope', 'no purposes', $$SELECT pg_temp.tpl(set_byte(pg_temp.f32(), 42, 0))$$),
 	('envelope', '17 purposes', $$SELECT pg_temp.tpl(set_byte(pg_temp.f32(), 42, 17))$$),
-	-- (the byte after the one purpose, where a second one's length would
-	-- be, is set: it is the nonce's first, random otherwise)
-	('envelope', 'one purpose more than present', $$SELECT pg_temp.tpl(set_byte(set_byte(pg_temp.f32(), 42, 2), 44 + get_byte(pg_temp.f32(), 43), 0))$$),
+	-- (the byte after the header, where a second purpose's length would be
+	-- read, is set: it is the nonce's first, random otherwise)
+	('envelope', 'one purpose more than present', $$SELECT pg_temp.tpl(set_byte(set_byte(pg_temp.f32(), 42, 2), pg_temp.get_le(pg_temp.f32(), 18, 2)::int, 255))$$),
 	('envelope', 'purpose length 0', $$SELECT pg_temp.tpl(pg_temp.rebuild(pg_temp.f32(), 'alice', '{""}'))$$),
 	('envelope', 'purpose length 64', $$SELECT pg_temp.tpl(pg_temp.rebuild(pg_temp.f32(), 'alice', ARRAY[repeat('p', 64)]))$$),
 	('envelope', 'purpose in upper case', $$SELECT pg_temp.tpl(pg_temp.rebuild(pg_temp.f32(), 'alice', '{Verification}'))$$),

@@ -204,4 +204,4 @@ SELECT p.oid::regprocedure AS function,
 FROM pg_proc p
 WHERE p.pronamespace = 'biocrypt'::regnamespace
 	AND (p.proname LIKE '%\_sealed' OR p.proname = 'public_key')
-ORDER BY p.proname;
+ORDER BY p.proname, p.oid::regprocedure::text COLLATE "C";
