@@ -54,6 +54,31 @@ TextCharsValid(const char *text, size_t textlen)
 }
 
 /*
+ * Strict standard base64 of text[0..textlen), whitespace ignored, into bin
+ * (binsize >= TplFormDecodedBound): false, with bin zeroed, unless all of
+ * it decodes.  The sealed_probe type's text form uses it too.
+ */
+bool
+TplFormBase64Decode(const char *text, size_t textlen, uint8_t *bin,
+					size_t binsize, size_t *binlen)
+{
+	const char *end = NULL;
+
+	*binlen = 0;
+	/* a bin smaller than the bound makes libsodium refuse, not overrun */
+	if (!TextCharsValid(text, textlen) ||
+		sodium_base642bin(bin, binsize, text, textlen, TPLFORM_WHITESPACE,
+						  binlen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		end != text + textlen)
+	{
+		memset(bin, 0, binsize);
+		*binlen = 0;
+		return false;
+	}
+	return true;
+}
+
+/*
  * Decode text[0..textlen) into bin (binsize >= TplFormDecodedBound) and
  * check that it is one valid envelope.  On TPLFORM_OK *binlen is its
  * length.  On any other status *binlen is 0 and bin is zeroed, so a
@@ -65,21 +90,12 @@ TplFormFromText(const char *text, size_t textlen, uint8_t *bin,
 				size_t binsize, size_t *binlen, EnvelopeStatus *envstatus)
 {
 	EnvelopeHeader hdr;
-	const char *end = NULL;
 	size_t		len = 0;
 
 	*binlen = 0;
 	*envstatus = ENVELOPE_OK;
-
-	/* a bin smaller than the bound makes libsodium refuse, not overrun */
-	if (!TextCharsValid(text, textlen) ||
-		sodium_base642bin(bin, binsize, text, textlen, TPLFORM_WHITESPACE,
-						  &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		end != text + textlen)
-	{
-		memset(bin, 0, binsize);
+	if (!TplFormBase64Decode(text, textlen, bin, binsize, &len))
 		return TPLFORM_BAD_BASE64;
-	}
 	*envstatus = EnvelopeParse(bin, len, &hdr);
 	if (*envstatus != ENVELOPE_OK)
 	{

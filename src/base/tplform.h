@@ -12,6 +12,7 @@
 #ifndef BIOCRYPT_TPLFORM_H
 #define BIOCRYPT_TPLFORM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,8 @@ typedef enum TplFormStatus
 } TplFormStatus;
 
 extern size_t TplFormDecodedBound(size_t textlen);
+extern bool TplFormBase64Decode(const char *text, size_t textlen, uint8_t *bin,
+								size_t binsize, size_t *binlen);
 extern TplFormStatus TplFormFromText(const char *text, size_t textlen,
 									 uint8_t *bin, size_t binsize,
 									 size_t *binlen, EnvelopeStatus *envstatus);

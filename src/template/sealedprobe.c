@@ -34,6 +34,7 @@
 #include "utils/memutils.h"
 
 #include "base/sealedmsg.h"
+#include "base/tplform.h"
 #include "crypto/keys.h"
 #include "template/template.h"
 
@@ -70,14 +71,12 @@ sealed_probe_in(PG_FUNCTION_ARGS)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	size_t		len = strlen(str);
-	size_t		maxbin = len / 4 * 3 + 3;
+	size_t		maxbin = TplFormDecodedBound(len);
 	uint8	   *bin = palloc(maxbin);
 	size_t		binlen = 0;
-	const char *end = NULL;
 
-	if (sodium_base642bin(bin, maxbin, str, len, " \t\r\n", &binlen, &end,
-						  sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		end != str + len)
+	/* strict: libsodium alone would read bytes from 0x80 up as '/' */
+	if (!TplFormBase64Decode(str, len, bin, maxbin, &binlen))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("biocrypt: invalid sealed_probe: not valid base64"),

@@ -45,6 +45,8 @@ SELECT (:'v3'::sealed_probe)::text = :'v3' AS text_roundtrip,
 	(decode(:'v3', 'base64')::sealed_probe)::text = :'v3' AS cast_from_bytea;
 -- only size bounds are checked on input: 61 to 64060 bytes
 SELECT pg_temp.err($$SELECT 'not base64!'::sealed_probe$$) AS bad_base64;
+-- bytes from 0x80 up are not base64 (libsodium alone reads each as '/')
+SELECT pg_temp.err($$SELECT (repeat('A', 80) || U&'\00E9' || repeat('A', 6))::sealed_probe$$) AS non_ascii;
 SELECT pg_temp.err($$SELECT 'AAAA'::sealed_probe$$) AS too_short_text;
 SELECT pg_temp.err($$SELECT biocrypt.verify_sealed(biocrypt.protect('{1,2}', 's'), '\x00'::bytea, 1)$$) AS too_short_bytea;
 SELECT pg_temp.err(format('SELECT %L::sealed_probe', encode(repeat('x', 64061)::bytea, 'base64'))) AS too_long_text;
