@@ -236,9 +236,13 @@ layers: $(OBJS)
 errlint:
 	perl test/errlint.pl
 
-# static analysis of our sources (server headers are not ours to fix)
+# static analysis of our sources (server headers are not ours to fix), in
+# the one preprocessor configuration the server build uses on x86-64 (GCC,
+# the AVX kernels compiled): cppcheck's default of up to 12 configurations
+# per file, each through every server header, took over 12 minutes of CI
 cppcheck:
-	cppcheck -j $(shell nproc) --enable=warning,style,performance,portability --std=c11 --quiet \
+	cppcheck -j $(shell nproc) --max-configs=1 -D__x86_64__ -D__GNUC__ \
+		--enable=warning,style,performance,portability --std=c11 --quiet \
 		--inline-suppr --error-exitcode=1 -Isrc -I$(shell $(PG_CONFIG) --includedir-server) \
 		--suppress=missingIncludeSystem --suppress=missingInclude \
 		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \

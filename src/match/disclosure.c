@@ -235,11 +235,11 @@ static WindowPos
 CurrentWindow(void)
 {
 	int64		span = (int64) score_window * USECS_PER_SEC;
-	TimestampTz now = GetCurrentStatementStartTimestamp();
+	TimestampTz start = GetCurrentStatementStartTimestamp();
 	WindowPos	pos;
 
-	pos.window = now / span;
-	pos.remaining = 1.0 - (double) (now % span) / (double) span;
+	pos.window = start / span;
+	pos.remaining = 1.0 - (double) (start % span) / (double) span;
 	return pos;
 }
 
