@@ -11,11 +11,12 @@ SRC_TEMPLATE = expiry purposes seal sealedprobe template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
 SRC_MATCH = compare disclosure identify iris probe sealed
+SRC_GALLERY = galbuild galhandler galpage galvacuum
 SRC_LIFECYCLE = enrol enrolsealed erasure keyadmin policy policycheck policyguard purgeworker \
 	purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
-	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \
+	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) $(SRC_GALLERY:%=src/gallery/%.o) \
 	$(SRC_LIFECYCLE:%=src/lifecycle/%.o) src/biocrypt.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)

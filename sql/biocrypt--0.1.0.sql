@@ -843,6 +843,26 @@ COMMENT ON FUNCTION biocrypt.verify_sealed(protected_template, sealed_probe, flo
 COMMENT ON FUNCTION biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int) IS '1:N identification with a sealed embedding (metric) or bit code (masked Hamming, metric ''hamming'' or left at its default, max_shift)';
 
 ----------------------------------------------------------------------------
+-- warm galleries: the index access method biocrypt_gallery (pages of
+-- ciphertext and heap TIDs; see docs/security.md); created only by
+-- administrators
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.gallery_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME', 'biocrypt_gallery_handler' LANGUAGE C;
+CREATE ACCESS METHOD biocrypt_gallery TYPE INDEX HANDLER biocrypt.gallery_handler;
+COMMENT ON ACCESS METHOD biocrypt_gallery IS 'gallery of protected templates for exact 1:N search (index pages hold ciphertext only)';
+
+CREATE OPERATOR CLASS protected_template_ops
+	DEFAULT FOR TYPE protected_template USING biocrypt_gallery AS
+	OPERATOR 1 <-> (protected_template, real[]) FOR ORDER BY float_ops,
+	OPERATOR 2 <=> (protected_template, real[]) FOR ORDER BY float_ops,
+	OPERATOR 3 <#> (protected_template, real[]) FOR ORDER BY float_ops,
+	OPERATOR 4 <~> (protected_template, bytea) FOR ORDER BY float_ops;
+
+REVOKE ALL ON FUNCTION biocrypt.gallery_handler(internal) FROM PUBLIC;
+
+----------------------------------------------------------------------------
 -- privileges: PUBLIC keeps only the type's I/O
 ----------------------------------------------------------------------------
 
