@@ -51,6 +51,7 @@
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
+#include "core/core.h"
 #include "match/match.h"
 #include "match/probe.h"
 
@@ -133,10 +134,7 @@ ScoresExact(void)
 	}
 	if (!exact_valid || role != exact_role)
 	{
-		Oid			admin = get_role_oid("biocrypt_admin", true);
-
-		exact = superuser() ||
-			(OidIsValid(admin) && has_privs_of_role(role, admin));
+		exact = CurrentRoleAdministersBiocrypt();
 		exact_role = role;
 		exact_valid = true;
 	}
