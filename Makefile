@@ -82,7 +82,7 @@ tools/biocrypt-seal: tools/biocrypt-seal.c src/base/sealedmsg.c src/base/sealedm
 # against references
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc $(SODIUM_CFLAGS)
 
-test/unit/envelope_test: test/unit/envelope_test.c src/base/envelope.c src/base/envelope.h src/base/halfutils.h
+test/unit/envelope_test: test/unit/envelope_test.c test/unit/unit_check.h src/base/envelope.c src/base/envelope.h src/base/halfutils.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/envelope_test.c src/base/envelope.c $(SODIUM_LIBS) -lm
 
 # no -march: kernels.c picks its SIMD path at run time
@@ -90,16 +90,16 @@ test/unit/kernels_test: test/unit/kernels_test.c src/base/kernels.c src/base/ker
 		src/base/kernels.h src/base/kernelbody.h src/base/halfutils.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/kernels_test.c src/base/kernels.c src/base/kernels_x86.c -lm
 
-test/unit/sealedmsg_test: test/unit/sealedmsg_test.c src/base/sealedmsg.c src/base/sealedmsg.h
+test/unit/sealedmsg_test: test/unit/sealedmsg_test.c test/unit/unit_check.h src/base/sealedmsg.c src/base/sealedmsg.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/sealedmsg_test.c src/base/sealedmsg.c -lm
 
-test/unit/jsonenc_test: test/unit/jsonenc_test.c src/base/jsonenc.c src/base/jsonenc.h
+test/unit/jsonenc_test: test/unit/jsonenc_test.c test/unit/unit_check.h src/base/jsonenc.c src/base/jsonenc.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/jsonenc_test.c src/base/jsonenc.c -lm
 
-test/unit/auditenc_test: test/unit/auditenc_test.c src/base/auditenc.c src/base/auditenc.h
+test/unit/auditenc_test: test/unit/auditenc_test.c test/unit/unit_check.h src/base/auditenc.c src/base/auditenc.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/auditenc_test.c src/base/auditenc.c
 
-test/unit/tplform_test: test/unit/tplform_test.c src/base/tplform.c src/base/tplform.h \
+test/unit/tplform_test: test/unit/tplform_test.c test/unit/unit_check.h src/base/tplform.c src/base/tplform.h \
 		src/base/envelope.c src/base/envelope.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/tplform_test.c src/base/tplform.c \
 		src/base/envelope.c $(SODIUM_LIBS)

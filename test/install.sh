@@ -4,7 +4,7 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-# python3-nacl and python3-psycopg (psycopg 3): TAP 012 seals and binds probes
+# python3-nacl and python3-psycopg (psycopg 3): TAP 014 seals and binds probes
 # as a Python application would; valgrind: make valgrind
 PACKAGES="postgresql-15 postgresql-server-dev-15 libsodium-dev libipc-run-perl clang cppcheck pkg-config make gcc rsync python3-nacl python3-psycopg valgrind"
 

@@ -24,6 +24,8 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -184,4 +186,18 @@ BiocryptChainId(void)
 	if (chain[0] == '\0')
 		snprintf(chain, sizeof(chain), UINT64_FORMAT, GetSystemIdentifier());
 	return chain;
+}
+
+/*
+ * Does the current role administer biocrypt: superuser, or with the
+ * privileges of biocrypt_admin?  Reveal, the policy guard and exact
+ * scores all ask this one question.
+ */
+bool
+CurrentRoleAdministersBiocrypt(void)
+{
+	Oid			admin = get_role_oid("biocrypt_admin", true);
+
+	return superuser() ||
+		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
 }

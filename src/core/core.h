@@ -64,6 +64,7 @@ extern bool TypeIsProtectedTemplate(Oid typid);
 extern AttrNumber TemplateColumnAttnum(Oid relid, const char *col);
 extern AttrNumber CheckTemplateColumn(Oid relid, const char *col);
 extern char *RelationQualifiedName(Oid relid);
+extern bool CurrentRoleAdministersBiocrypt(void);
 
 /* Session settings (session.c) */
 extern void SessionInit(void);

@@ -359,9 +359,7 @@ biocrypt_protect_bits(PG_FUNCTION_ARGS)
 static void
 CheckRevealAllowed(FunctionCallInfo fcinfo, AuditEvent *ev)
 {
-	Oid			admin = get_role_oid(BIOCRYPT_ADMIN_ROLE, true);
-	bool		is_admin = superuser() ||
-		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+	bool		is_admin = CurrentRoleAdministersBiocrypt();
 
 	if (!is_admin || !biocrypt_allow_reveal)
 		AuditDeny(fcinfo, ev);

@@ -47,30 +47,41 @@ IsPolicyTrigger(const char *name)
 							strcmp(name, POLICY_CHECK_TRIGGER) == 0);
 }
 
-/* Has relid a registered column (col NULL: any)? */
+/*
+ * Does biocrypt.columns have a row of relid matching query, whose $2 (if
+ * it has one) is col?
+ */
 static bool
-Registered(Oid relid, const char *col)
+ColumnsRowExists(const char *query, Oid relid, const char *col)
 {
 	BiocryptSpi spi;
 	Oid			argtypes[2] = {OIDOID, TEXTOID};
 	Datum		args[2];
 	bool		found;
 
-	if (!OidIsValid(relid))
-		return false;
 	args[0] = ObjectIdGetDatum(relid);
 	args[1] = col != NULL ? CStringGetTextDatum(col) : (Datum) 0;
 	BiocryptSpiBegin(&spi);
-	if (SPI_execute_with_args(col != NULL ?
-							  "SELECT 1 FROM biocrypt.columns WHERE relation = $1 AND column_name = $2" :
-							  "SELECT 1 FROM biocrypt.columns WHERE relation = $1",
-							  col != NULL ? 2 : 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(query, col != NULL ? 2 : 1, argtypes, args, NULL,
+							  true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
 				 errhidestmt(true), errhidecontext(true)));
 	found = SPI_processed > 0;
 	BiocryptSpiEnd(&spi);
 	return found;
+}
+
+/* Has relid a registered column (col NULL: any)? */
+static bool
+Registered(Oid relid, const char *col)
+{
+	if (!OidIsValid(relid))
+		return false;
+	return ColumnsRowExists(col != NULL ?
+							"SELECT 1 FROM biocrypt.columns WHERE relation = $1 AND column_name = $2" :
+							"SELECT 1 FROM biocrypt.columns WHERE relation = $1",
+							relid, col);
 }
 
 /* The relation of a statement's RangeVar, as the command will find it. */
@@ -199,25 +210,10 @@ PolicyTarget(Node *parsetree)
 static bool
 SubjectColumn(Oid relid, const char *col)
 {
-	BiocryptSpi spi;
-	Oid			argtypes[2] = {OIDOID, TEXTOID};
-	Datum		args[2];
-	bool		found;
-
 	if (!OidIsValid(relid) || col == NULL)
 		return false;
-	args[0] = ObjectIdGetDatum(relid);
-	args[1] = CStringGetTextDatum(col);
-	BiocryptSpiBegin(&spi);
-	if (SPI_execute_with_args("SELECT 1 FROM biocrypt.columns WHERE relation = $1 "
-							  "AND subject_column = $2",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		ereport(ERROR,
-				(errmsg_internal("biocrypt: could not read biocrypt.columns"),
-				 errhidestmt(true), errhidecontext(true)));
-	found = SPI_processed > 0;
-	BiocryptSpiEnd(&spi);
-	return found;
+	return ColumnsRowExists("SELECT 1 FROM biocrypt.columns WHERE relation = $1 "
+							"AND subject_column = $2", relid, col);
 }
 
 /*
@@ -253,16 +249,6 @@ GuardSubjectColumns(AlterTableStmt *stmt)
 	}
 }
 
-/* Superuser or member of biocrypt_admin? */
-static bool
-PolicyAdmin(void)
-{
-	Oid			admin = get_role_oid("biocrypt_admin", true);
-
-	return superuser() ||
-		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
-}
-
 /*
  * Before a utility statement: refuse one that would switch off a column
  * policy unless the role administers biocrypt; record it if it does.
@@ -288,7 +274,7 @@ PolicyGuardUtility(PlannedStmt *pstmt)
 	if (!OidIsValid(relid))
 		return;
 	tag = GetCommandTagName(CreateCommandTag(stmt));
-	if (!PolicyAdmin())
+	if (!CurrentRoleAdministersBiocrypt())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("biocrypt: %s would switch off the column policy of table \"%s\"",

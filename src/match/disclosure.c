@@ -51,6 +51,7 @@
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
+#include "core/core.h"
 #include "match/match.h"
 #include "match/probe.h"
 
@@ -133,10 +134,7 @@ ScoresExact(void)
 	}
 	if (!exact_valid || role != exact_role)
 	{
-		Oid			admin = get_role_oid("biocrypt_admin", true);
-
-		exact = superuser() ||
-			(OidIsValid(admin) && has_privs_of_role(role, admin));
+		exact = CurrentRoleAdministersBiocrypt();
 		exact_role = role;
 		exact_valid = true;
 	}
@@ -306,6 +304,7 @@ ChargeEntry(const BudgetKey *key, const WindowPos *pos, int64 *disclosed)
 {
 	uint32		hashcode = get_hash_value(budget_hash, key);
 	LWLock	   *lock = &budget_shared->locks[hashcode % BUDGET_PARTITIONS].lock;
+	WindowPos	here = *pos;
 	BudgetEntry *e;
 	bool		found;
 	ChargeResult r = CHARGE_OK;
@@ -317,9 +316,20 @@ ChargeEntry(const BudgetKey *key, const WindowPos *pos, int64 *disclosed)
 		LWLockRelease(lock);
 		return CHARGE_FULL;
 	}
-	RollForward(e, found, pos);
+	/*
+	 * A statement that began before another session's statement moved this
+	 * entry to a later window (a long one, across the boundary) counts in
+	 * that later window, with all of the window before it: moving the
+	 * entry back would start its counts afresh.
+	 */
+	if (found && e->window > here.window)
+	{
+		here.window = e->window;
+		here.remaining = 1.0;
+	}
+	RollForward(e, found, &here);
 	e->budget = score_budget;
-	*disclosed = Recent(e, pos);
+	*disclosed = Recent(e, &here);
 	if (*disclosed >= score_budget)
 	{
 		e->refused++;

@@ -511,14 +511,15 @@ for my $mode (qw(matcher rounding superuser))
 note(sprintf('%.1f s', time - $started));
 
 # -- the window slides: the start of a new window gives no second budget.
-# With a 2-second window and a budget of 3, a role that spent its budget
-# early in one window is still refused just after the next one starts (3
-# scores, times the 0.9 or more of that window still within 2 s, round up
-# to 3), and is answered once a whole window without scores has passed.
+# With a 2-second window and a budget of 1, a role that spent its budget in
+# one window is still refused anywhere in the next one (its score counts by
+# the share of the previous window still within 2 s, rounded up: 1), and is
+# answered once a whole window without scores has passed.  Fixed windows
+# would answer at once in the next one.
 $node->safe_psql(
 	'postgres', q{
 	ALTER SYSTEM SET biocrypt.score_window = '2s';
-	ALTER SYSTEM SET biocrypt.score_budget = 3;
+	ALTER SYSTEM SET biocrypt.score_budget = 1;
 	SELECT pg_reload_conf();
 	INSERT INTO t VALUES (100, biocrypt.protect('{3,4}', 'slide'));
 });
@@ -542,15 +543,59 @@ sub into_window
 }
 my $slide = "SELECT tpl <=> '{3,4}'::real[] FROM t WHERE id = 100";
 my $w = into_window(0, 0.1, 0.4);
-my ($early) = run_queries('matcher', [ ($slide) x 4 ]);
-is(join(',', map { $_->[1] } @$early), '00000,00000,00000,53400',
-	'sliding window: three scores answered, the fourth refused');
-into_window($w + 1, 0.0, 0.15);
+my ($early) = run_queries('matcher', [ ($slide) x 2 ]);
+is(join(',', map { $_->[1] } @$early), '00000,53400',
+	'sliding window: one score answered, the second refused');
+into_window($w + 1, 0.0, 0.5);
 my ($next) = run_queries('matcher', [$slide]);
 is($next->[0][1], '53400', 'sliding window: refused just after the next window starts');
 into_window($w + 2, 0.0, 0.5);
 my ($later) = run_queries('matcher', [$slide]);
 is($later->[0][1], '00000', 'sliding window: answered once a window without scores has passed');
+
+# -- a statement that runs across a window boundary cannot move the counts
+# back: with a budget of 2, session A scores once, sleeps into the next
+# window and scores again within the same statement, while session B
+# scores in the new window before and after it.  Had A's second score
+# moved the counts back to its statement's window, they would start
+# afresh and all four would be answered.
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET biocrypt.score_budget = 2; SELECT pg_reload_conf();");
+ok($node->poll_query_until('postgres', "SELECT current_setting('biocrypt.score_budget') = '2'"),
+	'across windows: budget 2 in force');
+$node->safe_psql('postgres', "INSERT INTO t VALUES (101, biocrypt.protect('{3,4}', 'slide-2'))");
+my $score2 = "SELECT tpl <=> '{3,4}'::real[] FROM t WHERE id = 101";
+my $a = $node->background_psql('postgres', on_error_stop => 0, extra_params => [ '-U', $MATCHER ]);
+$w = into_window(0, 0.1, 0.3);
+$a->query_until(qr/a started/, qq{\\echo a started
+DO \$\$
+DECLARE
+	got text := '';
+BEGIN
+	PERFORM tpl <=> '{3,4}'::real[] FROM t WHERE id = 101;
+	got := 'ok';
+	-- into the next window, 0.6 s after its start
+	PERFORM pg_sleep(2 - extract(epoch FROM clock_timestamp())::numeric % 2 + 0.6);
+	BEGIN
+		PERFORM tpl <=> '{3,4}'::real[] FROM t WHERE id = 101;
+		got := got || ',ok';
+	EXCEPTION WHEN OTHERS THEN
+		got := got || ',' || SQLSTATE;
+	END;
+	RAISE NOTICE 'a: %', got;
+END
+\$\$;
+\\echo a done
+});
+into_window($w + 1, 0.2, 0.4);
+my ($b1) = run_queries('matcher', [$score2]);
+into_window($w + 1, 0.9, 1.2);
+my ($b2) = run_queries('matcher', [$score2]);
+$a->query_until(qr/a done/, '');
+like($a->{stderr}, qr/a: ok,53400/, 'across windows: the long statement\'s second score is refused');
+is($b1->[0][1] . ',' . $b2->[0][1], '00000,53400',
+	'across windows: the other session is answered once, then refused');
+$a->quit;
 
 $node->stop;
 

@@ -19,15 +19,14 @@
  */
 #include "base/auditenc.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit_check.h"
+
 #define MAX_ENCODED		256
 
-static int	npassed;
-static int	nfailed;
 
 /* A row and the bytes that follow the version string in its encoding. */
 typedef struct EncCase
@@ -86,28 +85,6 @@ typedef struct Collected
 	size_t		len;
 	int			overflow;
 } Collected;
-
-static void Check(int ok, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-
-/* Record one assertion; print a diagnostic when it fails. */
-static void
-Check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		npassed++;
-		return;
-	}
-	nfailed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* The test sink: append. */
 static void
@@ -169,6 +146,5 @@ main(void)
 		TestCase(&cases[i]);
 	TestBorder();
 
-	printf("unit: %d passed, %d failed\n", npassed, nfailed);
-	return nfailed == 0 ? 0 : 1;
+	return UnitReport();
 }

@@ -21,10 +21,11 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "unit_check.h"
 
 #define KEY_ID			42
 #define CREATED			INT64_C(757382400000000)	/* 2024-01-01 */
@@ -32,8 +33,6 @@
 #define MAX_REPORTS		5	/* mismatches printed per looping assertion */
 #define RANDOM_FLOATS	1000000
 
-static int	npassed;
-static int	nfailed;
 
 /* Description of a valid envelope together with its hand-computed sizes. */
 typedef struct ValidCase
@@ -94,28 +93,6 @@ static const ValidCase valid_cases[] = {
 };
 
 #define NUM_VALID_CASES (sizeof(valid_cases) / sizeof(valid_cases[0]))
-
-static void Check(int ok, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-
-/* Record one assertion; print a diagnostic when it fails. */
-static void
-Check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		npassed++;
-		return;
-	}
-	nfailed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* Name of a status, for diagnostics. */
 static const char *
@@ -1285,6 +1262,5 @@ main(void)
 	TestHalfMidpoints();
 	TestHalfRandom();
 
-	printf("unit: %d passed, %d failed\n", npassed, nfailed);
-	return nfailed == 0 ? 0 : 1;
+	return UnitReport();
 }

@@ -24,10 +24,11 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "unit_check.h"
 
 #define WORST_LEN		1000	/* input length of the worst-case checks */
 #define CANARY			0xA5	/* fills the bytes past every bound */
@@ -35,8 +36,6 @@
 #define RANDOM_DOUBLES	1000000
 #define MAX_REPORTS		5		/* mismatches printed per looping assertion */
 
-static int	npassed;
-static int	nfailed;
 
 /* A string input (len bytes, NULs allowed), its mode and exact output. */
 typedef struct StringCase
@@ -150,28 +149,6 @@ static const NumberCase number_cases[] = {
 };
 
 #define NUM_NUMBER_CASES (sizeof(number_cases) / sizeof(number_cases[0]))
-
-static void Check(int ok, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-
-/* Record one assertion; print a diagnostic when it fails. */
-static void
-Check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		npassed++;
-		return;
-	}
-	nfailed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* len bytes for a diagnostic, bytes outside printable ASCII as \xNN. */
 static const char *
@@ -431,6 +408,5 @@ main(void)
 		TestNumberCase(&number_cases[i]);
 	TestNumberRandom();
 
-	printf("unit: %d passed, %d failed\n", npassed, nfailed);
-	return nfailed == 0 ? 0 : 1;
+	return UnitReport();
 }

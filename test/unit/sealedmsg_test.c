@@ -24,21 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int	npassed;
-static int	nfailed;
-
-/* Record one assertion. */
-static void
-Check(int ok, const char *what)
-{
-	if (ok)
-		npassed++;
-	else
-	{
-		nfailed++;
-		printf("FAIL: %s\n", what);
-	}
-}
+#include "unit_check.h"
 
 /* Write a 12-byte header by hand. */
 static size_t
@@ -87,7 +73,7 @@ Expect(const uint8_t *b, size_t len, SealedMsgStatus want, const char *what)
 	if (got != want)
 		printf("  %s: got %d (%s), want %d\n", what, (int) got,
 			   SealedMsgStatusMessage(got), (int) want);
-	Check(got == want, what);
+	Check(got == want, "%s", what);
 }
 
 /* Valid vectors and bit codes, and what the parser makes of them. */
@@ -256,6 +242,5 @@ main(void)
 	TestTruncations(b);
 	TestBuilder(b);
 	free(b);
-	printf("unit: %d passed, %d failed\n", npassed, nfailed);
-	return nfailed != 0;
+	return UnitReport();
 }

@@ -21,37 +21,13 @@
  */
 #include "base/tplform.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit_check.h"
+
 #define MAX_TEXT	512
-
-static int	npassed;
-static int	nfailed;
-
-static void Check(int ok, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-
-/* Record one assertion; print a diagnostic when it fails. */
-static void
-Check(int ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (ok)
-	{
-		npassed++;
-		return;
-	}
-	nfailed++;
-	printf("FAIL: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* A valid f32 envelope of 4 dims into env; returns its length. */
 static size_t
@@ -254,6 +230,5 @@ main(void)
 	TestEveryByte(ref, reflen);
 	TestRefusals();
 
-	printf("unit: %d passed, %d failed\n", npassed, nfailed);
-	return nfailed == 0 ? 0 : 1;
+	return UnitReport();
 }
