@@ -18,25 +18,28 @@
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
-#include "utils/acl.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
+#include "core/core.h"
 #include "gallery/gallery.h"
 #include "template/template.h"
 
 typedef struct BuildState
 {
+	Relation	index;
 	double		indtuples;
+	BlockNumber last;			/* the last page written */
+	bool		dirty;			/* page holds entries not yet written */
+	PGAlignedBlock page;		/* the page being filled */
 } BuildState;
 
-/* Superuser or member of biocrypt_admin, else refused. */
+/* Only administrators build galleries: their warm form is plaintext. */
 static void
 RequireAdmin(Relation index)
 {
-	Oid			admin = get_role_oid("biocrypt_admin", true);
-
-	if (superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
+	if (CurrentRoleAdministersBiocrypt())
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -47,44 +50,122 @@ RequireAdmin(Relation index)
 			 errhidestmt(true), errhidecontext(true)));
 }
 
-/* One row of the heap: append its envelope, as stored. */
-static void
-AddRow(Relation index, ItemPointer tid, Datum value, bool isnull)
+/* The envelope of a row's template, checked: the index trusts nothing. */
+static bytea *
+RowEnvelope(Datum value)
 {
-	bytea	   *tpl;
+	bytea	   *tpl = DatumGetProtectedTemplateP(value);
 	EnvelopeHeader hdr;
 
-	if (isnull)
-		return;
-	tpl = DatumGetProtectedTemplateP(value);
-	/* a template the heap holds is checked again: the index trusts nothing */
 	ParseTemplate(tpl, &hdr);
-	GalleryAppend(index, tid, (const uint8 *) VARDATA_ANY(tpl), VARSIZE_ANY_EXHDR(tpl));
+	if (VARSIZE_ANY_EXHDR(tpl) > GalleryMaxEnvelope())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("biocrypt: a template of %zu bytes does not fit a biocrypt_gallery page (at most %zu)",
+						(Size) VARSIZE_ANY_EXHDR(tpl), GalleryMaxEnvelope()),
+				 errhint("A gallery holds templates up to about 2,000 f32 dimensions, 4,000 f16 or 8,000 i8."),
+				 errhidestmt(true), errhidecontext(true)));
+	return tpl;
+}
+
+/* Write the page being built at the end of the index, under generic WAL. */
+static void
+FlushPage(BuildState *bs)
+{
+	Buffer		buf;
+	GenericXLogState *state;
+	Page		page;
+
+	if (!bs->dirty)
+		return;
+	LockRelationForExtension(bs->index, ExclusiveLock);
+	buf = ReadBuffer(bs->index, P_NEW);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(bs->index, ExclusiveLock);
+	state = GenericXLogStart(bs->index);
+	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	memcpy(page, bs->page.data, BLCKSZ);
+	GalleryPageGetOpaque(page)->version = 1;
+	GenericXLogFinish(state);
+	bs->last = BufferGetBlockNumber(buf);
+	UnlockReleaseBuffer(buf);
+	GalleryInitDataPage(bs->page.data);
+	bs->dirty = false;
+}
+
+/* Add one entry to the page being built, writing it out when full. */
+static void
+BuildAdd(BuildState *bs, ItemPointer tid, bytea *tpl)
+{
+	Size		len = VARSIZE_ANY_EXHDR(tpl);
+	Size		itemsz = GALLERY_ENTRY_HEADER + len;
+	GalleryEntry *entry = palloc0(itemsz);
+
+	entry->heaptid = *tid;
+	memcpy(entry->envelope, VARDATA_ANY(tpl), len);
+	if (PageGetFreeSpace(bs->page.data) < MAXALIGN(itemsz))
+		FlushPage(bs);
+	if (PageAddItem(bs->page.data, (Item) entry, itemsz, InvalidOffsetNumber,
+					false, false) == InvalidOffsetNumber)
+		elog(ERROR, "biocrypt: could not add an entry to a gallery page");
+	bs->dirty = true;
+	bs->indtuples += 1;
+	pfree(entry);
 }
 
 static void
 BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			  bool tupleIsAlive, void *state)
 {
-	AddRow(index, tid, values[0], isnull[0]);
-	((BuildState *) state)->indtuples += isnull[0] ? 0 : 1;
+	if (!isnull[0])
+		BuildAdd((BuildState *) state, tid, RowEnvelope(values[0]));
 }
 
+/* The metapage after a build: where inserts go, and how many entries. */
+static void
+FinishMeta(BuildState *bs)
+{
+	Buffer		metabuf = ReadBuffer(bs->index, GALLERY_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	GalleryMetaPageData *meta;
+
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(bs->index);
+	meta = GalleryPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	meta->last_block = bs->last;
+	meta->entries = (uint64) bs->indtuples;
+	meta->changes++;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/*
+ * CREATE INDEX and REINDEX: pages filled in memory and written whole.  A
+ * warm form of the index's previous contents (REINDEX, TRUNCATE) is
+ * evicted first.
+ */
 IndexBuildResult *
 GalleryBuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result = palloc(sizeof(IndexBuildResult));
-	BuildState	state = {0};
+	BuildState *bs = palloc0(sizeof(BuildState));
 	double		reltuples;
 
 	RequireAdmin(index);
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+	GalleryEvictIndex(RelationGetRelid(index));
 	GalleryInitMetapage(index, MAIN_FORKNUM);
+	bs->index = index;
+	bs->last = InvalidBlockNumber;
+	GalleryInitDataPage(bs->page.data);
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-									   BuildCallback, &state, NULL);
+									   BuildCallback, bs, NULL);
+	FlushPage(bs);
+	FinishMeta(bs);
 	result->heap_tuples = reltuples;
-	result->index_tuples = state.indtuples;
+	result->index_tuples = bs->indtuples;
+	pfree(bs);
 	return result;
 }
 
@@ -99,6 +180,11 @@ GalleryInsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			  Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
 			  IndexInfo *indexInfo)
 {
-	AddRow(index, heap_tid, values[0], isnull[0]);
+	bytea	   *tpl;
+
+	if (isnull[0])
+		return false;
+	tpl = RowEnvelope(values[0]);
+	GalleryAppend(index, heap_tid, (const uint8 *) VARDATA_ANY(tpl), VARSIZE_ANY_EXHDR(tpl));
 	return false;
 }

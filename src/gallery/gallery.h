@@ -1,16 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * gallery.h
- *		The gallery layer: the index access method biocrypt_gallery, whose
- *		pages hold only ciphertext (each entry a heap TID and the template's
- *		envelope, as stored in the heap) and are WAL-logged with generic
- *		WAL, so index files, backups and replicas never hold plaintext.
- *		Calls match/ and below; lifecycle/ may call it (eviction).
+ *		The gallery layer: the pages of the biocrypt_gallery index access
+ *		method (ciphertext only, under generic WAL), their warm form (the
+ *		decrypted templates in shared memory), and the search of either.
+ *		Calls audit/ and below; match/ (the access method's scans,
+ *		identify) and lifecycle/ (eviction) call it.
  *
  * Page layout.  Block 0 is the metapage; every other block is a data page
  * of entries, appended in order, each a GalleryEntry (a line pointer's
  * item).  There is no ordering and no free-space map: VACUUM removes dead
- * entries from a page in place, and inserts go to the last page.
+ * entries from a page in place, and inserts go to the last page.  Each
+ * data page carries a version in its special space, raised by every change,
+ * and the metapage counts the changes of the whole index, so a warm form
+ * finds what changed by reading the pages themselves: on a standby too.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,9 +22,13 @@
 
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
+#include "datatype/timestamp.h"
+#include "storage/buf.h"
 #include "storage/bufpage.h"
 #include "storage/itemptr.h"
 #include "utils/relcache.h"
+
+#include "base/envelope.h"
 
 #define GALLERY_MAGIC			0x42474c59	/* "BGLY" */
 #define GALLERY_VERSION			1
@@ -40,10 +47,21 @@ typedef struct GalleryMetaPageData
 	uint32		version;
 	BlockNumber last_block;		/* the page inserts go to */
 	uint64		entries;		/* entries ever appended, less those vacuumed */
+	uint64		changes;		/* raised by every append and every VACUUM */
+	uint64		vacuums;		/* raised by every VACUUM that removed entries */
 } GalleryMetaPageData;
 
 #define GalleryPageGetMeta(page) \
 	((GalleryMetaPageData *) PageGetContents(page))
+
+/* Special space of a data page. */
+typedef struct GalleryPageOpaqueData
+{
+	uint64		version;		/* raised by every change of the page */
+} GalleryPageOpaqueData;
+
+#define GalleryPageGetOpaque(page) \
+	((GalleryPageOpaqueData *) PageGetSpecialPointer(page))
 
 /* One index entry: the heap row and its template's envelope (ciphertext). */
 typedef struct GalleryEntry
@@ -55,16 +73,75 @@ typedef struct GalleryEntry
 
 #define GALLERY_ENTRY_HEADER	offsetof(GalleryEntry, envelope)
 
-/* galhandler.c */
-extern void GalleryInit(void);
+/*
+ * A search of one gallery: every entry is scored (from the warm form, or
+ * decrypted from the index's pages where there is none), then the caller
+ * takes candidates best first.  The caller supplies the kernel and the
+ * shape check (match/ knows probes); the gallery layer decides which
+ * entries are scored: expired ones are not, nor those the session's
+ * purpose may not use (they are listed as exceptions, for the caller to
+ * check against the heap: a refusal applies only to rows it can see).
+ */
+typedef void (*GalleryScoreFn) (void *arg, const uint8 *const *payloads,
+								int n, double *dist);
+typedef void (*GalleryShapeFn) (void *arg, const EnvelopeHeader *hdr);
+
+typedef enum GalleryClass
+{
+	GALLERY_CLASS_SCORED = 0,	/* a distance */
+	GALLERY_CLASS_NAN,			/* no distance (cosine of a zero vector) */
+	GALLERY_CLASS_EXPIRED		/* not compared: NULL to an ORDER BY */
+} GalleryClass;
+
+typedef struct GalleryCandidate
+{
+	ItemPointerData tid;
+	GalleryClass cls;
+	double		distance;
+} GalleryCandidate;
+
+typedef struct GallerySearch
+{
+	/* set by the caller */
+	TimestampTz now;
+	GalleryScoreFn score;
+	GalleryShapeFn shape;
+	void	   *arg;
+	bool		want_expired;	/* return expired entries, after the rest */
+	bool		expired_exceptions; /* also list expired entries */
+	/* results */
+	bool		warm;			/* served by the warm form */
+	int64		compared;
+	int64		expired;
+	int			nexceptions;
+	ItemPointerData *exceptions;
+	/* candidates and the order they are taken in (galsearch.c) */
+	Buffer		metabuf;		/* pinned while the search lives */
+	int64		n;
+	int64		cap;
+	ItemPointerData *tids;
+	double	   *dist;
+	uint8	   *cls;
+	int64	   *batch;
+	int			nbatch;
+	int			batch_pos;
+	int			batch_size;
+	bool		started;
+	int64		last;			/* position of the last candidate taken */
+	int64		taken;
+	int			exceptions_cap;
+} GallerySearch;
 
 /* galpage.c: pages, under generic WAL */
 extern void GalleryInitMetapage(Relation index, ForkNumber fork);
+extern void GalleryInitDataPage(Page page);
 extern void GalleryAppend(Relation index, ItemPointer heaptid,
 						  const uint8 *envelope, Size len);
 extern Size GalleryMaxEnvelope(void);
+extern void GalleryCheckMeta(Relation index, const GalleryMetaPageData *meta);
+extern void GalleryReadMeta(Relation index, GalleryMetaPageData *meta);
 
-/* galbuild.c, galinsert.c, galvacuum.c */
+/* galbuild.c, galvacuum.c */
 extern IndexBuildResult *GalleryBuild(Relation heap, Relation index,
 									  struct IndexInfo *indexInfo);
 extern void GalleryBuildEmpty(Relation index);
@@ -78,5 +155,22 @@ extern IndexBulkDeleteResult *GalleryBulkDelete(IndexVacuumInfo *info,
 												void *callback_state);
 extern IndexBulkDeleteResult *GalleryVacuumCleanup(IndexVacuumInfo *info,
 												   IndexBulkDeleteResult *stats);
+
+/* galwarm.c: the warm forms in shared memory */
+extern bool biocrypt_enable_gallery;
+extern void GalleryInit(void);
+extern void GalleryShmemRequest(void);
+extern void GalleryShmemStartup(void);
+extern void GalleryEvictIndex(Oid indexoid);
+extern void GalleryEvictDatabase(Oid dbid);
+extern void GalleryEvictAtCommit(Oid heapoid);
+extern void GalleryForgetDead(Relation index, IndexBulkDeleteCallback callback,
+							  void *callback_state);
+
+/* galsearch.c: scoring a gallery, taking its candidates best first */
+extern void GallerySearchRun(Relation index, GallerySearch *gs);
+extern bool GallerySearchNext(GallerySearch *gs, GalleryCandidate *out);
+extern void GallerySearchEnd(GallerySearch *gs);
+extern Oid	GalleryIndexOf(Relation heap, AttrNumber attnum);
 
 #endif							/* BIOCRYPT_GALLERY_H */

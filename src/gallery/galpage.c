@@ -25,7 +25,8 @@
 Size
 GalleryMaxEnvelope(void)
 {
-	return MAXALIGN_DOWN(BLCKSZ - SizeOfPageHeaderData - sizeof(ItemIdData)) -
+	return MAXALIGN_DOWN(BLCKSZ - SizeOfPageHeaderData - sizeof(ItemIdData) -
+						 MAXALIGN(sizeof(GalleryPageOpaqueData))) -
 		GALLERY_ENTRY_HEADER;
 }
 
@@ -40,6 +41,8 @@ InitMetaPageData(Page page)
 	meta->version = GALLERY_VERSION;
 	meta->last_block = InvalidBlockNumber;
 	meta->entries = 0;
+	meta->changes = 0;
+	meta->vacuums = 0;
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(GalleryMetaPageData)) - (char *) page;
 }
 
@@ -71,8 +74,16 @@ GalleryInitMetapage(Relation index, ForkNumber fork)
 	UnlockReleaseBuffer(buf);
 }
 
-static void
-CheckMeta(Relation index, const GalleryMetaPageData *meta)
+/* A new data page: empty, version 0. */
+void
+GalleryInitDataPage(Page page)
+{
+	PageInit(page, BLCKSZ, MAXALIGN(sizeof(GalleryPageOpaqueData)));
+	GalleryPageGetOpaque(page)->version = 0;
+}
+
+void
+GalleryCheckMeta(Relation index, const GalleryMetaPageData *meta)
 {
 	if (meta->magic != GALLERY_MAGIC || meta->version != GALLERY_VERSION)
 		ereport(ERROR,
@@ -81,6 +92,18 @@ CheckMeta(Relation index, const GalleryMetaPageData *meta)
 						RelationGetRelationName(index), GALLERY_VERSION),
 				 errhint("REINDEX it."),
 				 errhidestmt(true), errhidecontext(true)));
+}
+
+/* A copy of the metapage's contents, checked. */
+void
+GalleryReadMeta(Relation index, GalleryMetaPageData *meta)
+{
+	Buffer		metabuf = ReadBuffer(index, GALLERY_METAPAGE_BLKNO);
+
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	*meta = *GalleryPageGetMeta(BufferGetPage(metabuf));
+	UnlockReleaseBuffer(metabuf);
+	GalleryCheckMeta(index, meta);
 }
 
 /* The last data page locked, if the entry fits there; else InvalidBuffer. */
@@ -128,20 +151,14 @@ GalleryAppend(Relation index, ItemPointer heaptid, const uint8 *envelope, Size l
 	Page		page;
 	bool		fresh;
 
-	if (len > GalleryMaxEnvelope())
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("biocrypt: a template of %zu bytes does not fit a biocrypt_gallery page (at most %zu)",
-						len, GalleryMaxEnvelope()),
-				 errhint("A gallery holds templates up to about 2,000 f32 dimensions, 4,000 f16 or 8,000 i8."),
-				 errhidestmt(true), errhidecontext(true)));
+	Assert(len <= GalleryMaxEnvelope());
 	entry = palloc0(itemsz);
 	entry->heaptid = *heaptid;
 	memcpy(entry->envelope, envelope, len);
 
 	metabuf = ReadBuffer(index, GALLERY_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	CheckMeta(index, GalleryPageGetMeta(BufferGetPage(metabuf)));
+	GalleryCheckMeta(index, GalleryPageGetMeta(BufferGetPage(metabuf)));
 	buf = LastPageWithRoom(index, GalleryPageGetMeta(BufferGetPage(metabuf))->last_block, itemsz);
 	fresh = !BufferIsValid(buf);
 	if (fresh)
@@ -152,7 +169,7 @@ GalleryAppend(Relation index, ItemPointer heaptid, const uint8 *envelope, Size l
 	page = GenericXLogRegisterBuffer(state, buf, fresh ? GENERIC_XLOG_FULL_IMAGE : 0);
 	if (fresh)
 	{
-		PageInit(page, BLCKSZ, 0);
+		GalleryInitDataPage(page);
 		meta->last_block = BufferGetBlockNumber(buf);
 	}
 	if (PageAddItem(page, (Item) entry, itemsz, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
@@ -162,6 +179,8 @@ GalleryAppend(Relation index, ItemPointer heaptid, const uint8 *envelope, Size l
 								 RelationGetRelationName(index)),
 				 errhidestmt(true), errhidecontext(true)));
 	meta->entries++;
+	meta->changes++;
+	GalleryPageGetOpaque(page)->version++;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 	UnlockReleaseBuffer(metabuf);

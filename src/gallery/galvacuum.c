@@ -43,23 +43,41 @@ VacuumPage(Relation index, BlockNumber blkno, IndexBulkDeleteCallback callback,
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 
-		PageIndexMultiDelete(GenericXLogRegisterBuffer(state, buf, 0), dead, ndead);
+		Page		wpage = GenericXLogRegisterBuffer(state, buf, 0);
+
+		PageIndexMultiDelete(wpage, dead, ndead);
+		GalleryPageGetOpaque(wpage)->version++;
 		GenericXLogFinish(state);
 	}
 	UnlockReleaseBuffer(buf);
 	return ndead;
 }
 
-/* Keep the metapage's count of entries in step with what VACUUM found. */
+/*
+ * Keep the metapage's count of entries in step with what VACUUM found, and
+ * tell warm forms that pages changed.  The cleanup lock waits for every
+ * scan of the index to end (each pins the metapage): a scan's candidates
+ * are heap TIDs, which must not be reused by new rows while it runs.
+ */
 static void
-SetEntries(Relation index, uint64 entries)
+SetEntries(Relation index, uint64 entries, bool removed)
 {
 	Buffer		metabuf = ReadBuffer(index, GALLERY_METAPAGE_BLKNO);
 	GenericXLogState *state;
+	GalleryMetaPageData *meta;
 
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	if (removed)
+		LockBufferForCleanup(metabuf);
+	else
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(index);
-	GalleryPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0))->entries = entries;
+	meta = GalleryPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	meta->entries = entries;
+	if (removed)
+	{
+		meta->changes++;
+		meta->vacuums++;
+	}
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(metabuf);
 }
@@ -71,17 +89,22 @@ GalleryBulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	Relation	index = info->index;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	double		live = 0;
+	double		removed = 0;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 	for (BlockNumber blkno = GALLERY_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
 		vacuum_delay_point();
-		stats->tuples_removed += VacuumPage(index, blkno, callback, callback_state,
-											info->strategy, &live);
+		removed += VacuumPage(index, blkno, callback, callback_state,
+							  info->strategy, &live);
 	}
+	/* the plaintext of dead rows leaves memory now, not at the next scan */
+	if (removed > 0)
+		GalleryForgetDead(index, callback, callback_state);
 	/* approximate while inserts run: it is shown, never relied on */
-	SetEntries(index, (uint64) live);
+	SetEntries(index, (uint64) live, removed > 0);
+	stats->tuples_removed += removed;
 	stats->num_pages = nblocks;
 	stats->num_index_tuples = live;
 	return stats;

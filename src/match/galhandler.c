@@ -2,11 +2,11 @@
  *
  * galhandler.c
  *		The biocrypt_gallery index access method: its handler, storage
- *		parameters, operator-class validation and cost estimate.
+ *		parameters, operator-class validation and cost estimate.  Pages,
+ *		builds and VACUUM are the gallery layer's; scans are galscan.c's.
  *
  * One operator class, protected_template_ops, orders by the four distance
- * operators.  Until the gallery can be scanned, its cost is prohibitive, so
- * the planner never chooses it, and a scan forced anyway is refused.
+ * operators.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,10 +19,12 @@
 #include "catalog/pg_opclass.h"
 #include "commands/vacuum.h"
 #include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
 #include "utils/selfuncs.h"
 #include "utils/syscache.h"
 
 #include "gallery/gallery.h"
+#include "match/probe.h"
 
 /* No storage parameters. */
 static bytea *
@@ -69,6 +71,11 @@ GalleryValidate(Oid opclassoid)
 	return ok;
 }
 
+/*
+ * Every entry is scored before the first is returned, at about the cost of
+ * an operator call each, so the index is the planner's choice for ORDER BY
+ * ... LIMIT, and not once biocrypt.enable_gallery is off.
+ */
 static void
 GalleryCostEstimate(PlannerInfo *root, IndexPath *path, double loop_count,
 					Cost *indexStartupCost, Cost *indexTotalCost,
@@ -79,41 +86,16 @@ GalleryCostEstimate(PlannerInfo *root, IndexPath *path, double loop_count,
 
 	MemSet(&costs, 0, sizeof(costs));
 	genericcostestimate(root, path, loop_count, &costs);
-	/* no scan yet: never the planner's choice */
-	*indexStartupCost = disable_cost;
-	*indexTotalCost = disable_cost + costs.indexTotalCost;
+	*indexStartupCost = path->indexinfo->tuples * cpu_operator_cost;
+	*indexTotalCost = *indexStartupCost + costs.indexTotalCost;
+	if (!biocrypt_enable_gallery || path->indexorderbys == NIL)
+	{
+		*indexStartupCost += disable_cost;
+		*indexTotalCost += disable_cost;
+	}
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
 	*indexPages = costs.numIndexPages;
-}
-
-static IndexScanDesc
-GalleryBeginScan(Relation index, int nkeys, int norderbys)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("biocrypt: gallery index \"%s\" cannot be scanned yet",
-					RelationGetRelationName(index)),
-			 errhint("SET enable_seqscan = on; identify() and the operators search the table itself."),
-			 errhidestmt(true), errhidecontext(true)));
-	return NULL;				/* not reached */
-}
-
-static void
-GalleryRescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
-			  int norderbys)
-{
-}
-
-static bool
-GalleryGetTuple(IndexScanDesc scan, ScanDirection dir)
-{
-	return false;
-}
-
-static void
-GalleryEndScan(IndexScanDesc scan)
-{
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_gallery_handler);

@@ -1,0 +1,104 @@
+/*-------------------------------------------------------------------------
+ *
+ * gallery_internal.h
+ *		Inside the gallery layer: the warm forms' slots and their memory,
+ *		shared by galwarm.c (the region, slots, eviction, views), galload.c
+ *		(filling a slot from the index's pages) and galsearch.c.
+ *
+ * One region of shared memory, biocrypt.gallery_memory bytes, is mapped
+ * by the postmaster before any backend starts (huge pages where it can,
+ * never in core dumps).  Each warm gallery owns one extent of it:
+ *
+ *		label sets		the distinct purpose lists of its templates
+ *		versions		the version of each index page, as loaded
+ *		entries			per entry: heap TID, label set, expiry
+ *		payloads		the decrypted templates, 64-byte aligned, dense
+ *
+ * Entry (block b, item i) is number (b - 1) * per_block + i: a page's
+ * entries can be reloaded alone.  An entry with an invalid TID is empty.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BIOCRYPT_GALLERY_INTERNAL_H
+#define BIOCRYPT_GALLERY_INTERNAL_H
+
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+
+#include "gallery/gallery.h"
+
+#define GALLERY_SLOTS			64
+#define GALLERY_LABEL_SETS		32
+#define GALLERY_LABELS_BYTES	MAXALIGN(1 + ENVELOPE_MAX_PURPOSES * (1 + ENVELOPE_MAX_PURPOSE_LEN))
+#define GALLERY_ENTRY_EXPIRED	0x8000	/* in WarmEntry.labels: not decrypted */
+
+typedef enum WarmState
+{
+	WARM_EMPTY = 0,
+	WARM_WARMING,
+	WARM_READY
+} WarmState;
+
+typedef enum WarmProtection
+{
+	SWAPGUARD_NONE = 0,				/* swap present, not allowed */
+	SWAPGUARD_LOCKED,				/* mlock within the memlock limit */
+	SWAPGUARD_HUGE,					/* hugetlb pages, never swapped */
+	SWAPGUARD_NOSWAP,				/* no swap device on the host */
+	SWAPGUARD_ALLOWED				/* biocrypt.gallery_allow_swap */
+} WarmProtection;
+
+typedef struct WarmEntry
+{
+	ItemPointerData tid;
+	uint16		labels;			/* label set, | GALLERY_ENTRY_EXPIRED */
+	int64		expires;
+} WarmEntry;
+
+typedef struct WarmSlot
+{
+	Oid			dbid;
+	Oid			indexoid;
+	Oid			heapoid;
+	Oid			relfilenode;	/* the index's file: REINDEX changes it */
+	WarmState	state;
+	WarmProtection protection;
+	EnvelopeHeader shape;		/* format and layout of every entry */
+	uint32		per_block;		/* most entries a page can hold */
+	uint32		slot_size;		/* bytes per payload, 64-aligned */
+	BlockNumber cap_blocks;		/* pages the extent has room for */
+	BlockNumber nblocks;		/* pages loaded (the metapage included) */
+	uint64		changes;		/* metapage counters when last refreshed */
+	uint64		vacuums;
+	int			nlabelsets;
+	Size		offset;			/* extent in the region */
+	Size		length;
+	Size		used;			/* bytes of it ever written */
+	int64		templates;
+	TimestampTz warmed_at;
+	pg_atomic_uint64 scans;
+	pg_atomic_uint64 compared;
+	int			warming_pid;
+	BlockNumber blocks_done;
+	BlockNumber blocks_total;
+} WarmSlot;
+
+/* galwarm.c */
+extern WarmSlot *WarmSlotAt(int i);
+extern LWLock *WarmSlotLock(int i);
+extern int	WarmFind(Oid indexoid);
+extern int	WarmClaim(Relation index);
+extern bool WarmReserve(int i, BlockNumber cap_blocks);
+extern void WarmEvictSlot(int i);
+extern WarmProtection WarmProtect(void);
+extern Size WarmExtentSize(const WarmSlot *s, BlockNumber cap_blocks);
+extern char *WarmLabels(const WarmSlot *s);
+extern uint64 *WarmVersions(const WarmSlot *s);
+extern WarmEntry *WarmEntries(const WarmSlot *s);
+extern uint8 *WarmPayloads(const WarmSlot *s);
+extern bool WarmCanServe(Relation index);
+
+/* galload.c */
+extern int	WarmAcquire(Relation index);
+
+#endif							/* BIOCRYPT_GALLERY_INTERNAL_H */

@@ -1,0 +1,302 @@
+/*-------------------------------------------------------------------------
+ *
+ * galscan.c
+ *		Scans of a biocrypt_gallery index: ORDER BY col <op> probe, best
+ *		first, with what a comparison means here (probes, purposes,
+ *		expiry, the audit, score budgets); and the heap look-ups that
+ *		identify() shares.
+ *
+ * The first amgettuple scores every entry (gallery layer: the warm form,
+ * or the index's pages) and takes candidates in order; the executor checks
+ * each heap row's visibility, so MVCC is the database's, not the cache's.
+ * The same checks as the operators' apply: the probe's shape, the
+ * session's purpose (refused where a visible row may not be used for it),
+ * expiry (expired entries come last, as the operator's NULL sorts), the
+ * audit event of the statement and column, and, for roles that do not
+ * administer biocrypt, a charge to the score budget for each row returned.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "audit/audit.h"
+#include "gallery/gallery.h"
+#include "match/probe.h"
+#include "template/template.h"
+
+typedef struct GalleryScanState
+{
+	GallerySearch gs;
+	bool		searched;
+	MemoryContext mcxt;			/* the probe's, wiped at the end */
+	VectorProbe vp;				/* strategies 1 to 3 */
+	ProbeHeader code;			/* strategy 4: the bit code */
+	uint8		format;
+	AuditEvent *ev;
+	HeapLook	look;
+	bool		look_open;
+	FunctionCallInfoBaseData fcinfo;	/* no flinfo: events by relation */
+} GalleryScanState;
+
+/* Begin looking up template column attnum of heap under snapshot. */
+void
+HeapLookBegin(HeapLook *hl, Relation heap, AttrNumber attnum, Snapshot snapshot)
+{
+	hl->heap = heap;
+	hl->attnum = attnum;
+	hl->snapshot = snapshot;
+	hl->fetch = table_index_fetch_begin(heap);
+	hl->slot = table_slot_create(heap, NULL);
+}
+
+/*
+ * Is the row at tid visible, with a template?  Then *hdr is its parsed
+ * header (valid until the next look-up).
+ */
+bool
+HeapLookTemplate(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr)
+{
+	ItemPointerData t = *tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	bool		isnull;
+	Datum		d;
+
+	ExecClearTuple(hl->slot);
+	if (!table_index_fetch_tuple(hl->fetch, &t, hl->snapshot, hl->slot,
+								 &call_again, &all_dead))
+		return false;
+	d = slot_getattr(hl->slot, hl->attnum, &isnull);
+	if (isnull)
+		return false;
+	ParseTemplate(DatumGetProtectedTemplateP(d), hdr);
+	return true;
+}
+
+void
+HeapLookEnd(HeapLook *hl)
+{
+	ExecDropSingleTupleTableSlot(hl->slot);
+	table_index_fetch_end(hl->fetch);
+}
+
+/*
+ * The entries the search did not score for the session's purpose (or, under
+ * biocrypt.on_expired = error, because they expired): where the heap row is
+ * visible, the refusal is recorded and raised exactly as the operators do.
+ */
+void
+GalleryCheckExceptions(HeapLook *hl, const GallerySearch *gs,
+					   FunctionCallInfo fcinfo, AuditEvent *ev)
+{
+	for (int i = 0; i < gs->nexceptions; i++)
+	{
+		EnvelopeHeader hdr;
+
+		if (!HeapLookTemplate(hl, &gs->exceptions[i], &hdr))
+			continue;
+		PurposeCheck(fcinfo, &hdr, ev);
+		(void) CheckExpired(&hdr, gs->now);
+	}
+}
+
+static void
+ShapeVector(void *arg, const EnvelopeHeader *hdr)
+{
+	GalleryScanState *ss = arg;
+
+	CheckVectorTemplate(hdr, ss->vp.kp.dims);
+	ss->format = hdr->format;
+}
+
+static void
+ScoreVector(void *arg, const uint8 *const *payloads, int n, double *dist)
+{
+	GalleryScanState *ss = arg;
+
+	KernelVectorDistances(&ss->vp.kp, ss->format, payloads, n, dist);
+}
+
+static void
+ShapeHamming(void *arg, const EnvelopeHeader *hdr)
+{
+	GalleryScanState *ss = arg;
+
+	CheckBitsTemplate(hdr, ss->code.secret_len);
+}
+
+static void
+ScoreHamming(void *arg, const uint8 *const *payloads, int n, double *dist)
+{
+	GalleryScanState *ss = arg;
+
+	for (int i = 0; i < n; i++)
+		dist[i] = KernelHammingFraction(ss->code.secret, payloads[i], ss->code.secret_len);
+}
+
+/* The ORDER BY key's probe, prepared in the scan's wiped memory. */
+static void
+PrepareProbe(GalleryScanState *ss, ScanKey key)
+{
+	uint64		seen = 0;
+
+	if (key->sk_flags & SK_ISNULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: probe must not be NULL"),
+				 errhidestmt(true), errhidecontext(true)));
+	ss->gs.arg = ss;
+	if (key->sk_strategy == GALLERY_HAMMING_STRATEGY)
+	{
+		bytea	   *code = DatumGetByteaPP(key->sk_argument);
+
+		ProbeAlloc(ss->mcxt, &ss->code, VARSIZE_ANY_EXHDR(code));
+		memcpy(ss->code.secret, VARDATA_ANY(code), VARSIZE_ANY_EXHDR(code));
+		ss->gs.shape = ShapeHamming;
+		ss->gs.score = ScoreHamming;
+		strlcpy(ss->ev->metric, "hamming", sizeof(ss->ev->metric));
+		AuditAccessProbe(ss->ev, &seen, ss->code.secret, ss->code.secret_len, NULL, 0);
+		return;
+	}
+	FillVectorProbe(ss->mcxt, &ss->vp, DatumGetArrayTypeP(key->sk_argument), NULL);
+	ss->vp.kp.metric = key->sk_strategy == GALLERY_L2_STRATEGY ? KERNEL_METRIC_L2 :
+		key->sk_strategy == GALLERY_COSINE_STRATEGY ? KERNEL_METRIC_COSINE :
+		KERNEL_METRIC_NEG_IP;
+	ss->gs.shape = ShapeVector;
+	ss->gs.score = ScoreVector;
+	if (ss->ev->metric[0] == '\0')
+		strlcpy(ss->ev->metric, MetricName(ss->vp.kp.metric), sizeof(ss->ev->metric));
+	AuditAccessProbe(ss->ev, &seen, ss->vp.kp.x, sizeof(float) * ss->vp.kp.dims, NULL, 0);
+}
+
+/* Score the gallery for the scan's ORDER BY key, on the record first. */
+static void
+Search(IndexScanDesc scan, GalleryScanState *ss)
+{
+	Relation	heap = scan->heapRelation;
+	AttrNumber	attnum = scan->indexRelation->rd_index->indkey.values[0];
+	MemoryContext old = MemoryContextSwitchTo(ss->mcxt);
+
+	if (scan->numberOfOrderBys != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("biocrypt: a gallery index orders by one distance operator"),
+				 errhidestmt(true), errhidecontext(true)));
+	ss->ev = AuditAccessRelation(&ss->fcinfo, AUDIT_OP_COMPARE, RelationGetRelid(heap),
+								 get_attname(RelationGetRelid(heap), attnum, false));
+	PrepareProbe(ss, &scan->orderByData[0]);
+	ss->gs.now = GetCurrentTimestamp();
+	ss->gs.want_expired = true;
+	ss->gs.expired_exceptions = ExpiredIsError();
+	AuditBegin(ss->ev);
+	GallerySearchRun(scan->indexRelation, &ss->gs);
+	ss->ev->templates_compared += ss->gs.compared;
+	ss->ev->expired_skipped += ss->gs.expired;
+	HeapLookBegin(&ss->look, heap, attnum, scan->xs_snapshot);
+	ss->look_open = true;
+	GalleryCheckExceptions(&ss->look, &ss->gs, &ss->fcinfo, ss->ev);
+	ss->searched = true;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * A role whose scores are budgeted is charged for each row returned, as
+ * the operator charges each row it scores; false for a row it cannot see.
+ */
+static bool
+Charge(GalleryScanState *ss, const GalleryCandidate *c)
+{
+	EnvelopeHeader hdr;
+
+	if (c->cls == GALLERY_CLASS_EXPIRED || ScoresExact())
+		return true;
+	if (!HeapLookTemplate(&ss->look, (ItemPointer) &c->tid, &hdr))
+		return false;
+	ScoreCharge(&ss->fcinfo, ss->ev, hdr.subject, hdr.subject_len);
+	return true;
+}
+
+IndexScanDesc
+GalleryBeginScan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	GalleryScanState *ss = palloc0(sizeof(GalleryScanState));
+
+	ss->mcxt = AllocSetContextCreate(CurrentMemoryContext, "biocrypt gallery scan",
+									 ALLOCSET_DEFAULT_SIZES);
+	ss->gs.metabuf = InvalidBuffer;
+	scan->opaque = ss;
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
+	scan->xs_orderbynulls = palloc0(sizeof(bool) * Max(norderbys, 1));
+	return scan;
+}
+
+/* Forget the last search: its candidates, its heap look-ups. */
+static void
+ResetSearch(GalleryScanState *ss)
+{
+	if (ss->look_open)
+		HeapLookEnd(&ss->look);
+	ss->look_open = false;
+	GallerySearchEnd(&ss->gs);
+	ss->searched = false;
+	ss->gs.compared = ss->gs.expired = 0;
+	ss->gs.warm = false;
+	ss->gs.taken = 0;
+}
+
+void
+GalleryRescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+			  int norderbys)
+{
+	GalleryScanState *ss = scan->opaque;
+
+	ResetSearch(ss);
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+}
+
+bool
+GalleryGetTuple(IndexScanDesc scan, ScanDirection dir)
+{
+	GalleryScanState *ss = scan->opaque;
+	GalleryCandidate c;
+
+	if (!ss->searched)
+		Search(scan, ss);
+	while (GallerySearchNext(&ss->gs, &c))
+	{
+		if (!Charge(ss, &c))
+			continue;
+		scan->xs_heaptid = c.tid;
+		scan->xs_recheck = false;
+		scan->xs_recheckorderby = false;
+		scan->xs_orderbynulls[0] = c.cls == GALLERY_CLASS_EXPIRED;
+		scan->xs_orderbyvals[0] = c.cls == GALLERY_CLASS_SCORED ?
+			Float8GetDatum(ScoreRound(c.distance)) : Float8GetDatum(get_float8_nan());
+		return true;
+	}
+	return false;
+}
+
+void
+GalleryEndScan(IndexScanDesc scan)
+{
+	GalleryScanState *ss = scan->opaque;
+
+	ResetSearch(ss);
+	MemoryContextDelete(ss->mcxt);
+	pfree(ss);
+	scan->opaque = NULL;
+}
