@@ -118,6 +118,8 @@ ShapeVector(void *arg, const EnvelopeHeader *hdr)
 
 	CheckVectorTemplate(hdr, ss->vp.kp.dims);
 	ss->format = hdr->format;
+	/* on the record before the first template is decrypted or scored */
+	AuditBegin(ss->ev);
 }
 
 static void
@@ -134,6 +136,7 @@ ShapeHamming(void *arg, const EnvelopeHeader *hdr)
 	GalleryScanState *ss = arg;
 
 	CheckBitsTemplate(hdr, ss->code.secret_len);
+	AuditBegin(ss->ev);
 }
 
 static void
@@ -199,7 +202,6 @@ Search(IndexScanDesc scan, GalleryScanState *ss)
 	ss->gs.now = GetCurrentTimestamp();
 	ss->gs.want_expired = true;
 	ss->gs.expired_exceptions = ExpiredIsError();
-	AuditBegin(ss->ev);
 	GallerySearchRun(scan->indexRelation, &ss->gs);
 	ss->ev->templates_compared += ss->gs.compared;
 	ss->ev->expired_skipped += ss->gs.expired;
