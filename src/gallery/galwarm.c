@@ -64,6 +64,7 @@ bool		biocrypt_enable_gallery = true;
 static int	gallery_memory_mb = 1024;
 static bool gallery_allow_swap = false;
 static int	gallery_huge_pages = HUGE_TRY;
+static char *gallery_swaps_file = NULL;
 
 static GalleryShared *gallery_shared = NULL;
 static char *region = NULL;		/* mapped by the postmaster, inherited */
@@ -157,7 +158,7 @@ ZeroRange(char *p, Size len)
 static bool
 HostHasSwap(void)
 {
-	FILE	   *f = fopen("/proc/swaps", "r");
+	FILE	   *f = fopen(gallery_swaps_file, "r");
 	char		line[512];
 	int			lines = 0;
 
@@ -674,6 +675,12 @@ biocrypt_gallery_warm_progress(PG_FUNCTION_ARGS)
 void
 GalleryInit(void)
 {
+	/* where the host lists its swap devices; tests point it at a file */
+	DefineCustomStringVariable("biocrypt.gallery_swaps_file",
+							   "File listing the host's swap devices, in the format of /proc/swaps.",
+							   NULL, &gallery_swaps_file, "/proc/swaps",
+							   PGC_POSTMASTER, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("biocrypt.enable_gallery",
 							 "Lets searches use gallery indexes and their warm forms.",
 							 "Off: identify() and ORDER BY scan the table, decrypting every template.",
