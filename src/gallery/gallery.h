@@ -119,6 +119,7 @@ typedef struct GallerySearch
 	Buffer		metabuf;		/* pinned while the search lives */
 	int64		n;
 	int64		cap;
+	bool		borrowed;		/* the arrays are the backend's kept ones */
 	ItemPointerData *tids;
 	double	   *dist;
 	uint8	   *cls;

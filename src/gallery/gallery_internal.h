@@ -74,6 +74,7 @@ typedef struct WarmSlot
 	Size		offset;			/* extent in the region */
 	Size		length;
 	Size		used;			/* bytes of it ever written */
+	uint64		generation;		/* raised whenever the extent moves */
 	int64		templates;
 	TimestampTz warmed_at;
 	pg_atomic_uint64 scans;
@@ -97,6 +98,7 @@ extern uint64 *WarmVersions(const WarmSlot *s);
 extern WarmEntry *WarmEntries(const WarmSlot *s);
 extern uint8 *WarmPayloads(const WarmSlot *s);
 extern bool WarmCanServe(Relation index);
+extern void WarmAttach(int i);
 
 /* galload.c */
 extern int	WarmAcquire(Relation index);

@@ -23,6 +23,7 @@
 
 #include "access/genam.h"
 #include "access/tableam.h"
+#include "access/visibilitymap.h"
 #include "access/table.h"
 #include "commands/defrem.h"
 #include "executor/tuptable.h"
@@ -44,6 +45,7 @@ typedef struct Loader
 	Relation	heap;
 	IndexFetchTableData *fetch;
 	TupleTableSlot *tslot;
+	Buffer		vmbuf;			/* the visibility map page in hand */
 	SnapshotData nonvacuumable;
 	TimestampTz now;
 	const char *refusal;		/* why the gallery cannot stay warm */
@@ -58,6 +60,9 @@ RowMayBeSeen(Loader *ld, ItemPointer tid)
 	bool		all_dead = false;
 	bool		found;
 
+	/* an all-visible heap page holds no dead row: no need to look */
+	if (VM_ALL_VISIBLE(ld->heap, ItemPointerGetBlockNumber(tid), &ld->vmbuf))
+		return true;
 	found = table_index_fetch_tuple(ld->fetch, &t, &ld->nonvacuumable, ld->tslot,
 									&call_again, &all_dead);
 	ExecClearTuple(ld->tslot);
@@ -177,7 +182,9 @@ LoadBlock(Loader *ld, WarmSlot *s, BlockNumber blkno)
 		UnlockReleaseBuffer(buf);
 		return true;
 	}
-	ClearBlock(s, blkno);
+	/* a page never loaded has zeroed (empty) entries already */
+	if (blkno < s->nblocks)
+		ClearBlock(s, blkno);
 	max = PageGetMaxOffsetNumber(page);
 	if (max > s->per_block)
 		elog(ERROR, "biocrypt: gallery page holds more entries than it can");
@@ -304,6 +311,7 @@ RefreshLocked(Relation index, int i, const GalleryMetaPageData *meta)
 	ld.index = index;
 	ld.now = GetCurrentTimestamp();
 	ld.heap = table_open(index->rd_index->indrelid, AccessShareLock);
+	ld.vmbuf = InvalidBuffer;
 	ld.fetch = table_index_fetch_begin(ld.heap);
 	ld.tslot = table_slot_create(ld.heap, NULL);
 	InitNonVacuumableSnapshot(ld.nonvacuumable, GlobalVisTestFor(ld.heap));
@@ -318,6 +326,8 @@ RefreshLocked(Relation index, int i, const GalleryMetaPageData *meta)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	if (BufferIsValid(ld.vmbuf))
+		ReleaseBuffer(ld.vmbuf);
 	ExecDropSingleTupleTableSlot(ld.tslot);
 	table_index_fetch_end(ld.fetch);
 	table_close(ld.heap, AccessShareLock);
@@ -356,7 +366,10 @@ WarmAcquire(Relation index)
 		LWLockAcquire(WarmSlotLock(i), LW_SHARED);
 		if (SlotIsOf(i, index) && WarmSlotAt(i)->state == WARM_READY &&
 			WarmSlotAt(i)->changes == meta.changes)
+		{
+			WarmAttach(i);
 			return i;
+		}
 		LWLockRelease(WarmSlotLock(i));
 		LWLockAcquire(WarmSlotLock(i), LW_EXCLUSIVE);
 		if (!SlotIsOf(i, index))

@@ -24,11 +24,13 @@
 #include <sodium.h>
 
 #include "access/genam.h"
+#include "access/xact.h"
 #include "catalog/pg_am.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "gallery/gallery_internal.h"
@@ -46,6 +48,61 @@ typedef struct ScoreBatch
 	double		dist[SCORE_BATCH];
 } ScoreBatch;
 
+/*
+ * The candidate arrays outlive a search: a search of a large gallery
+ * writes megabytes of them, and fresh memory from the allocator would
+ * fault in page by page every time.  They hold TIDs and distances only.
+ */
+static ItemPointerData *kept_tids = NULL;
+static double *kept_dist = NULL;
+static uint8 *kept_cls = NULL;
+static int64 kept_cap = 0;
+static bool kept_lent = false;	/* a search holds them */
+static bool kept_callback = false;
+
+/* No search outlives its transaction: an aborted one gives them back. */
+static void
+KeptAtXactEnd(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		kept_lent = false;
+}
+
+/* Lend the kept arrays to gs, if free; false otherwise. */
+static bool
+Borrow(GallerySearch *gs)
+{
+	if (kept_lent || kept_tids == NULL)
+		return false;
+	gs->tids = kept_tids;
+	gs->dist = kept_dist;
+	gs->cls = kept_cls;
+	gs->cap = kept_cap;
+	gs->borrowed = true;
+	kept_lent = true;
+	return true;
+}
+
+/* Arrays of cap candidates: kept ones when free, else the caller's. */
+static void
+Allocate(GallerySearch *gs, int64 cap)
+{
+	MemoryContext mcxt = kept_lent ? CurrentMemoryContext : TopMemoryContext;
+
+	gs->tids = MemoryContextAllocHuge(mcxt, sizeof(ItemPointerData) * cap);
+	gs->dist = MemoryContextAllocHuge(mcxt, sizeof(double) * cap);
+	gs->cls = MemoryContextAllocHuge(mcxt, cap);
+	if (!kept_lent)
+	{
+		if (!kept_callback)
+			RegisterXactCallback(KeptAtXactEnd, NULL);
+		kept_callback = true;
+		kept_tids = gs->tids;
+		kept_lent = gs->borrowed = true;
+	}
+}
+
 /* Room for need more candidates. */
 static void
 Grow(GallerySearch *gs, int64 need)
@@ -54,14 +111,12 @@ Grow(GallerySearch *gs, int64 need)
 
 	if (gs->n + need <= gs->cap)
 		return;
+	if (gs->tids == NULL && Borrow(gs) && gs->n + need <= gs->cap)
+		return;
 	while (cap < gs->n + need)
 		cap *= 2;
 	if (gs->tids == NULL)
-	{
-		gs->tids = palloc_extended(sizeof(ItemPointerData) * cap, MCXT_ALLOC_HUGE);
-		gs->dist = palloc_extended(sizeof(double) * cap, MCXT_ALLOC_HUGE);
-		gs->cls = palloc_extended(cap, MCXT_ALLOC_HUGE);
-	}
+		Allocate(gs, cap);
 	else
 	{
 		gs->tids = repalloc_huge(gs->tids, sizeof(ItemPointerData) * cap);
@@ -109,13 +164,17 @@ AddExpired(GallerySearch *gs, const ItemPointerData *tid)
 static void
 FlushBatch(GallerySearch *gs, ScoreBatch *b)
 {
+	int64		at;
+
 	if (b->n == 0)
 		return;
-	gs->score(gs->arg, b->payloads, b->n, b->dist);
 	Grow(gs, b->n);
+	at = gs->n;
+	gs->score(gs->arg, b->payloads, b->n, gs->dist + at);
+	memcpy(gs->tids + at, b->tids, sizeof(ItemPointerData) * b->n);
 	for (int i = 0; i < b->n; i++)
-		AddCandidate(gs, &b->tids[i], isnan(b->dist[i]) ? GALLERY_CLASS_NAN : GALLERY_CLASS_SCORED,
-					 b->dist[i]);
+		gs->cls[at + i] = isnan(gs->dist[at + i]) ? GALLERY_CLASS_NAN : GALLERY_CLASS_SCORED;
+	gs->n += b->n;
 	gs->compared += b->n;
 	b->n = 0;
 }
@@ -418,7 +477,17 @@ GallerySearchEnd(GallerySearch *gs)
 	if (BufferIsValid(gs->metabuf))
 		ReleaseBuffer(gs->metabuf);
 	gs->metabuf = InvalidBuffer;
-	if (gs->tids != NULL)
+	if (gs->borrowed)
+	{
+		/* give them back, grown perhaps */
+		kept_tids = gs->tids;
+		kept_dist = gs->dist;
+		kept_cls = gs->cls;
+		kept_cap = gs->cap;
+		kept_lent = false;
+		gs->borrowed = false;
+	}
+	else if (gs->tids != NULL)
 	{
 		pfree(gs->tids);
 		pfree(gs->dist);
