@@ -273,6 +273,7 @@ _PG_init(void)
 	CompareInit();
 	DisclosureInit();
 	GalleryInit();
+	GalleryScoreInit();
 	EnrolInit();
 	InstallHooks();
 	AuditRegisterLauncher();

@@ -26,6 +26,7 @@
 #include "storage/buf.h"
 #include "storage/bufpage.h"
 #include "storage/itemptr.h"
+#include "utils/memutils.h"
 #include "utils/relcache.h"
 
 #include "base/envelope.h"
@@ -75,16 +76,26 @@ typedef struct GalleryEntry
 
 /*
  * A search of one gallery: every entry is scored (from the warm form, or
- * decrypted from the index's pages where there is none), then the caller
- * takes candidates best first.  The caller supplies the kernel and the
- * shape check (match/ knows probes); the gallery layer decides which
- * entries are scored: expired ones are not, nor those the session's
- * purpose may not use (they are listed as exceptions, for the caller to
- * check against the heap: a refusal applies only to rows it can see).
+ * decrypted from the index's pages where there is none), and the best are
+ * kept; the caller takes them best first.  The caller gives the probe as
+ * a blob that the registered scorer builder (match/galscore.c) turns into
+ * a kernel for a given shape, in this backend or in a gallery helper, and
+ * a shape check (it raises on a template that does not fit the probe).
+ * Expired entries are never scored; entries the session's purpose may not
+ * use are not scored but listed, for the caller to check against the heap
+ * (a refusal applies only to rows it can see).
+ *
+ * Candidates are kept in rounds: the first keeps the best first_take; a
+ * caller that needs more (rows it cannot see) gets the next ones by a new
+ * round over everything, keeping eight times as many after the last one
+ * taken.  Order: class, distance, heap TID.
  */
 typedef void (*GalleryScoreFn) (void *arg, const uint8 *const *payloads,
 								int n, double *dist);
 typedef void (*GalleryShapeFn) (void *arg, const EnvelopeHeader *hdr);
+typedef void *(*GalleryScorerBuilder) (const void *blob, Size len,
+									   const EnvelopeHeader *shape,
+									   MemoryContext mcxt, GalleryScoreFn *score);
 
 typedef enum GalleryClass
 {
@@ -96,7 +107,7 @@ typedef enum GalleryClass
 typedef struct GalleryCandidate
 {
 	ItemPointerData tid;
-	GalleryClass cls;
+	uint8		cls;			/* GalleryClass */
 	double		distance;
 } GalleryCandidate;
 
@@ -104,32 +115,33 @@ typedef struct GallerySearch
 {
 	/* set by the caller */
 	TimestampTz now;
-	GalleryScoreFn score;
 	GalleryShapeFn shape;
 	void	   *arg;
+	const void *blob;			/* the probe, for the scorer builder */
+	Size		blob_len;
+	int			first_take;		/* candidates kept by the first round */
 	bool		want_expired;	/* return expired entries, after the rest */
 	bool		expired_exceptions; /* also list expired entries */
-	/* results */
+	/* results of the first round */
 	bool		warm;			/* served by the warm form */
+	int			participants;	/* processes that scored (1: this one) */
 	int64		compared;
 	int64		expired;
 	int			nexceptions;
 	ItemPointerData *exceptions;
-	/* candidates and the order they are taken in (galsearch.c) */
+	/* private (galsearch.c) */
+	Relation	index;
 	Buffer		metabuf;		/* pinned while the search lives */
-	int64		n;
-	int64		cap;
-	bool		borrowed;		/* the arrays are the backend's kept ones */
-	ItemPointerData *tids;
-	double	   *dist;
-	uint8	   *cls;
-	int64	   *batch;
-	int			nbatch;
-	int			batch_pos;
-	int			batch_size;
-	bool		started;
-	int64		last;			/* position of the last candidate taken */
-	int64		taken;
+	MemoryContext mcxt;
+	GalleryCandidate *cands;
+	int			ncands;
+	int			nsafe;			/* candidates certain to come in this order */
+	int			pos;
+	bool		complete;		/* nothing beyond the candidates */
+	int			take;
+	int			rounds;
+	bool		has_last;
+	GalleryCandidate last;
 	int			exceptions_cap;
 } GallerySearch;
 
@@ -169,6 +181,7 @@ extern void GalleryForgetDead(Relation index, IndexBulkDeleteCallback callback,
 							  void *callback_state);
 
 /* galsearch.c: scoring a gallery, taking its candidates best first */
+extern void GallerySetScorerBuilder(GalleryScorerBuilder builder);
 extern void GallerySearchRun(Relation index, GallerySearch *gs);
 extern bool GallerySearchNext(GallerySearch *gs, GalleryCandidate *out);
 extern void GallerySearchEnd(GallerySearch *gs);

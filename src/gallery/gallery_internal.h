@@ -103,4 +103,52 @@ extern void WarmAttach(int i);
 /* galload.c */
 extern int	WarmAcquire(Relation index);
 
+/* galsearch.c: one round of scoring, as this backend and helpers do it */
+typedef struct RoundSpec
+{
+	TimestampTz now;
+	bool		allowed[GALLERY_LABEL_SETS];	/* purpose verdicts */
+	bool		want_expired;
+	bool		has_after;		/* keep only candidates after this one */
+	GalleryCandidate after;
+	int			take;			/* candidates to keep */
+} RoundSpec;
+
+typedef struct TopTake
+{
+	GalleryCandidate *c;		/* a max-heap of the best, at most cap */
+	int			n;
+	int			cap;
+	int64		compared;
+	int64		expired;
+	int64		denied;
+} TopTake;
+
+extern GalleryScorerBuilder gallery_scorer_builder;
+extern void GalleryScoreEntries(const WarmSlot *s, Size first, Size last,
+								const RoundSpec *spec, GalleryScoreFn score,
+								void *arg, TopTake *top);
+
+/* galhelper.c: background helpers that score chunks of a warm gallery */
+#define GALLERY_HELPERS_MAX		16
+#define GALLERY_CHUNK			16384	/* entries per chunk */
+
+typedef struct HelperTeam
+{
+	int			n;
+	int			ids[GALLERY_HELPERS_MAX];
+	pg_atomic_uint64 *next;		/* the next chunk to score */
+	pg_atomic_uint64 local;		/* the counter when alone */
+	Size		nchunks;
+} HelperTeam;
+
+extern void GalleryHelpersInit(void);
+extern Size GalleryHelpersShmemSize(void);
+extern void GalleryHelpersShmemStartup(void);
+extern int	HelpersStart(HelperTeam *team, int want, int slot, const RoundSpec *spec,
+						 const void *blob, Size blob_len, Size nentries);
+extern bool HelpersNextChunk(HelperTeam *team, Size *chunk);
+extern void HelpersFinish(HelperTeam *team, TopTake *tops);
+extern void HelpersCancel(HelperTeam *team);
+
 #endif							/* BIOCRYPT_GALLERY_INTERNAL_H */

@@ -1,20 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * galsearch.c
- *		Searching a gallery: every entry scored, from the warm form or from
- *		the index's pages, then candidates taken best first.
+ *		Searching a gallery: every entry scored, from the warm form (with
+ *		the gallery helpers, where there are some) or from the index's
+ *		pages, the best kept; then taken best first.
  *
- * The caller's kernel scores batches of payloads; this file decides which
+ * The probe comes as a blob that the scorer builder registered by match/
+ * turns into a kernel for the gallery's shape; this file decides which
  * entries are scored.  An entry the session's purpose may not use is not
  * scored but listed: a refusal applies only where the heap row is visible,
  * which the caller checks.  An expired entry is never scored (and, in the
  * warm form, never decrypted); it is counted, and returned after all the
  * others when the caller asks (an ORDER BY sorts its NULL last).
  *
- * Candidates are taken in order (class, distance, place) in batches that
- * grow: the first holds 32, so an ORDER BY ... LIMIT 10 costs one pass
- * over the distances after scoring, and a scan that must skip invisible
- * rows goes on without sorting everything.
+ * Each participant keeps its best "take" candidates in a bounded max-heap;
+ * their union holds the best take of all, and the candidates up to the
+ * best of the participants' worst ones come in exactly this order.  When
+ * the caller has taken those (it skipped rows it cannot see), a new round
+ * keeps eight times as many after the last one taken.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,10 +27,11 @@
 #include <sodium.h>
 
 #include "access/genam.h"
-#include "access/xact.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
+#include "optimizer/cost.h"
 #include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -37,8 +41,10 @@
 #include "template/template.h"
 
 #define SCORE_BATCH			64
-#define FIRST_TAKE			32
-#define MOST_TAKE			8192
+#define FIRST_TAKE			64
+#define PARALLEL_MIN		(4 * GALLERY_CHUNK) /* entries worth a helper */
+
+GalleryScorerBuilder gallery_scorer_builder = NULL;
 
 typedef struct ScoreBatch
 {
@@ -48,92 +54,147 @@ typedef struct ScoreBatch
 	double		dist[SCORE_BATCH];
 } ScoreBatch;
 
+/* match/ says how a probe blob becomes a kernel (also in the helpers). */
+void
+GallerySetScorerBuilder(GalleryScorerBuilder builder)
+{
+	gallery_scorer_builder = builder;
+}
+
+/* Order of candidates: class, distance, heap TID. */
+static int
+CandCmp(const GalleryCandidate *a, const GalleryCandidate *b)
+{
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
+	if (a->cls == GALLERY_CLASS_SCORED && a->distance != b->distance)
+		return a->distance < b->distance ? -1 : 1;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid);
+}
+
+static int
+CandQsort(const void *a, const void *b)
+{
+	return CandCmp(a, b);
+}
+
+/* Restore the max-heap downwards from i. */
+static void
+SiftDown(GalleryCandidate *h, int n, int i)
+{
+	for (;;)
+	{
+		int			l = 2 * i + 1,
+					r = l + 1,
+					w = i;
+		GalleryCandidate tmp;
+
+		if (l < n && CandCmp(&h[l], &h[w]) > 0)
+			w = l;
+		if (r < n && CandCmp(&h[r], &h[w]) > 0)
+			w = r;
+		if (w == i)
+			return;
+		tmp = h[i];
+		h[i] = h[w];
+		h[w] = tmp;
+		i = w;
+	}
+}
+
+/* Offer a candidate to the participant's best: kept if among them. */
+static void
+Offer(TopTake *top, const RoundSpec *spec, const GalleryCandidate *c)
+{
+	if (spec->has_after && CandCmp(c, &spec->after) <= 0)
+		return;
+	if (top->n < top->cap)
+	{
+		int			i = top->n++;
+
+		top->c[i] = *c;
+		while (i > 0 && CandCmp(&top->c[i], &top->c[(i - 1) / 2]) > 0)
+		{
+			GalleryCandidate tmp = top->c[i];
+
+			top->c[i] = top->c[(i - 1) / 2];
+			top->c[(i - 1) / 2] = tmp;
+			i = (i - 1) / 2;
+		}
+	}
+	else if (top->cap > 0 && CandCmp(c, &top->c[0]) < 0)
+	{
+		top->c[0] = *c;
+		SiftDown(top->c, top->n, 0);
+	}
+}
+
+/* Score the batch and offer its candidates; NaN is a class of its own. */
+static void
+FlushBatch(ScoreBatch *b, GalleryScoreFn score, void *arg, const RoundSpec *spec,
+		   TopTake *top)
+{
+	if (b->n == 0)
+		return;
+	score(arg, b->payloads, b->n, b->dist);
+	for (int i = 0; i < b->n; i++)
+	{
+		GalleryCandidate c;
+
+		c.tid = b->tids[i];
+		c.cls = isnan(b->dist[i]) ? GALLERY_CLASS_NAN : GALLERY_CLASS_SCORED;
+		c.distance = b->dist[i];
+		Offer(top, spec, &c);
+	}
+	top->compared += b->n;
+	b->n = 0;
+}
+
+/* An expired entry: counted, and a candidate after all others if wanted. */
+static void
+OfferExpired(TopTake *top, const RoundSpec *spec, const ItemPointerData *tid)
+{
+	GalleryCandidate c;
+
+	top->expired++;
+	if (!spec->want_expired)
+		return;
+	c.tid = *tid;
+	c.cls = GALLERY_CLASS_EXPIRED;
+	c.distance = 0;
+	Offer(top, spec, &c);
+}
+
 /*
- * The candidate arrays outlive a search: a search of a large gallery
- * writes megabytes of them, and fresh memory from the allocator would
- * fault in page by page every time.  They hold TIDs and distances only.
+ * Score warm entries [first, last) of slot s into top: by this backend
+ * or by a gallery helper (the leader holds the slot's lock meanwhile).
  */
-static ItemPointerData *kept_tids = NULL;
-static double *kept_dist = NULL;
-static uint8 *kept_cls = NULL;
-static int64 kept_cap = 0;
-static bool kept_lent = false;	/* a search holds them */
-static bool kept_callback = false;
-
-/* No search outlives its transaction: an aborted one gives them back. */
-static void
-KeptAtXactEnd(XactEvent event, void *arg)
+void
+GalleryScoreEntries(const WarmSlot *s, Size first, Size last, const RoundSpec *spec,
+					GalleryScoreFn score, void *arg, TopTake *top)
 {
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-		kept_lent = false;
-}
+	const WarmEntry *e = WarmEntries(s) + first;
+	const uint8 *payloads = WarmPayloads(s);
+	ScoreBatch	b;
 
-/* Lend the kept arrays to gs, if free; false otherwise. */
-static bool
-Borrow(GallerySearch *gs)
-{
-	if (kept_lent || kept_tids == NULL)
-		return false;
-	gs->tids = kept_tids;
-	gs->dist = kept_dist;
-	gs->cls = kept_cls;
-	gs->cap = kept_cap;
-	gs->borrowed = true;
-	kept_lent = true;
-	return true;
-}
-
-/* Arrays of cap candidates: kept ones when free, else the caller's. */
-static void
-Allocate(GallerySearch *gs, int64 cap)
-{
-	MemoryContext mcxt = kept_lent ? CurrentMemoryContext : TopMemoryContext;
-
-	gs->tids = MemoryContextAllocHuge(mcxt, sizeof(ItemPointerData) * cap);
-	gs->dist = MemoryContextAllocHuge(mcxt, sizeof(double) * cap);
-	gs->cls = MemoryContextAllocHuge(mcxt, cap);
-	if (!kept_lent)
+	b.n = 0;
+	for (Size j = first; j < last; j++, e++)
 	{
-		if (!kept_callback)
-			RegisterXactCallback(KeptAtXactEnd, NULL);
-		kept_callback = true;
-		kept_tids = gs->tids;
-		kept_lent = gs->borrowed = true;
+		if (!ItemPointerIsValid(&e->tid))
+			continue;
+		if (!spec->allowed[e->labels & ~GALLERY_ENTRY_EXPIRED])
+			top->denied++;
+		else if ((e->labels & GALLERY_ENTRY_EXPIRED) || spec->now >= e->expires)
+			OfferExpired(top, spec, &e->tid);
+		else
+		{
+			b.payloads[b.n] = payloads + j * s->slot_size;
+			b.tids[b.n++] = e->tid;
+			if (b.n == SCORE_BATCH)
+				FlushBatch(&b, score, arg, spec, top);
+		}
 	}
-}
-
-/* Room for need more candidates. */
-static void
-Grow(GallerySearch *gs, int64 need)
-{
-	int64		cap = Max(gs->cap, 1024);
-
-	if (gs->n + need <= gs->cap)
-		return;
-	if (gs->tids == NULL && Borrow(gs) && gs->n + need <= gs->cap)
-		return;
-	while (cap < gs->n + need)
-		cap *= 2;
-	if (gs->tids == NULL)
-		Allocate(gs, cap);
-	else
-	{
-		gs->tids = repalloc_huge(gs->tids, sizeof(ItemPointerData) * cap);
-		gs->dist = repalloc_huge(gs->dist, sizeof(double) * cap);
-		gs->cls = repalloc_huge(gs->cls, cap);
-	}
-	gs->cap = cap;
-}
-
-static void
-AddCandidate(GallerySearch *gs, const ItemPointerData *tid, GalleryClass cls, double d)
-{
-	Grow(gs, 1);
-	gs->tids[gs->n] = *tid;
-	gs->cls[gs->n] = (uint8) cls;
-	gs->dist[gs->n] = d;
-	gs->n++;
+	FlushBatch(&b, score, arg, spec, top);
 }
 
 static void
@@ -143,43 +204,13 @@ AddException(GallerySearch *gs, const ItemPointerData *tid)
 	{
 		gs->exceptions_cap = Max(16, gs->exceptions_cap * 2);
 		gs->exceptions = gs->exceptions == NULL ?
-			palloc(sizeof(ItemPointerData) * gs->exceptions_cap) :
+			MemoryContextAlloc(gs->mcxt, sizeof(ItemPointerData) * gs->exceptions_cap) :
 			repalloc(gs->exceptions, sizeof(ItemPointerData) * gs->exceptions_cap);
 	}
 	gs->exceptions[gs->nexceptions++] = *tid;
 }
 
-/* An expired entry: counted, listed or returned last as the caller asked. */
-static void
-AddExpired(GallerySearch *gs, const ItemPointerData *tid)
-{
-	gs->expired++;
-	if (gs->expired_exceptions)
-		AddException(gs, tid);
-	if (gs->want_expired)
-		AddCandidate(gs, tid, GALLERY_CLASS_EXPIRED, 0);
-}
-
-/* Score the batch; NaN distances become their own class. */
-static void
-FlushBatch(GallerySearch *gs, ScoreBatch *b)
-{
-	int64		at;
-
-	if (b->n == 0)
-		return;
-	Grow(gs, b->n);
-	at = gs->n;
-	gs->score(gs->arg, b->payloads, b->n, gs->dist + at);
-	memcpy(gs->tids + at, b->tids, sizeof(ItemPointerData) * b->n);
-	for (int i = 0; i < b->n; i++)
-		gs->cls[at + i] = isnan(gs->dist[at + i]) ? GALLERY_CLASS_NAN : GALLERY_CLASS_SCORED;
-	gs->n += b->n;
-	gs->compared += b->n;
-	b->n = 0;
-}
-
-/* May the session use templates of label set l of slot s? */
+/* May the session use templates of each label set of slot s? */
 static void
 LabelVerdicts(const WarmSlot *s, bool *allowed)
 {
@@ -202,134 +233,292 @@ LabelVerdicts(const WarmSlot *s, bool *allowed)
 	}
 }
 
-/* Score the warm form of slot i (its lock held shared). */
+/* The first round's refused (and, if asked, expired) entries of slot s. */
 static void
-ScoreWarm(GallerySearch *gs, int i)
+WarmExceptions(GallerySearch *gs, const WarmSlot *s, const RoundSpec *spec)
 {
-	WarmSlot   *s = WarmSlotAt(i);
 	const WarmEntry *e = WarmEntries(s);
-	const uint8 *payloads = WarmPayloads(s);
-	bool		allowed[GALLERY_LABEL_SETS];
-	Size		n;
-	ScoreBatch	b;
-	int64		before = gs->compared;
+	Size		n = (Size) (s->nblocks - 1) * s->per_block;
 
-	pg_atomic_fetch_add_u64(&s->scans, 1);
-	if (s->nblocks <= 1 || s->shape.format == 0)
-		return;
-	gs->shape(gs->arg, &s->shape);
-	LabelVerdicts(s, allowed);
-	n = (Size) (s->nblocks - 1) * s->per_block;
-	Grow(gs, s->templates);
-	b.n = 0;
 	for (Size j = 0; j < n; j++, e++)
 	{
 		if (!ItemPointerIsValid(&e->tid))
 			continue;
-		if (!allowed[e->labels & ~GALLERY_ENTRY_EXPIRED])
+		if (!spec->allowed[e->labels & ~GALLERY_ENTRY_EXPIRED] ||
+			(gs->expired_exceptions &&
+			 ((e->labels & GALLERY_ENTRY_EXPIRED) || spec->now >= e->expires)))
 			AddException(gs, &e->tid);
-		else if ((e->labels & GALLERY_ENTRY_EXPIRED) || gs->now >= e->expires)
-			AddExpired(gs, &e->tid);
-		else
-		{
-			b.payloads[b.n] = payloads + j * s->slot_size;
-			b.tids[b.n++] = e->tid;
-			if (b.n == SCORE_BATCH)
-				FlushBatch(gs, &b);
-		}
 	}
-	FlushBatch(gs, &b);
-	pg_atomic_fetch_add_u64(&s->compared, gs->compared - before);
 }
 
-static bool
-SameShape(const EnvelopeHeader *a, const EnvelopeHeader *b)
+/* Helpers for this many entries: as many as the session allows parallel workers. */
+static int
+HelpersWanted(Size nentries)
 {
-	return a->format == b->format && a->dims == b->dims && a->flags == b->flags &&
-		a->rows == b->rows && a->cols == b->cols && a->bits_per_cell == b->bits_per_cell;
+	if (nentries < PARALLEL_MIN)
+		return 0;
+	return Min(max_parallel_workers_per_gather, (int) (nentries / PARALLEL_MIN));
+}
+
+/* A fresh TopTake of cap candidates in mcxt. */
+static void
+InitTop(TopTake *top, int cap, MemoryContext mcxt)
+{
+	memset(top, 0, sizeof(*top));
+	top->cap = cap;
+	top->c = MemoryContextAllocHuge(mcxt, sizeof(GalleryCandidate) * Max(cap, 1));
 }
 
 /*
- * Score one page's entries, decrypted into the locked batch memory; the
- * batch is scored and zeroed whenever the shape changes or it fills.
+ * Join the participants' best into the search's candidates, sorted; those
+ * up to the best of the full participants' worst come in exact order.
  */
 static void
-ScoreColdPage(GallerySearch *gs, Page page, SecBuf **scratch, ScoreBatch *b,
-			  EnvelopeHeader *last)
+Merge(GallerySearch *gs, TopTake *tops, int ntops)
 {
-	OffsetNumber max = PageGetMaxOffsetNumber(page);
+	int			total = 0;
+	GalleryCandidate *bound = NULL;
 
-	for (OffsetNumber off = FirstOffsetNumber; off <= max; off++)
+	for (int t = 0; t < ntops; t++)
+		total += tops[t].n;
+	gs->cands = MemoryContextAllocHuge(gs->mcxt, sizeof(GalleryCandidate) * Max(total, 1));
+	gs->ncands = 0;
+	for (int t = 0; t < ntops; t++)
 	{
-		ItemId		iid = PageGetItemId(page, off);
-		GalleryEntry *ge = (GalleryEntry *) PageGetItem(page, iid);
-		EnvelopeHeader hdr;
-		const char *purpose;
-		Size		slot;
+		memcpy(gs->cands + gs->ncands, tops[t].c, sizeof(GalleryCandidate) * tops[t].n);
+		gs->ncands += tops[t].n;
+		/* a full participant may have left out candidates after its worst */
+		if (tops[t].n == tops[t].cap && (bound == NULL || CandCmp(&tops[t].c[0], bound) < 0))
+			bound = &tops[t].c[0];
+	}
+	qsort(gs->cands, gs->ncands, sizeof(GalleryCandidate), CandQsort);
+	gs->complete = bound == NULL;
+	gs->nsafe = gs->ncands;
+	if (bound != NULL)
+		while (gs->nsafe > 0 && CandCmp(&gs->cands[gs->nsafe - 1], bound) > 0)
+			gs->nsafe--;
+	gs->pos = 0;
+}
 
-		if (EnvelopeParse(ge->envelope, ItemIdGetLength(iid) - GALLERY_ENTRY_HEADER,
-						  &hdr) != ENVELOPE_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("biocrypt: a gallery index holds a damaged template"),
-					 errhint("REINDEX it."),
-					 errhidestmt(true), errhidecontext(true)));
-		if (b->n > 0 && !SameShape(&hdr, last))
-			FlushBatch(gs, b);
-		gs->shape(gs->arg, &hdr);
-		*last = hdr;
-		if (PurposeJudge(&hdr, &purpose) != PURPOSE_ALLOWED)
+/* Note a round's counts: only the first round's are the search's. */
+static void
+Count(GallerySearch *gs, const TopTake *tops, int ntops, int64 *denied)
+{
+	*denied = 0;
+	for (int t = 0; t < ntops; t++)
+	{
+		*denied += tops[t].denied;
+		if (gs->rounds == 1)
 		{
-			AddException(gs, &ge->heaptid);
-			continue;
-		}
-		if (RetentionExpiredAt(&hdr, gs->now))
-		{
-			AddExpired(gs, &ge->heaptid);
-			continue;
-		}
-		slot = TYPEALIGN(64, hdr.payload_len);
-		if (*scratch == NULL || (*scratch)->cap < slot * SCORE_BATCH)
-		{
-			FlushBatch(gs, b);
-			if (*scratch != NULL)
-				SecmemRelease(*scratch);
-			*scratch = SecmemAcquire(slot * SCORE_BATCH);
-		}
-		DecryptEnvelope(ge->envelope, &hdr, (*scratch)->data + slot * b->n);
-		b->payloads[b->n] = (*scratch)->data + slot * b->n;
-		b->tids[b->n++] = ge->heaptid;
-		if (b->n == SCORE_BATCH)
-		{
-			FlushBatch(gs, b);
-			sodium_memzero((*scratch)->data, (*scratch)->cap);
+			gs->compared += tops[t].compared;
+			gs->expired += tops[t].expired;
 		}
 	}
 }
 
-/* Score every entry of the index's pages: the gallery has no warm form. */
+/* One round over warm slot i (its lock held shared), helpers joining. */
 static void
-ScoreCold(Relation index, GallerySearch *gs)
+RoundWarm(GallerySearch *gs, int i, RoundSpec *spec)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	SecBuf	   *scratch = NULL;
+	WarmSlot   *s = WarmSlotAt(i);
+	Size		n = (Size) (s->nblocks > 1 ? s->nblocks - 1 : 0) * s->per_block;
+	GalleryScoreFn score;
+	void	   *arg;
+	HelperTeam	team;
+	TopTake		tops[GALLERY_HELPERS_MAX + 1];
+	Size		chunk;
+	int64		denied;
+	int			ntops;
+
+	pg_atomic_fetch_add_u64(&s->scans, gs->rounds == 1 ? 1 : 0);
+	if (n == 0 || s->shape.format == 0)
+	{
+		Merge(gs, tops, 0);
+		return;
+	}
+	gs->shape(gs->arg, &s->shape);
+	LabelVerdicts(s, spec->allowed);
+	arg = gallery_scorer_builder(gs->blob, gs->blob_len, &s->shape, gs->mcxt, &score);
+	InitTop(&tops[0], spec->take, gs->mcxt);
+	ntops = 1 + HelpersStart(&team, HelpersWanted(n), i, spec, gs->blob, gs->blob_len, n);
+	PG_TRY();
+	{
+		while (HelpersNextChunk(&team, &chunk))
+		{
+			CHECK_FOR_INTERRUPTS();
+			GalleryScoreEntries(s, chunk * GALLERY_CHUNK,
+								Min(n, (chunk + 1) * GALLERY_CHUNK), spec, score, arg, &tops[0]);
+		}
+		for (int t = 1; t < ntops; t++)
+			InitTop(&tops[t], spec->take, gs->mcxt);
+		HelpersFinish(&team, tops + 1);
+	}
+	PG_CATCH();
+	{
+		HelpersCancel(&team);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	gs->participants = Max(gs->participants, ntops);
+	Count(gs, tops, ntops, &denied);
+	pg_atomic_fetch_add_u64(&s->compared, gs->rounds == 1 ? gs->compared : 0);
+	if (gs->rounds == 1 && (denied > 0 || (gs->expired_exceptions && gs->expired > 0)))
+		WarmExceptions(gs, s, spec);
+	Merge(gs, tops, ntops);
+}
+
+/* The scorer for templates of hdr's shape, rebuilt when the shape changes. */
+static void
+ColdScorer(GallerySearch *gs, const EnvelopeHeader *hdr, EnvelopeHeader *last,
+		   GalleryScoreFn *score, void **arg)
+{
+	if (*arg != NULL && hdr->format == last->format && hdr->dims == last->dims &&
+		hdr->flags == last->flags && hdr->rows == last->rows &&
+		hdr->cols == last->cols && hdr->bits_per_cell == last->bits_per_cell)
+		return;
+	gs->shape(gs->arg, hdr);
+	*last = *hdr;
+	*arg = gallery_scorer_builder(gs->blob, gs->blob_len, hdr, gs->mcxt, score);
+}
+
+typedef struct ColdRound
+{
+	GallerySearch *gs;
+	const RoundSpec *spec;
+	TopTake    *top;
+	SecBuf	   *scratch;
 	ScoreBatch	b;
 	EnvelopeHeader last;
+	GalleryScoreFn score;
+	void	   *arg;
+} ColdRound;
 
-	b.n = 0;
-	memset(&last, 0, sizeof(last));
+/* Score the batch decrypted so far, and zero it. */
+static void
+ColdFlush(ColdRound *cr)
+{
+	FlushBatch(&cr->b, cr->score, cr->arg, cr->spec, cr->top);
+	if (cr->scratch != NULL)
+		sodium_memzero(cr->scratch->data, cr->scratch->cap);
+}
+
+/* One entry of a page: checked, then decrypted into the batch. */
+static void
+ColdEntry(ColdRound *cr, GalleryEntry *ge, Size len)
+{
+	GallerySearch *gs = cr->gs;
+	EnvelopeHeader hdr;
+	const char *purpose;
+	Size		slot;
+
+	if (EnvelopeParse(ge->envelope, len, &hdr) != ENVELOPE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("biocrypt: a gallery index holds a damaged template"),
+				 errhint("REINDEX it."),
+				 errhidestmt(true), errhidecontext(true)));
+	if (cr->arg != NULL && hdr.format != cr->last.format)
+		ColdFlush(cr);
+	ColdScorer(gs, &hdr, &cr->last, &cr->score, &cr->arg);
+	if (PurposeJudge(&hdr, &purpose) != PURPOSE_ALLOWED)
+	{
+		if (gs->rounds == 1)
+			AddException(gs, &ge->heaptid);
+		return;
+	}
+	if (RetentionExpiredAt(&hdr, cr->spec->now))
+	{
+		if (gs->rounds == 1 && gs->expired_exceptions)
+			AddException(gs, &ge->heaptid);
+		OfferExpired(cr->top, cr->spec, &ge->heaptid);
+		return;
+	}
+	slot = TYPEALIGN(64, hdr.payload_len);
+	if (cr->scratch == NULL || cr->scratch->cap < slot * SCORE_BATCH)
+	{
+		ColdFlush(cr);
+		if (cr->scratch != NULL)
+			SecmemRelease(cr->scratch);
+		cr->scratch = SecmemAcquire(slot * SCORE_BATCH);
+	}
+	DecryptEnvelope(ge->envelope, &hdr, cr->scratch->data + slot * cr->b.n);
+	cr->b.payloads[cr->b.n] = cr->scratch->data + slot * cr->b.n;
+	cr->b.tids[cr->b.n++] = ge->heaptid;
+	if (cr->b.n == SCORE_BATCH)
+		ColdFlush(cr);
+}
+
+/* One round over the index's pages: the gallery has no warm form. */
+static void
+RoundCold(GallerySearch *gs, const RoundSpec *spec)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(gs->index);
+	ColdRound	cr;
+	TopTake		top;
+	int64		denied;
+
+	memset(&cr, 0, sizeof(cr));
+	cr.gs = gs;
+	cr.spec = spec;
+	cr.top = &top;
+	InitTop(&top, spec->take, gs->mcxt);
 	for (BlockNumber blkno = GALLERY_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
+		Buffer		buf = ReadBuffer(gs->index, blkno);
+		Page		page;
 
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		ScoreColdPage(gs, BufferGetPage(buf), &scratch, &b, &last);
+		page = BufferGetPage(buf);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+
+			ColdEntry(&cr, (GalleryEntry *) PageGetItem(page, iid),
+					  ItemIdGetLength(iid) - GALLERY_ENTRY_HEADER);
+		}
 		UnlockReleaseBuffer(buf);
 	}
-	FlushBatch(gs, &b);
-	if (scratch != NULL)
-		SecmemRelease(scratch);
+	ColdFlush(&cr);
+	if (cr.scratch != NULL)
+		SecmemRelease(cr.scratch);
+	gs->participants = 1;
+	Count(gs, &top, 1, &denied);
+	Merge(gs, &top, 1);
+}
+
+/* One round: the best gs->take candidates after the last one taken. */
+static void
+Round(GallerySearch *gs)
+{
+	RoundSpec	spec;
+	int			i = -1;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.now = gs->now;
+	spec.want_expired = gs->want_expired;
+	spec.has_after = gs->has_last;
+	spec.after = gs->last;
+	spec.take = gs->take;
+	gs->rounds++;
+	gs->cands = NULL;
+	if (biocrypt_enable_gallery)
+		i = WarmAcquire(gs->index);
+	if (i < 0)
+	{
+		RoundCold(gs, &spec);
+		return;
+	}
+	gs->warm = true;
+	PG_TRY();
+	{
+		RoundWarm(gs, i, &spec);
+	}
+	PG_FINALLY();
+	{
+		LWLockRelease(WarmSlotLock(i));
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -339,173 +528,51 @@ ScoreCold(Relation index, GallerySearch *gs)
 void
 GallerySearchRun(Relation index, GallerySearch *gs)
 {
-	int			i = -1;
-
+	if (gallery_scorer_builder == NULL)
+		elog(ERROR, "biocrypt: no gallery scorer is registered");
+	gs->index = index;
 	gs->metabuf = ReadBuffer(index, GALLERY_METAPAGE_BLKNO);
-	if (biocrypt_enable_gallery)
-		i = WarmAcquire(index);
-	if (i < 0)
-	{
-		ScoreCold(index, gs);
-		return;
-	}
-	gs->warm = true;
-	PG_TRY();
-	{
-		ScoreWarm(gs, i);
-	}
-	PG_FINALLY();
-	{
-		LWLockRelease(WarmSlotLock(i));
-	}
-	PG_END_TRY();
-}
-
-/* Order of candidates a and b: class, distance, place. */
-static int
-Cmp(const GallerySearch *gs, int64 a, int64 b)
-{
-	if (gs->cls[a] != gs->cls[b])
-		return gs->cls[a] < gs->cls[b] ? -1 : 1;
-	if (gs->cls[a] == GALLERY_CLASS_SCORED && gs->dist[a] != gs->dist[b])
-		return gs->dist[a] < gs->dist[b] ? -1 : 1;
-	return a < b ? -1 : (a > b ? 1 : 0);
-}
-
-static int
-CmpArg(const void *a, const void *b, void *arg)
-{
-	return Cmp((const GallerySearch *) arg, *(const int64 *) a, *(const int64 *) b);
-}
-
-/* Restore the max-heap of the batch downwards from i. */
-static void
-SiftDown(GallerySearch *gs, int n, int i)
-{
-	int64	   *h = gs->batch;
-
-	for (;;)
-	{
-		int			l = 2 * i + 1,
-					r = l + 1,
-					w = i;
-		int64		tmp;
-
-		if (l < n && Cmp(gs, h[l], h[w]) > 0)
-			w = l;
-		if (r < n && Cmp(gs, h[r], h[w]) > 0)
-			w = r;
-		if (w == i)
-			return;
-		tmp = h[i];
-		h[i] = h[w];
-		h[w] = tmp;
-		i = w;
-	}
-}
-
-/* The next batch: the best candidates after the last one taken. */
-static void
-Refill(GallerySearch *gs)
-{
-	int			cap = gs->started ? Min(gs->batch_size * 2, MOST_TAKE) : FIRST_TAKE;
-	int64	   *h;
-	int			n = 0;
-
-	if (gs->batch == NULL || gs->batch_size < cap)
-		gs->batch = gs->batch == NULL ? palloc(sizeof(int64) * cap) :
-			repalloc(gs->batch, sizeof(int64) * cap);
-	h = gs->batch;
-	for (int64 p = 0; p < gs->n; p++)
-	{
-		if (gs->started && Cmp(gs, p, gs->last) <= 0)
-			continue;
-		if (n < cap)
-		{
-			int			i = n++;
-
-			h[i] = p;
-			while (i > 0 && Cmp(gs, h[i], h[(i - 1) / 2]) > 0)
-			{
-				int64		tmp = h[i];
-
-				h[i] = h[(i - 1) / 2];
-				h[(i - 1) / 2] = tmp;
-				i = (i - 1) / 2;
-			}
-		}
-		else if (Cmp(gs, p, h[0]) < 0)
-		{
-			h[0] = p;
-			SiftDown(gs, n, 0);
-		}
-	}
-	qsort_arg(h, n, sizeof(int64), CmpArg, gs);
-	gs->nbatch = n;
-	gs->batch_pos = 0;
-	gs->batch_size = cap;
-	gs->started = true;
+	gs->mcxt = AllocSetContextCreate(CurrentMemoryContext, "biocrypt gallery search",
+									 ALLOCSET_DEFAULT_SIZES);
+	gs->take = gs->first_take > 0 ? gs->first_take : FIRST_TAKE;
+	Round(gs);
 }
 
 /* The next candidate, best first; false when there are no more. */
 bool
 GallerySearchNext(GallerySearch *gs, GalleryCandidate *out)
 {
-	int64		p;
-
-	if (gs->batch_pos >= gs->nbatch)
+	while (gs->pos >= gs->nsafe)
 	{
-		if (gs->started && gs->nbatch < gs->batch_size)
+		if (gs->complete)
 			return false;
-		Refill(gs);
-		if (gs->nbatch == 0)
-			return false;
+		gs->take = (int) Min((int64) gs->take * 8, (int64) (MaxAllocHugeSize / sizeof(GalleryCandidate) / 2));
+		Round(gs);
 	}
-	p = gs->batch[gs->batch_pos++];
-	gs->last = p;
-	gs->taken++;
-	out->tid = gs->tids[p];
-	out->cls = (GalleryClass) gs->cls[p];
-	out->distance = gs->dist[p];
+	*out = gs->cands[gs->pos++];
+	gs->last = *out;
+	gs->has_last = true;
 	return true;
 }
 
-/* Release what the search holds: candidates, and the metapage's pin. */
+/* Release what the search holds: candidates, scorers, the metapage's pin. */
 void
 GallerySearchEnd(GallerySearch *gs)
 {
 	if (BufferIsValid(gs->metabuf))
 		ReleaseBuffer(gs->metabuf);
 	gs->metabuf = InvalidBuffer;
-	if (gs->borrowed)
-	{
-		/* give them back, grown perhaps */
-		kept_tids = gs->tids;
-		kept_dist = gs->dist;
-		kept_cls = gs->cls;
-		kept_cap = gs->cap;
-		kept_lent = false;
-		gs->borrowed = false;
-	}
-	else if (gs->tids != NULL)
-	{
-		pfree(gs->tids);
-		pfree(gs->dist);
-		pfree(gs->cls);
-	}
-	if (gs->batch != NULL)
-		pfree(gs->batch);
-	if (gs->exceptions != NULL)
-		pfree(gs->exceptions);
-	gs->tids = NULL;
-	gs->dist = NULL;
-	gs->cls = NULL;
-	gs->batch = NULL;
+	/* the scorers' probe copies are wiped with their context */
+	if (gs->mcxt != NULL)
+		MemoryContextDelete(gs->mcxt);
+	gs->mcxt = NULL;
+	gs->cands = NULL;
 	gs->exceptions = NULL;
-	gs->n = gs->cap = 0;
+	gs->ncands = gs->nsafe = gs->pos = 0;
 	gs->nexceptions = gs->exceptions_cap = 0;
-	gs->nbatch = gs->batch_pos = 0;
-	gs->started = false;
+	gs->rounds = 0;
+	gs->has_last = false;
+	gs->complete = false;
 }
 
 /*

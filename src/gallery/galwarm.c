@@ -260,7 +260,7 @@ ZeroRegionAtExit(int code, Datum arg)
 void
 GalleryShmemRequest(void)
 {
-	RequestAddinShmemSpace(MAXALIGN(sizeof(GalleryShared)));
+	RequestAddinShmemSpace(MAXALIGN(sizeof(GalleryShared)) + GalleryHelpersShmemSize());
 	RequestNamedLWLockTranche(GALLERY_TRANCHE, GALLERY_SLOTS + 1);
 }
 
@@ -269,6 +269,7 @@ GalleryShmemStartup(void)
 {
 	bool		found;
 
+	GalleryHelpersShmemStartup();
 	gallery_shared = ShmemInitStruct("biocrypt galleries", sizeof(GalleryShared), &found);
 	if (found)
 		return;
@@ -728,4 +729,5 @@ GalleryInit(void)
 							 "Lets galleries warm where their memory could be swapped out.",
 							 NULL, &gallery_allow_swap, false, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+	GalleryHelpersInit();
 }

@@ -42,7 +42,7 @@ typedef struct GalleryScanState
 	MemoryContext mcxt;			/* the probe's, wiped at the end */
 	VectorProbe vp;				/* strategies 1 to 3 */
 	ProbeHeader code;			/* strategy 4: the bit code */
-	uint8		format;
+	ProbeHeader blob;			/* the probe as the gallery layer takes it */
 	AuditEvent *ev;
 	HeapLook	look;
 	bool		look_open;
@@ -111,41 +111,17 @@ GalleryCheckExceptions(HeapLook *hl, const GallerySearch *gs,
 	}
 }
 
+/* The templates' shape must fit the probe; on the record before scoring. */
 static void
-ShapeVector(void *arg, const EnvelopeHeader *hdr)
+ScanShape(void *arg, const EnvelopeHeader *hdr)
 {
 	GalleryScanState *ss = arg;
 
-	CheckVectorTemplate(hdr, ss->vp.kp.dims);
-	ss->format = hdr->format;
-	/* on the record before the first template is decrypted or scored */
+	if (ss->code.secret != NULL)
+		CheckBitsTemplate(hdr, ss->code.secret_len);
+	else
+		CheckVectorTemplate(hdr, ss->vp.kp.dims);
 	AuditBegin(ss->ev);
-}
-
-static void
-ScoreVector(void *arg, const uint8 *const *payloads, int n, double *dist)
-{
-	GalleryScanState *ss = arg;
-
-	KernelVectorDistances(&ss->vp.kp, ss->format, payloads, n, dist);
-}
-
-static void
-ShapeHamming(void *arg, const EnvelopeHeader *hdr)
-{
-	GalleryScanState *ss = arg;
-
-	CheckBitsTemplate(hdr, ss->code.secret_len);
-	AuditBegin(ss->ev);
-}
-
-static void
-ScoreHamming(void *arg, const uint8 *const *payloads, int n, double *dist)
-{
-	GalleryScanState *ss = arg;
-
-	for (int i = 0; i < n; i++)
-		dist[i] = KernelHammingFraction(ss->code.secret, payloads[i], ss->code.secret_len);
 }
 
 /* The ORDER BY key's probe, prepared in the scan's wiped memory. */
@@ -160,14 +136,15 @@ PrepareProbe(GalleryScanState *ss, ScanKey key)
 				 errmsg("biocrypt: probe must not be NULL"),
 				 errhidestmt(true), errhidecontext(true)));
 	ss->gs.arg = ss;
+	ss->gs.shape = ScanShape;
 	if (key->sk_strategy == GALLERY_HAMMING_STRATEGY)
 	{
 		bytea	   *code = DatumGetByteaPP(key->sk_argument);
 
 		ProbeAlloc(ss->mcxt, &ss->code, VARSIZE_ANY_EXHDR(code));
 		memcpy(ss->code.secret, VARDATA_ANY(code), VARSIZE_ANY_EXHDR(code));
-		ss->gs.shape = ShapeHamming;
-		ss->gs.score = ScoreHamming;
+		ss->gs.blob = BitsScorerBlob(ss->mcxt, &ss->blob, false, ss->code.secret, NULL,
+									 ss->code.secret_len, 0, &ss->gs.blob_len);
 		strlcpy(ss->ev->metric, "hamming", sizeof(ss->ev->metric));
 		AuditAccessProbe(ss->ev, &seen, ss->code.secret, ss->code.secret_len, NULL, 0);
 		return;
@@ -176,8 +153,7 @@ PrepareProbe(GalleryScanState *ss, ScanKey key)
 	ss->vp.kp.metric = key->sk_strategy == GALLERY_L2_STRATEGY ? KERNEL_METRIC_L2 :
 		key->sk_strategy == GALLERY_COSINE_STRATEGY ? KERNEL_METRIC_COSINE :
 		KERNEL_METRIC_NEG_IP;
-	ss->gs.shape = ShapeVector;
-	ss->gs.score = ScoreVector;
+	ss->gs.blob = VectorScorerBlob(ss->mcxt, &ss->blob, &ss->vp.kp, &ss->gs.blob_len);
 	if (ss->ev->metric[0] == '\0')
 		strlcpy(ss->ev->metric, MetricName(ss->vp.kp.metric), sizeof(ss->ev->metric));
 	AuditAccessProbe(ss->ev, &seen, ss->vp.kp.x, sizeof(float) * ss->vp.kp.dims, NULL, 0);
@@ -255,7 +231,6 @@ ResetSearch(GalleryScanState *ss)
 	ss->searched = false;
 	ss->gs.compared = ss->gs.expired = 0;
 	ss->gs.warm = false;
-	ss->gs.taken = 0;
 }
 
 void

@@ -76,7 +76,7 @@ typedef struct IdentifyState
 	int			nbatch;
 	int			batch_cap;
 	uint8		format;
-	EnvelopeHeader shape;		/* a gallery's templates (bit masks) */
+	ProbeHeader blob;			/* the probe as the gallery layer takes it */
 	const uint8 *payloads[IDENTIFY_MAX_BATCH];
 	const uint8 *masks[IDENTIFY_MAX_BATCH];
 	char		subjects[IDENTIFY_MAX_BATCH][ENVELOPE_MAX_SUBJECT + 1];
@@ -408,32 +408,17 @@ ScanTable(IdentifyState *st, const char *query)
 		SecmemRelease(st->scratch);
 }
 
-/* Gallery search callbacks: the shape of its templates, then batches. */
+/* A gallery's templates must fit the probe; on the record before scoring. */
 static void
 GalleryShape(void *arg, const EnvelopeHeader *hdr)
 {
 	IdentifyState *st = arg;
 
-	CheckShape(st, hdr);
-	st->format = hdr->format;
-	st->shape = *hdr;
-	/* on the record before the first template is decrypted or scored */
+	if (st->bits)
+		CheckBitsTemplate(hdr, st->bnbytes);
+	else
+		CheckVectorTemplate(hdr, st->vprobe.dims);
 	AuditBegin(st->audit);
-}
-
-static void
-GalleryScore(void *arg, const uint8 *const *payloads, int n, double *dist)
-{
-	IdentifyState *st = arg;
-
-	if (!st->bits)
-	{
-		KernelVectorDistances(&st->vprobe, st->format, payloads, n, dist);
-		return;
-	}
-	for (int i = 0; i < n; i++)
-		st->masks[i] = BitsTemplateMask(st->bprobe, &st->shape, payloads[i]);
-	KernelBitsDistances(&st->bprobe->kp, payloads, st->masks, n, dist);
 }
 
 /*
@@ -510,9 +495,13 @@ SearchGallery(FunctionCallInfo fcinfo, IdentifyState *st)
 	memset(&gs, 0, sizeof(gs));
 	gs.metabuf = InvalidBuffer;
 	gs.now = st->now;
-	gs.score = GalleryScore;
 	gs.shape = GalleryShape;
 	gs.arg = st;
+	gs.first_take = Max(64, st->k + st->k / 4);
+	gs.blob = st->bits ?
+		BitsScorerBlob(st->mcxt, &st->blob, true, st->bcode, st->bmask, st->bnbytes,
+					   st->max_shift, &gs.blob_len) :
+		VectorScorerBlob(st->mcxt, &st->blob, &st->vprobe, &gs.blob_len);
 	gs.expired_exceptions = ExpiredIsError();
 	GallerySearchRun(index, &gs);
 	st->compared = gs.compared;

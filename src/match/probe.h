@@ -90,6 +90,13 @@ extern const uint8 *BitsTemplateMask(const BitsProbe *bp,
 									 const EnvelopeHeader *hdr,
 									 const uint8 *payload);
 
+/* galscore.c: probes as blobs for the gallery layer */
+extern void *VectorScorerBlob(MemoryContext mcxt, ProbeHeader *ph,
+							  const KernelVectorProbe *kp, Size *len);
+extern void *BitsScorerBlob(MemoryContext mcxt, ProbeHeader *ph, bool iris,
+							const uint8 *code, const uint8 *mask, size_t nbytes,
+							int max_shift, Size *len);
+
 /* galscan.c: scans of a gallery index, and heap look-ups for identify.c */
 struct GallerySearch;
 typedef struct HeapLook
