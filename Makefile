@@ -11,7 +11,7 @@ SRC_TEMPLATE = expiry purposes seal sealedprobe template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
 SRC_MATCH = compare disclosure galhandler galscan galscore identify iris probe sealed
-SRC_GALLERY = galbuild galhelper galload galpage galsearch galvacuum galwarm
+SRC_GALLERY = galbuild galhelper galload galpage galrank galsearch galvacuum galwarm
 SRC_LIFECYCLE = enrol enrolsealed erasure keyadmin policy policycheck policyguard purgeworker \
 	purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \

@@ -67,6 +67,7 @@ BiocryptShmemRequest(void)
 	RotateShmemRequest();
 	DisclosureShmemRequest();
 	GalleryShmemRequest();
+	GalleryHelpersShmemRequest();
 	if (!IsUnderPostmaster)
 		ConfigWarnSevere(false);
 }
@@ -81,6 +82,7 @@ BiocryptShmemStartup(void)
 	RotateShmemStartup();
 	DisclosureShmemStartup();
 	GalleryShmemStartup();
+	GalleryHelpersShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -273,6 +275,7 @@ _PG_init(void)
 	CompareInit();
 	DisclosureInit();
 	GalleryInit();
+	GalleryHelpersInit();
 	GalleryScoreInit();
 	EnrolInit();
 	InstallHooks();

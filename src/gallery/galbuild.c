@@ -35,11 +35,15 @@ typedef struct BuildState
 	PGAlignedBlock page;		/* the page being filled */
 } BuildState;
 
-/* Only administrators build galleries: their warm form is plaintext. */
+/*
+ * Only administrators build galleries: their warm form is plaintext.  The
+ * role that runs the command counts, not the table's owner, as whom
+ * PostgreSQL builds indexes.
+ */
 static void
 RequireAdmin(Relation index)
 {
-	if (CurrentRoleAdministersBiocrypt())
+	if (RoleAdministersBiocrypt(GetOuterUserId()))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -107,7 +111,9 @@ BuildAdd(BuildState *bs, ItemPointer tid, bytea *tpl)
 		FlushPage(bs);
 	if (PageAddItem(bs->page.data, (Item) entry, itemsz, InvalidOffsetNumber,
 					false, false) == InvalidOffsetNumber)
-		elog(ERROR, "biocrypt: could not add an entry to a gallery page");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not add an entry to a gallery page"),
+				 errhidestmt(true), errhidecontext(true)));
 	bs->dirty = true;
 	bs->indtuples += 1;
 	pfree(entry);
@@ -153,7 +159,9 @@ GalleryBuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	RequireAdmin(index);
 	if (RelationGetNumberOfBlocks(index) != 0)
-		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: index \"%s\" already contains data", RelationGetRelationName(index)),
+				 errhidestmt(true), errhidecontext(true)));
 	GalleryEvictIndex(RelationGetRelid(index));
 	GalleryInitMetapage(index, MAIN_FORKNUM);
 	bs->index = index;

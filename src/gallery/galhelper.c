@@ -89,10 +89,16 @@ Job(int h)
 	return &jobs[h];
 }
 
-Size
-GalleryHelpersShmemSize(void)
+static Size
+JobsSize(void)
 {
 	return MAXALIGN(sizeof(HelperJob)) * gallery_workers;
+}
+
+void
+GalleryHelpersShmemRequest(void)
+{
+	RequestAddinShmemSpace(JobsSize());
 }
 
 void
@@ -102,7 +108,7 @@ GalleryHelpersShmemStartup(void)
 
 	if (gallery_workers == 0)
 		return;
-	jobs = ShmemInitStruct("biocrypt gallery helpers", GalleryHelpersShmemSize(), &found);
+	jobs = ShmemInitStruct("biocrypt gallery helpers", JobsSize(), &found);
 	if (found)
 		return;
 	for (int h = 0; h < gallery_workers; h++)
@@ -282,7 +288,9 @@ Work(HelperJob *job, MemoryContext cxt)
 	uint64		c;
 
 	if (s->generation != job->generation || s->changes != job->changes)
-		elog(ERROR, "the gallery changed under its search");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: the gallery changed under its search"),
+				 errhidestmt(true), errhidecontext(true)));
 	WarmAttach(job->slot);
 	arg = gallery_scorer_builder(job->blob, job->blob_len, &s->shape, cxt, &score);
 	memset(&top, 0, sizeof(top));

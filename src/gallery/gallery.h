@@ -180,6 +180,11 @@ extern void GalleryEvictAtCommit(Oid heapoid);
 extern void GalleryForgetDead(Relation index, IndexBulkDeleteCallback callback,
 							  void *callback_state);
 
+/* galhelper.c: the gallery helpers (background workers) */
+extern void GalleryHelpersInit(void);
+extern void GalleryHelpersShmemRequest(void);
+extern void GalleryHelpersShmemStartup(void);
+
 /* galsearch.c: scoring a gallery, taking its candidates best first */
 extern void GallerySetScorerBuilder(GalleryScorerBuilder builder);
 extern void GallerySearchRun(Relation index, GallerySearch *gs);

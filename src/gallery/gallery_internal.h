@@ -103,7 +103,7 @@ extern void WarmAttach(int i);
 /* galload.c */
 extern int	WarmAcquire(Relation index);
 
-/* galsearch.c: one round of scoring, as this backend and helpers do it */
+/* one round of scoring, as the searching backend and the helpers do it */
 typedef struct RoundSpec
 {
 	TimestampTz now;
@@ -124,7 +124,24 @@ typedef struct TopTake
 	int64		denied;
 } TopTake;
 
+#define SCORE_BATCH			64
+
+typedef struct ScoreBatch
+{
+	int			n;
+	const uint8 *payloads[SCORE_BATCH];
+	ItemPointerData tids[SCORE_BATCH];
+	double		dist[SCORE_BATCH];
+} ScoreBatch;
+
+/* galrank.c */
 extern GalleryScorerBuilder gallery_scorer_builder;
+extern int	GalleryCandCmp(const GalleryCandidate *a, const GalleryCandidate *b);
+extern int	GalleryCandQsort(const void *a, const void *b);
+extern void GalleryFlushBatch(ScoreBatch *b, GalleryScoreFn score, void *arg,
+							  const RoundSpec *spec, TopTake *top);
+extern void GalleryOfferExpired(TopTake *top, const RoundSpec *spec,
+								const ItemPointerData *tid);
 extern void GalleryScoreEntries(const WarmSlot *s, Size first, Size last,
 								const RoundSpec *spec, GalleryScoreFn score,
 								void *arg, TopTake *top);
@@ -142,9 +159,6 @@ typedef struct HelperTeam
 	Size		nchunks;
 } HelperTeam;
 
-extern void GalleryHelpersInit(void);
-extern Size GalleryHelpersShmemSize(void);
-extern void GalleryHelpersShmemStartup(void);
 extern int	HelpersStart(HelperTeam *team, int want, int slot, const RoundSpec *spec,
 						 const void *blob, Size blob_len, Size nentries);
 extern bool HelpersNextChunk(HelperTeam *team, Size *chunk);

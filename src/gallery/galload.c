@@ -145,7 +145,7 @@ LoadEntry(Loader *ld, WarmSlot *s, const GalleryEntry *ge, Size len, Size j)
 				 errhidestmt(true), errhidecontext(true)));
 	if (!SameShape(&hdr, &s->shape))
 	{
-		ld->refusal = "its templates differ in format or dimensions";
+		ld->refusal = "its templates differ in format, dimensions or bit layout (masked and unmasked codes included)";
 		return false;
 	}
 	if ((labels = LabelSet(s, &hdr)) < 0)
@@ -187,7 +187,9 @@ LoadBlock(Loader *ld, WarmSlot *s, BlockNumber blkno)
 		ClearBlock(s, blkno);
 	max = PageGetMaxOffsetNumber(page);
 	if (max > s->per_block)
-		elog(ERROR, "biocrypt: gallery page holds more entries than it can");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: gallery page holds more entries than it can"),
+				 errhidestmt(true), errhidecontext(true)));
 	for (OffsetNumber off = FirstOffsetNumber; ok && off <= max; off++)
 	{
 		ItemId		iid = PageGetItemId(page, off);
@@ -267,6 +269,8 @@ Refresh(Loader *ld, int i, const GalleryMetaPageData *meta)
 		ld->refusal = "it does not fit in biocrypt.gallery_memory";
 		return false;
 	}
+	/* an extent that could not be copied starts empty */
+	full = full || s->nblocks == 0;
 	s->warming_pid = MyProcPid;
 	s->blocks_total = nblocks;
 	s->blocks_done = 0;
@@ -302,7 +306,7 @@ SlotIsOf(int i, Relation index)
 
 /* Refresh slot i under its exclusive lock; an error evicts it. */
 static bool
-RefreshLocked(Relation index, int i, const GalleryMetaPageData *meta)
+RefreshLocked(Relation index, Relation heap, int i, const GalleryMetaPageData *meta)
 {
 	Loader		ld;
 	bool		ok;
@@ -310,7 +314,7 @@ RefreshLocked(Relation index, int i, const GalleryMetaPageData *meta)
 	memset(&ld, 0, sizeof(ld));
 	ld.index = index;
 	ld.now = GetCurrentTimestamp();
-	ld.heap = table_open(index->rd_index->indrelid, AccessShareLock);
+	ld.heap = heap;
 	ld.vmbuf = InvalidBuffer;
 	ld.fetch = table_index_fetch_begin(ld.heap);
 	ld.tslot = table_slot_create(ld.heap, NULL);
@@ -330,7 +334,6 @@ RefreshLocked(Relation index, int i, const GalleryMetaPageData *meta)
 		ReleaseBuffer(ld.vmbuf);
 	ExecDropSingleTupleTableSlot(ld.tslot);
 	table_index_fetch_end(ld.fetch);
-	table_close(ld.heap, AccessShareLock);
 	if (!ok)
 		ereport(NOTICE,
 				(errmsg("biocrypt: gallery \"%s\" is searched without its warm form: %s",
@@ -339,6 +342,8 @@ RefreshLocked(Relation index, int i, const GalleryMetaPageData *meta)
 	return ok;
 }
 
+static int	Acquire(Relation index, Relation heap);
+
 /*
  * The slot of index's warm form, current, with its lock held shared; or
  * -1 where the gallery cannot be warm (the caller reads the pages).
@@ -346,10 +351,24 @@ RefreshLocked(Relation index, int i, const GalleryMetaPageData *meta)
 int
 WarmAcquire(Relation index)
 {
-	GalleryMetaPageData meta;
+	Relation	heap;
+	int			found = -1;
 
 	if (!WarmCanServe(index))
 		return -1;
+	/* no wait for a table lock while holding a slot's lock: lock it first */
+	heap = table_open(index->rd_index->indrelid, AccessShareLock);
+	found = Acquire(index, heap);
+	table_close(heap, NoLock);
+	return found;
+}
+
+/* WarmAcquire, the table locked. */
+static int
+Acquire(Relation index, Relation heap)
+{
+	GalleryMetaPageData meta;
+
 	for (int attempt = 0; attempt < 8; attempt++)
 	{
 		int			i = WarmFind(RelationGetRelid(index));
@@ -381,7 +400,7 @@ WarmAcquire(Relation index)
 		}
 		if (WarmSlotAt(i)->changes != meta.changes || WarmSlotAt(i)->state != WARM_READY)
 		{
-			if (!RefreshLocked(index, i, &meta))
+			if (!RefreshLocked(index, heap, i, &meta))
 			{
 				LWLockRelease(WarmSlotLock(i));
 				WarmEvictSlot(i);

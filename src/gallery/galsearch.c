@@ -40,162 +40,8 @@
 #include "gallery/gallery_internal.h"
 #include "template/template.h"
 
-#define SCORE_BATCH			64
 #define FIRST_TAKE			64
 #define PARALLEL_MIN		(4 * GALLERY_CHUNK) /* entries worth a helper */
-
-GalleryScorerBuilder gallery_scorer_builder = NULL;
-
-typedef struct ScoreBatch
-{
-	int			n;
-	const uint8 *payloads[SCORE_BATCH];
-	ItemPointerData tids[SCORE_BATCH];
-	double		dist[SCORE_BATCH];
-} ScoreBatch;
-
-/* match/ says how a probe blob becomes a kernel (also in the helpers). */
-void
-GallerySetScorerBuilder(GalleryScorerBuilder builder)
-{
-	gallery_scorer_builder = builder;
-}
-
-/* Order of candidates: class, distance, heap TID. */
-static int
-CandCmp(const GalleryCandidate *a, const GalleryCandidate *b)
-{
-	if (a->cls != b->cls)
-		return a->cls < b->cls ? -1 : 1;
-	if (a->cls == GALLERY_CLASS_SCORED && a->distance != b->distance)
-		return a->distance < b->distance ? -1 : 1;
-	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid);
-}
-
-static int
-CandQsort(const void *a, const void *b)
-{
-	return CandCmp(a, b);
-}
-
-/* Restore the max-heap downwards from i. */
-static void
-SiftDown(GalleryCandidate *h, int n, int i)
-{
-	for (;;)
-	{
-		int			l = 2 * i + 1,
-					r = l + 1,
-					w = i;
-		GalleryCandidate tmp;
-
-		if (l < n && CandCmp(&h[l], &h[w]) > 0)
-			w = l;
-		if (r < n && CandCmp(&h[r], &h[w]) > 0)
-			w = r;
-		if (w == i)
-			return;
-		tmp = h[i];
-		h[i] = h[w];
-		h[w] = tmp;
-		i = w;
-	}
-}
-
-/* Offer a candidate to the participant's best: kept if among them. */
-static void
-Offer(TopTake *top, const RoundSpec *spec, const GalleryCandidate *c)
-{
-	if (spec->has_after && CandCmp(c, &spec->after) <= 0)
-		return;
-	if (top->n < top->cap)
-	{
-		int			i = top->n++;
-
-		top->c[i] = *c;
-		while (i > 0 && CandCmp(&top->c[i], &top->c[(i - 1) / 2]) > 0)
-		{
-			GalleryCandidate tmp = top->c[i];
-
-			top->c[i] = top->c[(i - 1) / 2];
-			top->c[(i - 1) / 2] = tmp;
-			i = (i - 1) / 2;
-		}
-	}
-	else if (top->cap > 0 && CandCmp(c, &top->c[0]) < 0)
-	{
-		top->c[0] = *c;
-		SiftDown(top->c, top->n, 0);
-	}
-}
-
-/* Score the batch and offer its candidates; NaN is a class of its own. */
-static void
-FlushBatch(ScoreBatch *b, GalleryScoreFn score, void *arg, const RoundSpec *spec,
-		   TopTake *top)
-{
-	if (b->n == 0)
-		return;
-	score(arg, b->payloads, b->n, b->dist);
-	for (int i = 0; i < b->n; i++)
-	{
-		GalleryCandidate c;
-
-		c.tid = b->tids[i];
-		c.cls = isnan(b->dist[i]) ? GALLERY_CLASS_NAN : GALLERY_CLASS_SCORED;
-		c.distance = b->dist[i];
-		Offer(top, spec, &c);
-	}
-	top->compared += b->n;
-	b->n = 0;
-}
-
-/* An expired entry: counted, and a candidate after all others if wanted. */
-static void
-OfferExpired(TopTake *top, const RoundSpec *spec, const ItemPointerData *tid)
-{
-	GalleryCandidate c;
-
-	top->expired++;
-	if (!spec->want_expired)
-		return;
-	c.tid = *tid;
-	c.cls = GALLERY_CLASS_EXPIRED;
-	c.distance = 0;
-	Offer(top, spec, &c);
-}
-
-/*
- * Score warm entries [first, last) of slot s into top: by this backend
- * or by a gallery helper (the leader holds the slot's lock meanwhile).
- */
-void
-GalleryScoreEntries(const WarmSlot *s, Size first, Size last, const RoundSpec *spec,
-					GalleryScoreFn score, void *arg, TopTake *top)
-{
-	const WarmEntry *e = WarmEntries(s) + first;
-	const uint8 *payloads = WarmPayloads(s);
-	ScoreBatch	b;
-
-	b.n = 0;
-	for (Size j = first; j < last; j++, e++)
-	{
-		if (!ItemPointerIsValid(&e->tid))
-			continue;
-		if (!spec->allowed[e->labels & ~GALLERY_ENTRY_EXPIRED])
-			top->denied++;
-		else if ((e->labels & GALLERY_ENTRY_EXPIRED) || spec->now >= e->expires)
-			OfferExpired(top, spec, &e->tid);
-		else
-		{
-			b.payloads[b.n] = payloads + j * s->slot_size;
-			b.tids[b.n++] = e->tid;
-			if (b.n == SCORE_BATCH)
-				FlushBatch(&b, score, arg, spec, top);
-		}
-	}
-	FlushBatch(&b, score, arg, spec, top);
-}
 
 static void
 AddException(GallerySearch *gs, const ItemPointerData *tid)
@@ -288,14 +134,14 @@ Merge(GallerySearch *gs, TopTake *tops, int ntops)
 		memcpy(gs->cands + gs->ncands, tops[t].c, sizeof(GalleryCandidate) * tops[t].n);
 		gs->ncands += tops[t].n;
 		/* a full participant may have left out candidates after its worst */
-		if (tops[t].n == tops[t].cap && (bound == NULL || CandCmp(&tops[t].c[0], bound) < 0))
+		if (tops[t].n == tops[t].cap && (bound == NULL || GalleryCandCmp(&tops[t].c[0], bound) < 0))
 			bound = &tops[t].c[0];
 	}
-	qsort(gs->cands, gs->ncands, sizeof(GalleryCandidate), CandQsort);
+	qsort(gs->cands, gs->ncands, sizeof(GalleryCandidate), GalleryCandQsort);
 	gs->complete = bound == NULL;
 	gs->nsafe = gs->ncands;
 	if (bound != NULL)
-		while (gs->nsafe > 0 && CandCmp(&gs->cands[gs->nsafe - 1], bound) > 0)
+		while (gs->nsafe > 0 && GalleryCandCmp(&gs->cands[gs->nsafe - 1], bound) > 0)
 			gs->nsafe--;
 	gs->pos = 0;
 }
@@ -367,18 +213,12 @@ RoundWarm(GallerySearch *gs, int i, RoundSpec *spec)
 	Merge(gs, tops, ntops);
 }
 
-/* The scorer for templates of hdr's shape, rebuilt when the shape changes. */
-static void
-ColdScorer(GallerySearch *gs, const EnvelopeHeader *hdr, EnvelopeHeader *last,
-		   GalleryScoreFn *score, void **arg)
+/* Do two templates share format and layout (one scorer serves both)? */
+static bool
+SameShape(const EnvelopeHeader *a, const EnvelopeHeader *b)
 {
-	if (*arg != NULL && hdr->format == last->format && hdr->dims == last->dims &&
-		hdr->flags == last->flags && hdr->rows == last->rows &&
-		hdr->cols == last->cols && hdr->bits_per_cell == last->bits_per_cell)
-		return;
-	gs->shape(gs->arg, hdr);
-	*last = *hdr;
-	*arg = gallery_scorer_builder(gs->blob, gs->blob_len, hdr, gs->mcxt, score);
+	return a->format == b->format && a->dims == b->dims && a->flags == b->flags &&
+		a->rows == b->rows && a->cols == b->cols && a->bits_per_cell == b->bits_per_cell;
 }
 
 typedef struct ColdRound
@@ -397,7 +237,7 @@ typedef struct ColdRound
 static void
 ColdFlush(ColdRound *cr)
 {
-	FlushBatch(&cr->b, cr->score, cr->arg, cr->spec, cr->top);
+	GalleryFlushBatch(&cr->b, cr->score, cr->arg, cr->spec, cr->top);
 	if (cr->scratch != NULL)
 		sodium_memzero(cr->scratch->data, cr->scratch->cap);
 }
@@ -417,9 +257,14 @@ ColdEntry(ColdRound *cr, GalleryEntry *ge, Size len)
 				 errmsg("biocrypt: a gallery index holds a damaged template"),
 				 errhint("REINDEX it."),
 				 errhidestmt(true), errhidecontext(true)));
-	if (cr->arg != NULL && hdr.format != cr->last.format)
+	if (cr->arg == NULL || !SameShape(&hdr, &cr->last))
+	{
+		/* what is batched was decrypted for the previous scorer */
 		ColdFlush(cr);
-	ColdScorer(gs, &hdr, &cr->last, &cr->score, &cr->arg);
+		gs->shape(gs->arg, &hdr);
+		cr->last = hdr;
+		cr->arg = gallery_scorer_builder(gs->blob, gs->blob_len, &hdr, gs->mcxt, &cr->score);
+	}
 	if (PurposeJudge(&hdr, &purpose) != PURPOSE_ALLOWED)
 	{
 		if (gs->rounds == 1)
@@ -430,7 +275,7 @@ ColdEntry(ColdRound *cr, GalleryEntry *ge, Size len)
 	{
 		if (gs->rounds == 1 && gs->expired_exceptions)
 			AddException(gs, &ge->heaptid);
-		OfferExpired(cr->top, cr->spec, &ge->heaptid);
+		GalleryOfferExpired(cr->top, cr->spec, &ge->heaptid);
 		return;
 	}
 	slot = TYPEALIGN(64, hdr.payload_len);
@@ -529,7 +374,9 @@ void
 GallerySearchRun(Relation index, GallerySearch *gs)
 {
 	if (gallery_scorer_builder == NULL)
-		elog(ERROR, "biocrypt: no gallery scorer is registered");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: no gallery scorer is registered"),
+				 errhidestmt(true), errhidecontext(true)));
 	gs->index = index;
 	gs->metabuf = ReadBuffer(index, GALLERY_METAPAGE_BLKNO);
 	gs->mcxt = AllocSetContextCreate(CurrentMemoryContext, "biocrypt gallery search",

@@ -260,7 +260,7 @@ ZeroRegionAtExit(int code, Datum arg)
 void
 GalleryShmemRequest(void)
 {
-	RequestAddinShmemSpace(MAXALIGN(sizeof(GalleryShared)) + GalleryHelpersShmemSize());
+	RequestAddinShmemSpace(MAXALIGN(sizeof(GalleryShared)));
 	RequestNamedLWLockTranche(GALLERY_TRANCHE, GALLERY_SLOTS + 1);
 }
 
@@ -269,7 +269,6 @@ GalleryShmemStartup(void)
 {
 	bool		found;
 
-	GalleryHelpersShmemStartup();
 	gallery_shared = ShmemInitStruct("biocrypt galleries", sizeof(GalleryShared), &found);
 	if (found)
 		return;
@@ -356,9 +355,12 @@ WarmClaim(Relation index)
 	return found;
 }
 
-/* First fit: the lowest offset where len bytes are free, or 0. */
+/*
+ * First fit: the lowest offset where len bytes are free, or 0.  Slot self's
+ * own extent counts as taken when its contents are to be copied over.
+ */
 static Size
-FindGap(int self, Size len)
+FindGap(int self, Size len, bool keep_own)
 {
 	Size		at = REGION_HEADER;
 	bool		moved = true;
@@ -370,7 +372,7 @@ FindGap(int self, Size len)
 		{
 			WarmSlot   *s = &gallery_shared->slots[i];
 
-			if (i == self || s->state == WARM_EMPTY || s->length == 0)
+			if ((i == self && !keep_own) || s->state == WARM_EMPTY || s->length == 0)
 				continue;
 			if (at < s->offset + s->length && s->offset < at + len)
 			{
@@ -433,7 +435,9 @@ MoveExtent(WarmSlot *s, Size new_offset, BlockNumber cap_blocks)
 
 /*
  * Make slot i's extent hold cap_blocks pages (the caller holds its lock
- * exclusively).  False when the region has no room: the gallery stays
+ * exclusively): its contents are copied to a larger extent, or, where only
+ * its own place can grow, dropped (the slot then loads everything again:
+ * nblocks is 0).  False when the region has no room: the gallery stays
  * cold.
  */
 bool
@@ -441,18 +445,37 @@ WarmReserve(int i, BlockNumber cap_blocks)
 {
 	WarmSlot   *s = &gallery_shared->slots[i];
 	Size		need = WarmExtentSize(s, cap_blocks);
-	Size		at;
 	Size		old_offset = s->offset;
 	Size		old_used = s->used;
+	Size		at;
+	bool		keep;
 
 	if (s->length >= need && s->cap_blocks >= cap_blocks)
 		return true;
 	LWLockAcquire(TableLock(), LW_EXCLUSIVE);
-	at = FindGap(i, need);
-	if (at != 0)
+	at = FindGap(i, need, true);
+	keep = at != 0;
+	if (!keep)
+		at = FindGap(i, need, false);
+	if (at != 0 && keep)
 	{
 		Prefault(region + at, need, true);
 		MoveExtent(s, at, cap_blocks);
+	}
+	else if (at != 0)
+	{
+		/* the new extent overlaps the old one: start afresh */
+		ZeroRange(region + old_offset, old_used);
+		old_used = 0;
+		s->offset = at;
+		s->cap_blocks = cap_blocks;
+		s->nblocks = 0;
+		s->nlabelsets = 0;
+		s->templates = 0;
+		Prefault(region + at, need, true);
+	}
+	if (at != 0)
+	{
 		s->generation++;
 		s->length = need;
 		s->used = need;
@@ -729,5 +752,4 @@ GalleryInit(void)
 							 "Lets galleries warm where their memory could be swapped out.",
 							 NULL, &gallery_allow_swap, false, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
-	GalleryHelpersInit();
 }

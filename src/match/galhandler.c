@@ -20,6 +20,7 @@
 #include "commands/vacuum.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "utils/rls.h"
 #include "utils/selfuncs.h"
 #include "utils/syscache.h"
 
@@ -48,7 +49,9 @@ GalleryValidate(Oid opclassoid)
 	bool		ok = true;
 
 	if (!HeapTupleIsValid(classtup))
-		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: cache lookup failed for operator class %u", opclassoid),
+				 errhidestmt(true), errhidecontext(true)));
 	classform = (Form_pg_opclass) GETSTRUCT(classtup);
 	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(classform->opcfamily));
 	for (int i = 0; i < oprlist->n_members; i++)
@@ -88,7 +91,15 @@ GalleryCostEstimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	genericcostestimate(root, path, loop_count, &costs);
 	*indexStartupCost = path->indexinfo->tuples * cpu_operator_cost;
 	*indexTotalCost = *indexStartupCost + costs.indexTotalCost;
-	if (!biocrypt_enable_gallery || path->indexorderbys == NIL)
+	/*
+	 * Under row-level security for this role, the table is scanned: a
+	 * refusal must come only from rows its policies let through, which the
+	 * gallery's check of refused rows cannot apply.
+	 */
+	if (!biocrypt_enable_gallery || path->indexorderbys == NIL ||
+		check_enable_rls(path->indexinfo->rel->relid > 0 ?
+						 root->simple_rte_array[path->indexinfo->rel->relid]->relid : InvalidOid,
+						 InvalidOid, true) == RLS_ENABLED)
 	{
 		*indexStartupCost += disable_cost;
 		*indexTotalCost += disable_cost;

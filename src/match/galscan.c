@@ -35,6 +35,29 @@
 #include "match/probe.h"
 #include "template/template.h"
 
+/*
+ * The executor computes the ORDER BY expression again for each row an index
+ * scan returns (it stays in the scan's target list).  The operator then
+ * finds the row here, by its envelope's tag, with the scan's probe, and
+ * returns the distance already computed: no second decryption, no second
+ * count in the audit, no second charge to a score budget.
+ */
+#define RECALLS 16
+
+struct GalleryScanState;
+
+typedef struct Recall
+{
+	struct GalleryScanState *scan;	/* NULL: unused */
+	uint8		tag[ENVELOPE_TAG_SIZE];
+	Size		len;
+	uint8		cls;
+	double		distance;
+} Recall;
+
+static Recall recalls[RECALLS];
+static int	recall_next = 0;
+
 typedef struct GalleryScanState
 {
 	GallerySearch gs;
@@ -46,8 +69,77 @@ typedef struct GalleryScanState
 	AuditEvent *ev;
 	HeapLook	look;
 	bool		look_open;
+	int			strategy;
 	FunctionCallInfoBaseData fcinfo;	/* no flinfo: events by relation */
 } GalleryScanState;
+
+/* The last bytes of an envelope: its AEAD tag, unique to it. */
+static const uint8 *
+EnvelopeTag(bytea *tpl, Size *len)
+{
+	*len = VARSIZE_ANY_EXHDR(tpl);
+	return (const uint8 *) VARDATA_ANY(tpl) + *len - ENVELOPE_TAG_SIZE;
+}
+
+/* Note a returned row for the operator that follows. */
+static void
+RecallNote(struct GalleryScanState *ss, bytea *tpl, const GalleryCandidate *c)
+{
+	Recall	   *r = &recalls[recall_next];
+
+	recall_next = (recall_next + 1) % RECALLS;
+	memcpy(r->tag, EnvelopeTag(tpl, &r->len), ENVELOPE_TAG_SIZE);
+	r->scan = ss;
+	r->cls = c->cls;
+	r->distance = c->distance;
+}
+
+/* Forget a scan's rows. */
+static void
+RecallForget(struct GalleryScanState *ss)
+{
+	for (int i = 0; i < RECALLS; i++)
+		if (recalls[i].scan == ss)
+			recalls[i].scan = NULL;
+}
+
+/* Is the probe the scan's own? */
+static bool
+SameProbe(const struct GalleryScanState *ss, int strategy, const void *probe, Size len)
+{
+	if (ss->strategy != strategy)
+		return false;
+	if (strategy == GALLERY_HAMMING_STRATEGY)
+		return len == ss->code.secret_len && memcmp(probe, ss->code.secret, len) == 0;
+	return len == sizeof(float) * ss->vp.kp.dims && memcmp(probe, ss->vp.kp.x, len) == 0;
+}
+
+/*
+ * For the operator of strategy on tpl and probe: the distance a gallery
+ * scan just returned this row with (*isnull for an expired one); false if
+ * no scan did.
+ */
+bool
+GalleryRecall(bytea *tpl, int strategy, const void *probe, Size probe_len,
+			  double *distance, bool *isnull)
+{
+	Size		len;
+	const uint8 *tag = EnvelopeTag(tpl, &len);
+
+	for (int i = 0; i < RECALLS; i++)
+	{
+		Recall	   *r = &recalls[i];
+
+		if (r->scan == NULL || r->len != len ||
+			memcmp(r->tag, tag, ENVELOPE_TAG_SIZE) != 0 ||
+			!SameProbe(r->scan, strategy, probe, probe_len))
+			continue;
+		*isnull = r->cls == GALLERY_CLASS_EXPIRED;
+		*distance = r->cls == GALLERY_CLASS_SCORED ? r->distance : get_float8_nan();
+		return true;
+	}
+	return false;
+}
 
 /* Begin looking up template column attnum of heap under snapshot. */
 void
@@ -67,6 +159,15 @@ HeapLookBegin(HeapLook *hl, Relation heap, AttrNumber attnum, Snapshot snapshot)
 bool
 HeapLookTemplate(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr)
 {
+	bytea	   *tpl;
+
+	return HeapLookEnvelope(hl, tid, hdr, &tpl);
+}
+
+/* The same, with the template itself. */
+bool
+HeapLookEnvelope(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr, bytea **tpl)
+{
 	ItemPointerData t = *tid;
 	bool		call_again = false;
 	bool		all_dead = false;
@@ -80,7 +181,8 @@ HeapLookTemplate(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr)
 	d = slot_getattr(hl->slot, hl->attnum, &isnull);
 	if (isnull)
 		return false;
-	ParseTemplate(DatumGetProtectedTemplateP(d), hdr);
+	*tpl = DatumGetProtectedTemplateP(d);
+	ParseTemplate(*tpl, hdr);
 	return true;
 }
 
@@ -174,6 +276,7 @@ Search(IndexScanDesc scan, GalleryScanState *ss)
 				 errhidestmt(true), errhidecontext(true)));
 	ss->ev = AuditAccessRelation(&ss->fcinfo, AUDIT_OP_COMPARE, RelationGetRelid(heap),
 								 get_attname(RelationGetRelid(heap), attnum, false));
+	ss->strategy = scan->orderByData[0].sk_strategy;
 	PrepareProbe(ss, &scan->orderByData[0]);
 	ss->gs.now = GetCurrentTimestamp();
 	ss->gs.want_expired = true;
@@ -189,19 +292,22 @@ Search(IndexScanDesc scan, GalleryScanState *ss)
 }
 
 /*
- * A role whose scores are budgeted is charged for each row returned, as
- * the operator charges each row it scores; false for a row it cannot see.
+ * A row about to be returned: false for one the scan's snapshot cannot
+ * see.  Else it is noted for the operator that follows, and a role whose
+ * scores are budgeted is charged for it, as the operator charges each row
+ * it scores.
  */
 static bool
-Charge(GalleryScanState *ss, const GalleryCandidate *c)
+Returning(GalleryScanState *ss, const GalleryCandidate *c)
 {
 	EnvelopeHeader hdr;
+	bytea	   *tpl;
 
-	if (c->cls == GALLERY_CLASS_EXPIRED || ScoresExact())
-		return true;
-	if (!HeapLookTemplate(&ss->look, (ItemPointer) &c->tid, &hdr))
+	if (!HeapLookEnvelope(&ss->look, (ItemPointer) &c->tid, &hdr, &tpl))
 		return false;
-	ScoreCharge(&ss->fcinfo, ss->ev, hdr.subject, hdr.subject_len);
+	RecallNote(ss, tpl, c);
+	if (c->cls != GALLERY_CLASS_EXPIRED && !ScoresExact())
+		ScoreCharge(&ss->fcinfo, ss->ev, hdr.subject, hdr.subject_len);
 	return true;
 }
 
@@ -224,6 +330,7 @@ GalleryBeginScan(Relation index, int nkeys, int norderbys)
 static void
 ResetSearch(GalleryScanState *ss)
 {
+	RecallForget(ss);
 	if (ss->look_open)
 		HeapLookEnd(&ss->look);
 	ss->look_open = false;
@@ -254,7 +361,7 @@ GalleryGetTuple(IndexScanDesc scan, ScanDirection dir)
 		Search(scan, ss);
 	while (GallerySearchNext(&ss->gs, &c))
 	{
-		if (!Charge(ss, &c))
+		if (!Returning(ss, &c))
 			continue;
 		scan->xs_heaptid = c.tid;
 		scan->xs_recheck = false;

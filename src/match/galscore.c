@@ -95,11 +95,15 @@ BuildScorer(const void *blob, Size len, const EnvelopeHeader *shape,
 	Size		body;
 
 	if (len < sizeof(ScorerBlob))
-		elog(ERROR, "biocrypt: gallery probe blob is truncated");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: gallery probe blob is truncated"),
+				 errhidestmt(true), errhidecontext(true)));
 	body = b->kind == SCORER_VECTOR ? sizeof(float) * b->n :
 		(Size) b->n * (b->has_mask ? 2 : 1);
 	if (len != sizeof(ScorerBlob) + body)
-		elog(ERROR, "biocrypt: gallery probe blob has the wrong length");
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: gallery probe blob has the wrong length"),
+				 errhidestmt(true), errhidecontext(true)));
 	sc->shape = *shape;
 	sc->format = shape->format;
 	if (b->kind == SCORER_VECTOR)

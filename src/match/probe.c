@@ -128,7 +128,7 @@ FillVectorProbe(MemoryContext mcxt, VectorProbe *vp, ArrayType *arr,
 	vp->ph.raw_len = idlen;
 	if (id != NULL)
 		memcpy(vp->ph.raw, id, idlen);
-	vp->kp.x = (const float *) mem;
+	vp->kp.x = (const void *) mem;
 	vp->kp.dims = dims;
 	vp->kp.norm = sqrt(norm);
 }

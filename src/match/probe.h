@@ -111,6 +111,10 @@ typedef struct HeapLook
 extern void HeapLookBegin(HeapLook *hl, Relation heap, AttrNumber attnum,
 						  Snapshot snapshot);
 extern bool HeapLookTemplate(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr);
+extern bool HeapLookEnvelope(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr,
+							 bytea **tpl);
+extern bool GalleryRecall(bytea *tpl, int strategy, const void *probe, Size probe_len,
+						  double *distance, bool *isnull);
 extern void HeapLookEnd(HeapLook *hl);
 extern void GalleryCheckExceptions(HeapLook *hl, const struct GallerySearch *gs,
 								   FunctionCallInfo fcinfo, struct AuditEvent *ev);
