@@ -30,7 +30,7 @@ SCRIPTS_built = tools/biocrypt-seal
 # scripts only); test/sql/include/ holds what the tests include with \i
 REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
-	identify_vector identify_bits identify_access \
+	identify_vector identify_bits identify_access gallery \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
 	audit_chain score_disclosure badinput check_config privileges
