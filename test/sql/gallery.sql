@@ -132,7 +132,9 @@ FROM generate_series(1, 300) i;
 CREATE INDEX gal_bits_gal ON gal_bits USING biocrypt_gallery (tpl);
 
 -- every gallery is cold before its first search
-SELECT index, relation, "column", format, templates, bytes, protection, state, warmed_at, scans, templates_compared
+SELECT index, relation, "column", format, templates, bytes > 0 AS has_bytes,
+	protection IN ('no swap', 'huge pages', 'locked') AS protected, state,
+	warmed_at IS NOT NULL AS warmed, scans, templates_compared
 FROM biocrypt.galleries WHERE relation::text LIKE 'gal\_%' ORDER BY index::text;
 
 -- probes: one near template 7, random ones
