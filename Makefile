@@ -38,7 +38,7 @@ REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
 # isolation tests: test/specs/<test>.spec, test/expected/<test>.out
-ISOLATION = retention_purge
+ISOLATION = retention_purge gallery_mvcc
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_isolation \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
