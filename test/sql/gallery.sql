@@ -160,6 +160,14 @@ RESET biocrypt.enable_gallery;
 SELECT g.rel AS gallery, pg_temp.ob(g.rel, '<->', p.v, 1000) = pg_temp.ob_cold(g.rel, '<->', p.v, 1000) AS all_300_same
 FROM (VALUES ('gal_f32'::regclass), ('gal_f16'), ('gal_i8')) g(rel), probes p
 WHERE p.name = 'random-1' ORDER BY 1;
+-- a WHERE clause filters the rows the index returns, in the same order
+CREATE FUNCTION pg_temp.ob_filtered(probe real[]) RETURNS int[] LANGUAGE sql AS $$
+	SELECT ARRAY(SELECT id FROM gal_f32 WHERE id % 7 = 0 ORDER BY tpl <=> probe LIMIT 5) $$;
+CREATE FUNCTION pg_temp.ob_filtered_cold(probe real[]) RETURNS int[] LANGUAGE sql
+	SET biocrypt.enable_gallery = off AS $$ SELECT pg_temp.ob_filtered(probe) $$;
+SELECT p.name AS probe, pg_temp.ob_filtered(p.v) = pg_temp.ob_filtered_cold(p.v) AS filtered_same,
+	cardinality(pg_temp.ob_filtered(p.v)) AS returned
+FROM probes p ORDER BY 1;
 -- what one of them looks like: template 7 first
 SELECT split_part(x, '=', 1) AS id FROM unnest(pg_temp.ob('gal_f32', '<=>', (SELECT v FROM probes WHERE name = 'near-7'), 3)) x;
 
@@ -513,6 +521,16 @@ SELECT pg_temp.err($$CREATE UNIQUE INDEX ON gal_own USING biocrypt_gallery (tpl)
 SELECT count(*) AS gallery_indexes_on_gal_own FROM biocrypt.galleries WHERE relation = 'gal_own'::regclass;
 REVOKE CREATE ON SCHEMA regress_gal FROM regress_gal_matcher;
 
+-- a probe the gallery cannot take is refused as the operator refuses it
+CREATE FUNCTION pg_temp.err_cold(q text) RETURNS text LANGUAGE sql
+	SET biocrypt.enable_gallery = off AS $$ SELECT pg_temp.err(q) $$;
+SELECT e.name, pg_temp.err(e.q) AS through_gallery, pg_temp.err(e.q) = pg_temp.err_cold(e.q) AS same_as_cold
+FROM (VALUES
+	('dims', $$SELECT id FROM gal_f32 ORDER BY tpl <-> '{1,2}'::real[] LIMIT 2$$),
+	('nan', $$SELECT id FROM gal_f32 ORDER BY tpl <=> array_fill('NaN'::real, '{24}') LIMIT 2$$),
+	('bits_probe_vectors', $$SELECT id FROM gal_f32 ORDER BY tpl <~> '\x00ff'::bytea LIMIT 2$$),
+	('vector_probe_bits', $$SELECT id FROM gal_bits ORDER BY tpl <-> '{1,2}'::real[] LIMIT 2$$),
+	('code_length', $$SELECT id FROM gal_bits ORDER BY tpl <~> '\x00ff'::bytea LIMIT 2$$)) e(name, q);
 -- a matcher searches through the gallery (the owner's privileges aside)
 SELECT biocrypt.grant_purpose('regress_gal_matcher', 'verification') AS granted;
 GRANT SELECT ON gal_f32, base, probes TO regress_gal_matcher;
