@@ -223,6 +223,22 @@ SELECT i AS probe, pg_temp.ident_bits('gal_bits_mixed', code, 10, NULL, mask, 1)
 FROM bit_probes WHERE i <= 2 ORDER BY i;
 SELECT templates, state FROM pg_temp.gal('gal_bits_mixed_gal');
 
+-- a partitioned table with a gallery index: each partition's gallery
+-- serves (a Merge Append of index scans); identify() reads the partitions
+-- through the executor
+CREATE TABLE gal_part (id int, tpl protected_template) PARTITION BY RANGE (id);
+CREATE TABLE gal_part_1 PARTITION OF gal_part FOR VALUES FROM (1) TO (150);
+CREATE TABLE gal_part_2 PARTITION OF gal_part FOR VALUES FROM (150) TO (400);
+INSERT INTO gal_part SELECT id, biocrypt.protect(v, 'part-' || lpad(id::text, 3, '0')) FROM base;
+CREATE INDEX gal_part_gal ON gal_part USING biocrypt_gallery (tpl);
+EXPLAIN (COSTS OFF) SELECT id FROM gal_part ORDER BY tpl <=> (SELECT v FROM probes WHERE name = 'near-7') LIMIT 10;
+SELECT o.op, count(*) AS cases,
+	count(*) FILTER (WHERE pg_temp.ob('gal_part', o.op, p.v, 10) = pg_temp.ob_cold('gal_part', o.op, p.v, 10)) AS same,
+	count(*) FILTER (WHERE pg_temp.ident('gal_part', p.v, 10, NULL, m) = pg_temp.ident_cold('gal_part', p.v, 10, NULL, m)) AS ident_same
+FROM (VALUES ('<->', 'l2'), ('<=>', 'cosine'), ('<#>', 'inner_product')) o(op, m), probes p
+GROUP BY o.op ORDER BY o.op;
+SELECT index, templates, state FROM biocrypt.galleries WHERE relation::text LIKE 'gal\_part%' ORDER BY index::text;
+
 --
 -- 2. EXPLAIN: the gallery index for ORDER BY ... LIMIT, a sort of the
 -- whole table with enable_gallery off
