@@ -425,7 +425,7 @@ INSERT INTO gal_pur SELECT 100, biocrypt.protect(v, 'pur-border', NULL, '{border
 ROLLBACK;
 SELECT pg_temp.ob('gal_pur', '<->', v, 5) = pg_temp.ob_cold('gal_pur', '<->', v, 5) AS ob_same,
 	pg_temp.ident('gal_pur', v, 5, NULL, 'l2') = pg_temp.ident_cold('gal_pur', v, 5, NULL, 'l2') AS ident_same,
-	pg_temp.ident('gal_pur', v, 1, NULL, 'l2') AS nearest
+	(SELECT subject FROM biocrypt.identify('gal_pur', 'tpl', v, 1, NULL, 'l2')) AS nearest
 FROM base WHERE id = 100;
 -- committed: every search refused, 42501, on both paths
 INSERT INTO gal_pur SELECT 101, biocrypt.protect(v, 'pur-border', NULL, '{border_control}') FROM base WHERE id = 100;
