@@ -133,7 +133,16 @@ sub same_as_cold
 	return $warm;
 }
 
-my $t0 = time;
+# how long each part took, in the test's log
+my $t0   = Time::HiRes::time();
+my $tlap = $t0;
+sub lap
+{
+	my $now = Time::HiRes::time();
+	note(sprintf('time: %s %.1f s', $_[0], $now - $tlap));
+	$tlap = $now;
+	return;
+}
 
 ###########################################################################
 # The primary: sections 1, 2, 6 and 5 (wal_level replica, for the standby)
@@ -296,6 +305,8 @@ is( found('f32', $control) . '|' . found('f16', $control),
 ok(found('f32', $wal_after) == $DIMS - 3 && found('f16', $wal_after) == $DIMS - 7,
 	'control: and in the WAL');
 
+lap('1 canary');
+
 ###########################################################################
 # 2. eviction and the warm state
 ###########################################################################
@@ -325,7 +336,8 @@ is( $node->safe_psql(
 	"g|tpl|f32|300|t|$expect_protection|warm|t",
 	'biocrypt.galleries describes the warm form');
 my $base = same_as_cold($node, 'g', \@probes, 5, 'warm');
-like($base, qr/^(g-\d{4}=[0-9.e-]+,){4}g-\d{4}=[0-9.e-]+$/m, 'warm: five candidates per search');
+is(scalar(grep { /^(g-\d{4}=[0-9.e-]+,){4}g-\d{4}=[0-9.e-]+$/ } split /\n/, $base),
+	6, 'warm: five candidates in each of the six searches');
 is( $node->safe_psql(
 		'postgres', "SELECT scans >= 6, templates_compared >= 1800 FROM biocrypt.galleries WHERE index = 'g_gal'::regclass"),
 	't|t', 'the searches went through the warm form (scans, templates_compared)');
@@ -383,6 +395,8 @@ $node->safe_psql(
 is($node->safe_psql('postgres', "SELECT biocrypt.warm('grow_gal')"), '1200',
 	'growth: 1000 rows later, warm() holds the 1200 rows');
 same_as_cold($node, 'grow', [ map { probe(16, $_) } 7 .. 8 ], 100, 'growth: top 100');
+
+lap('2 eviction');
 
 ###########################################################################
 # 6. concurrency: two searching clients, one inserting and deleting, one
@@ -447,6 +461,8 @@ is( $node->safe_psql(
 		'postgres',
 		"SELECT state, templates - (SELECT count(*) FROM c), scans > 10 FROM biocrypt.galleries WHERE index = 'c_gal'::regclass"),
 	'warm|0|t', 'concurrency: the warm form holds exactly the live rows, and served the searches');
+
+lap('6 concurrency');
 
 ###########################################################################
 # 2 (continued). destroy_key: evicted at commit, not at rollback
@@ -540,6 +556,8 @@ is(gal($node, 'g_gal'), 'cold|0', 'kill while warming: the gallery is cold after
 is(searches($node, 'g', \@probes, 5, 0), $base, 'kill while warming: the same results');
 is(gal($node, 'g_gal'), 'warm|300', 'kill while warming: warm again after the search');
 
+lap('2 destroy_key, restart, crash, locked table');
+
 ###########################################################################
 # 5. a streaming standby
 ###########################################################################
@@ -615,6 +633,8 @@ $standby->safe_psql('postgres', 'CHECKPOINT');
 		($DIMS - 3) . '|' . ($DIMS - 7), 'standby: control: the needles are found in its control table\'s file');
 }
 
+lap('5 standby');
+
 ###########################################################################
 # 3. the swap rule
 ###########################################################################
@@ -675,6 +695,8 @@ SKIP:
 	$sw->stop;
 }
 
+lap('3 swap');
+
 ###########################################################################
 # 4. the memory budget
 ###########################################################################
@@ -710,8 +732,9 @@ is( $bud->safe_psql('postgres', "SELECT protection FROM biocrypt.galleries WHERE
 	$memlock ne 'unlimited' && $memlock < 2048 ? 'no swap' : 'locked',
 	'budget: a 2MB region within the memlock limit is locked');
 $bud->stop;
+lap('4 budget');
 
 $standby->stop;
 $node->stop;
-note(sprintf('016_gallery: %.0f s', time - $t0));
+note(sprintf('time: 016_gallery %.1f s', Time::HiRes::time() - $t0));
 done_testing();
