@@ -30,7 +30,7 @@ SCRIPTS_built = tools/biocrypt-seal
 # scripts only); test/sql/include/ holds what the tests include with \i
 REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
-	identify_vector identify_bits identify_access \
+	identify_vector identify_bits identify_access gallery \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
 	audit_chain score_disclosure badinput check_config privileges
@@ -38,7 +38,7 @@ REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
 # isolation tests: test/specs/<test>.spec, test/expected/<test>.out
-ISOLATION = retention_purge
+ISOLATION = retention_purge gallery_mvcc
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_isolation \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
