@@ -451,9 +451,9 @@ SELECT pg_temp.ob('gal_pur', '<->', v, 5) = pg_temp.ob_cold('gal_pur', '<->', v,
 FROM base WHERE id = 100;
 -- row-level security: a refused row the policy hides from the caller does
 -- not refuse the caller's search (identify() then reads the table itself)
--- BUG (gallery branch): ORDER BY through the index raises 42501 for the
--- hidden row (the refusal is checked against MVCC visibility only, before
--- the policy's filter); the expected output shows the cold path's answer
+-- under row-level security for the role the planner keeps off the index
+-- (a refusal must come only from rows the policy lets through), so the
+-- answer is the cold path's
 CREATE TABLE gal_rls (id int PRIMARY KEY, tpl protected_template);
 INSERT INTO gal_rls SELECT id, biocrypt.protect(v, 'rls-' || id, NULL, '{verification}') FROM base;
 INSERT INTO gal_rls SELECT 1000, biocrypt.protect(v, 'rls-border', NULL, '{border_control}') FROM base WHERE id = 7;
@@ -517,9 +517,6 @@ RESET ROLE;
 -- a superuser may create one on a table another role owns (PostgreSQL
 -- builds an index as the table's owner: the check must be of the role
 -- that runs the command); REINDEX likewise
--- BUG (gallery branch): refused with 42501 "permission denied to build
--- gallery index", because the build checks the table owner; the expected
--- output shows the correct 'ok'
 SELECT pg_temp.err($$CREATE INDEX gal_own_gal ON gal_own USING biocrypt_gallery (tpl)$$) AS superuser_creates;
 SELECT pg_temp.err($$REINDEX INDEX gal_own_gal$$) AS superuser_reindexes;
 -- the owner may not rebuild it
@@ -566,10 +563,9 @@ FROM probes p, admin_view a WHERE name = 'random-2';
 RESET ROLE;
 
 -- the audit: a search through the gallery is recorded as on the cold path
--- BUG (gallery branch): the ORDER BY through the index records 310
--- templates compared, not 300: the scan's projection evaluates the
--- operator (the ORDER BY expression) again for each of the 10 rows
--- returned, decrypting them from the heap; the expected output shows 300
+-- (the executor computes the ORDER BY expression again for each of the
+-- 10 rows returned: the operator takes the scan's distance, so 300 are
+-- counted, not 310)
 SELECT pg_temp.settle();
 SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
 SELECT count(*) AS warm_order_by FROM (SELECT id FROM gal_i8 ORDER BY tpl <=> (SELECT v FROM probes WHERE name = 'random-3') LIMIT 10) x;
@@ -597,11 +593,8 @@ GRANT USAGE ON SCHEMA regress_gal TO regress_gal_budget;
 GRANT SELECT ON gal_f32, base TO regress_gal_budget;
 SET biocrypt.score_budget = 3;
 SET ROLE regress_gal_budget;
--- BUG (gallery branch): each row returned is charged twice, by the scan
--- and by the operator its projection evaluates again (see the audit
--- above), so the second search below is refused; the expected output
--- shows the correct behaviour: three searches of template 7, the fourth
--- refused
+-- each row returned is charged once (the operator the executor computes
+-- again takes the scan's distance and charge)
 -- three searches whose best row is template 7's: allowed
 SELECT id AS search_1 FROM gal_f32 ORDER BY tpl <-> (SELECT v FROM base WHERE id = 7) LIMIT 1;
 SELECT id AS search_2 FROM gal_f32 ORDER BY tpl <-> (SELECT v FROM base WHERE id = 7) LIMIT 1;
