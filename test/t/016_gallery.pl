@@ -511,11 +511,9 @@ is(gal($node, 'g_gal'), 'warm|300', 'crash: warm again after the search');
 ###########################################################################
 # 2 (continued). a backend that warms while the table is locked
 ###########################################################################
-# Warming opens the table after it has taken the gallery's slot: behind a
-# LOCK TABLE it waits as any query does, and lock_timeout must end that
-# wait.  (Fails on branch gallery as of 4541196: the slot's LWLock is held
-# during the wait, which holds off interrupts, so the wait lasts until the
-# lock is released; see the report of branch galtap.)
+# Warming locks the table before it takes the gallery's slot: behind a
+# LOCK TABLE it waits as any query does, holding no slot (the gallery stays
+# cold), and lock_timeout ends that wait.
 $node->safe_psql('postgres', 'REINDEX INDEX g_gal');
 my $locker = $node->background_psql('postgres');
 $locker->query_safe('BEGIN; LOCK TABLE g IN ACCESS EXCLUSIVE MODE');
@@ -524,8 +522,9 @@ my $waiter = IPC::Run::start(
 	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', "SET lock_timeout = '1s'",
 	  '-c', "SELECT biocrypt.warm('g_gal')" ],
 	'>', \$wout, '2>', \$werr);
-ok($node->poll10("SELECT state FROM biocrypt.galleries WHERE index = 'g_gal'::regclass", 'warming'),
-	'locked table: the gallery shows warming');
+ok($node->poll10("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%biocrypt.warm%'", '1'),
+	'locked table: the warming backend waits for the table lock');
+is(gal($node, 'g_gal'), 'cold|0', 'locked table: the gallery stays cold while it waits');
 my $waited = time;
 for (1 .. 60)
 {
@@ -547,8 +546,8 @@ $locker->query_safe('BEGIN; LOCK TABLE g IN ACCESS EXCLUSIVE MODE');
 my $warmer = $node->background_psql('postgres', on_error_stop => 0);
 my $wpid = $warmer->query_safe('SELECT pg_backend_pid()');
 $warmer->query_until(qr/warming started/, "\\echo warming started\nSELECT biocrypt.warm('g_gal');\n");
-ok($node->poll10("SELECT state FROM biocrypt.galleries WHERE index = 'g_gal'::regclass", 'warming'),
-	'kill while warming: the gallery shows warming');
+ok($node->poll10("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%biocrypt.warm%'", '1'),
+	'kill while warming: the warming backend waits for the table lock');
 $node->kill_backend($wpid, 'kill while warming');
 eval { $warmer->quit; };
 eval { $locker->quit; };
