@@ -878,7 +878,7 @@ CREATE VIEW biocrypt.galleries AS
 		s.warmed_at, coalesce(s.scans, 0) AS scans,
 		coalesce(s.templates_compared, 0) AS templates_compared
 	FROM pg_index i
-	JOIN pg_class c ON c.oid = i.indexrelid
+	JOIN pg_class c ON c.oid = i.indexrelid AND c.relkind = 'i'
 	JOIN pg_am am ON am.oid = c.relam AND am.amname = 'biocrypt_gallery'
 	JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
 	LEFT JOIN biocrypt.gallery_state() s ON s.index = i.indexrelid;

@@ -148,7 +148,7 @@ typedef struct GallerySearch
 /* galpage.c: pages, under generic WAL */
 extern void GalleryInitMetapage(Relation index, ForkNumber fork);
 extern void GalleryInitDataPage(Page page);
-extern void GalleryAppend(Relation index, ItemPointer heaptid,
+extern void GalleryAppend(Relation index, const ItemPointerData *heaptid,
 						  const uint8 *envelope, Size len);
 extern Size GalleryMaxEnvelope(void);
 extern void GalleryCheckMeta(Relation index, const GalleryMetaPageData *meta);

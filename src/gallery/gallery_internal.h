@@ -36,7 +36,8 @@ typedef enum WarmState
 {
 	WARM_EMPTY = 0,
 	WARM_WARMING,
-	WARM_READY
+	WARM_READY,
+	WARM_REFUSED				/* cannot be warm as the index now is */
 } WarmState;
 
 typedef enum WarmProtection
@@ -91,6 +92,7 @@ extern int	WarmFind(Oid indexoid);
 extern int	WarmClaim(Relation index);
 extern bool WarmReserve(int i, BlockNumber cap_blocks);
 extern void WarmEvictSlot(int i);
+extern void WarmRefuseSlot(int i, uint64 changes);
 extern WarmProtection WarmProtect(void);
 extern Size WarmExtentSize(const WarmSlot *s, BlockNumber cap_blocks);
 extern char *WarmLabels(const WarmSlot *s);

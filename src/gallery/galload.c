@@ -30,6 +30,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/procarray.h"
+#include "catalog/pg_class.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -383,11 +384,17 @@ Acquire(Relation index, Relation heap)
 		}
 		GalleryReadMeta(index, &meta);
 		LWLockAcquire(WarmSlotLock(i), LW_SHARED);
-		if (SlotIsOf(i, index) && WarmSlotAt(i)->state == WARM_READY &&
-			WarmSlotAt(i)->changes == meta.changes)
+		if (SlotIsOf(i, index) && WarmSlotAt(i)->changes == meta.changes &&
+			WarmSlotAt(i)->state == WARM_READY)
 		{
 			WarmAttach(i);
 			return i;
+		}
+		if (SlotIsOf(i, index) && WarmSlotAt(i)->changes == meta.changes &&
+			WarmSlotAt(i)->state == WARM_REFUSED)
+		{
+			LWLockRelease(WarmSlotLock(i));
+			return -1;
 		}
 		LWLockRelease(WarmSlotLock(i));
 		LWLockAcquire(WarmSlotLock(i), LW_EXCLUSIVE);
@@ -403,7 +410,7 @@ Acquire(Relation index, Relation heap)
 			if (!RefreshLocked(index, heap, i, &meta))
 			{
 				LWLockRelease(WarmSlotLock(i));
-				WarmEvictSlot(i);
+				WarmRefuseSlot(i, meta.changes);
 				return -1;
 			}
 		}
@@ -439,6 +446,16 @@ biocrypt_warm(PG_FUNCTION_ARGS)
 				 errmsg("biocrypt: \"%s\" is not a biocrypt_gallery index",
 						RelationGetRelationName(index)),
 				 errhidestmt(true), errhidecontext(true)));
+	if (!WarmCanServe(index))
+		ereport(NOTICE,
+				(errmsg("biocrypt: gallery \"%s\" has no warm form: %s",
+						RelationGetRelationName(index),
+						index->rd_rel->relpersistence == RELPERSISTENCE_TEMP ?
+						"its table is temporary" : "biocrypt.gallery_memory is 0"),
+				 errhidestmt(true), errhidecontext(true)));
+	/* asked for: try again even where warming was refused before */
+	if ((i = WarmFind(indexoid)) >= 0 && WarmSlotAt(i)->state == WARM_REFUSED)
+		WarmRefuseSlot(i, PG_UINT64_MAX);
 	i = WarmAcquire(index);
 	if (i >= 0)
 	{

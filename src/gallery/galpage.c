@@ -140,7 +140,7 @@ NewPage(Relation index)
  * record covers the metapage and the data page (and a new page's image).
  */
 void
-GalleryAppend(Relation index, ItemPointer heaptid, const uint8 *envelope, Size len)
+GalleryAppend(Relation index, const ItemPointerData *heaptid, const uint8 *envelope, Size len)
 {
 	Size		itemsz = GALLERY_ENTRY_HEADER + len;
 	GalleryEntry *entry;

@@ -509,6 +509,33 @@ WarmEvictSlot(int i)
 	LWLockRelease(WarmSlotLock(i));
 }
 
+/*
+ * Zero slot i's extent and keep only the refusal: the gallery is searched
+ * from its pages, and not warmed again until the index changes (the NOTICE
+ * that said why is not repeated) or biocrypt.warm() asks.
+ */
+void
+WarmRefuseSlot(int i, uint64 changes)
+{
+	WarmSlot   *s = &gallery_shared->slots[i];
+
+	LWLockAcquire(WarmSlotLock(i), LW_EXCLUSIVE);
+	if (s->used > 0)
+		ZeroRange(region + s->offset, s->used);
+	LWLockAcquire(TableLock(), LW_EXCLUSIVE);
+	s->state = WARM_REFUSED;
+	s->offset = s->length = s->used = 0;
+	s->cap_blocks = s->nblocks = 0;
+	s->templates = 0;
+	s->nlabelsets = 0;
+	s->per_block = 0;
+	memset(&s->shape, 0, sizeof(s->shape));
+	s->warming_pid = 0;
+	s->changes = changes;
+	LWLockRelease(TableLock());
+	LWLockRelease(WarmSlotLock(i));
+}
+
 /* Evict every slot of database dbid (InvalidOid: all) that matches. */
 static void
 EvictMatching(Oid dbid, Oid indexoid, Oid heapoid)
@@ -545,14 +572,16 @@ GalleryEvictDatabase(Oid dbid)
 static void
 EvictAtCommitCallback(XactEvent event, void *arg)
 {
-	ListCell   *lc;
-
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
 		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
 		return;
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		ListCell   *lc;
+
 		foreach(lc, evict_at_commit)
 			EvictMatching(MyDatabaseId, InvalidOid, lfirst_oid(lc));
+	}
 	list_free(evict_at_commit);
 	evict_at_commit = NIL;
 }
@@ -668,7 +697,7 @@ biocrypt_gallery_state(PG_FUNCTION_ARGS)
 		bool		nulls[9] = {0};
 
 		LWLockAcquire(TableLock(), LW_SHARED);
-		if (s->state == WARM_EMPTY || s->dbid != MyDatabaseId)
+		if (s->state == WARM_EMPTY || s->state == WARM_REFUSED || s->dbid != MyDatabaseId)
 		{
 			LWLockRelease(TableLock());
 			continue;

@@ -96,7 +96,7 @@ RecallNote(struct GalleryScanState *ss, bytea *tpl, const GalleryCandidate *c)
 
 /* Forget a scan's rows. */
 static void
-RecallForget(struct GalleryScanState *ss)
+RecallForget(const struct GalleryScanState *ss)
 {
 	for (int i = 0; i < RECALLS; i++)
 		if (recalls[i].scan == ss)
@@ -166,7 +166,7 @@ HeapLookTemplate(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr)
 
 /* The same, with the template itself. */
 bool
-HeapLookEnvelope(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr, bytea **tpl)
+HeapLookEnvelope(HeapLook *hl, const ItemPointerData *tid, EnvelopeHeader *hdr, bytea **tpl)
 {
 	ItemPointerData t = *tid;
 	bool		call_again = false;

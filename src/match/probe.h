@@ -111,7 +111,7 @@ typedef struct HeapLook
 extern void HeapLookBegin(HeapLook *hl, Relation heap, AttrNumber attnum,
 						  Snapshot snapshot);
 extern bool HeapLookTemplate(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr);
-extern bool HeapLookEnvelope(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr,
+extern bool HeapLookEnvelope(HeapLook *hl, const ItemPointerData *tid, EnvelopeHeader *hdr,
 							 bytea **tpl);
 extern bool GalleryRecall(bytea *tpl, int strategy, const void *probe, Size probe_len,
 						  double *distance, bool *isnull);

@@ -555,6 +555,42 @@ is(gal($node, 'g_gal'), 'cold|0', 'kill while warming: the gallery is cold after
 is(searches($node, 'g', \@probes, 5, 0), $base, 'kill while warming: the same results');
 is(gal($node, 'g_gal'), 'warm|300', 'kill while warming: warm again after the search');
 
+# kill -9 while the backend loads pages into the warm form (not waiting for
+# a lock): a gallery that takes a moment to warm (20,000 templates of 512
+# f32), a poller that sees its progress, then SIGKILL; after the
+# reinitialisation the gallery is cold and searches are still right
+$node->safe_psql(
+	'postgres', q{
+	CREATE TABLE kw (id int, tpl protected_template);
+	INSERT INTO kw SELECT i, biocrypt.protect((SELECT array_agg((random() * 2 - 1)::real)
+		FROM generate_series(1, 512) WHERE i > 0), 'kw-' || i, NULL, NULL, 'f32')
+	FROM generate_series(1, 20000) i;
+	CREATE INDEX kw_gal ON kw USING biocrypt_gallery (tpl);
+});
+my $kwarmer = $node->background_psql('postgres', on_error_stop => 0);
+my $kpid = $kwarmer->query_safe('SELECT pg_backend_pid()');
+$kwarmer->query_until(qr/warming started/, "\\echo warming started\nSELECT biocrypt.warm('kw_gal');\n");
+is( $node->safe_psql(
+		'postgres', q{
+	DO $$BEGIN
+		FOR i IN 1 .. 20000 LOOP
+			EXIT WHEN EXISTS (SELECT 1 FROM biocrypt.gallery_warm_progress WHERE blocks_done > 0);
+			PERFORM pg_sleep(0.001);
+		END LOOP;
+	END$$;
+	SELECT count(*) FROM biocrypt.gallery_warm_progress WHERE blocks_done > 0}), '1',
+	'kill while loading: the warming backend is loading pages');
+$node->kill_backend($kpid, 'kill while loading');
+eval { $kwarmer->quit; };
+is(gal($node, 'kw_gal'), 'cold|0', 'kill while loading: the gallery is cold after the reinitialisation');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(subject, ',' ORDER BY distance, subject) FROM biocrypt.identify('kw', 'tpl', biocrypt.reveal((SELECT tpl FROM kw WHERE id = 7)), 5)"),
+	cold($node,
+		"SELECT string_agg(subject, ',' ORDER BY distance, subject) FROM biocrypt.identify('kw', 'tpl', biocrypt.reveal((SELECT tpl FROM kw WHERE id = 7)), 5)"),
+	'kill while loading: identify() gives what the cold path gives');
+is(gal($node, 'kw_gal'), 'warm|20000', 'kill while loading: warm again after the search');
+$node->safe_psql('postgres', 'DROP TABLE kw');
+
 lap('2 destroy_key, restart, crash, locked table');
 
 ###########################################################################
