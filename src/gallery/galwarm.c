@@ -677,6 +677,67 @@ FormatName(uint8 format)
 	}
 }
 
+typedef bool (*SlotRowFn) (WarmSlot *s, Datum *values, bool *nulls);
+
+/* One row for each slot that fill takes, read under the slot table's lock. */
+static Datum
+SlotRows(FunctionCallInfo fcinfo, SlotRowFn fill)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (gallery_shared == NULL)
+		return (Datum) 0;
+	for (int i = 0; i < GALLERY_SLOTS; i++)
+	{
+		Datum		values[9];
+		bool		nulls[9] = {0};
+		bool		take;
+
+		LWLockAcquire(TableLock(), LW_SHARED);
+		take = fill(&gallery_shared->slots[i], values, nulls);
+		LWLockRelease(TableLock());
+		if (take)
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* A warm form of this database, as biocrypt.galleries shows it. */
+static bool
+StateRow(WarmSlot *s, Datum *values, bool *nulls)
+{
+	if (s->state == WARM_EMPTY || s->state == WARM_REFUSED || s->dbid != MyDatabaseId)
+		return false;
+	values[0] = ObjectIdGetDatum(s->indexoid);
+	values[1] = CStringGetTextDatum(FormatName(s->shape.format));
+	nulls[1] = s->shape.format == 0;
+	values[2] = Int64GetDatum(s->templates);
+	values[3] = Int64GetDatum((int64) s->length);
+	values[4] = CStringGetTextDatum(ProtectionName(s->protection));
+	values[5] = CStringGetTextDatum(s->state == WARM_READY ? "warm" : "warming");
+	values[6] = TimestampTzGetDatum(s->warmed_at);
+	nulls[6] = s->warmed_at == 0;
+	values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->scans));
+	values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&s->compared));
+	return true;
+}
+
+/* A gallery warming now, as biocrypt.gallery_warm_progress shows it. */
+static bool
+ProgressRow(WarmSlot *s, Datum *values, bool *nulls)
+{
+	if (s->warming_pid == 0 || s->state == WARM_EMPTY)
+		return false;
+	values[0] = Int32GetDatum(s->warming_pid);
+	values[1] = ObjectIdGetDatum(s->dbid);
+	values[2] = ObjectIdGetDatum(s->indexoid);
+	values[3] = Int64GetDatum((int64) s->blocks_total);
+	values[4] = Int64GetDatum((int64) s->blocks_done);
+	values[5] = Int64GetDatum(s->templates);
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(biocrypt_gallery_state);
 /*
  * The warm forms of this database, for biocrypt.galleries: index, format,
@@ -685,38 +746,7 @@ PG_FUNCTION_INFO_V1(biocrypt_gallery_state);
 Datum
 biocrypt_gallery_state(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (gallery_shared == NULL)
-		return (Datum) 0;
-	for (int i = 0; i < GALLERY_SLOTS; i++)
-	{
-		WarmSlot   *s = &gallery_shared->slots[i];
-		Datum		values[9];
-		bool		nulls[9] = {0};
-
-		LWLockAcquire(TableLock(), LW_SHARED);
-		if (s->state == WARM_EMPTY || s->state == WARM_REFUSED || s->dbid != MyDatabaseId)
-		{
-			LWLockRelease(TableLock());
-			continue;
-		}
-		values[0] = ObjectIdGetDatum(s->indexoid);
-		values[1] = CStringGetTextDatum(FormatName(s->shape.format));
-		nulls[1] = s->shape.format == 0;
-		values[2] = Int64GetDatum(s->templates);
-		values[3] = Int64GetDatum((int64) s->length);
-		values[4] = CStringGetTextDatum(ProtectionName(s->protection));
-		values[5] = CStringGetTextDatum(s->state == WARM_READY ? "warm" : "warming");
-		values[6] = TimestampTzGetDatum(s->warmed_at);
-		nulls[6] = s->warmed_at == 0;
-		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->scans));
-		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&s->compared));
-		LWLockRelease(TableLock());
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
+	return SlotRows(fcinfo, StateRow);
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_gallery_warm_progress);
@@ -724,33 +754,7 @@ PG_FUNCTION_INFO_V1(biocrypt_gallery_warm_progress);
 Datum
 biocrypt_gallery_warm_progress(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (gallery_shared == NULL)
-		return (Datum) 0;
-	for (int i = 0; i < GALLERY_SLOTS; i++)
-	{
-		WarmSlot   *s = &gallery_shared->slots[i];
-		Datum		values[6];
-		bool		nulls[6] = {0};
-
-		LWLockAcquire(TableLock(), LW_SHARED);
-		if (s->warming_pid == 0 || s->state == WARM_EMPTY)
-		{
-			LWLockRelease(TableLock());
-			continue;
-		}
-		values[0] = Int32GetDatum(s->warming_pid);
-		values[1] = ObjectIdGetDatum(s->dbid);
-		values[2] = ObjectIdGetDatum(s->indexoid);
-		values[3] = Int64GetDatum((int64) s->blocks_total);
-		values[4] = Int64GetDatum((int64) s->blocks_done);
-		values[5] = Int64GetDatum(s->templates);
-		LWLockRelease(TableLock());
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
+	return SlotRows(fcinfo, ProgressRow);
 }
 
 /* Define the gallery settings. */

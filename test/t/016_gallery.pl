@@ -72,6 +72,36 @@ $conf});
 }
 
 # "state|templates" of a gallery index in biocrypt.galleries
+# A table of $rows random templates of $dims dimensions (seeded), subjects
+# $prefix0001 on, with its gallery index ${table}_gal.
+sub random_gallery
+{
+	my ($node, $table, $seed, $dims, $rows, $prefix) = @_;
+	$node->safe_psql(
+		'postgres', qq{
+	SELECT setseed($seed);
+	CREATE TABLE $table (id int PRIMARY KEY, tpl protected_template NOT NULL);
+	INSERT INTO $table SELECT i, biocrypt.protect((SELECT array_agg((random() * 2 - 1)::real)
+		FROM generate_series(1, $dims) WHERE i > 0), '$prefix' || lpad(i::text, 4, '0'))
+	FROM generate_series(1, $rows) i;
+	CREATE INDEX ${table}_gal ON $table USING biocrypt_gallery (tpl);
+});
+}
+
+# A table of $rows templates (i, 1, 2), subjects $prefix1 on, with its
+# gallery index ${table}_gal.
+sub line_gallery
+{
+	my ($node, $table, $rows, $prefix) = @_;
+	$node->safe_psql(
+		'postgres', qq{
+	CREATE TABLE $table (id int PRIMARY KEY, tpl protected_template NOT NULL);
+	INSERT INTO $table SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], '$prefix' || i)
+	FROM generate_series(1, $rows) i;
+	CREATE INDEX ${table}_gal ON $table USING biocrypt_gallery (tpl);
+});
+}
+
 sub gal
 {
 	my ($node, $index) = @_;
@@ -310,19 +340,8 @@ lap('1 canary');
 ###########################################################################
 # 2. eviction and the warm state
 ###########################################################################
-$node->safe_psql(
-	'postgres', q{
-	SELECT setseed(0.22);
-	CREATE TABLE g (id int PRIMARY KEY, tpl protected_template NOT NULL);
-	INSERT INTO g SELECT i, biocrypt.protect((SELECT array_agg((random() * 2 - 1)::real)
-		FROM generate_series(1, 16) WHERE i > 0), 'g-' || lpad(i::text, 4, '0'))
-	FROM generate_series(1, 300) i;
-	CREATE INDEX g_gal ON g USING biocrypt_gallery (tpl);
-	CREATE TABLE t2 (id int PRIMARY KEY, tpl protected_template NOT NULL);
-	INSERT INTO t2 SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 't-' || i)
-	FROM generate_series(1, 20) i;
-	CREATE INDEX t2_gal ON t2 USING biocrypt_gallery (tpl);
-});
+random_gallery($node, 'g', 0.22, 16, 300, 'g-');
+line_gallery($node, 't2', 20, 't-');
 my @probes = map { probe(16, $_) } 1 .. 3;
 my $explain = $node->safe_psql('postgres',
 	"EXPLAIN (COSTS OFF) SELECT tpl FROM g ORDER BY tpl <-> $probes[0] LIMIT 5");
@@ -374,15 +393,7 @@ is($node->safe_psql('postgres', ident_sql('t2', "'{1,1,2}'::real[]", 5)),
 is(gal($node, 't2_gal'), 'warm|1', 'TRUNCATE: warm again with that one row');
 
 # the warm form grows: a gallery warmed at 200 rows takes 1000 more
-$node->safe_psql(
-	'postgres', q{
-	SELECT setseed(0.55);
-	CREATE TABLE grow (id int PRIMARY KEY, tpl protected_template NOT NULL);
-	INSERT INTO grow SELECT i, biocrypt.protect((SELECT array_agg((random() * 2 - 1)::real)
-		FROM generate_series(1, 16) WHERE i > 0), 'w-' || lpad(i::text, 4, '0'))
-	FROM generate_series(1, 200) i;
-	CREATE INDEX grow_gal ON grow USING biocrypt_gallery (tpl);
-});
+random_gallery($node, 'grow', 0.55, 16, 200, 'w-');
 is($node->safe_psql('postgres', "SELECT biocrypt.warm('grow_gal')"), '200', 'growth: warm at 200 rows');
 $node->safe_psql(
 	'postgres', q{
@@ -390,8 +401,6 @@ $node->safe_psql(
 		FROM generate_series(1, 16) WHERE i > 0), 'w-' || lpad(i::text, 4, '0'))
 	FROM generate_series(201, 1200) i;
 });
-# (fails on branch gallery as of 4541196: the warm form then holds 1212
-# templates and misses some of the first 200 rows)
 is($node->safe_psql('postgres', "SELECT biocrypt.warm('grow_gal')"), '1200',
 	'growth: 1000 rows later, warm() holds the 1200 rows');
 same_as_cold($node, 'grow', [ map { probe(16, $_) } 7 .. 8 ], 100, 'growth: top 100');
@@ -679,12 +688,9 @@ SKIP:
 	  unless $memlock_beyond;
 	my $sw = gallery_node('swap',
 		"biocrypt.gallery_memory = ${BEYOND_MEMLOCK_MB}MB\nbiocrypt.gallery_swaps_file = '$with_swap'\n");
+	line_gallery($sw, 's', 50, 's-');
 	$sw->safe_psql(
 		'postgres', q{
-		CREATE TABLE s (id int PRIMARY KEY, tpl protected_template NOT NULL);
-		INSERT INTO s SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 's-' || i)
-		FROM generate_series(1, 50) i;
-		CREATE INDEX s_gal ON s USING biocrypt_gallery (tpl);
 		CREATE ROLE plain_admin LOGIN IN ROLE biocrypt_admin;
 		GRANT SELECT ON s TO plain_admin;
 	});
@@ -736,19 +742,8 @@ lap('3 swap');
 # 4. the memory budget
 ###########################################################################
 my $bud = gallery_node('budget', "biocrypt.gallery_memory = 2MB\nbiocrypt.gallery_swaps_file = '$no_swap'\n");
-$bud->safe_psql(
-	'postgres', q{
-	SELECT setseed(0.44);
-	CREATE TABLE big (id int PRIMARY KEY, tpl protected_template NOT NULL);
-	INSERT INTO big SELECT i, biocrypt.protect((SELECT array_agg((random() * 2 - 1)::real)
-		FROM generate_series(1, 512) WHERE i > 0), 'b-' || lpad(i::text, 4, '0'))
-	FROM generate_series(1, 3000) i;
-	CREATE INDEX big_gal ON big USING biocrypt_gallery (tpl);
-	CREATE TABLE small (id int PRIMARY KEY, tpl protected_template NOT NULL);
-	INSERT INTO small SELECT i, biocrypt.protect(ARRAY[i, 1, 2]::real[], 'm-' || i)
-	FROM generate_series(1, 10) i;
-	CREATE INDEX small_gal ON small USING biocrypt_gallery (tpl);
-});
+random_gallery($bud, 'big', 0.44, 512, 3000, 'b-');
+line_gallery($bud, 'small', 10, 'm-');
 my ($rc, $out, $err) = $bud->psql_verbose('postgres', "SELECT biocrypt.warm('big_gal') IS NULL");
 is($out, 't', 'budget: warm() of 3000 x 512 f32 in 2MB returns NULL');
 like($err,
