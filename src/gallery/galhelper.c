@@ -41,11 +41,13 @@
 #include "gallery/gallery_internal.h"
 
 #define HELPER_MAX_TAKE		4096
+#define HELPER_IDLE_MS		60000	/* a helper left idle this long exits */
 #define HELPER_BLOB_MAX		(ENVELOPE_MAX_DIMS * sizeof(float) + 2 * ENVELOPE_MAX_BITS / 8 + 256)
 
 typedef enum HelperState
 {
 	HELPER_ABSENT = 0,
+	HELPER_STARTING,			/* registered, not yet running */
 	HELPER_IDLE,
 	HELPER_CLAIMED,
 	HELPER_ASSIGNED,
@@ -189,6 +191,42 @@ Assign(HelperTeam *team, HelperJob *job, int slot, const RoundSpec *spec,
 }
 
 /*
+ * Helpers start when searches want them, not with the server: a server
+ * whose galleries are never searched in parallel keeps its worker slots.
+ * The search that starts them goes on without them; later ones find them.
+ */
+static void
+StartAbsent(int want)
+{
+	for (int h = 0; h < gallery_workers && want > 0; h++)
+	{
+		HelperJob  *job = Job(h);
+		BackgroundWorker bgw;
+		bool		start;
+
+		SpinLockAcquire(&job->mutex);
+		start = job->state == HELPER_ABSENT;
+		if (start)
+			job->state = HELPER_STARTING;
+		SpinLockRelease(&job->mutex);
+		if (!start)
+			continue;
+		want--;
+		BiocryptWorkerInit(&bgw, "biocrypt gallery helper", "GalleryHelperMain",
+						   BGWORKER_SHMEM_ACCESS, BGW_NEVER_RESTART);
+		bgw.bgw_start_time = BgWorkerStart_PostmasterStart;
+		bgw.bgw_main_arg = Int32GetDatum(h);
+		if (!RegisterDynamicBackgroundWorker(&bgw, NULL))
+		{
+			SpinLockAcquire(&job->mutex);
+			job->state = HELPER_ABSENT;
+			SpinLockRelease(&job->mutex);
+			return;				/* no free worker slot: no more tries now */
+		}
+	}
+}
+
+/*
  * Start up to want helpers on this round; returns how many.  The chunk
  * counter is shared with them, or the team's own when it is alone.
  */
@@ -206,6 +244,8 @@ HelpersStart(HelperTeam *team, int want, int slot, const RoundSpec *spec,
 	for (int h = 0; h < gallery_workers && team->n < want; h++)
 		if (Claim(h))
 			team->ids[team->n++] = h;
+	if (team->n < want)
+		StartAbsent(want - team->n);
 	if (team->n == 0)
 		return 0;
 	team->next = &Job(team->ids[0])->next;
@@ -352,6 +392,20 @@ HelperExit(int code, Datum arg)
 	SpinLockRelease(&job->mutex);
 }
 
+/* Idle too long: leave, unless claimed meanwhile. */
+static bool
+Retire(HelperJob *job)
+{
+	bool		idle;
+
+	SpinLockAcquire(&job->mutex);
+	idle = job->state == HELPER_IDLE;
+	if (idle)
+		job->state = HELPER_ABSENT;
+	SpinLockRelease(&job->mutex);
+	return idle;
+}
+
 PGDLLEXPORT void GalleryHelperMain(Datum main_arg);
 
 /* A gallery helper: wait for a job, score, hand back, again. */
@@ -373,31 +427,25 @@ GalleryHelperMain(Datum main_arg)
 	SpinLockRelease(&job->mutex);
 	for (;;)
 	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
+		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   HELPER_IDLE_MS, PG_WAIT_EXTENSION);
+
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (StateOf(job) == HELPER_ASSIGNED)
 			RunJob(job, cxt);
+		else if ((rc & WL_TIMEOUT) && Retire(job))
+			proc_exit(0);
 	}
 }
 
-/* biocrypt.gallery_workers, and the helpers it asks for. */
+/* biocrypt.gallery_workers: how many helpers may run. */
 void
 GalleryHelpersInit(void)
 {
 	DefineCustomIntVariable("biocrypt.gallery_workers",
 							"Background workers that help searches of warm galleries.",
-							"A search uses up to max_parallel_workers_per_gather of them.",
+							"They start when searches want them and leave after a minute idle; a search uses up to max_parallel_workers_per_gather of them.",
 							&gallery_workers, 1, 0, GALLERY_HELPERS_MAX,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	for (int h = 0; h < gallery_workers; h++)
-	{
-		BackgroundWorker bgw;
-
-		BiocryptWorkerInit(&bgw, "biocrypt gallery helper", "GalleryHelperMain",
-						   BGWORKER_SHMEM_ACCESS, 5);
-		bgw.bgw_start_time = BgWorkerStart_PostmasterStart;
-		bgw.bgw_main_arg = Int32GetDatum(h);
-		RegisterBackgroundWorker(&bgw);
-	}
 }
