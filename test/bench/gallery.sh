@@ -28,6 +28,8 @@
 #   BENCH_REPS=5                timed repetitions per figure (median; >= 5), after 1 warm-up
 #   BENCH_SHARED_BUFFERS=4GB    holds the 1M f32 table and its index
 #   BENCH_GALLERY_MEMORY=3GB    biocrypt.gallery_memory (1M f32 warm is ~2.1 GB)
+#   BENCH_GALLERY_HUGE_PAGES=try  biocrypt.gallery_huge_pages (off, try, on): run
+#                               twice, off and on, to compare the first search
 #   BENCH_ENROL_N=20000         rows of the enrolment-rate figure
 #   BENCH_ENROL_LIMIT=600       seconds: a table whose enrolment through protect()
 #                               would take longer is filled by copying the
@@ -51,6 +53,7 @@ fi
 REPS=${BENCH_REPS:-5}
 SHARED_BUFFERS=${BENCH_SHARED_BUFFERS:-4GB}
 GALLERY_MEMORY=${BENCH_GALLERY_MEMORY:-3GB}
+HUGE_PAGES=${BENCH_GALLERY_HUGE_PAGES:-try}
 ENROL_N=${BENCH_ENROL_N:-20000}
 ENROL_LIMIT=${BENCH_ENROL_LIMIT:-600}
 UNIQUE=${BENCH_UNIQUE:-}
@@ -116,6 +119,7 @@ PATH="$PG_BIN:$PATH" bench_cluster "$SHARED_BUFFERS"
 cat >>"$DIR/data/postgresql.conf" <<CONF
 biocrypt.purpose = 'verification'
 biocrypt.gallery_memory = '$GALLERY_MEMORY'
+biocrypt.gallery_huge_pages = '$HUGE_PAGES'
 plan_cache_mode = force_generic_plan
 CONF
 PATH="$PG_BIN:$PATH" bench_so_info
@@ -240,7 +244,7 @@ PREPARE ob(real[]) AS SELECT biocrypt.subject_of(tpl) FROM $t ORDER BY tpl <=> \
 EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) EXECUTE ob(:'probe_vec');
 SQL
 )
-	printf -- '-- N=%s\n%s\n' "$n" "$ex" >>"$RES/explain.txt"
+	printf -- '-- N=%s (a new connection: its first search)\n%s\n' "$n" "$ex" >>"$RES/explain.txt"
 	check f16 "$n" "ORDER BY used the gallery index" \
 		"$(grep -q "Index Scan using t_f16_${n}_gal" <<<"$ex" && echo true || echo false)" "NULL"
 
@@ -249,12 +253,17 @@ SQL
 		pg -o /dev/null -c "SELECT bench.first_scan('f16', $n, '$t', $r)"
 	done
 
+	# after a restart: as the server finds the files (warm_from_cold), and
+	# with the table and the index read into shared buffers first
 	log "N=$n f16: warming after a restart"
 	for r in $(seq 0 "$REPS"); do
-		server restart -m fast
-		check f16 "$n" "cold after restart (rep $r)" \
-			"(SELECT state FROM biocrypt.galleries WHERE index = '${t}_gal'::regclass) = 'cold'" "NULL"
-		pg -o /dev/null -c "SELECT bench.time_stmt('f16', $n, 'warm_from_cold', $r, \$q\$SELECT biocrypt.warm('${t}_gal')\$q\$)"
+		for m in warm_from_cold warm_prewarmed; do
+			server restart -m fast
+			check f16 "$n" "cold after restart ($m, rep $r)" \
+				"(SELECT state FROM biocrypt.galleries WHERE index = '${t}_gal'::regclass) = 'cold'" "NULL"
+			[ $m = warm_from_cold ] || pg -o /dev/null -c "SELECT pg_prewarm('$t'), pg_prewarm('${t}_gal')"
+			pg -o /dev/null -c "SELECT bench.time_stmt('f16', $n, '$m', $r, \$q\$SELECT biocrypt.warm('${t}_gal')\$q\$)"
+		done
 	done
 	check f16 "$n" "warm after the last restart" \
 		"(SELECT templates FROM biocrypt.galleries WHERE index = '${t}_gal'::regclass) = $n" "NULL"
@@ -320,7 +329,7 @@ log "measurements done; writing the report to $RES"
 {
 	echo "biocrypt warm-gallery benchmark (issue 13), $STAMP"
 	echo "machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), swap devices: $(($(wc -l </proc/swaps) - 1)), HugePages_Total: $(awk '/HugePages_Total/ { print $2 }' /proc/meminfo), memlock limit of the server: $(runuser -u postgres -- sh -c 'ulimit -l') kB"
-	echo "server: PostgreSQL $(pg -At -c 'SHOW server_version'), 1 backend, max_parallel_workers_per_gather = 0, jit = off, shared_buffers = $SHARED_BUFFERS, biocrypt.gallery_memory = $GALLERY_MEMORY, kernel path $SIMD"
+	echo "server: PostgreSQL $(pg -At -c 'SHOW server_version'), 1 backend, max_parallel_workers_per_gather = 0, jit = off, shared_buffers = $SHARED_BUFFERS, biocrypt.gallery_memory = $GALLERY_MEMORY, gallery_huge_pages = $HUGE_PAGES, kernel path $SIMD"
 	echo "$SO_INFO"
 	echo "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) (the run keeps 1 core busy; more means other work shared the machine)"
 	echo "sizes: $SIZES; 512-d vectors (gen.c: unit Gaussian), 2048-bit iris codes with masks, layout {8,128,2}; probe = row 1"
@@ -341,7 +350,8 @@ log "measurements done; writing the report to $RES"
 	echo "  first search: a new connection each run, identify() under EXPLAIN (ANALYZE, TIMING OFF), Execution"
 	echo "    Time of its first and of its second execution in that backend."
 	echo "  warming: the server restarted (fast), then biocrypt.warm(index) in a new session, timed with"
-	echo "    clock_timestamp() around it inside the server; the index's pages come from the OS page cache."
+	echo "    clock_timestamp() around it inside the server; warm_from_cold: the table's and the index's pages"
+	echo "    come from the OS page cache; warm_prewarmed: pg_prewarm() of both first (not timed)."
 	echo "  enrolment: INSERT INTO t SELECT id, biocrypt.protect(emb, ..., format => 'f16') FROM $ENROL_N staged rows,"
 	echo "    into a table with a gallery index and one without (each TRUNCATEd before), timed with"
 	echo "    clock_timestamp() around the statement inside the server; rate ratio = unindexed time / indexed time."
@@ -406,12 +416,12 @@ set xlabel "N templates (512-d)"
 set ylabel "ns per template (1 core, median)"
 set key outside right top
 set title "biocrypt warm galleries: top-10 search, ns per template against N"
-plot "$DIR/plot_f16_cold_identify.dat" using 1:2 with linespoints lw 2 pt 7 title "cold identify f16", \
-	 "$DIR/plot_f16_warm_identify.dat" using 1:2 with linespoints lw 2 pt 7 title "warm identify f16", \
-	 "$DIR/plot_f16_warm_orderby.dat" using 1:2 with linespoints lw 2 pt 7 title "ORDER BY <=> LIMIT 10 f16", \
-	 "$DIR/plot_f16_floor.dat" using 1:2 with linespoints lw 2 pt 6 dt 2 title "C floor f16", \
-	 "$DIR/plot_f32_warm_identify.dat" using 1:2 with linespoints lw 1 pt 4 title "warm identify f32", \
-	 "$DIR/plot_i8_warm_identify.dat" using 1:2 with linespoints lw 1 pt 4 title "warm identify i8"
+plot "$DIR/plot_f16_cold_identify.dat" using 1:2 with linespoints lw 2 pt 7 lc rgb "#d62728" title "cold identify f16", \
+	 "$DIR/plot_f16_warm_identify.dat" using 1:2 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title "warm identify f16", \
+	 "$DIR/plot_f16_warm_orderby.dat" using 1:2 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "ORDER BY <=> LIMIT 10 f16", \
+	 "$DIR/plot_f16_floor.dat" using 1:2 with linespoints lw 2 pt 6 dt 2 lc rgb "#000000" title "C floor f16", \
+	 "$DIR/plot_f32_warm_identify.dat" using 1:2 with linespoints lw 1 pt 4 lc rgb "#9467bd" title "warm identify f32", \
+	 "$DIR/plot_i8_warm_identify.dat" using 1:2 with linespoints lw 1 pt 4 lc rgb "#ff7f0e" title "warm identify i8"
 GP
 	gnuplot "$DIR/plot.gp" || echo "gallery.sh: gnuplot failed; no PNG" >&2
 fi

@@ -139,6 +139,7 @@ SELECT format, n,
 	   round((1e3 / max(ns) FILTER (WHERE method = 'warm_identify'))::numeric, 1) AS warm_m_per_s,
 	   round(max(ms) FILTER (WHERE method = 'first_scan')::numeric, 1) AS first_scan_ms,
 	   round(max(ms) FILTER (WHERE method = 'second_scan')::numeric, 1) AS second_scan_ms,
-	   round(max(ms) FILTER (WHERE method = 'warm_from_cold')::numeric, 0) AS warm_from_cold_ms
+	   round(max(ms) FILTER (WHERE method = 'warm_from_cold')::numeric, 0) AS warm_from_cold_ms,
+	   round(max(ms) FILTER (WHERE method = 'warm_prewarmed')::numeric, 0) AS warm_prewarmed_ms
 FROM bench.gmed WHERE method NOT LIKE 'enrol%'
 GROUP BY format, n;
