@@ -141,7 +141,10 @@ BENCH_FLOOR_SRC = src/base/aead.c src/base/envelope.c src/base/quantise.c \
 BENCH_RESEAL_SRC = src/base/aead.c src/base/envelope.c
 BENCH_OPENSSL_LIBS = $(shell pkg-config --exists libcrypto && pkg-config --libs libcrypto)
 BENCH_OPENSSL_CFLAGS = $(if $(BENCH_OPENSSL_LIBS),-DWITH_OPENSSL $(shell pkg-config --cflags libcrypto))
-BENCH_PROGRAMS = test/bench/floor test/bench/reseal_floor test/bench/gen test/bench/aead_bench
+BENCH_GALLERY_FLOOR_SRC = src/base/envelope.c src/base/quantise.c \
+	src/base/kernels.c src/base/kernels_x86.c
+BENCH_PROGRAMS = test/bench/floor test/bench/reseal_floor test/bench/gen test/bench/aead_bench \
+	test/bench/gallery_floor
 EXTRA_CLEAN += $(BENCH_PROGRAMS)
 
 test/bench/floor: test/bench/floor.c $(BENCH_FLOOR_SRC) $(BENCH_BASE_H)
@@ -149,6 +152,9 @@ test/bench/floor: test/bench/floor.c $(BENCH_FLOOR_SRC) $(BENCH_BASE_H)
 
 test/bench/reseal_floor: test/bench/reseal_floor.c $(BENCH_RESEAL_SRC) $(BENCH_BASE_H)
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/reseal_floor.c $(BENCH_RESEAL_SRC) $(SODIUM_LIBS)
+
+test/bench/gallery_floor: test/bench/gallery_floor.c $(BENCH_GALLERY_FLOOR_SRC) $(BENCH_BASE_H)
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/gallery_floor.c $(BENCH_GALLERY_FLOOR_SRC) $(SODIUM_LIBS) -lm
 
 test/bench/gen: test/bench/gen.c
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/gen.c -lm
