@@ -238,6 +238,24 @@ INSERT INTO bench.gcheck SELECT 'f16', $n, 'warm and cold identify: the same top
 INSERT INTO bench.gcheck SELECT 'f16', $n, 'top 1 is the probe row',
 	(bench.top('$t', 10))[1] = 'subject-00000001', (bench.top('$t', 10))[1];
 SQL
+	# 2 cores: the backend and one gallery helper (biocrypt.gallery_workers =
+	# 1); the untimed warm-up starts the helper, the pause lets it come up
+	log "N=$n f16: warm identify and ORDER BY on 2 cores"
+	pg -o /dev/null <<SQL
+SET biocrypt.enable_gallery = off;
+SELECT bench.top('$t', 10) AS cold_top \gset
+RESET biocrypt.enable_gallery;
+SET max_parallel_workers_per_gather = 1;
+SELECT count(*) FROM biocrypt.identify('$t', 'tpl', (SELECT vec FROM bench.probe), 10);
+SELECT pg_sleep(1);
+SELECT bench.run_prepared('f16', $n, 'warm_identify_2cores',
+	\$q\$SELECT * FROM biocrypt.identify('$t', 'tpl', \$1, 10)\$q\$, $REPS);
+SELECT bench.run_prepared('f16', $n, 'warm_orderby_2cores',
+	\$q\$SELECT biocrypt.subject_of(tpl) FROM $t ORDER BY tpl <=> \$1 LIMIT 10\$q\$, $REPS);
+INSERT INTO bench.gcheck SELECT 'f16', $n, 'warm identify on 2 cores: the same top 10',
+	bench.top('$t', 10) = :'cold_top'::text[], NULL;
+RESET max_parallel_workers_per_gather;
+SQL
 	ex=$(pg <<SQL
 SELECT vec AS probe_vec FROM bench.probe \gset
 PREPARE ob(real[]) AS SELECT biocrypt.subject_of(tpl) FROM $t ORDER BY tpl <=> \$1 LIMIT 10;
@@ -319,8 +337,6 @@ for N in $SIZES; do
 	for f in f16 f32 i8; do floor_c vec "$f" "$N" "$DIMS"; done
 	floor_c iris iris "$N" 2048
 
-	# Parallel figures (2 cores / 1 core) go here once parallel gallery scans
-	# exist (issue 13, item 5); the report says "not implemented" until then.
 done
 
 # --- report ----------------------------------------------------------------------
@@ -379,7 +395,8 @@ SELECT format, n, method, reps, round((100 * min_ms / ms)::numeric, 0) AS min_pc
 SELECT format, n, what, ok, detail FROM bench.gcheck ORDER BY n, format, what;
 SQL
 	echo
-	echo "parallel: 2 cores / 1 core, warm identify and ORDER BY: not implemented (no parallel gallery scan yet)"
+	echo "parallel: warm_identify_2cores and warm_orderby_2cores: the same searches with max_parallel_workers_per_gather = 1"
+	echo "  (the backend and one gallery helper; galleries of 64k templates or more only, so at 10k both run on 1 core)."
 	echo "wall time of the run: ${WALL}s"
 } >"$RES/summary.txt"
 
@@ -389,12 +406,11 @@ pg -c "COPY (
 		   n AS \"N\", format, round(ns::numeric, 2) AS ns_per_template,
 		   round(ms::numeric, 4) AS median_ms, round(min_ms::numeric, 4) AS min_ms,
 		   round(max_ms::numeric, 4) AS max_ms, reps,
-		   CASE WHEN method IN ('warm_identify', 'cold_identify', 'warm_orderby') THEN 'EXPLAIN ANALYZE Execution Time, prepared'
+		   CASE WHEN method IN ('warm_identify', 'cold_identify', 'warm_orderby', 'warm_identify_2cores', 'warm_orderby_2cores') THEN 'EXPLAIN ANALYZE Execution Time, prepared'
 				WHEN method IN ('first_scan', 'second_scan') THEN 'EXPLAIN ANALYZE Execution Time, new connection'
 				WHEN method = 'floor' THEN 'gallery_floor.c CLOCK_MONOTONIC'
 				ELSE 'clock_timestamp() in the server' END AS timing
 	FROM bench.gmed
-	UNION ALL SELECT 'parallel 2 cores / 1 core', NULL, 'f16', NULL, NULL, NULL, NULL, NULL, 'not implemented'
 	ORDER BY 1, 3, 2) TO STDOUT WITH (FORMAT csv, HEADER)" >"$RES/results.csv"
 pg -c "COPY (SELECT * FROM bench.raw ORDER BY format, n, method, rep) TO STDOUT WITH (FORMAT csv, HEADER)" >"$RES/raw.csv"
 pg -c "COPY (SELECT * FROM bench.gcheck ORDER BY n, format, what) TO STDOUT WITH (FORMAT csv, HEADER)" >"$RES/checks.csv"
@@ -402,7 +418,7 @@ cp "$DIR/floor.txt" "$RES/floor.txt"
 
 # --- plot: ns per template against N, f16 (and the other formats warm) -----------
 if command -v gnuplot >/dev/null 2>&1; then
-	for fm in f16:cold_identify f16:warm_identify f16:warm_orderby f16:floor f32:warm_identify i8:warm_identify; do
+	for fm in f16:cold_identify f16:warm_identify f16:warm_orderby f16:floor f32:warm_identify i8:warm_identify f16:warm_identify_2cores; do
 		pg -At -F ' ' -c "SELECT n, ns FROM bench.gmed WHERE format = '${fm%%:*}' AND method = '${fm#*:}' ORDER BY n" \
 			>"$DIR/plot_${fm%%:*}_${fm#*:}.dat"
 	done
@@ -421,7 +437,8 @@ plot "$DIR/plot_f16_cold_identify.dat" using 1:2 with linespoints lw 2 pt 7 lc r
 	 "$DIR/plot_f16_warm_orderby.dat" using 1:2 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "ORDER BY <=> LIMIT 10 f16", \
 	 "$DIR/plot_f16_floor.dat" using 1:2 with linespoints lw 2 pt 6 dt 2 lc rgb "#000000" title "C floor f16", \
 	 "$DIR/plot_f32_warm_identify.dat" using 1:2 with linespoints lw 1 pt 4 lc rgb "#9467bd" title "warm identify f32", \
-	 "$DIR/plot_i8_warm_identify.dat" using 1:2 with linespoints lw 1 pt 4 lc rgb "#ff7f0e" title "warm identify i8"
+	 "$DIR/plot_i8_warm_identify.dat" using 1:2 with linespoints lw 1 pt 4 lc rgb "#ff7f0e" title "warm identify i8", \
+	 "$DIR/plot_f16_warm_identify_2cores.dat" using 1:2 with linespoints lw 2 pt 5 lc rgb "#17becf" title "warm identify f16, 2 cores"
 GP
 	gnuplot "$DIR/plot.gp" || echo "gallery.sh: gnuplot failed; no PNG" >&2
 fi
