@@ -490,9 +490,9 @@ WarmReserve(int i, BlockNumber cap_blocks)
 	return true;
 }
 
-/* Zero slot i's extent and free the slot. */
-void
-WarmEvictSlot(int i)
+/* Zero slot i's extent and leave the slot empty, or refused at changes. */
+static void
+ClearSlot(int i, WarmState state, uint64 changes)
 {
 	WarmSlot   *s = &gallery_shared->slots[i];
 
@@ -500,30 +500,7 @@ WarmEvictSlot(int i)
 	if (s->used > 0)
 		ZeroRange(region + s->offset, s->used);
 	LWLockAcquire(TableLock(), LW_EXCLUSIVE);
-	s->state = WARM_EMPTY;
-	s->offset = s->length = s->used = 0;
-	s->cap_blocks = s->nblocks = 0;
-	s->templates = 0;
-	s->warming_pid = 0;
-	LWLockRelease(TableLock());
-	LWLockRelease(WarmSlotLock(i));
-}
-
-/*
- * Zero slot i's extent and keep only the refusal: the gallery is searched
- * from its pages, and not warmed again until the index changes (the NOTICE
- * that said why is not repeated) or biocrypt.warm() asks.
- */
-void
-WarmRefuseSlot(int i, uint64 changes)
-{
-	WarmSlot   *s = &gallery_shared->slots[i];
-
-	LWLockAcquire(WarmSlotLock(i), LW_EXCLUSIVE);
-	if (s->used > 0)
-		ZeroRange(region + s->offset, s->used);
-	LWLockAcquire(TableLock(), LW_EXCLUSIVE);
-	s->state = WARM_REFUSED;
+	s->state = state;
 	s->offset = s->length = s->used = 0;
 	s->cap_blocks = s->nblocks = 0;
 	s->templates = 0;
@@ -534,6 +511,24 @@ WarmRefuseSlot(int i, uint64 changes)
 	s->changes = changes;
 	LWLockRelease(TableLock());
 	LWLockRelease(WarmSlotLock(i));
+}
+
+/* Zero slot i's extent and free the slot. */
+void
+WarmEvictSlot(int i)
+{
+	ClearSlot(i, WARM_EMPTY, 0);
+}
+
+/*
+ * Zero slot i's extent and keep only the refusal: the gallery is searched
+ * from its pages, and not warmed again until the index changes (the NOTICE
+ * that said why is not repeated) or biocrypt.warm() asks.
+ */
+void
+WarmRefuseSlot(int i, uint64 changes)
+{
+	ClearSlot(i, WARM_REFUSED, changes);
 }
 
 /* Evict every slot of database dbid (InvalidOid: all) that matches. */
