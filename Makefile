@@ -10,12 +10,13 @@ SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
 SRC_TEMPLATE = expiry purposes seal sealedprobe template
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
-SRC_MATCH = compare disclosure identify iris probe sealed
+SRC_MATCH = compare disclosure galhandler galscan galscore identify iris probe sealed
+SRC_GALLERY = galbuild galhelper galload galpage galrank galsearch galvacuum galwarm
 SRC_LIFECYCLE = enrol enrolsealed erasure keyadmin policy policycheck policyguard purgeworker \
 	purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
-	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) \
+	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) $(SRC_GALLERY:%=src/gallery/%.o) \
 	$(SRC_LIFECYCLE:%=src/lifecycle/%.o) src/biocrypt.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
@@ -29,7 +30,7 @@ SCRIPTS_built = tools/biocrypt-seal
 # scripts only); test/sql/include/ holds what the tests include with \i
 REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
-	identify_vector identify_bits identify_access \
+	identify_vector identify_bits identify_access gallery \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
 	audit_chain score_disclosure badinput check_config privileges
@@ -37,7 +38,7 @@ REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
 # isolation tests: test/specs/<test>.spec, test/expected/<test>.out
-ISOLATION = retention_purge
+ISOLATION = retention_purge gallery_mvcc
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_isolation \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 
@@ -140,7 +141,10 @@ BENCH_FLOOR_SRC = src/base/aead.c src/base/envelope.c src/base/quantise.c \
 BENCH_RESEAL_SRC = src/base/aead.c src/base/envelope.c
 BENCH_OPENSSL_LIBS = $(shell pkg-config --exists libcrypto && pkg-config --libs libcrypto)
 BENCH_OPENSSL_CFLAGS = $(if $(BENCH_OPENSSL_LIBS),-DWITH_OPENSSL $(shell pkg-config --cflags libcrypto))
-BENCH_PROGRAMS = test/bench/floor test/bench/reseal_floor test/bench/gen test/bench/aead_bench
+BENCH_GALLERY_FLOOR_SRC = src/base/envelope.c src/base/quantise.c \
+	src/base/kernels.c src/base/kernels_x86.c
+BENCH_PROGRAMS = test/bench/floor test/bench/reseal_floor test/bench/gen test/bench/aead_bench \
+	test/bench/gallery_floor
 EXTRA_CLEAN += $(BENCH_PROGRAMS)
 
 test/bench/floor: test/bench/floor.c $(BENCH_FLOOR_SRC) $(BENCH_BASE_H)
@@ -148,6 +152,9 @@ test/bench/floor: test/bench/floor.c $(BENCH_FLOOR_SRC) $(BENCH_BASE_H)
 
 test/bench/reseal_floor: test/bench/reseal_floor.c $(BENCH_RESEAL_SRC) $(BENCH_BASE_H)
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/reseal_floor.c $(BENCH_RESEAL_SRC) $(SODIUM_LIBS)
+
+test/bench/gallery_floor: test/bench/gallery_floor.c $(BENCH_GALLERY_FLOOR_SRC) $(BENCH_BASE_H)
+	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/gallery_floor.c $(BENCH_GALLERY_FLOOR_SRC) $(SODIUM_LIBS) -lm
 
 test/bench/gen: test/bench/gen.c
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/gen.c -lm

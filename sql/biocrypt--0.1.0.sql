@@ -843,6 +843,60 @@ COMMENT ON FUNCTION biocrypt.verify_sealed(protected_template, sealed_probe, flo
 COMMENT ON FUNCTION biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int) IS '1:N identification with a sealed embedding (metric) or bit code (masked Hamming, metric ''hamming'' or left at its default, max_shift)';
 
 ----------------------------------------------------------------------------
+-- warm galleries: the index access method biocrypt_gallery (pages of
+-- ciphertext and heap TIDs; see docs/security.md); created only by
+-- administrators
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.gallery_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME', 'biocrypt_gallery_handler' LANGUAGE C;
+CREATE ACCESS METHOD biocrypt_gallery TYPE INDEX HANDLER biocrypt.gallery_handler;
+COMMENT ON ACCESS METHOD biocrypt_gallery IS 'gallery of protected templates for exact 1:N search (index pages hold ciphertext only)';
+
+CREATE OPERATOR CLASS protected_template_ops
+	DEFAULT FOR TYPE protected_template USING biocrypt_gallery AS
+	OPERATOR 1 <-> (protected_template, real[]) FOR ORDER BY float_ops,
+	OPERATOR 2 <=> (protected_template, real[]) FOR ORDER BY float_ops,
+	OPERATOR 3 <#> (protected_template, real[]) FOR ORDER BY float_ops,
+	OPERATOR 4 <~> (protected_template, bytea) FOR ORDER BY float_ops;
+
+REVOKE ALL ON FUNCTION biocrypt.gallery_handler(internal) FROM PUBLIC;
+
+CREATE FUNCTION biocrypt.warm(index regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'biocrypt_warm' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION biocrypt.warm(regclass) IS 'warm a gallery index now: its templates decrypted into shared memory (administrators only); NULL where it stays cold';
+
+CREATE FUNCTION biocrypt.gallery_state(OUT index oid, OUT format text, OUT templates bigint,
+	OUT bytes bigint, OUT protection text, OUT state text, OUT warmed_at timestamptz,
+	OUT scans bigint, OUT templates_compared bigint) RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'biocrypt_gallery_state' LANGUAGE C VOLATILE;
+
+CREATE VIEW biocrypt.galleries AS
+	SELECT i.indexrelid::regclass AS index, i.indrelid::regclass AS relation,
+		a.attname AS "column", s.format, coalesce(s.templates, 0) AS templates,
+		coalesce(s.bytes, 0) AS bytes, s.protection, coalesce(s.state, 'cold') AS state,
+		s.warmed_at, coalesce(s.scans, 0) AS scans,
+		coalesce(s.templates_compared, 0) AS templates_compared
+	FROM pg_index i
+	JOIN pg_class c ON c.oid = i.indexrelid AND c.relkind = 'i'
+	JOIN pg_am am ON am.oid = c.relam AND am.amname = 'biocrypt_gallery'
+	JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+	LEFT JOIN biocrypt.gallery_state() s ON s.index = i.indexrelid;
+COMMENT ON VIEW biocrypt.galleries IS 'gallery indexes of this database and their warm forms: templates, bytes, how they are kept from swap, state, use';
+
+CREATE FUNCTION biocrypt.gallery_warm_progress_state(OUT pid int, OUT datid oid, OUT index oid,
+	OUT blocks_total bigint, OUT blocks_done bigint, OUT templates_loaded bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'biocrypt_gallery_warm_progress' LANGUAGE C VOLATILE;
+
+CREATE VIEW biocrypt.gallery_warm_progress AS
+	SELECT p.pid, p.datid, d.datname, p.index::regclass AS index, 'loading pages'::text AS phase,
+		p.blocks_total, p.blocks_done, p.templates_loaded
+	FROM biocrypt.gallery_warm_progress_state() p
+	LEFT JOIN pg_database d ON d.oid = p.datid;
+COMMENT ON VIEW biocrypt.gallery_warm_progress IS 'galleries warming now, one row per warming backend, as pg_stat_progress_create_index';
+
+----------------------------------------------------------------------------
 -- privileges: PUBLIC keeps only the type's I/O
 ----------------------------------------------------------------------------
 
@@ -883,9 +937,17 @@ REVOKE ALL ON FUNCTION
 	biocrypt.identify_sealed(regclass, name, sealed_probe, int, float8, text, int),
 	biocrypt.verify_sealed(protected_template, sealed_probe),
 	biocrypt.verify_bits_sealed(protected_template, sealed_probe, int),
-	biocrypt.identify_ranks_sealed(regclass, name, sealed_probe, int, int)
+	biocrypt.identify_ranks_sealed(regclass, name, sealed_probe, int, int),
+	biocrypt.warm(regclass),
+	biocrypt.gallery_state(),
+	biocrypt.gallery_warm_progress_state()
 	FROM PUBLIC;
-REVOKE ALL ON biocrypt.score_budgets FROM PUBLIC;
+REVOKE ALL ON biocrypt.score_budgets, biocrypt.galleries, biocrypt.gallery_warm_progress FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION biocrypt.warm(regclass) TO biocrypt_admin;
+GRANT EXECUTE ON FUNCTION biocrypt.gallery_state(), biocrypt.gallery_warm_progress_state()
+	TO biocrypt_admin, biocrypt_auditor;
+GRANT SELECT ON biocrypt.galleries, biocrypt.gallery_warm_progress TO biocrypt_admin, biocrypt_auditor;
 
 GRANT EXECUTE ON FUNCTION
 	biocrypt.verify(protected_template, real[]),

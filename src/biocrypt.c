@@ -19,6 +19,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -29,6 +32,7 @@
 #include "audit/audit.h"
 #include "core/core.h"
 #include "crypto/keys.h"
+#include "gallery/gallery.h"
 #include "lifecycle/lifecycle.h"
 #include "match/match.h"
 #include "template/template.h"
@@ -44,6 +48,7 @@ static ExecutorFinish_hook_type prev_finish = NULL;
 static ExecutorEnd_hook_type prev_end = NULL;
 static ProcessUtility_hook_type prev_utility = NULL;
 static emit_log_hook_type prev_emit_log = NULL;
+static object_access_hook_type prev_object_access = NULL;
 
 /*
  * Shared memory is requested once, in the postmaster, after every library
@@ -61,6 +66,8 @@ BiocryptShmemRequest(void)
 	AuditShmemRequest();
 	RotateShmemRequest();
 	DisclosureShmemRequest();
+	GalleryShmemRequest();
+	GalleryHelpersShmemRequest();
 	if (!IsUnderPostmaster)
 		ConfigWarnSevere(false);
 }
@@ -74,6 +81,8 @@ BiocryptShmemStartup(void)
 	AuditShmemStartup();
 	RotateShmemStartup();
 	DisclosureShmemStartup();
+	GalleryShmemStartup();
+	GalleryHelpersShmemStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -206,6 +215,24 @@ BiocryptEmitLog(ErrorData *edata)
 		prev_emit_log(edata);
 }
 
+/*
+ * A dropped index or database takes its warm galleries with it at once
+ * (a DROP that rolls back only costs a warm-up).
+ */
+static void
+BiocryptObjectAccess(ObjectAccessType access, Oid classId, Oid objectId,
+					 int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP)
+		return;
+	if (classId == RelationRelationId && subId == 0)
+		GalleryEvictIndex(objectId);
+	else if (classId == DatabaseRelationId)
+		GalleryEvictDatabase(objectId);
+}
+
 static void
 InstallHooks(void)
 {
@@ -223,6 +250,8 @@ InstallHooks(void)
 	ProcessUtility_hook = BiocryptProcessUtility;
 	prev_emit_log = emit_log_hook;
 	emit_log_hook = BiocryptEmitLog;
+	prev_object_access = object_access_hook;
+	object_access_hook = BiocryptObjectAccess;
 }
 
 /*
@@ -245,6 +274,9 @@ _PG_init(void)
 	AuditGuardInit();
 	CompareInit();
 	DisclosureInit();
+	GalleryInit();
+	GalleryHelpersInit();
+	GalleryScoreInit();
 	EnrolInit();
 	InstallHooks();
 	AuditRegisterLauncher();

@@ -56,9 +56,10 @@ my %may = (
 	crypto    => [qw(crypto core base)],
 	template  => [qw(template crypto core base)],
 	audit     => [qw(audit template crypto core base)],
-	match     => [qw(match audit template crypto core base)],
-	lifecycle => [qw(lifecycle audit template crypto core base)],
-	root      => [qw(root lifecycle match audit template crypto core base)],
+	gallery   => [qw(gallery audit template crypto core base)],
+	match     => [qw(match gallery audit template crypto core base)],
+	lifecycle => [qw(lifecycle gallery audit template crypto core base)],
+	root      => [qw(root lifecycle match gallery audit template crypto core base)],
 );
 
 my ($passed, $failed) = (0, 0);

@@ -196,8 +196,15 @@ BiocryptChainId(void)
 bool
 CurrentRoleAdministersBiocrypt(void)
 {
+	return RoleAdministersBiocrypt(GetUserId());
+}
+
+/* Is roleid a superuser or a member of biocrypt_admin? */
+bool
+RoleAdministersBiocrypt(Oid roleid)
+{
 	Oid			admin = get_role_oid("biocrypt_admin", true);
 
-	return superuser() ||
-		(OidIsValid(admin) && has_privs_of_role(GetUserId(), admin));
+	return superuser_arg(roleid) ||
+		(OidIsValid(admin) && has_privs_of_role(roleid, admin));
 }

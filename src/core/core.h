@@ -65,6 +65,7 @@ extern AttrNumber TemplateColumnAttnum(Oid relid, const char *col);
 extern AttrNumber CheckTemplateColumn(Oid relid, const char *col);
 extern char *RelationQualifiedName(Oid relid);
 extern bool CurrentRoleAdministersBiocrypt(void);
+extern bool RoleAdministersBiocrypt(Oid roleid);
 
 /* Session settings (session.c) */
 extern void SessionInit(void);

@@ -17,6 +17,7 @@
 #include "audit/audit.h"
 #include "core/core.h"
 #include "crypto/keys.h"
+#include "gallery/gallery.h"
 #include "lifecycle/lifecycle.h"
 
 /* Record a key-ring event: [{"action": ..., "key_id": ..., ...}]. */
@@ -50,6 +51,8 @@ DestroyKeyRequest(PG_FUNCTION_ARGS)
 	if (!KeysDestroy((uint32) id, &dk))
 		PG_RETURN_BOOL(false);
 	RecordKeyDestroyed(&dk);
+	/* templates under the key leave the warm galleries when this commits */
+	GalleryEvictAtCommit(InvalidOid);
 	PG_RETURN_BOOL(true);
 }
 
@@ -88,6 +91,7 @@ RewrapKeysRequest(PG_FUNCTION_ARGS)
 	int32		rewrapped = KeysRewrap(&destroyed);
 	ListCell   *lc;
 
+	GalleryEvictAtCommit(InvalidOid);
 	foreach(lc, destroyed)
 		RecordKeyDestroyed(lfirst(lc));
 	RecordKeyEvent(AUDIT_OP_ROTATE, rewrapped,

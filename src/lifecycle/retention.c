@@ -37,6 +37,7 @@
 #include "audit/audit.h"
 #include "core/core.h"
 #include "crypto/keys.h"
+#include "gallery/gallery.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/policy_internal.h"
 #include "template/template.h"
@@ -405,6 +406,9 @@ RemoveTemplates(const PolicyColumn *c, AuditOperation op, const char *cond,
 	found = FindTemplates(c, cond, argtypes, args, &n);
 	removed = n > 0 ? RemoveFound(c, found, n) : 0;
 	json = RemovedJson(found, n);
+	/* their plaintext leaves the warm galleries when this commits */
+	if (removed > 0)
+		GalleryEvictAtCommit(c->relid);
 
 	/* an erasure names its subject even where there was nothing to erase */
 	if (json == NULL && op == AUDIT_OP_ERASE)

@@ -23,6 +23,7 @@
 
 #include "audit/audit.h"
 #include "base/kernels.h"
+#include "gallery/gallery.h"
 #include "match/match.h"
 #include "match/probe.h"
 #include "template/template.h"
@@ -72,6 +73,14 @@ AuditComparison(FunctionCallInfo fcinfo, AuditOperation op, const char *metric)
 	return ev;
 }
 
+/* The gallery operator class's strategy of a vector metric. */
+static int
+StrategyOf(KernelMetric metric)
+{
+	return metric == KERNEL_METRIC_L2 ? GALLERY_L2_STRATEGY :
+		metric == KERNEL_METRIC_COSINE ? GALLERY_COSINE_STRATEGY : GALLERY_NEG_IP_STRATEGY;
+}
+
 /* Count a comparison (or a skipped expired template) in its event. */
 static void
 AuditCount(AuditEvent *ev, bool expired)
@@ -101,6 +110,9 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 	AuditAccessProbe(*ev, &vp->ph.audit_seen, kp.x, sizeof(float) * kp.dims, NULL, 0);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckVectorTemplate(&hdr, kp.dims);
+	/* a row a gallery scan returned: scored, counted and charged there */
+	if (GalleryRecall(tpl, StrategyOf(metric), kp.x, sizeof(float) * kp.dims, &d, isnull))
+		return d;
 	PurposeCheck(fcinfo, &hdr, *ev);
 	plain = OpenUnlessExpired(fcinfo, tpl, &hdr, *ev);
 	*isnull = plain == NULL;
@@ -219,11 +231,19 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 	EnvelopeHeader hdr;
 	SecBuf	   *plain;
 	double		d;
+	bool		expired;
 
 	/* the code is not prepared once per statement: hash it per call */
 	AuditAccessProbe(ev, &seen, VARDATA_ANY(code), VARSIZE_ANY_EXHDR(code), NULL, 0);
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
+	if (GalleryRecall(tpl, GALLERY_HAMMING_STRATEGY, VARDATA_ANY(code),
+					  VARSIZE_ANY_EXHDR(code), &d, &expired))
+	{
+		if (expired)
+			PG_RETURN_NULL();
+		PG_RETURN_FLOAT8(ScoreRound(d));
+	}
 	PurposeCheck(fcinfo, &hdr, ev);
 	plain = OpenUnlessExpired(fcinfo, tpl, &hdr, ev);
 	AuditCount(ev, plain == NULL);

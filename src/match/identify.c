@@ -21,6 +21,8 @@
 
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -30,10 +32,15 @@
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/acl.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "audit/audit.h"
+#include "gallery/gallery.h"
 #include "match/match.h"
 #include "match/probe.h"
 #include "template/template.h"
@@ -69,6 +76,7 @@ typedef struct IdentifyState
 	int			nbatch;
 	int			batch_cap;
 	uint8		format;
+	ProbeHeader blob;			/* the probe as the gallery layer takes it */
 	const uint8 *payloads[IDENTIFY_MAX_BATCH];
 	const uint8 *masks[IDENTIFY_MAX_BATCH];
 	char		subjects[IDENTIFY_MAX_BATCH][ENVELOPE_MAX_SUBJECT + 1];
@@ -377,24 +385,12 @@ AuditIdentify(FunctionCallInfo fcinfo, IdentifyState *st)
 	st->audit = ev;
 }
 
-/* Scan the gallery, then return the k best as (subject, distance) rows. */
+/* Scan the table itself: "SELECT col FROM rel" through SPI, as the caller. */
 static void
-IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
+ScanTable(IdentifyState *st, const char *query)
 {
-	char	   *query;
-	char	  **subjects;
 	SPIExecuteOptions opts;
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("biocrypt: gallery and col must not be NULL"),
-				 errhidestmt(true), errhidecontext(true)));
-	query = GalleryQuery(PG_GETARG_OID(0), PG_GETARG_NAME(1));
-	st->fcinfo = fcinfo;
-	AuditIdentify(fcinfo, st);
-	InitMaterializedSRF(fcinfo, 0);
 	memset(&opts, 0, sizeof(opts));
 	opts.read_only = true;
 	opts.dest = (DestReceiver *) st;
@@ -410,6 +406,137 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 	FlushBatch(st);
 	if (st->scratch != NULL)
 		SecmemRelease(st->scratch);
+}
+
+/* A gallery's templates must fit the probe; on the record before scoring. */
+static void
+GalleryShape(void *arg, const EnvelopeHeader *hdr)
+{
+	IdentifyState *st = arg;
+
+	if (st->bits)
+		CheckBitsTemplate(hdr, st->bnbytes);
+	else
+		CheckVectorTemplate(hdr, st->vprobe.dims);
+	AuditBegin(st->audit);
+}
+
+/*
+ * The gallery index that can answer for relid's column: a plain table
+ * without children or row-level security for this role (those go through
+ * the executor), with a biocrypt_gallery index on the column.  The table
+ * comes back open and the caller's SELECT privilege checked.
+ */
+static Oid
+ServingGallery(Oid relid, AttrNumber attnum, Relation *heap)
+{
+	Oid			indexoid;
+
+	*heap = table_open(relid, AccessShareLock);
+	if ((*heap)->rd_rel->relkind != RELKIND_RELATION || (*heap)->rd_rel->relhassubclass ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED ||
+		!OidIsValid(indexoid = GalleryIndexOf(*heap, attnum)))
+	{
+		table_close(*heap, AccessShareLock);
+		return InvalidOid;
+	}
+	if (pg_attribute_aclcheck(relid, attnum, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("biocrypt: permission denied for table %s",
+						RelationGetRelationName(*heap)),
+				 errhidestmt(true), errhidecontext(true)));
+	return indexoid;
+}
+
+/* Take the gallery's candidates best first; keep the k best visible ones. */
+static void
+TakeVisible(IdentifyState *st, GallerySearch *gs, HeapLook *hl)
+{
+	GalleryCandidate c;
+	EnvelopeHeader hdr;
+	char		subject[ENVELOPE_MAX_SUBJECT + 1];
+
+	while (GallerySearchNext(gs, &c))
+	{
+		if (c.cls != GALLERY_CLASS_SCORED ||
+			(st->has_max && c.distance > st->max_distance) ||
+			(st->ntop == st->k && c.distance > st->top[0].distance))
+			break;
+		if (!HeapLookTemplate(hl, &c.tid, &hdr))
+			continue;
+		memcpy(subject, hdr.subject, hdr.subject_len);
+		subject[hdr.subject_len] = '\0';
+		TopOffer(st, c.distance, subject);
+	}
+}
+
+/*
+ * Search through the column's gallery index (its warm form where there is
+ * one): every entry scored, then candidates taken best first and kept if
+ * the caller's snapshot sees their rows.  False where no gallery serves.
+ */
+static bool
+SearchGallery(FunctionCallInfo fcinfo, IdentifyState *st)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	AttrNumber	attnum = TemplateColumnAttnum(relid, NameStr(*PG_GETARG_NAME(1)));
+	Relation	heap;
+	Relation	index;
+	Oid			indexoid;
+	GallerySearch gs;
+	HeapLook	hl;
+
+	if (!biocrypt_enable_gallery ||
+		!OidIsValid(indexoid = ServingGallery(relid, attnum, &heap)))
+		return false;
+	index = index_open(indexoid, AccessShareLock);
+	memset(&gs, 0, sizeof(gs));
+	gs.metabuf = InvalidBuffer;
+	gs.now = st->now;
+	gs.shape = GalleryShape;
+	gs.arg = st;
+	gs.first_take = Max(64, st->k + st->k / 4);
+	gs.blob = st->bits ?
+		BitsScorerBlob(st->mcxt, &st->blob, true, st->bcode, st->bmask, st->bnbytes,
+					   st->max_shift, &gs.blob_len) :
+		VectorScorerBlob(st->mcxt, &st->blob, &st->vprobe, &gs.blob_len);
+	gs.expired_exceptions = ExpiredIsError();
+	GallerySearchRun(index, &gs);
+	st->compared = gs.compared;
+	st->expired_skipped = gs.expired;
+	st->audit->templates_compared += gs.compared;
+	st->audit->expired_skipped += gs.expired;
+	HeapLookBegin(&hl, heap, attnum, GetActiveSnapshot());
+	GalleryCheckExceptions(&hl, &gs, fcinfo, st->audit);
+	TakeVisible(st, &gs, &hl);
+	HeapLookEnd(&hl);
+	GallerySearchEnd(&gs);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return true;
+}
+
+/* Scan the gallery, then return the k best as (subject, distance) rows. */
+static void
+IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
+{
+	char	   *query;
+	char	  **subjects;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("biocrypt: gallery and col must not be NULL"),
+				 errhidestmt(true), errhidecontext(true)));
+	query = GalleryQuery(PG_GETARG_OID(0), PG_GETARG_NAME(1));
+	st->fcinfo = fcinfo;
+	AuditIdentify(fcinfo, st);
+	InitMaterializedSRF(fcinfo, 0);
+	if (!SearchGallery(fcinfo, st))
+		ScanTable(st, query);
 	qsort(st->top, st->ntop, sizeof(TopEntry), TopCmp);
 	/* each place in the results discloses something about its subject */
 	for (int i = 0; i < st->ntop; i++)

@@ -12,6 +12,9 @@
 /* compare.c: its settings (biocrypt.on_expired, min_common_bits, simd) */
 extern void CompareInit(void);
 
+/* galscore.c: how the gallery layer turns a probe blob into a kernel */
+extern void GalleryScoreInit(void);
+
 /* disclosure.c: score rounding and budgets, their shared memory */
 extern void DisclosureInit(void);
 extern void DisclosureShmemRequest(void);

@@ -105,31 +105,40 @@ ProbeIdentity(FunctionCallInfo fcinfo, int argno)
 	return raw;
 }
 
+/*
+ * Prepare the real[] arr as a probe into vp, in memory of mcxt that is
+ * wiped with it; id (may be NULL) is kept to recognise the argument.
+ */
+void
+FillVectorProbe(MemoryContext mcxt, VectorProbe *vp, ArrayType *arr,
+				const struct varlena *id)
+{
+	int			dims;
+	const float4 *x = CheckFloatArray(arr, "probe", &dims);
+	Size		idlen = id != NULL ? VARSIZE_ANY(id) : 0;
+	double		norm = 0;
+	uint8	   *mem;
+
+	/* one wiped block: the converted probe, then its identity bytes */
+	mem = ProbeAlloc(mcxt, &vp->ph, sizeof(float) * dims + idlen);
+	memcpy(mem, x, sizeof(float) * dims);
+	for (int i = 0; i < dims; i++)
+		norm += (double) x[i] * x[i];
+	vp->ph.raw = id != NULL ? mem + sizeof(float) * dims : NULL;
+	vp->ph.raw_len = idlen;
+	if (id != NULL)
+		memcpy(vp->ph.raw, id, idlen);
+	vp->kp.x = (const void *) mem;
+	vp->kp.dims = dims;
+	vp->kp.norm = sqrt(norm);
+}
+
 /* Prepare a real[] probe into vp; id is its ProbeIdentity. */
 static void
 PrepareVectorProbe(FunctionCallInfo fcinfo, int argno, VectorProbe *vp,
 				   const struct varlena *id)
 {
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(argno);
-	int			dims;
-	const float4 *x = CheckFloatArray(arr, "probe", &dims);
-	double		norm = 0;
-	float	   *values;
-	uint8	   *mem;
-
-	/* one wiped block: the converted probe, then its identity bytes */
-	mem = ProbeAlloc(fcinfo->flinfo->fn_mcxt, &vp->ph,
-					 sizeof(float) * dims + VARSIZE_ANY(id));
-	memcpy(mem, x, sizeof(float) * dims);
-	for (int i = 0; i < dims; i++)
-		norm += (double) x[i] * x[i];
-	vp->ph.raw = mem + sizeof(float) * dims;
-	vp->ph.raw_len = VARSIZE_ANY(id);
-	memcpy(vp->ph.raw, id, VARSIZE_ANY(id));
-	values = (void *) mem;
-	vp->kp.x = values;
-	vp->kp.dims = dims;
-	vp->kp.norm = sqrt(norm);
+	FillVectorProbe(fcinfo->flinfo->fn_mcxt, vp, PG_GETARG_ARRAYTYPE_P(argno), id);
 }
 
 /* The statement's vector probe from argument argno, prepared once. */
@@ -216,6 +225,13 @@ CheckExpired(const EnvelopeHeader *hdr, TimestampTz now)
 				 errhint("Purge expired templates, or set biocrypt.on_expired = skip."),
 				 errhidestmt(true), errhidecontext(true)));
 	return true;
+}
+
+/* Does an expired template raise an error (biocrypt.on_expired = error)? */
+bool
+ExpiredIsError(void)
+{
+	return biocrypt_on_expired == ON_EXPIRED_ERROR;
 }
 
 /* Define the settings every comparison reads. */

@@ -10,7 +10,14 @@
 #define BIOCRYPT_PROBE_H
 
 #include "fmgr.h"
+#include "access/genam.h"
+#include "access/sdir.h"
+#include "access/skey.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
 #include "datatype/timestamp.h"
+#include "utils/array.h"
 #include "utils/memutils.h"
 
 #include "base/envelope.h"
@@ -49,6 +56,9 @@ extern int	biocrypt_min_common_bits;
 extern void ProbeInit(void);
 extern void *ProbeAlloc(MemoryContext mcxt, ProbeHeader *ph, Size len);
 extern VectorProbe *GetVectorProbe(FunctionCallInfo fcinfo, int argno);
+extern void FillVectorProbe(MemoryContext mcxt, VectorProbe *vp, ArrayType *arr,
+							const struct varlena *id);
+extern bool ExpiredIsError(void);
 extern KernelMetric ParseMetric(text *name);
 extern const char *MetricName(KernelMetric metric);
 extern void CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims);
@@ -79,5 +89,39 @@ extern BitsProbe *GetBitsProbe(FunctionCallInfo fcinfo, int code_arg,
 extern const uint8 *BitsTemplateMask(const BitsProbe *bp,
 									 const EnvelopeHeader *hdr,
 									 const uint8 *payload);
+
+/* galscore.c: probes as blobs for the gallery layer */
+extern void *VectorScorerBlob(MemoryContext mcxt, ProbeHeader *ph,
+							  const KernelVectorProbe *kp, Size *len);
+extern void *BitsScorerBlob(MemoryContext mcxt, ProbeHeader *ph, bool iris,
+							const uint8 *code, const uint8 *mask, size_t nbytes,
+							int max_shift, Size *len);
+
+/* galscan.c: scans of a gallery index, and heap look-ups for identify.c */
+struct GallerySearch;
+typedef struct HeapLook
+{
+	Relation	heap;
+	AttrNumber	attnum;
+	Snapshot	snapshot;
+	struct IndexFetchTableData *fetch;
+	struct TupleTableSlot *slot;
+} HeapLook;
+
+extern void HeapLookBegin(HeapLook *hl, Relation heap, AttrNumber attnum,
+						  Snapshot snapshot);
+extern bool HeapLookTemplate(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr);
+extern bool HeapLookEnvelope(HeapLook *hl, const ItemPointerData *tid, EnvelopeHeader *hdr,
+							 bytea **tpl);
+extern bool GalleryRecall(bytea *tpl, int strategy, const void *probe, Size probe_len,
+						  double *distance, bool *isnull);
+extern void HeapLookEnd(HeapLook *hl);
+extern void GalleryCheckExceptions(HeapLook *hl, const struct GallerySearch *gs,
+								   FunctionCallInfo fcinfo, struct AuditEvent *ev);
+extern IndexScanDesc GalleryBeginScan(Relation index, int nkeys, int norderbys);
+extern void GalleryRescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+						  ScanKey orderbys, int norderbys);
+extern bool GalleryGetTuple(IndexScanDesc scan, ScanDirection dir);
+extern void GalleryEndScan(IndexScanDesc scan);
 
 #endif							/* BIOCRYPT_PROBE_H */

@@ -114,6 +114,16 @@ CheckCipherAvailable(uint8 cipher)
 void
 DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst)
 {
+	DecryptEnvelope((const uint8 *) VARDATA_ANY(tpl), hdr, dst);
+}
+
+/*
+ * The same for an envelope outside a datum (a gallery index's entry): env
+ * holds hdr->total_len bytes, already parsed into hdr.
+ */
+void
+DecryptEnvelope(const uint8 *env, const EnvelopeHeader *hdr, uint8 *dst)
+{
 	const uint8 *key = NULL;
 	const void *aes_state = NULL;
 	int			rc;
@@ -123,7 +133,7 @@ DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst)
 		aes_state = KeysGetAesState(hdr->key_id);
 	else
 		key = KeysGetDek(hdr->key_id, hdr->cipher);
-	rc = AeadOpen(hdr, (const uint8 *) VARDATA_ANY(tpl), key, aes_state, dst);
+	rc = AeadOpen(hdr, env, key, aes_state, dst);
 	if (rc != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

@@ -31,6 +31,7 @@ extern bytea *SealTemplate(EnvelopeHeader *hdr, const uint8 *plain);
 extern void ParseTemplate(bytea *tpl, EnvelopeHeader *hdr);
 extern void ParseTemplateForDecrypt(bytea *tpl, EnvelopeHeader *hdr);
 extern void DecryptTemplate(bytea *tpl, const EnvelopeHeader *hdr, uint8 *dst);
+extern void DecryptEnvelope(const uint8 *env, const EnvelopeHeader *hdr, uint8 *dst);
 extern SecBuf *OpenTemplate(bytea *tpl, EnvelopeHeader *hdr);
 extern bytea *ResealTemplate(bytea *tpl, const EnvelopeHeader *labels);
 

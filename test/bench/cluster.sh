@@ -30,3 +30,20 @@ bench_so_info() {
 		if [ -f "$SRC/biocrypt.so" ] && cmp -s "$SO" "$SRC/biocrypt.so"; then echo ", same as this tree's build"
 		else echo ", NOT identical to this tree's biocrypt.so"; fi)"
 }
+
+# bench_stage N: gen's N vectors ($DIMS dimensions) and N iris codes (2048
+# bits) into bench.stage_vec and bench.stage_iris, each load timed in
+# bench.enrol; row 1 becomes the probe.  Uses the caller's pg, now, since,
+# $DIR and $SEED.
+bench_stage() {
+	local n=$1 t0
+	pg -c "TRUNCATE bench.stage_vec, bench.stage_iris"
+	t0=$(now)
+	"$DIR/bin/gen" vec "$n" "$SEED" "$DIMS" | pg -c "COPY bench.stage_vec FROM STDIN (FORMAT binary)"
+	pg -c "INSERT INTO bench.enrol VALUES ('stage (gen + COPY)', 'vec', $n, $n, $(since "$t0"))"
+	t0=$(now)
+	"$DIR/bin/gen" iris "$n" "$SEED" 2048 | pg -c "COPY bench.stage_iris FROM STDIN (FORMAT binary)"
+	pg -c "INSERT INTO bench.enrol VALUES ('stage (gen + COPY)', 'iris', $n, $n, $(since "$t0"))"
+	pg -c "INSERT INTO bench.probe SELECT v.emb, i.code, i.mask FROM bench.stage_vec v, bench.stage_iris i
+		   WHERE v.id = 1 AND i.id = 1 AND NOT EXISTS (SELECT FROM bench.probe)"
+}

@@ -197,15 +197,7 @@ profile() {
 
 for N in $SIZES; do
 	log "N=$N: generating and loading staging rows"
-	pg -c "TRUNCATE bench.stage_vec, bench.stage_iris"
-	t0=$(now)
-	"$DIR/bin/gen" vec "$N" "$SEED" "$DIMS" | pg -c "COPY bench.stage_vec FROM STDIN (FORMAT binary)"
-	pg -c "INSERT INTO bench.enrol VALUES ('stage (gen + COPY)', 'vec', $N, $N, $(since "$t0"))"
-	t0=$(now)
-	"$DIR/bin/gen" iris "$N" "$SEED" 2048 | pg -c "COPY bench.stage_iris FROM STDIN (FORMAT binary)"
-	pg -c "INSERT INTO bench.enrol VALUES ('stage (gen + COPY)', 'iris', $N, $N, $(since "$t0"))"
-	pg -c "INSERT INTO bench.probe SELECT v.emb, i.code, i.mask FROM bench.stage_vec v, bench.stage_iris i
-		   WHERE v.id = 1 AND i.id = 1 AND NOT EXISTS (SELECT FROM bench.probe)"
+	bench_stage "$N"
 
 	for f in $VEC_FORMATS; do
 		log "N=$N: enrolling $f"
