@@ -153,6 +153,8 @@ extern void GalleryAppend(Relation index, const ItemPointerData *heaptid,
 extern Size GalleryMaxEnvelope(void);
 extern void GalleryCheckMeta(Relation index, const GalleryMetaPageData *meta);
 extern void GalleryReadMeta(Relation index, GalleryMetaPageData *meta);
+extern GalleryEntry *GalleryPageEntry(Relation index, Page page, OffsetNumber off,
+									  EnvelopeHeader *hdr);
 
 /* galbuild.c, galvacuum.c */
 extern IndexBuildResult *GalleryBuild(Relation heap, Relation index,

@@ -85,6 +85,15 @@ typedef struct WarmSlot
 	BlockNumber blocks_total;
 } WarmSlot;
 
+/* Do two templates share format and layout (one warm form, one scorer)? */
+static inline bool
+GallerySameShape(const EnvelopeHeader *a, const EnvelopeHeader *b)
+{
+	return a->format == b->format && a->dims == b->dims && a->flags == b->flags &&
+		a->rows == b->rows && a->cols == b->cols &&
+		a->bits_per_cell == b->bits_per_cell && a->payload_len == b->payload_len;
+}
+
 /* galwarm.c */
 extern WarmSlot *WarmSlotAt(int i);
 extern LWLock *WarmSlotLock(int i);

@@ -81,14 +81,6 @@ EntriesPerPage(const EnvelopeHeader *hdr)
 	return (uint32) (room / (MAXALIGN(least) + sizeof(ItemIdData)));
 }
 
-static bool
-SameShape(const EnvelopeHeader *a, const EnvelopeHeader *b)
-{
-	return a->format == b->format && a->dims == b->dims && a->flags == b->flags &&
-		a->rows == b->rows && a->cols == b->cols &&
-		a->bits_per_cell == b->bits_per_cell && a->payload_len == b->payload_len;
-}
-
 /* The number of hdr's purpose list in the slot's table, added if new. */
 static int
 LabelSet(WarmSlot *s, const EnvelopeHeader *hdr)
@@ -124,27 +116,20 @@ ClearBlock(WarmSlot *s, BlockNumber blkno)
 		if (ItemPointerIsValid(&e[j].tid))
 			s->templates--;
 	sodium_memzero(WarmPayloads(s) + first * s->slot_size, (Size) s->per_block * s->slot_size);
+	/* a zeroed entry is empty: its TID has no offset */
 	memset(e, 0, sizeof(WarmEntry) * s->per_block);
-	for (uint32 j = 0; j < s->per_block; j++)
-		ItemPointerSetInvalid(&e[j].tid);
 }
 
-/* Load one entry into place j; false (with ld->refusal) if it cannot be. */
+/* Load entry off of page into place j; false (with ld->refusal) if it cannot be. */
 static bool
-LoadEntry(Loader *ld, WarmSlot *s, const GalleryEntry *ge, Size len, Size j)
+LoadEntry(Loader *ld, WarmSlot *s, Page page, OffsetNumber off, Size j)
 {
 	EnvelopeHeader hdr;
+	GalleryEntry *ge = GalleryPageEntry(ld->index, page, off, &hdr);
 	WarmEntry  *e = WarmEntries(s) + j;
 	int			labels;
 
-	if (EnvelopeParse(ge->envelope, len, &hdr) != ENVELOPE_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("biocrypt: gallery index \"%s\" holds a damaged template",
-						RelationGetRelationName(ld->index)),
-				 errhint("REINDEX it."),
-				 errhidestmt(true), errhidecontext(true)));
-	if (!SameShape(&hdr, &s->shape))
+	if (!GallerySameShape(&hdr, &s->shape))
 	{
 		ld->refusal = "its templates differ in format, dimensions or bit layout (masked and unmasked codes included)";
 		return false;
@@ -192,13 +177,7 @@ LoadBlock(Loader *ld, WarmSlot *s, BlockNumber blkno)
 				(errmsg_internal("biocrypt: gallery page holds more entries than it can"),
 				 errhidestmt(true), errhidecontext(true)));
 	for (OffsetNumber off = FirstOffsetNumber; ok && off <= max; off++)
-	{
-		ItemId		iid = PageGetItemId(page, off);
-
-		ok = LoadEntry(ld, s, (GalleryEntry *) PageGetItem(page, iid),
-					   ItemIdGetLength(iid) - GALLERY_ENTRY_HEADER,
-					   (Size) (blkno - 1) * s->per_block + (off - 1));
-	}
+		ok = LoadEntry(ld, s, page, off, (Size) (blkno - 1) * s->per_block + (off - 1));
 	WarmVersions(s)[blkno] = GalleryPageGetOpaque(page)->version;
 	UnlockReleaseBuffer(buf);
 	return ok;
@@ -219,11 +198,8 @@ FirstShape(Relation index, BlockNumber nblocks, EnvelopeHeader *shape)
 		page = BufferGetPage(buf);
 		if (PageGetMaxOffsetNumber(page) >= FirstOffsetNumber)
 		{
-			ItemId		iid = PageGetItemId(page, FirstOffsetNumber);
-			GalleryEntry *ge = (GalleryEntry *) PageGetItem(page, iid);
-
-			found = EnvelopeParse(ge->envelope, ItemIdGetLength(iid) - GALLERY_ENTRY_HEADER,
-								  shape) == ENVELOPE_OK;
+			(void) GalleryPageEntry(index, page, FirstOffsetNumber, shape);
+			found = true;
 		}
 		UnlockReleaseBuffer(buf);
 	}
@@ -258,10 +234,9 @@ Refresh(Loader *ld, int i, const GalleryMetaPageData *meta)
 			nblocks = 1;		/* nothing to hold yet */
 		else
 		{
+			/* (a slot without a shape has no extent yet) */
 			s->per_block = EntriesPerPage(&s->shape);
 			s->slot_size = TYPEALIGN(64, s->shape.payload_len);
-			s->cap_blocks = 0;
-			s->length = 0;
 		}
 	}
 	if (nblocks > 1 && nblocks > s->cap_blocks &&
@@ -384,17 +359,18 @@ Acquire(Relation index, Relation heap)
 		}
 		GalleryReadMeta(index, &meta);
 		LWLockAcquire(WarmSlotLock(i), LW_SHARED);
-		if (SlotIsOf(i, index) && WarmSlotAt(i)->changes == meta.changes &&
-			WarmSlotAt(i)->state == WARM_READY)
+		if (SlotIsOf(i, index) && WarmSlotAt(i)->changes == meta.changes)
 		{
-			WarmAttach(i);
-			return i;
-		}
-		if (SlotIsOf(i, index) && WarmSlotAt(i)->changes == meta.changes &&
-			WarmSlotAt(i)->state == WARM_REFUSED)
-		{
-			LWLockRelease(WarmSlotLock(i));
-			return -1;
+			if (WarmSlotAt(i)->state == WARM_READY)
+			{
+				WarmAttach(i);
+				return i;
+			}
+			if (WarmSlotAt(i)->state == WARM_REFUSED)
+			{
+				LWLockRelease(WarmSlotLock(i));
+				return -1;
+			}
 		}
 		LWLockRelease(WarmSlotLock(i));
 		LWLockAcquire(WarmSlotLock(i), LW_EXCLUSIVE);

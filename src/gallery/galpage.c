@@ -94,6 +94,28 @@ GalleryCheckMeta(Relation index, const GalleryMetaPageData *meta)
 				 errhidestmt(true), errhidecontext(true)));
 }
 
+/*
+ * Entry off of a data page, its envelope's header parsed into hdr (the
+ * pointers lead into the page).  An envelope that does not parse is a
+ * damaged index: the pages were written from checked templates.
+ */
+GalleryEntry *
+GalleryPageEntry(Relation index, Page page, OffsetNumber off, EnvelopeHeader *hdr)
+{
+	ItemId		iid = PageGetItemId(page, off);
+	GalleryEntry *ge = (GalleryEntry *) PageGetItem(page, iid);
+
+	if (EnvelopeParse(ge->envelope, ItemIdGetLength(iid) - GALLERY_ENTRY_HEADER,
+					  hdr) != ENVELOPE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("biocrypt: gallery index \"%s\" holds a damaged template",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX it."),
+				 errhidestmt(true), errhidecontext(true)));
+	return ge;
+}
+
 /* A copy of the metapage's contents, checked. */
 void
 GalleryReadMeta(Relation index, GalleryMetaPageData *meta)

@@ -176,7 +176,8 @@ RoundWarm(GallerySearch *gs, int i, RoundSpec *spec)
 	int64		denied;
 	int			ntops;
 
-	pg_atomic_fetch_add_u64(&s->scans, gs->rounds == 1 ? 1 : 0);
+	if (gs->rounds == 1)
+		pg_atomic_fetch_add_u64(&s->scans, 1);
 	if (n == 0 || s->shape.format == 0)
 	{
 		Merge(gs, tops, 0);
@@ -207,18 +208,11 @@ RoundWarm(GallerySearch *gs, int i, RoundSpec *spec)
 	PG_END_TRY();
 	gs->participants = Max(gs->participants, ntops);
 	Count(gs, tops, ntops, &denied);
-	pg_atomic_fetch_add_u64(&s->compared, gs->rounds == 1 ? gs->compared : 0);
+	if (gs->rounds == 1)
+		pg_atomic_fetch_add_u64(&s->compared, gs->compared);
 	if (gs->rounds == 1 && (denied > 0 || (gs->expired_exceptions && gs->expired > 0)))
 		WarmExceptions(gs, s, spec);
 	Merge(gs, tops, ntops);
-}
-
-/* Do two templates share format and layout (one scorer serves both)? */
-static bool
-SameShape(const EnvelopeHeader *a, const EnvelopeHeader *b)
-{
-	return a->format == b->format && a->dims == b->dims && a->flags == b->flags &&
-		a->rows == b->rows && a->cols == b->cols && a->bits_per_cell == b->bits_per_cell;
 }
 
 typedef struct ColdRound
@@ -242,22 +236,17 @@ ColdFlush(ColdRound *cr)
 		sodium_memzero(cr->scratch->data, cr->scratch->cap);
 }
 
-/* One entry of a page: checked, then decrypted into the batch. */
+/* Entry off of a page: checked, then decrypted into the batch. */
 static void
-ColdEntry(ColdRound *cr, GalleryEntry *ge, Size len)
+ColdEntry(ColdRound *cr, Page page, OffsetNumber off)
 {
 	GallerySearch *gs = cr->gs;
 	EnvelopeHeader hdr;
+	GalleryEntry *ge = GalleryPageEntry(gs->index, page, off, &hdr);
 	const char *purpose;
 	Size		slot;
 
-	if (EnvelopeParse(ge->envelope, len, &hdr) != ENVELOPE_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("biocrypt: a gallery index holds a damaged template"),
-				 errhint("REINDEX it."),
-				 errhidestmt(true), errhidecontext(true)));
-	if (cr->arg == NULL || !SameShape(&hdr, &cr->last))
+	if (cr->arg == NULL || !GallerySameShape(&hdr, &cr->last))
 	{
 		/* what is batched was decrypted for the previous scorer */
 		ColdFlush(cr);
@@ -316,12 +305,7 @@ RoundCold(GallerySearch *gs, const RoundSpec *spec)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-		{
-			ItemId		iid = PageGetItemId(page, off);
-
-			ColdEntry(&cr, (GalleryEntry *) PageGetItem(page, iid),
-					  ItemIdGetLength(iid) - GALLERY_ENTRY_HEADER);
-		}
+			ColdEntry(&cr, page, off);
 		UnlockReleaseBuffer(buf);
 	}
 	ColdFlush(&cr);
