@@ -33,6 +33,7 @@
 
 #include "core/core.h"
 #include "gallery/gallery_internal.h"
+#include "template/template.h"
 
 #define GALLERY_TRANCHE			"biocrypt_gallery"
 #define REGION_HEADER			4096	/* the high-water mark lives here */
@@ -654,24 +655,6 @@ ProtectionName(WarmProtection p)
 	}
 }
 
-static const char *
-FormatName(uint8 format)
-{
-	switch (format)
-	{
-		case ENVELOPE_FORMAT_F32:
-			return "f32";
-		case ENVELOPE_FORMAT_F16:
-			return "f16";
-		case ENVELOPE_FORMAT_I8:
-			return "i8";
-		case ENVELOPE_FORMAT_BITS:
-			return "bits";
-		default:
-			return "?";
-	}
-}
-
 typedef bool (*SlotRowFn) (WarmSlot *s, Datum *values, bool *nulls);
 
 /* One row for each slot that fill takes, read under the slot table's lock. */
@@ -705,7 +688,7 @@ StateRow(WarmSlot *s, Datum *values, bool *nulls)
 	if (s->state == WARM_EMPTY || s->state == WARM_REFUSED || s->dbid != MyDatabaseId)
 		return false;
 	values[0] = ObjectIdGetDatum(s->indexoid);
-	values[1] = CStringGetTextDatum(FormatName(s->shape.format));
+	values[1] = CStringGetTextDatum(TemplateFormatName(s->shape.format));
 	nulls[1] = s->shape.format == 0;
 	values[2] = Int64GetDatum(s->templates);
 	values[3] = Int64GetDatum((int64) s->length);

@@ -211,16 +211,24 @@ biocrypt_key_id_of(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32((int32) hdr.key_id);
 }
 
+/* The name of an element format: f32, f16, i8 or bits ("?" for another). */
+const char *
+TemplateFormatName(uint8 format)
+{
+	static const char *const names[] = {"?", "f32", "f16", "i8", "bits"};
+
+	return format < lengthof(names) ? names[format] : "?";
+}
+
 PG_FUNCTION_INFO_V1(biocrypt_format_of);
 /* The element format: f32, f16, i8 or bits. */
 Datum
 biocrypt_format_of(PG_FUNCTION_ARGS)
 {
-	static const char *const names[] = {NULL, "f32", "f16", "i8", "bits"};
 	EnvelopeHeader hdr;
 
 	HeaderOfArg(fcinfo, &hdr);
-	PG_RETURN_TEXT_P(cstring_to_text(names[hdr.format]));
+	PG_RETURN_TEXT_P(cstring_to_text(TemplateFormatName(hdr.format)));
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_dims_of);

@@ -24,6 +24,7 @@
 
 /* template.c: the type and its inputs */
 extern char *SubjectToServer(const EnvelopeHeader *hdr);
+extern const char *TemplateFormatName(uint8 format);
 extern const float4 *CheckFloatArray(ArrayType *arr, const char *what, int *dims);
 
 /* seal.c: sealing and opening envelopes */
