@@ -135,7 +135,7 @@ unit: $(UNIT_TESTS)
 # kernels.c picks its SIMD path at run time.  aead_bench also times OpenSSL
 # when pkg-config finds libcrypto (libssl-dev), else libsodium only.
 BENCH_CFLAGS = $(filter-out $(CFLAGS_SL),$(CFLAGS)) -Isrc $(SODIUM_CFLAGS)
-BENCH_BASE_H = $(wildcard src/base/*.h)
+BENCH_BASE_H = $(wildcard src/base/*.h) test/bench/benchclock.h
 BENCH_FLOOR_SRC = src/base/aead.c src/base/envelope.c src/base/quantise.c \
 	src/base/kernels.c src/base/kernels_x86.c
 BENCH_RESEAL_SRC = src/base/aead.c src/base/envelope.c
@@ -159,7 +159,7 @@ test/bench/gallery_floor: test/bench/gallery_floor.c $(BENCH_GALLERY_FLOOR_SRC) 
 test/bench/gen: test/bench/gen.c
 	$(CC) $(BENCH_CFLAGS) -o $@ test/bench/gen.c -lm
 
-test/bench/aead_bench: test/bench/aead_bench.c
+test/bench/aead_bench: test/bench/aead_bench.c test/bench/benchclock.h
 	$(if $(BENCH_OPENSSL_LIBS),,@echo "aead_bench: no libcrypto (apt-get install libssl-dev); building without OpenSSL")
 	$(CC) $(BENCH_CFLAGS) $(BENCH_OPENSSL_CFLAGS) -o $@ test/bench/aead_bench.c \
 		$(SODIUM_LIBS) $(BENCH_OPENSSL_LIBS)

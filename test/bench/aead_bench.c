@@ -11,9 +11,9 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #ifdef WITH_OPENSSL
 #include <openssl/evp.h>
+#include "benchclock.h"
 #endif
 
 typedef int (*EncryptFn) (unsigned char *, unsigned long long *,
@@ -26,16 +26,6 @@ typedef int (*DecryptFn) (unsigned char *, unsigned long long *,
 						  const unsigned char *, unsigned long long,
 						  const unsigned char *, unsigned long long,
 						  const unsigned char *, const unsigned char *);
-
-/* Monotonic clock in nanoseconds. */
-static double
-NowNs(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 /* Median of five timed passes of encrypt or decrypt, in ns per message. */
 static void

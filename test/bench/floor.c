@@ -48,12 +48,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/aead.h"
 #include "base/envelope.h"
 #include "base/kernels.h"
 #include "base/quantise.h"
+#include "benchclock.h"
 
 #define BATCH_BYTES		(256 * 1024)
 #define MAX_BATCH		64
@@ -108,15 +108,6 @@ static KernelVectorProbe vprobe;
 static KernelBitsProbe bprobe;
 static const uint8_t *bcodes[64];
 static const uint8_t *bmasks[64];
-
-static double
-NowNs(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static uint64_t rng_state = 12345;
 

@@ -29,11 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/envelope.h"
 #include "base/kernels.h"
 #include "base/quantise.h"
+#include "benchclock.h"
 
 #define BATCH		64
 #define MAX_K		1000
@@ -64,15 +64,6 @@ typedef struct TopK
 } TopK;
 
 static volatile double sink;
-
-static double
-NowNs(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static void
 ReadExact(void *p, size_t n)
