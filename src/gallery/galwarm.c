@@ -297,20 +297,28 @@ WarmCanServe(Relation index)
 		index->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
 }
 
-/* The slot of this database's index, or -1. */
-int
-WarmFind(Oid indexoid)
+/* The slot of this database's index, or -1 (the slot table locked). */
+static int
+FindLocked(Oid indexoid)
 {
-	int			found = -1;
-
-	LWLockAcquire(TableLock(), LW_SHARED);
-	for (int i = 0; i < GALLERY_SLOTS && found < 0; i++)
+	for (int i = 0; i < GALLERY_SLOTS; i++)
 	{
 		WarmSlot   *s = &gallery_shared->slots[i];
 
 		if (s->state != WARM_EMPTY && s->dbid == MyDatabaseId && s->indexoid == indexoid)
-			found = i;
+			return i;
 	}
+	return -1;
+}
+
+/* The slot of this database's index, or -1. */
+int
+WarmFind(Oid indexoid)
+{
+	int			found;
+
+	LWLockAcquire(TableLock(), LW_SHARED);
+	found = FindLocked(indexoid);
 	LWLockRelease(TableLock());
 	return found;
 }
@@ -319,34 +327,22 @@ WarmFind(Oid indexoid)
 int
 WarmClaim(Relation index)
 {
-	int			found = -1;
+	int			found;
 
 	LWLockAcquire(TableLock(), LW_EXCLUSIVE);
+	found = FindLocked(RelationGetRelid(index));
 	for (int i = 0; i < GALLERY_SLOTS && found < 0; i++)
 	{
 		WarmSlot   *s = &gallery_shared->slots[i];
 
-		if (s->state != WARM_EMPTY && s->dbid == MyDatabaseId &&
-			s->indexoid == RelationGetRelid(index))
-			found = i;
-	}
-	for (int i = 0; i < GALLERY_SLOTS && found < 0; i++)
-	{
-		WarmSlot   *s = &gallery_shared->slots[i];
-
+		/* an empty slot holds nothing: ClearSlot (or start-up) saw to it */
 		if (s->state != WARM_EMPTY)
 			continue;
-		memset(&s->shape, 0, sizeof(s->shape));
 		s->dbid = MyDatabaseId;
 		s->indexoid = RelationGetRelid(index);
 		s->heapoid = index->rd_index->indrelid;
 		s->relfilenode = index->rd_node.relNode;
 		s->state = WARM_WARMING;
-		s->nblocks = 0;
-		s->cap_blocks = 0;
-		s->offset = s->length = s->used = 0;
-		s->templates = 0;
-		s->nlabelsets = 0;
 		s->warmed_at = 0;
 		pg_atomic_write_u64(&s->scans, 0);
 		pg_atomic_write_u64(&s->compared, 0);
