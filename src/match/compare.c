@@ -73,14 +73,6 @@ AuditComparison(FunctionCallInfo fcinfo, AuditOperation op, const char *metric)
 	return ev;
 }
 
-/* The gallery operator class's strategy of a vector metric. */
-static int
-StrategyOf(KernelMetric metric)
-{
-	return metric == KERNEL_METRIC_L2 ? GALLERY_L2_STRATEGY :
-		metric == KERNEL_METRIC_COSINE ? GALLERY_COSINE_STRATEGY : GALLERY_NEG_IP_STRATEGY;
-}
-
 /* Count a comparison (or a skipped expired template) in its event. */
 static void
 AuditCount(AuditEvent *ev, bool expired)
@@ -111,7 +103,7 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 	ParseTemplateForDecrypt(tpl, &hdr);
 	CheckVectorTemplate(&hdr, kp.dims);
 	/* a row a gallery scan returned: scored, counted and charged there */
-	if (GalleryRecall(tpl, StrategyOf(metric), kp.x, sizeof(float) * kp.dims, &d, isnull))
+	if (GalleryRecall(tpl, GalleryMetricStrategy(metric), kp.x, sizeof(float) * kp.dims, &d, isnull))
 		return d;
 	PurposeCheck(fcinfo, &hdr, *ev);
 	plain = OpenUnlessExpired(fcinfo, tpl, &hdr, *ev);

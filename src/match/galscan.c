@@ -213,13 +213,28 @@ GalleryCheckExceptions(HeapLook *hl, const GallerySearch *gs,
 	}
 }
 
+/* The operator class's strategy of a vector metric, and back. */
+int
+GalleryMetricStrategy(KernelMetric metric)
+{
+	return metric == KERNEL_METRIC_L2 ? GALLERY_L2_STRATEGY :
+		metric == KERNEL_METRIC_COSINE ? GALLERY_COSINE_STRATEGY : GALLERY_NEG_IP_STRATEGY;
+}
+
+static KernelMetric
+StrategyMetric(int strategy)
+{
+	return strategy == GALLERY_L2_STRATEGY ? KERNEL_METRIC_L2 :
+		strategy == GALLERY_COSINE_STRATEGY ? KERNEL_METRIC_COSINE : KERNEL_METRIC_NEG_IP;
+}
+
 /* The templates' shape must fit the probe; on the record before scoring. */
 static void
 ScanShape(void *arg, const EnvelopeHeader *hdr)
 {
 	GalleryScanState *ss = arg;
 
-	if (ss->code.secret != NULL)
+	if (ss->strategy == GALLERY_HAMMING_STRATEGY)
 		CheckBitsTemplate(hdr, ss->code.secret_len);
 	else
 		CheckVectorTemplate(hdr, ss->vp.kp.dims);
@@ -252,9 +267,7 @@ PrepareProbe(GalleryScanState *ss, ScanKey key)
 		return;
 	}
 	FillVectorProbe(ss->mcxt, &ss->vp, DatumGetArrayTypeP(key->sk_argument), NULL);
-	ss->vp.kp.metric = key->sk_strategy == GALLERY_L2_STRATEGY ? KERNEL_METRIC_L2 :
-		key->sk_strategy == GALLERY_COSINE_STRATEGY ? KERNEL_METRIC_COSINE :
-		KERNEL_METRIC_NEG_IP;
+	ss->vp.kp.metric = StrategyMetric(key->sk_strategy);
 	ss->gs.blob = VectorScorerBlob(ss->mcxt, &ss->blob, &ss->vp.kp, &ss->gs.blob_len);
 	if (ss->ev->metric[0] == '\0')
 		strlcpy(ss->ev->metric, MetricName(ss->vp.kp.metric), sizeof(ss->ev->metric));

@@ -113,6 +113,7 @@ extern void HeapLookBegin(HeapLook *hl, Relation heap, AttrNumber attnum,
 extern bool HeapLookTemplate(HeapLook *hl, ItemPointer tid, EnvelopeHeader *hdr);
 extern bool HeapLookEnvelope(HeapLook *hl, const ItemPointerData *tid, EnvelopeHeader *hdr,
 							 bytea **tpl);
+extern int	GalleryMetricStrategy(KernelMetric metric);
 extern bool GalleryRecall(bytea *tpl, int strategy, const void *probe, Size probe_len,
 						  double *distance, bool *isnull);
 extern void HeapLookEnd(HeapLook *hl);
