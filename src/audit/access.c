@@ -114,6 +114,8 @@ AuditBegin(AuditEvent *ev)
 	b->sqlstate[0] = '\0';
 	b->templates_compared = 0;
 	b->expired_skipped = 0;
+	b->purpose_skipped = 0;
+	b->shape_skipped = 0;
 	b->begun_id = 0;
 	b->matches_len = -1;
 	b->matches_dsm = DSM_HANDLE_INVALID;
@@ -138,7 +140,7 @@ Deny(FunctionCallInfo fcinfo, AuditEvent *ev, const char *sqlstate,
 	Pending    *p = PendingOf(ev);
 
 	if (ev->begun || ev->templates_compared != 0 || ev->expired_skipped != 0 ||
-		p->entries.n != 0)
+		ev->purpose_skipped != 0 || ev->shape_skipped != 0 || p->entries.n != 0)
 	{
 		p = PendingFor(fcinfo, AUDIT_OP_DENIED, ev->relation,
 					   NameStr(ev->column_name)[0] ? NameStr(ev->column_name) : NULL);
@@ -216,4 +218,46 @@ PurposeCheck(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, AuditEvent *ev)
 					 errhidestmt(true), errhidecontext(true)));
 			break;
 	}
+}
+
+/*
+ * 1:N search: is this template to be skipped, being enrolled for other
+ * purposes?  Then it is counted in ev and never decrypted.  A session that
+ * may not compare at all (no purpose declared, or one not granted) is
+ * refused as PurposeCheck refuses it: that is no property of one template.
+ */
+bool
+PurposeSkip(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, AuditEvent *ev)
+{
+	const char *purpose;
+
+	if (PurposeJudge(hdr, &purpose) != PURPOSE_NOT_ENROLLED)
+	{
+		PurposeCheck(fcinfo, hdr, ev);
+		return false;
+	}
+	ev->purpose_skipped++;
+	return true;
+}
+
+/*
+ * 1:N search: n templates of another shape than the probe's were skipped.
+ * One WARNING per event (a statement's access to one column) says so; the
+ * count goes to the audit row.
+ */
+void
+AuditShapeSkipped(AuditEvent *ev, int64 n)
+{
+	if (n <= 0)
+		return;
+	ev->shape_skipped += n;
+	if (ev->shape_warned)
+		return;
+	ev->shape_warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("biocrypt: templates of another shape than the probe's were skipped"),
+			 errdetail("Their number is in the audit row (shape_skipped) when the statement ends."),
+			 errhint("Declare the column's shape, as in protected_template(512), so that such templates are refused when they are written."),
+			 errhidestmt(true), errhidecontext(true)));
 }

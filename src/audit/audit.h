@@ -77,6 +77,8 @@ typedef struct AuditEvent
 	NameData	column_name;
 	int64		templates_compared;
 	int64		expired_skipped;
+	int64		purpose_skipped;	/* 1:N: not enrolled for the purpose */
+	int64		shape_skipped;	/* 1:N: other dimensions or kind */
 	char		metric[16];
 	bool		has_threshold;
 	double		threshold;
@@ -96,6 +98,7 @@ typedef struct AuditEvent
 	uint64		serial;			/* identifies the event within the backend */
 	bool		probe_mixed;	/* several probes: probe_hmac is NULL */
 	bool		begun;			/* its begun row is committed */
+	bool		shape_warned;	/* the WARNING on skipped shapes was given */
 } AuditEvent;
 
 struct EnvelopeHeader;
@@ -136,6 +139,9 @@ extern void AuditDenySubject(FunctionCallInfo fcinfo, AuditEvent *ev,
 extern void AuditRecordNow(AuditEvent *ev);
 extern void PurposeCheck(FunctionCallInfo fcinfo, const struct EnvelopeHeader *hdr,
 						 AuditEvent *ev);
+extern bool PurposeSkip(FunctionCallInfo fcinfo, const struct EnvelopeHeader *hdr,
+						AuditEvent *ev);
+extern void AuditShapeSkipped(AuditEvent *ev, int64 n);
 
 /* auditstmt.c: statements, for biocrypt.c's executor and utility hooks */
 extern void AuditStmtInit(void);

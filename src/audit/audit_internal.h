@@ -100,7 +100,9 @@ extern void CountExports(const struct QueryDesc *qd, Oid relid, uint64 rows);
 /*
  * auditchain.c: the canonical encoding and the HMAC chain.  Columns of
  * biocrypt.audit_log in table (and encoding) order; rows are built and
- * read by these names, never by bare positions.
+ * read by these names, never by bare positions.  The columns a release
+ * adds come last and are optional: a row written without them (before the
+ * extension's update) hashes as it did when it was written.
  */
 typedef enum AuditColumnIndex
 {
@@ -132,8 +134,13 @@ typedef enum AuditColumnIndex
 	AC_BEGUN_ID,
 	AC_PREV_HASH,
 	AC_ROW_HASH,
+	/* added in 0.2.0: absent from a table the update has not reached */
+	AC_PURPOSE_SKIPPED,
+	AC_SHAPE_SKIPPED,
 	AUDIT_NCOLUMNS
 } AuditColumnIndex;
+
+#define AC_FIRST_OPTIONAL	AC_PURPOSE_SKIPPED
 
 extern void AuditRowHash(const Datum *values, const bool *nulls,
 						 uint8 *out);

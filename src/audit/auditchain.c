@@ -74,6 +74,8 @@ static const AuditColumn columns[AUDIT_NCOLUMNS] = {
 	[AC_BEGUN_ID] = {"begun_id", INT8OID, true},
 	[AC_PREV_HASH] = {"prev_hash", BYTEAOID, true},
 	[AC_ROW_HASH] = {"row_hash", BYTEAOID, false},
+	[AC_PURPOSE_SKIPPED] = {"purpose_skipped", INT8OID, true},
+	[AC_SHAPE_SKIPPED] = {"shape_skipped", INT8OID, true},
 };
 
 /* A column's value as the encoding takes it (base/auditenc.c). */
@@ -136,10 +138,19 @@ AuditRowHash(const Datum *values, const bool *nulls, uint8 *out)
 	crypto_auth_hmacsha256_state st;
 	AuditEncValue enc[AUDIT_NCOLUMNS];
 	int			n = 0;
+	bool		optional = false;
 
+	/*
+	 * The optional columns are hashed together, or not at all when every one
+	 * is NULL: a row written before they existed keeps its hash, and a later
+	 * row with any of them set hashes them all (NULLs included), so no value
+	 * can move between them unseen.
+	 */
+	for (int i = AC_FIRST_OPTIONAL; i < AUDIT_NCOLUMNS; i++)
+		optional |= !nulls[i];
 	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
 	{
-		if (!columns[i].hashed)
+		if (!columns[i].hashed || (i >= AC_FIRST_OPTIONAL && !optional))
 			continue;
 		if (nulls[i])
 		{
@@ -161,15 +172,24 @@ AuditColumnType(int i)
 	return columns[i].type;
 }
 
-/* "id, chain_id, ..." in the order of the encoding. */
+/*
+ * "id, chain_id, ..." in the order of the encoding; an optional column the
+ * table does not have yet reads as NULL.
+ */
 char *
 AuditColumnList(void)
 {
+	Oid			relid = get_relname_relid("audit_log", BiocryptSchemaOid());
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", columns[i].name);
+	{
+		appendStringInfoString(&buf, i > 0 ? ", " : "");
+		if (i >= AC_FIRST_OPTIONAL && get_attnum(relid, columns[i].name) == InvalidAttrNumber)
+			appendStringInfo(&buf, "NULL::%s AS ", format_type_be(columns[i].type));
+		appendStringInfoString(&buf, columns[i].name);
+	}
 	return buf.data;
 }
 
@@ -192,7 +212,11 @@ AuditCheckTable(AttrNumber *attnums)
 	{
 		AttrNumber	att = get_attnum(relid, columns[i].name);
 
-		if (att == InvalidAttrNumber || get_atttype(relid, att) != columns[i].type)
+		/* an optional column may be missing: the extension's update adds it */
+		bool		missing_ok = att == InvalidAttrNumber && i >= AC_FIRST_OPTIONAL;
+
+		if (!missing_ok &&
+			(att == InvalidAttrNumber || get_atttype(relid, att) != columns[i].type))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("biocrypt: column \"%s\" of biocrypt.audit_log is missing or altered",

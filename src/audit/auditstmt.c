@@ -120,6 +120,8 @@ MergePending(Pending *into, Pending *p)
 
 	into->ev.templates_compared += p->ev.templates_compared;
 	into->ev.expired_skipped += p->ev.expired_skipped;
+	into->ev.purpose_skipped += p->ev.purpose_skipped;
+	into->ev.shape_skipped += p->ev.shape_skipped;
 	EntriesAppend(&into->entries, &p->entries);
 	if (p->ev.outcome != AUDIT_OUTCOME_OK)
 	{

@@ -178,6 +178,11 @@ BuildRow(const AuditWriteItem *item, int64 id, const char *degraded_sqlstate,
 	values[AC_OUTCOME] = CStringGetTextDatum(AuditOutcomeName(outcome));
 	values[AC_SQLSTATE] = TextOrNull(sqlstate, &nulls[AC_SQLSTATE]);
 	values[AC_BEGUN_ID] = Int64GetDatum(ev->begun_id);
+	values[AC_PURPOSE_SKIPPED] = Int64GetDatum(ev->purpose_skipped);
+	values[AC_SHAPE_SKIPPED] = Int64GetDatum(ev->shape_skipped);
+	/* a column the table lacks yet (before the update) is neither stored nor hashed */
+	for (int c = AC_FIRST_OPTIONAL; c < AUDIT_NCOLUMNS; c++)
+		nulls[c] |= log_attnum[c] == InvalidAttrNumber;
 	nulls[AC_BEGUN_ID] = ev->begun_id == 0;
 }
 
@@ -185,15 +190,13 @@ BuildRow(const AuditWriteItem *item, int64 id, const char *degraded_sqlstate,
 static HeapTuple
 HeadRow(void)
 {
-	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(BiocryptChainId())};
 
-	if (SPI_execute_plan(KeptPlan(&plan,
-								  psprintf("SELECT %s FROM biocrypt.audit_log WHERE chain_id = $1 "
-										   "ORDER BY id DESC LIMIT 1", AuditColumnList()),
-								  1, argtypes),
-						 args, NULL, true, 1) != SPI_OK_SELECT)
+	/* not kept: an update of the extension may change the column list */
+	if (SPI_execute_with_args(psprintf("SELECT %s FROM biocrypt.audit_log WHERE chain_id = $1 "
+									   "ORDER BY id DESC LIMIT 1", AuditColumnList()),
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read the audit chain's head"),
 				 errhidestmt(true), errhidecontext(true)));
@@ -280,6 +283,8 @@ RowDatum(TupleDesc desc, const Datum *values, const bool *nulls)
 		tnulls[a] = true;
 	for (int c = 0; c < AUDIT_NCOLUMNS; c++)
 	{
+		if (log_attnum[c] == InvalidAttrNumber)
+			continue;
 		tvalues[log_attnum[c] - 1] = values[c];
 		tnulls[log_attnum[c] - 1] = nulls[c];
 	}
@@ -541,6 +546,11 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 		{
 			if (!head_loaded && (n > 0 || resolve))
 				LoadHead();
+			else if (n > 0)
+			{
+				/* ALTER EXTENSION ... UPDATE may have added columns since */
+				log_rowtype = AuditCheckTable(log_attnum);
+			}
 			setup_done = true;
 			if (alone)
 			{

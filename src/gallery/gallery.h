@@ -80,10 +80,12 @@ typedef struct GalleryEntry
  * kept; the caller takes them best first.  The caller gives the probe as
  * a blob that the registered scorer builder (match/galscore.c) turns into
  * a kernel for a given shape, in this backend or in a gallery helper, and
- * a shape check (it raises on a template that does not fit the probe).
- * Expired entries are never scored; entries the session's purpose may not
- * use are not scored but listed, for the caller to check against the heap
- * (a refusal applies only to rows it can see).
+ * a shape check (false for templates that do not fit the probe).
+ * Entries enrolled for other purposes than the session's, of another shape,
+ * or expired are never scored, but counted (and returned after all others
+ * when the caller wants them).  Entries the session may not use at all (no
+ * purpose declared, or one not granted) are listed, for the caller to
+ * check against the heap: a refusal applies only to rows it can see.
  *
  * Candidates are kept in rounds: the first keeps the best first_take; a
  * caller that needs more (rows it cannot see) gets the next ones by a new
@@ -92,7 +94,7 @@ typedef struct GalleryEntry
  */
 typedef void (*GalleryScoreFn) (void *arg, const uint8 *const *payloads,
 								int n, double *dist);
-typedef void (*GalleryShapeFn) (void *arg, const EnvelopeHeader *hdr);
+typedef bool (*GalleryShapeFn) (void *arg, const EnvelopeHeader *hdr);
 typedef void *(*GalleryScorerBuilder) (const void *blob, Size len,
 									   const EnvelopeHeader *shape,
 									   MemoryContext mcxt, GalleryScoreFn *score);
@@ -101,7 +103,7 @@ typedef enum GalleryClass
 {
 	GALLERY_CLASS_SCORED = 0,	/* a distance */
 	GALLERY_CLASS_NAN,			/* no distance (cosine of a zero vector) */
-	GALLERY_CLASS_EXPIRED		/* not compared: NULL to an ORDER BY */
+	GALLERY_CLASS_UNSCORED		/* skipped or expired: NULL to an ORDER BY */
 } GalleryClass;
 
 typedef struct GalleryCandidate
@@ -120,13 +122,15 @@ typedef struct GallerySearch
 	const void *blob;			/* the probe, for the scorer builder */
 	Size		blob_len;
 	int			first_take;		/* candidates kept by the first round */
-	bool		want_expired;	/* return expired entries, after the rest */
+	bool		want_expired;	/* return unscored entries, after the rest */
 	bool		expired_exceptions; /* also list expired entries */
 	/* results of the first round */
 	bool		warm;			/* served by the warm form */
 	int			participants;	/* processes that scored (1: this one) */
 	int64		compared;
 	int64		expired;
+	int64		purpose_skipped;	/* enrolled for other purposes */
+	int64		shape_skipped;	/* of another shape than the probe */
 	int			nexceptions;
 	ItemPointerData *exceptions;
 	/* private (galsearch.c) */

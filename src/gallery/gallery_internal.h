@@ -114,11 +114,20 @@ extern void WarmAttach(int i);
 /* galload.c */
 extern int	WarmAcquire(Relation index);
 
+/* what the session's purpose makes of the templates of one label set */
+typedef enum GalleryVerdict
+{
+	GALLERY_VERDICT_SCORE = 0,
+	GALLERY_VERDICT_SKIP,		/* enrolled for other purposes: counted */
+	GALLERY_VERDICT_REFUSE		/* the session may not compare: an exception */
+} GalleryVerdict;
+
 /* one round of scoring, as the searching backend and the helpers do it */
 typedef struct RoundSpec
 {
 	TimestampTz now;
-	bool		allowed[GALLERY_LABEL_SETS];	/* purpose verdicts */
+	uint8		verdict[GALLERY_LABEL_SETS];	/* GalleryVerdict per label set */
+	bool		shape_fits;		/* the warm slot's shape fits the probe */
 	bool		want_expired;
 	bool		has_after;		/* keep only candidates after this one */
 	GalleryCandidate after;
@@ -133,6 +142,8 @@ typedef struct TopTake
 	int64		compared;
 	int64		expired;
 	int64		denied;
+	int64		purpose_skipped;
+	int64		shape_skipped;
 } TopTake;
 
 #define SCORE_BATCH			64
@@ -153,6 +164,8 @@ extern void GalleryFlushBatch(ScoreBatch *b, GalleryScoreFn score, void *arg,
 							  const RoundSpec *spec, TopTake *top);
 extern void GalleryOfferExpired(TopTake *top, const RoundSpec *spec,
 								const ItemPointerData *tid);
+extern void GalleryOfferUnscored(TopTake *top, const RoundSpec *spec,
+								 const ItemPointerData *tid);
 extern void GalleryScoreEntries(const WarmSlot *s, Size first, Size last,
 								const RoundSpec *spec, GalleryScoreFn score,
 								void *arg, TopTake *top);

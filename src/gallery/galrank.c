@@ -116,13 +116,20 @@ GalleryFlushBatch(ScoreBatch *b, GalleryScoreFn score, void *arg, const RoundSpe
 void
 GalleryOfferExpired(TopTake *top, const RoundSpec *spec, const ItemPointerData *tid)
 {
+	top->expired++;
+	GalleryOfferUnscored(top, spec, tid);
+}
+
+/* An entry not scored: a candidate after all others, if wanted. */
+void
+GalleryOfferUnscored(TopTake *top, const RoundSpec *spec, const ItemPointerData *tid)
+{
 	GalleryCandidate c;
 
-	top->expired++;
 	if (!spec->want_expired)
 		return;
 	c.tid = *tid;
-	c.cls = GALLERY_CLASS_EXPIRED;
+	c.cls = GALLERY_CLASS_UNSCORED;
 	c.distance = 0;
 	Offer(top, spec, &c);
 }
@@ -142,10 +149,23 @@ GalleryScoreEntries(const WarmSlot *s, Size first, Size last, const RoundSpec *s
 	b.n = 0;
 	for (Size j = first; j < last; j++, e++)
 	{
+		GalleryVerdict v;
+
 		if (!ItemPointerIsValid(&e->tid))
 			continue;
-		if (!spec->allowed[e->labels & ~GALLERY_ENTRY_EXPIRED])
+		v = spec->verdict[e->labels & ~GALLERY_ENTRY_EXPIRED];
+		if (v == GALLERY_VERDICT_REFUSE)
 			top->denied++;
+		else if (v == GALLERY_VERDICT_SKIP)
+		{
+			top->purpose_skipped++;
+			GalleryOfferUnscored(top, spec, &e->tid);
+		}
+		else if (!spec->shape_fits)
+		{
+			top->shape_skipped++;
+			GalleryOfferUnscored(top, spec, &e->tid);
+		}
 		else if ((e->labels & GALLERY_ENTRY_EXPIRED) || spec->now >= e->expires)
 			GalleryOfferExpired(top, spec, &e->tid);
 		else

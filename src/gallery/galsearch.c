@@ -7,11 +7,13 @@
  *
  * The probe comes as a blob that the scorer builder registered by match/
  * turns into a kernel for the gallery's shape; this file decides which
- * entries are scored.  An entry the session's purpose may not use is not
- * scored but listed: a refusal applies only where the heap row is visible,
- * which the caller checks.  An expired entry is never scored (and, in the
- * warm form, never decrypted); it is counted, and returned after all the
- * others when the caller asks (an ORDER BY sorts its NULL last).
+ * entries are scored.  In a search of many templates, one enrolled for
+ * other purposes, or of another shape than the probe, is skipped: never
+ * scored (nor decrypted), counted, and returned after all the others when
+ * the caller asks (an ORDER BY sorts its NULL last), as an expired one is.
+ * Entries a session may not compare at all (no purpose, or one not
+ * granted) are listed instead: a refusal applies only where the heap row
+ * is visible, which the caller checks.
  *
  * Each participant keeps its best "take" candidates in a bounded max-heap;
  * their union holds the best take of all, and the candidates up to the
@@ -56,15 +58,31 @@ AddException(GallerySearch *gs, const ItemPointerData *tid)
 	gs->exceptions[gs->nexceptions++] = *tid;
 }
 
-/* May the session use templates of each label set of slot s? */
+/* What the session's purpose makes of a template with hdr's purposes. */
+static GalleryVerdict
+Verdict(const EnvelopeHeader *hdr)
+{
+	const char *purpose;
+
+	switch (PurposeJudge(hdr, &purpose))
+	{
+		case PURPOSE_ALLOWED:
+			return GALLERY_VERDICT_SCORE;
+		case PURPOSE_NOT_ENROLLED:
+			return GALLERY_VERDICT_SKIP;
+		default:
+			return GALLERY_VERDICT_REFUSE;
+	}
+}
+
+/* The verdicts on the templates of each label set of slot s. */
 static void
-LabelVerdicts(const WarmSlot *s, bool *allowed)
+LabelVerdicts(const WarmSlot *s, uint8 *verdict)
 {
 	for (int l = 0; l < s->nlabelsets; l++)
 	{
 		const char *buf = WarmLabels(s) + (Size) l * GALLERY_LABELS_BYTES;
 		EnvelopeHeader hdr;
-		const char *purpose;
 		Size		off = 1;
 
 		memset(&hdr, 0, sizeof(hdr));
@@ -75,7 +93,7 @@ LabelVerdicts(const WarmSlot *s, bool *allowed)
 			hdr.purpose[i] = buf + off;
 			off += hdr.purpose_len[i];
 		}
-		allowed[l] = PurposeJudge(&hdr, &purpose) == PURPOSE_ALLOWED;
+		verdict[l] = Verdict(&hdr);
 	}
 }
 
@@ -90,7 +108,7 @@ WarmExceptions(GallerySearch *gs, const WarmSlot *s, const RoundSpec *spec)
 	{
 		if (!ItemPointerIsValid(&e->tid))
 			continue;
-		if (!spec->allowed[e->labels & ~GALLERY_ENTRY_EXPIRED] ||
+		if (spec->verdict[e->labels & ~GALLERY_ENTRY_EXPIRED] == GALLERY_VERDICT_REFUSE ||
 			(gs->expired_exceptions &&
 			 ((e->labels & GALLERY_ENTRY_EXPIRED) || spec->now >= e->expires)))
 			AddException(gs, &e->tid);
@@ -158,6 +176,8 @@ Count(GallerySearch *gs, const TopTake *tops, int ntops, int64 *denied)
 		{
 			gs->compared += tops[t].compared;
 			gs->expired += tops[t].expired;
+			gs->purpose_skipped += tops[t].purpose_skipped;
+			gs->shape_skipped += tops[t].shape_skipped;
 		}
 	}
 }
@@ -183,11 +203,14 @@ RoundWarm(GallerySearch *gs, int i, RoundSpec *spec)
 		Merge(gs, tops, 0);
 		return;
 	}
-	gs->shape(gs->arg, &s->shape);
-	LabelVerdicts(s, spec->allowed);
-	arg = gallery_scorer_builder(gs->blob, gs->blob_len, &s->shape, gs->mcxt, &score);
+	spec->shape_fits = gs->shape(gs->arg, &s->shape);
+	LabelVerdicts(s, spec->verdict);
+	/* a probe of another shape scores nothing here: every entry is skipped */
+	arg = spec->shape_fits ?
+		gallery_scorer_builder(gs->blob, gs->blob_len, &s->shape, gs->mcxt, &score) : NULL;
 	InitTop(&tops[0], spec->take, gs->mcxt);
-	ntops = 1 + HelpersStart(&team, HelpersWanted(n), i, spec, gs->blob, gs->blob_len, n);
+	ntops = 1 + HelpersStart(&team, spec->shape_fits ? HelpersWanted(n) : 0, i, spec,
+							 gs->blob, gs->blob_len, n);
 	PG_TRY();
 	{
 		while (HelpersNextChunk(&team, &chunk))
@@ -222,7 +245,9 @@ typedef struct ColdRound
 	TopTake    *top;
 	SecBuf	   *scratch;
 	ScoreBatch	b;
-	EnvelopeHeader last;
+	bool		has_last;
+	EnvelopeHeader last;		/* the shape of the entries that came last */
+	bool		fits;			/* does it fit the probe? */
 	GalleryScoreFn score;
 	void	   *arg;
 } ColdRound;
@@ -243,21 +268,35 @@ ColdEntry(ColdRound *cr, Page page, OffsetNumber off)
 	GallerySearch *gs = cr->gs;
 	EnvelopeHeader hdr;
 	GalleryEntry *ge = GalleryPageEntry(gs->index, page, off, &hdr);
-	const char *purpose;
 	Size		slot;
 
-	if (cr->arg == NULL || !GallerySameShape(&hdr, &cr->last))
+	switch (Verdict(&hdr))
+	{
+		case GALLERY_VERDICT_SCORE:
+			break;
+		case GALLERY_VERDICT_SKIP:
+			cr->top->purpose_skipped++;
+			GalleryOfferUnscored(cr->top, cr->spec, &ge->heaptid);
+			return;
+		case GALLERY_VERDICT_REFUSE:
+			if (gs->rounds == 1)
+				AddException(gs, &ge->heaptid);
+			return;
+	}
+	if (!cr->has_last || !GallerySameShape(&hdr, &cr->last))
 	{
 		/* what is batched was decrypted for the previous scorer */
 		ColdFlush(cr);
-		gs->shape(gs->arg, &hdr);
+		cr->has_last = true;
 		cr->last = hdr;
-		cr->arg = gallery_scorer_builder(gs->blob, gs->blob_len, &hdr, gs->mcxt, &cr->score);
+		cr->fits = gs->shape(gs->arg, &hdr);
+		cr->arg = cr->fits ?
+			gallery_scorer_builder(gs->blob, gs->blob_len, &hdr, gs->mcxt, &cr->score) : NULL;
 	}
-	if (PurposeJudge(&hdr, &purpose) != PURPOSE_ALLOWED)
+	if (!cr->fits)
 	{
-		if (gs->rounds == 1)
-			AddException(gs, &ge->heaptid);
+		cr->top->shape_skipped++;
+		GalleryOfferUnscored(cr->top, cr->spec, &ge->heaptid);
 		return;
 	}
 	if (RetentionExpiredAt(&hdr, cr->spec->now))

@@ -3,11 +3,16 @@
  * compare.c
  *		Comparison of templates with probes: operators, verify, iris_distance.
  *
- * Probes are prepared once per statement (probe.c).  Each comparison parses the template's header, refuses a shape that does
- * not fit the probe, treats an expired template per biocrypt.on_expired
- * (never decrypting it), decrypts into a locked scratch buffer, runs the
- * kernel and zeroes the buffer.  Every function here is STABLE: results
- * depend on the clock and the key ring.
+ * Probes are prepared once per statement (probe.c).  Each comparison
+ * parses the template's header and decides whether it may be compared:
+ * the operators and iris_distance, the tools of a search of many (ORDER BY
+ * over a table), skip a template enrolled for other purposes or of another
+ * shape than the probe (NULL, counted in the audit row); verify, the 1:1
+ * decision about one claimed identity, refuses it with an error.  An
+ * expired template is treated per biocrypt.on_expired (never decrypted).
+ * The rest is decrypted into a locked scratch buffer, the kernel runs and
+ * the buffer is zeroed.  Every function here is STABLE: results depend on
+ * the clock and the key ring.
  *
  *-------------------------------------------------------------------------
  */
@@ -73,6 +78,27 @@ AuditComparison(FunctionCallInfo fcinfo, AuditOperation op, const char *metric)
 	return ev;
 }
 
+/*
+ * May this template be compared?  A search (op compare) skips, counted,
+ * what verify (1:1) refuses: one enrolled for other purposes, or whose
+ * shape does not fit the probe.  True to skip.
+ */
+static bool
+SkipTemplate(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, bool fits,
+			 AuditEvent *ev)
+{
+	if (ev->operation == AUDIT_OP_COMPARE)
+	{
+		if (PurposeSkip(fcinfo, hdr, ev))
+			return true;
+		if (!fits)
+			AuditShapeSkipped(ev, 1);
+		return !fits;
+	}
+	PurposeCheck(fcinfo, hdr, ev);
+	return false;
+}
+
 /* Count a comparison (or a skipped expired template) in its event. */
 static void
 AuditCount(AuditEvent *ev, bool expired)
@@ -101,11 +127,14 @@ VectorDistanceOfArgs(FunctionCallInfo fcinfo, KernelMetric metric,
 	*ev = AuditComparison(fcinfo, op, MetricName(metric));
 	AuditAccessProbe(*ev, &vp->ph.audit_seen, kp.x, sizeof(float) * kp.dims, NULL, 0);
 	ParseTemplateForDecrypt(tpl, &hdr);
-	CheckVectorTemplate(&hdr, kp.dims);
-	/* a row a gallery scan returned: scored, counted and charged there */
+	/* a row a gallery scan returned: scored (or skipped), counted and charged there */
 	if (GalleryRecall(tpl, GalleryMetricStrategy(metric), kp.x, sizeof(float) * kp.dims, &d, isnull))
 		return d;
-	PurposeCheck(fcinfo, &hdr, *ev);
+	if (op == AUDIT_OP_VERIFY)
+		CheckVectorTemplate(&hdr, kp.dims);
+	*isnull = SkipTemplate(fcinfo, &hdr, VectorTemplateFits(&hdr, kp.dims), *ev);
+	if (*isnull)
+		return 0;
 	plain = OpenUnlessExpired(fcinfo, tpl, &hdr, *ev);
 	*isnull = plain == NULL;
 	AuditCount(*ev, *isnull);
@@ -228,7 +257,6 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 	/* the code is not prepared once per statement: hash it per call */
 	AuditAccessProbe(ev, &seen, VARDATA_ANY(code), VARSIZE_ANY_EXHDR(code), NULL, 0);
 	ParseTemplateForDecrypt(tpl, &hdr);
-	CheckBitsTemplate(&hdr, VARSIZE_ANY_EXHDR(code));
 	if (GalleryRecall(tpl, GALLERY_HAMMING_STRATEGY, VARDATA_ANY(code),
 					  VARSIZE_ANY_EXHDR(code), &d, &expired))
 	{
@@ -236,7 +264,8 @@ biocrypt_hamming_distance(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_FLOAT8(ScoreRound(d));
 	}
-	PurposeCheck(fcinfo, &hdr, ev);
+	if (SkipTemplate(fcinfo, &hdr, BitsTemplateFits(&hdr, VARSIZE_ANY_EXHDR(code)), ev))
+		PG_RETURN_NULL();
 	plain = OpenUnlessExpired(fcinfo, tpl, &hdr, ev);
 	AuditCount(ev, plain == NULL);
 	if (plain == NULL)
@@ -276,9 +305,12 @@ IrisDistanceOfArgs(FunctionCallInfo fcinfo, AuditEvent *ev, EnvelopeHeader *hdr,
 	double		d;
 
 	ParseTemplateForDecrypt(tpl, hdr);
+	*isnull = SkipTemplate(fcinfo, hdr,
+						   BitsTemplateFits(hdr, VARSIZE_ANY_EXHDR(PG_GETARG_BYTEA_PP(1))), ev);
+	if (*isnull)
+		return 0;
 	bp = GetBitsProbe(fcinfo, 1, 2, PG_GETARG_INT32(3), hdr);
 	AuditBitsProbe(fcinfo, ev, &bp->ph.audit_seen);
-	PurposeCheck(fcinfo, hdr, ev);
 	plain = OpenUnlessExpired(fcinfo, tpl, hdr, ev);
 	*isnull = plain == NULL;
 	AuditCount(ev, *isnull);

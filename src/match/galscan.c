@@ -134,7 +134,7 @@ GalleryRecall(bytea *tpl, int strategy, const void *probe, Size probe_len,
 			memcmp(r->tag, tag, ENVELOPE_TAG_SIZE) != 0 ||
 			!SameProbe(r->scan, strategy, probe, probe_len))
 			continue;
-		*isnull = r->cls == GALLERY_CLASS_EXPIRED;
+		*isnull = r->cls == GALLERY_CLASS_UNSCORED;
 		*distance = r->cls == GALLERY_CLASS_SCORED ? r->distance : get_float8_nan();
 		return true;
 	}
@@ -228,17 +228,21 @@ StrategyMetric(int strategy)
 		strategy == GALLERY_COSINE_STRATEGY ? KERNEL_METRIC_COSINE : KERNEL_METRIC_NEG_IP;
 }
 
-/* The templates' shape must fit the probe; on the record before scoring. */
-static void
+/*
+ * Do templates of this shape fit the probe?  Those that do are scored:
+ * on the record before that.  The others are skipped (a search of many).
+ */
+static bool
 ScanShape(void *arg, const EnvelopeHeader *hdr)
 {
 	GalleryScanState *ss = arg;
+	bool		fits = ss->strategy == GALLERY_HAMMING_STRATEGY ?
+		BitsTemplateFits(hdr, ss->code.secret_len) :
+		VectorTemplateFits(hdr, ss->vp.kp.dims);
 
-	if (ss->strategy == GALLERY_HAMMING_STRATEGY)
-		CheckBitsTemplate(hdr, ss->code.secret_len);
-	else
-		CheckVectorTemplate(hdr, ss->vp.kp.dims);
-	AuditBegin(ss->ev);
+	if (fits)
+		AuditBegin(ss->ev);
+	return fits;
 }
 
 /* The ORDER BY key's probe, prepared in the scan's wiped memory. */
@@ -297,6 +301,8 @@ Search(IndexScanDesc scan, GalleryScanState *ss)
 	GallerySearchRun(scan->indexRelation, &ss->gs);
 	ss->ev->templates_compared += ss->gs.compared;
 	ss->ev->expired_skipped += ss->gs.expired;
+	ss->ev->purpose_skipped += ss->gs.purpose_skipped;
+	AuditShapeSkipped(ss->ev, ss->gs.shape_skipped);
 	HeapLookBegin(&ss->look, heap, attnum, scan->xs_snapshot);
 	ss->look_open = true;
 	GalleryCheckExceptions(&ss->look, &ss->gs, &ss->fcinfo, ss->ev);
@@ -319,7 +325,7 @@ Returning(GalleryScanState *ss, const GalleryCandidate *c)
 	if (!HeapLookEnvelope(&ss->look, (ItemPointer) &c->tid, &hdr, &tpl))
 		return false;
 	RecallNote(ss, tpl, c);
-	if (c->cls != GALLERY_CLASS_EXPIRED && !ScoresExact())
+	if (c->cls != GALLERY_CLASS_UNSCORED && !ScoresExact())
 		ScoreCharge(&ss->fcinfo, ss->ev, hdr.subject, hdr.subject_len);
 	return true;
 }
@@ -379,7 +385,7 @@ GalleryGetTuple(IndexScanDesc scan, ScanDirection dir)
 		scan->xs_heaptid = c.tid;
 		scan->xs_recheck = false;
 		scan->xs_recheckorderby = false;
-		scan->xs_orderbynulls[0] = c.cls == GALLERY_CLASS_EXPIRED;
+		scan->xs_orderbynulls[0] = c.cls == GALLERY_CLASS_UNSCORED;
 		scan->xs_orderbyvals[0] = c.cls == GALLERY_CLASS_SCORED ?
 			Float8GetDatum(ScoreRound(c.distance)) : Float8GetDatum(get_float8_nan());
 		return true;

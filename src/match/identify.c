@@ -198,16 +198,20 @@ PrepareBatch(IdentifyState *st, const EnvelopeHeader *hdr)
 	}
 }
 
-/* Check a row's template against the probe; rebuilds a bit probe if needed. */
+/* Does a template's kind and size fit the probe? */
+static bool
+ShapeFits(const IdentifyState *st, const EnvelopeHeader *hdr)
+{
+	return st->bits ? BitsTemplateFits(hdr, st->bnbytes) :
+		VectorTemplateFits(hdr, st->vprobe.dims);
+}
+
+/* Ready the probe for a template that fits; rebuilds a bit probe if needed. */
 static void
-CheckShape(IdentifyState *st, const EnvelopeHeader *hdr)
+PrepareShape(IdentifyState *st, const EnvelopeHeader *hdr)
 {
 	if (!st->bits)
-	{
-		CheckVectorTemplate(hdr, st->vprobe.dims);
 		return;
-	}
-	CheckBitsTemplate(hdr, st->bnbytes);
 	if (st->bprobe == NULL || !BitsProbeFits(st->bprobe, hdr))
 	{
 		/* rotations depend on the layout: flush before replacing them */
@@ -233,6 +237,44 @@ PrefetchNextTuple(bytea *tpl)
 		__builtin_prefetch(p - off, 0, 0);
 }
 
+/* A search of many skips what it may not or cannot compare, counted. */
+static bool
+Skipped(IdentifyState *st, const EnvelopeHeader *hdr)
+{
+	if (PurposeSkip(st->fcinfo, hdr, st->audit))
+		return true;
+	if (ShapeFits(st, hdr))
+		return false;
+	AuditShapeSkipped(st->audit, 1);
+	return true;
+}
+
+/* Into the batch with a template that may be compared, unless it expired. */
+static void
+Take(IdentifyState *st, bytea *tpl, const EnvelopeHeader *hdr)
+{
+	uint8	   *dst;
+
+	if (CheckExpired(hdr, st->now))
+	{
+		st->expired_skipped++;
+		st->audit->expired_skipped++;
+		return;
+	}
+	PrepareShape(st, hdr);
+	AuditBegin(st->audit);
+	PrepareBatch(st, hdr);
+	dst = st->scratch->data + st->slot_size * st->nbatch;
+	DecryptTemplate(tpl, hdr, dst);
+	st->payloads[st->nbatch] = dst;
+	st->masks[st->nbatch] = st->bits ? BitsTemplateMask(st->bprobe, hdr, dst) : NULL;
+	memcpy(st->subjects[st->nbatch], hdr->subject, hdr->subject_len);
+	st->subjects[st->nbatch][hdr->subject_len] = '\0';
+	st->nbatch++;
+	st->compared++;
+	st->audit->templates_compared++;
+}
+
 /* DestReceiver: one row of "SELECT col FROM rel". */
 static bool
 IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
@@ -243,7 +285,6 @@ IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
 	bytea	   *tpl;
 	bool		isnull;
 	Datum		d = slot_getattr(slot, 1, &isnull);
-	uint8	   *dst;
 
 	if (isnull)
 		return true;
@@ -251,27 +292,8 @@ IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
 	tpl = DatumGetProtectedTemplateP(d);
 	PrefetchNextTuple(tpl);
 	ParseTemplateForDecrypt(tpl, &hdr);
-	CheckShape(st, &hdr);
-	PurposeCheck(st->fcinfo, &hdr, st->audit);
-	if (CheckExpired(&hdr, st->now))
-	{
-		st->expired_skipped++;
-		st->audit->expired_skipped++;
-	}
-	else
-	{
-		AuditBegin(st->audit);
-		PrepareBatch(st, &hdr);
-		dst = st->scratch->data + st->slot_size * st->nbatch;
-		DecryptTemplate(tpl, &hdr, dst);
-		st->payloads[st->nbatch] = dst;
-		st->masks[st->nbatch] = st->bits ? BitsTemplateMask(st->bprobe, &hdr, dst) : NULL;
-		memcpy(st->subjects[st->nbatch], hdr.subject, hdr.subject_len);
-		st->subjects[st->nbatch][hdr.subject_len] = '\0';
-		st->nbatch++;
-		st->compared++;
-		st->audit->templates_compared++;
-	}
+	if (!Skipped(st, &hdr))
+		Take(st, tpl, &hdr);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->rowcxt);
 	return true;
@@ -293,11 +315,48 @@ IdentifyDestroy(DestReceiver *self)
 {
 }
 
-/* "SELECT col FROM schema.rel", after checking col is a template column. */
-static char *
-GalleryQuery(Oid relid, Name col)
+/*
+ * A column that declares its shape (protected_template(512)) holds no
+ * template of another: a probe that does not fit it would skip them all,
+ * so it is refused.
+ */
+static void
+CheckProbeFitsColumn(const IdentifyState *st, Oid relid, AttrNumber attnum)
 {
-	(void) TemplateColumnAttnum(relid, NameStr(*col));
+	uint32		dims;
+	uint8		format;
+	size_t		probe_dims = st->bits ? st->bnbytes * 8 : (size_t) st->vprobe.dims;
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+
+	get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+	if (!TemplateTypmodShape(typmod, &dims, &format))
+		return;
+	if (format != 0 && (format == ENVELOPE_FORMAT_BITS) != st->bits)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("biocrypt: column \"%s\" holds %s, and the probe is %s",
+						get_attname(relid, attnum, false),
+						st->bits ? "embeddings" : "bit codes",
+						st->bits ? "a bit code" : "an embedding"),
+				 errhidestmt(true), errhidecontext(true)));
+	if (probe_dims != dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("biocrypt: the probe has %zu dimensions but column \"%s\" takes %u",
+						probe_dims, get_attname(relid, attnum, false), dims),
+				 errhidestmt(true), errhidecontext(true)));
+}
+
+/*
+ * "SELECT col FROM schema.rel", after checking col is a template column
+ * that the probe fits.
+ */
+static char *
+GalleryQuery(const IdentifyState *st, Oid relid, Name col)
+{
+	CheckProbeFitsColumn(st, relid, TemplateColumnAttnum(relid, NameStr(*col)));
 	return psprintf("SELECT %s FROM %s", quote_identifier(NameStr(*col)),
 					RelationQualifiedName(relid));
 }
@@ -408,17 +467,19 @@ ScanTable(IdentifyState *st, const char *query)
 		SecmemRelease(st->scratch);
 }
 
-/* A gallery's templates must fit the probe; on the record before scoring. */
-static void
+/*
+ * Do a gallery's templates of this shape fit the probe?  Those that do
+ * are scored: on the record before that.  The others are skipped.
+ */
+static bool
 GalleryShape(void *arg, const EnvelopeHeader *hdr)
 {
 	IdentifyState *st = arg;
 
-	if (st->bits)
-		CheckBitsTemplate(hdr, st->bnbytes);
-	else
-		CheckVectorTemplate(hdr, st->vprobe.dims);
+	if (!ShapeFits(st, hdr))
+		return false;
 	AuditBegin(st->audit);
+	return true;
 }
 
 /*
@@ -508,6 +569,8 @@ SearchGallery(FunctionCallInfo fcinfo, IdentifyState *st)
 	st->expired_skipped = gs.expired;
 	st->audit->templates_compared += gs.compared;
 	st->audit->expired_skipped += gs.expired;
+	st->audit->purpose_skipped += gs.purpose_skipped;
+	AuditShapeSkipped(st->audit, gs.shape_skipped);
 	HeapLookBegin(&hl, heap, attnum, GetActiveSnapshot());
 	GalleryCheckExceptions(&hl, &gs, fcinfo, st->audit);
 	TakeVisible(st, &gs, &hl);
@@ -531,7 +594,7 @@ IdentifyRun(FunctionCallInfo fcinfo, IdentifyState *st)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("biocrypt: gallery and col must not be NULL"),
 				 errhidestmt(true), errhidecontext(true)));
-	query = GalleryQuery(PG_GETARG_OID(0), PG_GETARG_NAME(1));
+	query = GalleryQuery(st, PG_GETARG_OID(0), PG_GETARG_NAME(1));
 	st->fcinfo = fcinfo;
 	AuditIdentify(fcinfo, st);
 	InitMaterializedSRF(fcinfo, 0);

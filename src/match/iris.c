@@ -24,6 +24,13 @@
 #include "match/probe.h"
 #include "template/template.h"
 
+/* Is a template a bit code of code_len bytes? */
+bool
+BitsTemplateFits(const EnvelopeHeader *hdr, size_t code_len)
+{
+	return hdr->format == ENVELOPE_FORMAT_BITS && hdr->dims / 8 == code_len;
+}
+
 /* Refuse a template that is not a bit code of code_len bytes. */
 void
 CheckBitsTemplate(const EnvelopeHeader *hdr, size_t code_len)

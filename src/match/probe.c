@@ -179,6 +179,13 @@ ParseMetric(text *name)
 	return KERNEL_METRIC_COSINE;	/* keep compiler quiet */
 }
 
+/* Does a template fit a vector probe of dims elements? */
+bool
+VectorTemplateFits(const EnvelopeHeader *hdr, size_t dims)
+{
+	return hdr->format != ENVELOPE_FORMAT_BITS && hdr->dims == dims;
+}
+
 /* Refuse a template whose kind or size does not fit a vector probe. */
 void
 CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims)

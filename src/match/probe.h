@@ -61,6 +61,7 @@ extern void FillVectorProbe(MemoryContext mcxt, VectorProbe *vp, ArrayType *arr,
 extern bool ExpiredIsError(void);
 extern KernelMetric ParseMetric(text *name);
 extern const char *MetricName(KernelMetric metric);
+extern bool VectorTemplateFits(const EnvelopeHeader *hdr, size_t dims);
 extern void CheckVectorTemplate(const EnvelopeHeader *hdr, size_t dims);
 extern void CheckMaxDistance(double max_distance);
 extern bool CheckExpired(const EnvelopeHeader *hdr, TimestampTz now);
@@ -75,6 +76,7 @@ extern double MatchThreshold(KernelMetric *metric);
 extern double MatchThresholdBits(void);
 
 /* iris.c */
+extern bool BitsTemplateFits(const EnvelopeHeader *hdr, size_t code_len);
 extern void CheckBitsTemplate(const EnvelopeHeader *hdr, size_t code_len);
 extern void CheckBitsProbeArgs(bytea *code, bytea *mask, int max_shift);
 extern BitsProbe *BuildBitsProbe(MemoryContext mcxt, BitsProbe *bp,

@@ -159,7 +159,9 @@ PurposeGrantsChanged(void)
 
 /*
  * May the current role use this template for the session's purpose now?
- * The purpose judged is returned in *purpose.
+ * The purpose judged is returned in *purpose.  What concerns the session
+ * (a purpose declared and granted) is judged before what concerns the
+ * template: a search of many skips only templates of other purposes.
  */
 PurposeVerdict
 PurposeJudge(const EnvelopeHeader *hdr, const char **purpose)
@@ -167,9 +169,9 @@ PurposeJudge(const EnvelopeHeader *hdr, const char **purpose)
 	*purpose = PurposeCurrent();
 	if ((*purpose)[0] == '\0')
 		return PURPOSE_UNDECLARED;
-	if (!HeaderAllows(hdr, *purpose))
-		return PURPOSE_NOT_ENROLLED;
 	if (!PurposeGranted(GetUserId(), *purpose))
 		return PURPOSE_NOT_GRANTED;
+	if (!HeaderAllows(hdr, *purpose))
+		return PURPOSE_NOT_ENROLLED;
 	return PURPOSE_ALLOWED;
 }

@@ -92,6 +92,7 @@ protected_template_in(PG_FUNCTION_ARGS)
 			break;
 	}
 	SET_VARSIZE(result, VARHDRSZ + binlen);
+	TemplateCheckTypmod(result, PG_NARGS() > 2 ? PG_GETARG_INT32(2) : -1);
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -117,9 +118,11 @@ protected_template_recv(PG_FUNCTION_ARGS)
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int			len = buf->len - buf->cursor;
 	const char *bytes = pq_getmsgbytes(buf, len);
+	bytea	   *result = TemplateFromBytes((const uint8 *) bytes, len,
+										   ERRCODE_INVALID_BINARY_REPRESENTATION);
 
-	PG_RETURN_BYTEA_P(TemplateFromBytes((const uint8 *) bytes, len,
-										ERRCODE_INVALID_BINARY_REPRESENTATION));
+	TemplateCheckTypmod(result, PG_NARGS() > 2 ? PG_GETARG_INT32(2) : -1);
+	PG_RETURN_BYTEA_P(result);
 }
 
 PG_FUNCTION_INFO_V1(protected_template_send);

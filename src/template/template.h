@@ -27,6 +27,10 @@ extern char *SubjectToServer(const EnvelopeHeader *hdr);
 extern const char *TemplateFormatName(uint8 format);
 extern const float4 *CheckFloatArray(ArrayType *arr, const char *what, int *dims);
 
+/* typmod.c: a column's declared shape */
+extern void TemplateCheckTypmod(bytea *tpl, int32 typmod);
+extern bool TemplateTypmodShape(int32 typmod, uint32 *dims, uint8 *format);
+
 /* seal.c: sealing and opening envelopes */
 extern bytea *SealTemplate(EnvelopeHeader *hdr, const uint8 *plain);
 extern void ParseTemplate(bytea *tpl, EnvelopeHeader *hdr);

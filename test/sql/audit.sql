@@ -74,18 +74,18 @@ ROLLBACK;
 -- a savepoint rolled back after an error: the failed access is an error row
 BEGIN;
 SAVEPOINT s;
-SELECT tpl <-> '{1,2}'::real[] FROM aud_g;
+SELECT biocrypt.verify(tpl, '{1,2}', 0.5, 'l2') FROM aud_g;
 ROLLBACK TO s;
 SELECT count(*) FROM aud_g WHERE tpl <-> '{3,1,2}'::real[] < 10;
 COMMIT;
 -- an error mid-statement: rows compared before it are counted
-SELECT id, tpl <=> CASE WHEN id = 3 THEN '{1}'::real[] ELSE '{3,1,2}'::real[] END FROM aud_g;
+SELECT id, tpl <=> CASE WHEN id = 3 THEN '{1,NaN,2}'::real[] ELSE '{3,1,2}'::real[] END FROM aud_g;
 -- errors caught in a loop fold into one row for the statement
 DO $$
 BEGIN
 	FOR i IN 1..3 LOOP
 		BEGIN
-			PERFORM tpl <-> '{1,2}'::real[] FROM aud_g;
+			PERFORM biocrypt.verify(tpl, '{1,2}', 0.5, 'l2') FROM aud_g;
 		EXCEPTION WHEN data_exception THEN NULL;
 		END;
 	END LOOP;
@@ -97,7 +97,7 @@ SELECT * FROM pg_temp.recent(:start);
 -- from the server log: the same with nothing but FATAL logged
 SELECT coalesce(max(id), 0) AS quiet_start FROM biocrypt.audit_log \gset
 SET log_min_messages = fatal;
-SELECT id, tpl <=> CASE WHEN id = 3 THEN '{1}'::real[] ELSE '{3,1,2}'::real[] END FROM aud_g;
+SELECT id, tpl <=> CASE WHEN id = 3 THEN '{1,NaN,2}'::real[] ELSE '{3,1,2}'::real[] END FROM aud_g;
 RESET log_min_messages;
 SELECT pg_temp.settle();
 SELECT * FROM pg_temp.recent(:quiet_start);

@@ -31,6 +31,15 @@ INSERT INTO badinput_people VALUES
 	(1, biocrypt.protect('{0.5,-1.25,2}', 'alice', NULL, '{verification}'),
 	 biocrypt.protect_bits('\x0123456789abcdef', '\xffffffffffffffff', 'alice',
 						   NULL, '{verification}', '{4,8,2}'), 'n');
+-- columns that declare their shape (a search over them refuses a probe
+-- that does not fit)
+CREATE TABLE badinput_shaped (id int PRIMARY KEY, v protected_template(3),
+	b protected_template(64, bits), h protected_template(3, f16));
+INSERT INTO badinput_shaped SELECT id, v, b, NULL FROM badinput_people;
+-- a template of two dimensions, made here: an input that encrypted one
+-- would advance the encryption counter
+CREATE TABLE badinput_misfit (v protected_template);
+INSERT INTO badinput_misfit SELECT biocrypt.protect('{1,2}', 'mallory');
 CREATE VIEW badinput_view AS SELECT id, note FROM badinput_people;
 CREATE SEQUENCE badinput_seq;
 CREATE TYPE badinput_composite AS (v protected_template);
@@ -119,6 +128,7 @@ CREATE FUNCTION pg_temp.state() RETURNS TABLE (item text, value text)
 	SELECT 'badinput_people', (SELECT string_agg(id || ':' || md5(v::text || b::text || note), ',' ORDER BY id) FROM badinput_people)
 	UNION ALL SELECT 'badinput_tampered', (SELECT count(*)::text FROM badinput_tampered)
 	UNION ALL SELECT 'badinput_widened', (SELECT count(*)::text FROM badinput_widened)
+	UNION ALL SELECT 'badinput_shaped', (SELECT string_agg(id || ':' || md5(v::text || b::text), ',' ORDER BY id) FROM badinput_shaped)
 	UNION ALL SELECT 'recv_target', (SELECT count(*)::text FROM recv_target)
 	UNION ALL SELECT 'biocrypt.keys', (SELECT string_agg(id || ':' || state, ',' ORDER BY id) FROM biocrypt.keys)
 	UNION ALL SELECT 'biocrypt.keys_id_seq', (SELECT last_value::text FROM biocrypt.keys_id_seq)
@@ -271,12 +281,14 @@ INSERT INTO catalogue (class, input, stmt, id) SELECT *, row_number() OVER () FR
 	('probe', 'empty (<->)', $$SELECT v <-> '{}'::real[] FROM badinput_people$$),
 	('probe', 'two-dimensional (<->)', $$SELECT v <-> '{{0.5,-1.25,2}}'::real[] FROM badinput_people$$),
 	('probe', '16001 dimensions (<=>)', $$SELECT v <=> array_fill(1::real, '{16001}') FROM badinput_people$$),
-	('probe', 'fewer dimensions (<->)', $$SELECT v <-> '{0.5,-1.25}'::real[] FROM badinput_people$$),
-	('probe', 'more dimensions (<#>)', $$SELECT v <#> '{0.5,-1.25,2,1}'::real[] FROM badinput_people$$),
-	('probe', 'real[] probe on a bit code (<->)', $$SELECT b <-> '{0.5,-1.25,2}'::real[] FROM badinput_people$$),
-	('probe', 'bytea probe on an embedding (<~>)', $$SELECT v <~> '\x0123456789abcdef'::bytea FROM badinput_people$$),
-	('probe', 'code of another length (<~>)', $$SELECT b <~> '\x0123'::bytea FROM badinput_people$$),
-	('probe', 'empty code (<~>)', $$SELECT b <~> ''::bytea FROM badinput_people$$),
+	-- (a search of many, the operators' and identify()'s, skips a template
+	-- of another shape: verify, the 1:1 decision, refuses it)
+	('probe', 'fewer dimensions (verify)', $$SELECT biocrypt.verify(v, '{0.5,-1.25}', 0.5, 'l2') FROM badinput_people$$),
+	('probe', 'more dimensions (verify)', $$SELECT biocrypt.verify(v, '{0.5,-1.25,2,1}', 0.5, 'inner_product') FROM badinput_people$$),
+	('probe', 'real[] probe on a bit code (verify)', $$SELECT biocrypt.verify(b, '{0.5,-1.25,2}', 0.5, 'l2') FROM badinput_people$$),
+	('probe', 'bytea probe on an embedding (verify_bits)', $$SELECT biocrypt.verify_bits(v, '\x0123456789abcdef', NULL, 0) FROM badinput_people$$),
+	('probe', 'code of another length (verify_bits)', $$SELECT biocrypt.verify_bits(b, '\x0123') FROM badinput_people$$),
+	('probe', 'empty code (verify_bits)', $$SELECT biocrypt.verify_bits(b, ''::bytea) FROM badinput_people$$),
 	-- verify()
 	('verify', 'max_distance NaN', $$SELECT biocrypt.verify(v, '{0.5,-1.25,2}', 'NaN') FROM badinput_people$$),
 	('verify', 'unknown metric', $$SELECT biocrypt.verify(v, '{0.5,-1.25,2}', 0.5, 'euclidean') FROM badinput_people$$),
@@ -285,7 +297,7 @@ INSERT INTO catalogue (class, input, stmt, id) SELECT *, row_number() OVER () FR
 	('verify_bits', 'embedding template', $$SELECT biocrypt.verify_bits(v, '\x0123456789abcdef') FROM badinput_people$$),
 	('verify_bits', 'NULL max_shift', $$SELECT biocrypt.verify_bits(b, '\x0123456789abcdef', NULL, NULL) FROM badinput_people$$),
 	-- iris_distance()
-	('iris_distance', 'code of another length', $$SELECT biocrypt.iris_distance(b, '\x0123456789abcdef00') FROM badinput_people$$),
+	('iris_distance', 'code of another length (verify_bits)', $$SELECT biocrypt.verify_bits(b, '\x0123456789abcdef00', NULL, 0) FROM badinput_people$$),
 	('iris_distance', 'mask of another length', $$SELECT biocrypt.iris_distance(b, '\x0123456789abcdef', '\xff') FROM badinput_people$$),
 	('iris_distance', 'negative max_shift', $$SELECT biocrypt.iris_distance(b, '\x0123456789abcdef', NULL, -1) FROM badinput_people$$),
 	('iris_distance', 'max_shift of all columns', $$SELECT biocrypt.iris_distance(b, '\x0123456789abcdef', NULL, 8) FROM badinput_people$$),
@@ -307,12 +319,26 @@ INSERT INTO catalogue (class, input, stmt, id) SELECT *, row_number() OVER () FR
 	('identify', 'column that does not exist', $$SELECT * FROM biocrypt.identify('badinput_people', 'w', '{0.5,-1.25,2}'::real[])$$),
 	('identify', 'column not a protected_template', $$SELECT * FROM biocrypt.identify('badinput_people', 'note', '{0.5,-1.25,2}'::real[])$$),
 	('identify', 'system column', $$SELECT * FROM biocrypt.identify('badinput_people', 'xmin', '{0.5,-1.25,2}'::real[])$$),
-	('identify', 'probe dimensions mismatch', $$SELECT * FROM biocrypt.identify('badinput_people', 'v', '{0.5,-1.25}'::real[])$$),
-	('identify', 'real[] probe on bit codes', $$SELECT * FROM biocrypt.identify('badinput_people', 'b', '{0.5,-1.25,2}'::real[])$$),
-	('identify', 'bytea probe on embeddings', $$SELECT * FROM biocrypt.identify('badinput_people', 'v', '\x0123456789abcdef'::bytea)$$),
+	('identify', 'probe dimensions mismatch, column of 3', $$SELECT * FROM biocrypt.identify('badinput_shaped', 'v', '{0.5,-1.25}'::real[])$$),
+	('identify', 'real[] probe on a column of bit codes', $$SELECT * FROM biocrypt.identify('badinput_shaped', 'b', '{0.5,-1.25,2}'::real[])$$),
+	('identify', 'bytea probe on a column of 3', $$SELECT * FROM biocrypt.identify('badinput_shaped', 'v', '\x0123456789abcdef'::bytea)$$),
 	('identify', 'bit code negative max_shift', $$SELECT * FROM biocrypt.identify('badinput_people', 'b', '\x0123456789abcdef'::bytea, 1, NULL, NULL, -1)$$),
 	('identify', 'bit code mask of another length', $$SELECT * FROM biocrypt.identify('badinput_people', 'b', '\x0123456789abcdef'::bytea, 1, NULL, '\x00'::bytea)$$),
 	('identify_ranks', 'k 0', $$SELECT * FROM biocrypt.identify_ranks('badinput_people', 'v', '{0.5,-1.25,2}'::real[], 0)$$),
+	-- a column's declared shape: protected_template(dims [, format])
+	('typmod', 'zero dimensions', $$CREATE TEMP TABLE badinput_t (v protected_template(0))$$),
+	('typmod', 'negative dimensions', $$CREATE TEMP TABLE badinput_t (v protected_template(-3))$$),
+	('typmod', 'more bits than a code holds', $$CREATE TEMP TABLE badinput_t (v protected_template(65537))$$),
+	('typmod', 'embedding of 16001 dimensions', $$CREATE TEMP TABLE badinput_t (v protected_template(16001, f32))$$),
+	('typmod', 'dimensions not a number', $$CREATE TEMP TABLE badinput_t (v protected_template(abc))$$),
+	('typmod', 'unknown format', $$CREATE TEMP TABLE badinput_t (v protected_template(3, f64))$$),
+	('typmod', 'bits not a multiple of 8', $$CREATE TEMP TABLE badinput_t (v protected_template(12, bits))$$),
+	('typmod', 'three modifiers', $$CREATE TEMP TABLE badinput_t (v protected_template(3, f32, 1))$$),
+	('typmod', 'insert of other dimensions', $$INSERT INTO badinput_shaped (id, v) SELECT 2, v FROM badinput_misfit$$),
+	('typmod', 'insert of another format', $$INSERT INTO badinput_shaped (id, h) SELECT 2, v FROM badinput_people$$),
+	('typmod', 'insert of a bit code into embeddings', $$INSERT INTO badinput_shaped (id, v) SELECT 2, b FROM badinput_people$$),
+	('typmod', 'update to other dimensions', $$UPDATE badinput_shaped SET v = (SELECT v FROM badinput_misfit)$$),
+	('typmod', 'text input of other dimensions', $$SELECT (SELECT v::text FROM badinput_people)::protected_template(2)$$),
 	-- administration
 	('grant_purpose', 'role that does not exist', $$SELECT biocrypt.grant_purpose('regress_badinput_nobody', 'verification')$$),
 	('grant_purpose', 'PUBLIC as the role', $$SELECT biocrypt.grant_purpose('public', 'verification')$$),
@@ -467,7 +493,7 @@ RESET biocrypt.match_threshold;
 RESET biocrypt.cipher;
 RESET biocrypt.purpose;
 DROP VIEW badinput_view;
-DROP TABLE badinput_people, badinput_tampered, badinput_widened;
+DROP TABLE badinput_people, badinput_tampered, badinput_widened, badinput_shaped, badinput_misfit;
 DROP SEQUENCE badinput_seq;
 DROP TYPE badinput_composite;
 DROP TABLE catalogue, results, as_matcher;

@@ -411,15 +411,16 @@ RESET biocrypt.on_expired;
 RESET enable_seqscan;
 
 --
--- 6. purposes: one visible row enrolled for another purpose refuses the
--- search, through the gallery as on the cold path; a row nobody can see
--- does not
+-- 6. purposes: a row enrolled for another purpose is skipped by every
+-- search (never decrypted, counted in the audit row's purpose_skipped),
+-- through the gallery as on the cold path; ORDER BY returns it last, with
+-- a NULL distance, as it returns an expired one
 --
 CREATE TABLE gal_pur (id int PRIMARY KEY, tpl protected_template);
 INSERT INTO gal_pur SELECT id, biocrypt.protect(v, 'pur-' || id, NULL, '{verification}') FROM base WHERE id <= 60;
 CREATE INDEX gal_pur_gal ON gal_pur USING biocrypt_gallery (tpl);
 SELECT biocrypt.warm('gal_pur_gal') AS warmed;
--- a row inserted and rolled back: never visible, never refused
+-- a row inserted and rolled back: never visible, never counted
 BEGIN;
 INSERT INTO gal_pur SELECT 100, biocrypt.protect(v, 'pur-border', NULL, '{border_control}') FROM base WHERE id = 100;
 ROLLBACK;
@@ -427,30 +428,31 @@ SELECT pg_temp.ob('gal_pur', '<->', v, 5) = pg_temp.ob_cold('gal_pur', '<->', v,
 	pg_temp.ident('gal_pur', v, 5, NULL, 'l2') = pg_temp.ident_cold('gal_pur', v, 5, NULL, 'l2') AS ident_same,
 	(SELECT subject FROM biocrypt.identify('gal_pur', 'tpl', v, 1, NULL, 'l2')) AS nearest
 FROM base WHERE id = 100;
--- committed: every search refused, 42501, on both paths
+-- committed: skipped by every search, on both paths, though it is the
+-- nearest; the same answers as without it
 INSERT INTO gal_pur SELECT 101, biocrypt.protect(v, 'pur-border', NULL, '{border_control}') FROM base WHERE id = 100;
-SELECT pg_temp.err($$SELECT * FROM biocrypt.identify('gal_pur', 'tpl', '{1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'::real[], 5, NULL, 'l2')$$) AS identify_refused;
-SELECT pg_temp.err($$SELECT pg_temp.ident_cold('gal_pur', '{1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}', 5, NULL, 'l2')$$) AS identify_refused_cold;
-SELECT pg_temp.err($$SELECT id FROM gal_pur ORDER BY tpl <=> '{1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'::real[] LIMIT 5$$) AS order_by_refused;
-SELECT pg_temp.err($$SELECT pg_temp.ob_cold('gal_pur', '<=>', '{1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'::real[], 5)$$) AS order_by_refused_cold;
--- the refusal is not hidden by a LIMIT that stops before the row
-SELECT pg_temp.err($$SELECT id FROM gal_pur ORDER BY tpl <-> (SELECT v FROM base WHERE id = 1) LIMIT 1$$) AS order_by_limit_1;
--- deleted in an open transaction: that transaction may search again
-BEGIN;
-DELETE FROM gal_pur WHERE id = 101;
-SELECT pg_temp.ob('gal_pur', '<->', v, 5) = pg_temp.ob_cold('gal_pur', '<->', v, 5) AS ob_same_deleted,
-	pg_temp.ident('gal_pur', v, 5, NULL, 'l2') = pg_temp.ident_cold('gal_pur', v, 5, NULL, 'l2') AS ident_same_deleted
+SELECT (SELECT subject FROM biocrypt.identify('gal_pur', 'tpl', v, 1, NULL, 'l2')) AS nearest_skipping,
+	pg_temp.ident('gal_pur', v, 5, NULL, 'l2') = pg_temp.ident_cold('gal_pur', v, 5, NULL, 'l2') AS ident_same,
+	pg_temp.ob('gal_pur', '<->', v, 100) = pg_temp.ob_cold('gal_pur', '<->', v, 100) AS ob_same,
+	(pg_temp.ob('gal_pur', '<->', v, 100))[61] AS ob_last
 FROM base WHERE id = 100;
-ROLLBACK;
-SELECT pg_temp.err($$SELECT id FROM gal_pur ORDER BY tpl <-> (SELECT v FROM base WHERE id = 1) LIMIT 1$$) AS refused_again;
--- deleted and committed: searches work again
+SELECT (SELECT tpl <-> v FROM gal_pur WHERE id = 101) IS NULL AS operator_null FROM base WHERE id = 100;
+-- each search's audit row counts the skipped row; nothing refused
+SELECT a.operation, a.templates_compared, a.purpose_skipped, a.outcome, count(*)
+FROM biocrypt.audit_log a
+WHERE a.relation = 'gal_pur'::regclass AND a.outcome <> 'begun' AND a.id > (
+	SELECT max(b.id) FROM biocrypt.audit_log b WHERE b.relation = 'gal_pur'::regclass AND b.operation = 'protect')
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+-- verify() is 1:1: it still refuses the row, 42501
+SELECT pg_temp.err($$SELECT biocrypt.verify(tpl, (SELECT v FROM base WHERE id = 100), 0.5, 'l2') FROM gal_pur WHERE id = 101$$) AS verify_refused;
+-- deleted and committed: nothing skipped any more
 DELETE FROM gal_pur WHERE id = 101;
 SELECT pg_temp.ob('gal_pur', '<->', v, 5) = pg_temp.ob_cold('gal_pur', '<->', v, 5) AS ob_same,
 	pg_temp.ident('gal_pur', v, 5, NULL, 'l2') = pg_temp.ident_cold('gal_pur', v, 5, NULL, 'l2') AS ident_same,
 	cardinality(pg_temp.ob('gal_pur', '<->', v, 100)) AS ob_rows
 FROM base WHERE id = 100;
--- row-level security: a refused row the policy hides from the caller does
--- not refuse the caller's search (identify() then reads the table itself)
+-- row-level security: a row of another purpose the policy hides from the
+-- caller is not even counted (identify() then reads the table itself)
 -- under row-level security for the role the planner keeps off the index
 -- (a refusal must come only from rows the policy lets through), so the
 -- answer is the cold path's
@@ -469,9 +471,16 @@ SELECT pg_temp.ob_cold('gal_rls', '<->', v, 1) AS rls_order_by_cold FROM base WH
 SELECT subject FROM biocrypt.identify('gal_rls', 'tpl', (SELECT v FROM base WHERE id = 7), 1, NULL, 'l2');
 RESET ROLE;
 -- the session's purpose decides: border_control may use only that row
--- (gone now), none of the others
+-- (gone now), none of the others; a purpose not granted refuses the search
 SET biocrypt.purpose = 'border_control';
-SELECT pg_temp.err($$SELECT id FROM gal_pur ORDER BY tpl <-> (SELECT v FROM base WHERE id = 1) LIMIT 1$$) AS other_purpose;
+SELECT pg_temp.ob('gal_pur', '<->', v, 100) = pg_temp.ob_cold('gal_pur', '<->', v, 100) AS other_purpose_same,
+	(SELECT count(*) FROM gal_pur WHERE (tpl <-> v) IS NULL) AS other_purpose_nulls
+FROM base WHERE id = 1;
+SET biocrypt.purpose = 'verification';
+SET ROLE regress_gal_matcher;
+SET biocrypt.purpose = 'border_control';
+SELECT pg_temp.err($$SELECT id FROM gal_rls ORDER BY tpl <-> (SELECT v FROM base WHERE id = 1) LIMIT 1$$) AS purpose_not_granted;
+RESET ROLE;
 SET biocrypt.purpose = 'verification';
 
 --
@@ -534,7 +543,9 @@ SELECT pg_temp.err($$CREATE UNIQUE INDEX ON gal_own USING biocrypt_gallery (tpl)
 SELECT count(*) AS gallery_indexes_on_gal_own FROM biocrypt.galleries WHERE relation = 'gal_own'::regclass;
 REVOKE CREATE ON SCHEMA regress_gal FROM regress_gal_matcher;
 
--- a probe the gallery cannot take is refused as the operator refuses it
+-- a probe of another shape than the gallery's skips every template (one
+-- WARNING per statement), through the gallery as on the cold path; a NaN
+-- probe is refused as the operator refuses it
 CREATE FUNCTION pg_temp.err_cold(q text) RETURNS text LANGUAGE sql
 	SET biocrypt.enable_gallery = off AS $$ SELECT pg_temp.err(q) $$;
 SELECT e.name, pg_temp.err(e.q) AS through_gallery, pg_temp.err(e.q) = pg_temp.err_cold(e.q) AS same_as_cold
@@ -544,6 +555,12 @@ FROM (VALUES
 	('bits_probe_vectors', $$SELECT id FROM gal_f32 ORDER BY tpl <~> '\x00ff'::bytea LIMIT 2$$),
 	('vector_probe_bits', $$SELECT id FROM gal_bits ORDER BY tpl <-> '{1,2}'::real[] LIMIT 2$$),
 	('code_length', $$SELECT id FROM gal_bits ORDER BY tpl <~> '\x00ff'::bytea LIMIT 2$$)) e(name, q);
+SELECT pg_temp.ob('gal_f32', '<->', '{1,2}'::real[], 3) AS skipped_all,
+	cardinality(array_positions(pg_temp.ob_cold('gal_f32', '<->', '{1,2}'::real[], 100), NULL)) AS cold_nulls,
+	(SELECT count(*) FROM gal_f32 WHERE tpl <-> '{1,2}'::real[] IS NULL) AS operator_nulls;
+SELECT a.templates_compared, a.shape_skipped = (SELECT count(*) FROM gal_f32) AS all_counted
+FROM biocrypt.audit_log a WHERE a.relation = 'gal_f32'::regclass AND a.outcome = 'ok'
+ORDER BY a.id DESC LIMIT 1;
 -- a matcher searches through the gallery (the owner's privileges aside)
 SELECT biocrypt.grant_purpose('regress_gal_matcher', 'verification') AS granted;
 GRANT SELECT ON gal_f32, base, probes TO regress_gal_matcher;

@@ -1,6 +1,8 @@
 -- Purpose limitation: a comparison needs a declared purpose (biocrypt.purpose)
 -- that the template was enrolled for and that is granted to the role.
--- Refusals are errors (42501) and are recorded as "denied" audit events.
+-- Refusals are errors (42501) and are recorded as "denied" audit events;
+-- a search of many (the operators, identify) skips a template enrolled
+-- for other purposes instead, counted in its audit row (purpose_skipped).
 -- pg_temp.err() shows errors as "SQLSTATE: message" only
 \set err_detail off
 \getenv abs_srcdir PG_ABS_SRCDIR
@@ -26,6 +28,8 @@ RESET biocrypt.purpose;
 SELECT pg_temp.err($$SELECT tpl <-> '{1,0}'::real[] FROM pur_g$$) AS no_purpose;
 SET biocrypt.purpose = 'payment';
 SELECT pg_temp.err($$SELECT tpl <-> '{1,0}'::real[] FROM pur_g$$) AS alice_not_for_payment;
+SELECT id, tpl <-> '{1,0}'::real[] IS NULL AS skipped FROM pur_g ORDER BY id;
+SELECT pg_temp.err($$SELECT biocrypt.verify(tpl, '{1,0}', 0.5, 'l2') FROM pur_g WHERE id = 1$$) AS verify_alice_for_payment;
 SELECT id, round((tpl <-> '{1,0}'::real[])::numeric, 4) AS l2 FROM pur_g WHERE id = 2;
 SET biocrypt.purpose = 'border_control';
 SELECT id, round((tpl <-> '{1,0}'::real[])::numeric, 4) AS l2 FROM pur_g ORDER BY id;

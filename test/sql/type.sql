@@ -3,7 +3,8 @@
 
 -- the type keeps templates inline (storage main) and has no plaintext cast
 SELECT typname, typstorage, typalign, typlen FROM pg_type WHERE typname = 'protected_template';
-SELECT count(*) AS casts_to_template FROM pg_cast WHERE casttarget = 'protected_template'::regtype;
+SELECT count(*) AS casts_to_template FROM pg_cast WHERE casttarget = 'protected_template'::regtype
+	AND castsource <> casttarget;
 
 CREATE TABLE type_t (id int PRIMARY KEY, tpl protected_template);
 INSERT INTO type_t VALUES
