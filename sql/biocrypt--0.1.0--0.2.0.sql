@@ -42,3 +42,50 @@ ALTER TABLE biocrypt.audit_log ADD COLUMN purpose_skipped bigint,
 	ADD COLUMN shape_skipped bigint;
 COMMENT ON COLUMN biocrypt.audit_log.purpose_skipped IS 'a search of many (identify, ORDER BY over a table): templates skipped, not decrypted, because they were not enrolled for the session''s purpose; NULL in rows written before 0.2.0';
 COMMENT ON COLUMN biocrypt.audit_log.shape_skipped IS 'a search of many: templates skipped, not decrypted, because their dimensions or kind did not fit the probe; NULL in rows written before 0.2.0';
+
+----------------------------------------------------------------------------
+-- 1:1 verification that says why: match, no_match, expired, purpose, shape
+----------------------------------------------------------------------------
+
+CREATE FUNCTION biocrypt.verify_reason(tpl protected_template, probe real[],
+		max_distance float8, metric text DEFAULT 'cosine') RETURNS text
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_reason' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.verify_reason(tpl protected_template, probe real[]) RETURNS text
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_reason_decision' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.verify_bits_reason(tpl protected_template, code bytea,
+		mask bytea DEFAULT NULL, max_shift int DEFAULT 0) RETURNS text
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_bits_reason' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION biocrypt.verify_reason_sealed(tpl protected_template, probe sealed_probe,
+		max_distance float8, metric text DEFAULT 'cosine') RETURNS text
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_reason_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION biocrypt.verify_reason_sealed(tpl protected_template, probe sealed_probe) RETURNS text
+	AS 'MODULE_PATHNAME', 'biocrypt_verify_reason_decision_sealed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+-- as verify(): a key lookup in the same WHERE runs first
+ALTER FUNCTION biocrypt.verify_reason(protected_template, real[], float8, text) COST 100;
+ALTER FUNCTION biocrypt.verify_reason(protected_template, real[]) COST 100;
+ALTER FUNCTION biocrypt.verify_bits_reason(protected_template, bytea, bytea, int) COST 100;
+ALTER FUNCTION biocrypt.verify_reason_sealed(protected_template, sealed_probe, float8, text) COST 100;
+ALTER FUNCTION biocrypt.verify_reason_sealed(protected_template, sealed_probe) COST 100;
+
+COMMENT ON FUNCTION biocrypt.verify_reason(protected_template, real[], float8, text) IS '1:1 verification with its reason: match, no_match, expired, purpose (not enrolled for the session''s purpose) or shape (does not fit the probe)';
+COMMENT ON FUNCTION biocrypt.verify_reason(protected_template, real[]) IS '1:1 decision with its reason at biocrypt.match_threshold and biocrypt.match_metric, without a score';
+COMMENT ON FUNCTION biocrypt.verify_bits_reason(protected_template, bytea, bytea, int) IS '1:1 bit-code decision with its reason at biocrypt.match_threshold_bits, without a score';
+COMMENT ON FUNCTION biocrypt.verify_reason_sealed(protected_template, sealed_probe, float8, text) IS 'verify_reason() with a probe sealed to biocrypt.public_key()';
+COMMENT ON FUNCTION biocrypt.verify_reason_sealed(protected_template, sealed_probe) IS 'verify_reason(tpl, probe) with a probe sealed to biocrypt.public_key()';
+
+REVOKE ALL ON FUNCTION
+	biocrypt.verify_reason(protected_template, real[], float8, text),
+	biocrypt.verify_reason(protected_template, real[]),
+	biocrypt.verify_bits_reason(protected_template, bytea, bytea, int),
+	biocrypt.verify_reason_sealed(protected_template, sealed_probe, float8, text),
+	biocrypt.verify_reason_sealed(protected_template, sealed_probe)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	biocrypt.verify_reason(protected_template, real[]),
+	biocrypt.verify_bits_reason(protected_template, bytea, bytea, int),
+	biocrypt.verify_reason_sealed(protected_template, sealed_probe)
+	TO biocrypt_verifier;
+GRANT EXECUTE ON FUNCTION
+	biocrypt.verify_reason(protected_template, real[], float8, text),
+	biocrypt.verify_reason_sealed(protected_template, sealed_probe, float8, text)
+	TO biocrypt_matcher;

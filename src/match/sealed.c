@@ -34,6 +34,8 @@ extern Datum biocrypt_identify(PG_FUNCTION_ARGS);
 extern Datum biocrypt_identify_bits(PG_FUNCTION_ARGS);
 extern Datum biocrypt_verify_decision(PG_FUNCTION_ARGS);
 extern Datum biocrypt_verify_bits_decision(PG_FUNCTION_ARGS);
+extern Datum biocrypt_verify_reason(PG_FUNCTION_ARGS);
+extern Datum biocrypt_verify_reason_decision(PG_FUNCTION_ARGS);
 extern Datum biocrypt_identify_ranks(PG_FUNCTION_ARGS);
 extern Datum biocrypt_identify_ranks_bits(PG_FUNCTION_ARGS);
 
@@ -99,6 +101,22 @@ Datum
 biocrypt_verify_decision_sealed(PG_FUNCTION_ARGS)
 {
 	return SealedVectorForm(fcinfo, biocrypt_verify_decision);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_verify_reason_sealed);
+/* verify_reason_sealed(tpl, sealed_probe, max_distance, metric) */
+Datum
+biocrypt_verify_reason_sealed(PG_FUNCTION_ARGS)
+{
+	return SealedVectorForm(fcinfo, biocrypt_verify_reason);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_verify_reason_decision_sealed);
+/* verify_reason_sealed(tpl, sealed_probe): as verify_reason(tpl, probe) */
+Datum
+biocrypt_verify_reason_decision_sealed(PG_FUNCTION_ARGS)
+{
+	return SealedVectorForm(fcinfo, biocrypt_verify_reason_decision);
 }
 
 /*

@@ -72,6 +72,9 @@ SELECT id, biocrypt.verify_sealed(tpl, :'v3', 0.01) AS sealed,
 	biocrypt.verify(tpl, '{3,1,2.5}'::real[], 1.2, 'l2') AS plain_l2
 FROM sg ORDER BY id;
 SELECT * FROM biocrypt.identify_sealed('sg', 'tpl', :'v3', 3);
+SELECT id, biocrypt.verify_reason_sealed(tpl, :'v3', 0.01) AS sealed_reason,
+	biocrypt.verify_reason(tpl, '{3,1,2.5}'::real[], 0.01) AS plain_reason
+FROM sg ORDER BY id;
 SELECT (SELECT array_agg(row(subject, distance)::text) FROM biocrypt.identify_sealed('sg', 'tpl', :'v3', 3, 2.0, 'l2'))
 	= (SELECT array_agg(row(subject, distance)::text) FROM biocrypt.identify('sg', 'tpl', '{3,1,2.5}'::real[], 3, 2.0, 'l2'))
 	AS identify_same;
@@ -79,6 +82,9 @@ SELECT (SELECT array_agg(row(subject, distance)::text) FROM biocrypt.identify_se
 SET biocrypt.match_threshold = '0.01';
 SELECT id, biocrypt.verify_sealed(tpl, :'v3') AS sealed,
 	biocrypt.verify(tpl, '{3,1,2.5}'::real[]) AS plain
+FROM sg ORDER BY id;
+SELECT id, biocrypt.verify_reason_sealed(tpl, :'v3') AS sealed_reason,
+	biocrypt.verify_reason(tpl, '{3,1,2.5}'::real[]) AS plain_reason
 FROM sg ORDER BY id;
 SELECT * FROM biocrypt.identify_ranks_sealed('sg', 'tpl', :'v3', 3);
 SELECT (SELECT array_agg(row(rank, subject)::text) FROM biocrypt.identify_ranks_sealed('sg', 'tpl', :'v3', 3))
