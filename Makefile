@@ -10,8 +10,8 @@ SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
 SRC_TEMPLATE = expiry purposes seal sealedprobe template typmod
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
-SRC_MATCH = compare disclosure galhandler galscan galscore identify iris probe sealed \
-	verifyreason
+SRC_MATCH = calibrate compare disclosure galhandler galscan galscore identify iris pairs probe \
+	sealed verifyreason
 SRC_GALLERY = galbuild galhelper galload galpage galrank galsearch galvacuum galwarm
 SRC_LIFECYCLE = enrol enrolsealed erasure keyadmin policy policycheck policyguard purgeworker \
 	purpose retention rotate
@@ -31,7 +31,7 @@ SCRIPTS_built = tools/biocrypt-seal
 # scripts only); test/sql/include/ holds what the tests include with \i
 REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
-	verify_reason identify_vector identify_bits identify_access gallery shape \
+	verify_reason calibrate identify_vector identify_bits identify_access gallery shape \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
 	audit_chain score_disclosure badinput check_config privileges

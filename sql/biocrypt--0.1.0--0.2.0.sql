@@ -89,3 +89,39 @@ GRANT EXECUTE ON FUNCTION
 	biocrypt.verify_reason(protected_template, real[], float8, text),
 	biocrypt.verify_reason_sealed(protected_template, sealed_probe, float8, text)
 	TO biocrypt_matcher;
+
+----------------------------------------------------------------------------
+-- threshold calibration inside the server (administrators only)
+----------------------------------------------------------------------------
+
+-- an administrator's calibration is an access of its own in the audit log
+ALTER TABLE biocrypt.audit_log DROP CONSTRAINT audit_log_operation_check,
+	ADD CONSTRAINT audit_log_operation_check CHECK (operation IN ('protect', 'compare',
+		'verify', 'identify', 'reveal', 'export', 'retain', 'purge', 'rotate', 'destroy',
+		'hold', 'erase', 'policy', 'denied', 'review', 'calibrate'));
+
+-- template against template: a function, not an overload of <-> and its
+-- kin, which would make an untyped literal probe ('{1,2}') a template
+CREATE FUNCTION biocrypt.template_distance(a protected_template, b protected_template,
+		metric text DEFAULT 'cosine') RETURNS float8
+	AS 'MODULE_PATHNAME', 'biocrypt_template_distance' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION biocrypt.calibrate(gallery regclass, col name, target_fmr float8 DEFAULT 1e-4,
+		metric text DEFAULT 'cosine', sample int DEFAULT 2000,
+		OUT threshold float8, OUT fmr float8, OUT fnmr float8, OUT templates integer,
+		OUT subjects integer, OUT impostor_pairs bigint, OUT genuine_pairs bigint,
+		OUT impostor_median float8, OUT genuine_median float8, OUT genuine_max float8)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'biocrypt_calibrate' LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION biocrypt.template_distance(protected_template, protected_template, text) IS 'distance between two stored templates (cosine, l2, inner_product; hamming for bit codes), for administrators; NULL for a pair that may not or cannot be compared';
+COMMENT ON FUNCTION biocrypt.calibrate(regclass, name, float8, text, int) IS 'the threshold for a target false-match rate, from the impostor and genuine pair distances of a sample of the column''s templates; only the summary leaves the server';
+
+REVOKE ALL ON FUNCTION
+	biocrypt.template_distance(protected_template, protected_template, text),
+	biocrypt.calibrate(regclass, name, float8, text, int)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	biocrypt.template_distance(protected_template, protected_template, text),
+	biocrypt.calibrate(regclass, name, float8, text, int)
+	TO biocrypt_admin;

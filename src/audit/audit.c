@@ -59,7 +59,8 @@ static bool exit_callback_registered = false;
 
 static const char *const operation_names[] = {
 	"protect", "compare", "verify", "identify", "reveal", "export", "retain",
-	"purge", "rotate", "destroy", "hold", "erase", "policy", "denied", "review"
+	"purge", "rotate", "destroy", "hold", "erase", "policy", "denied", "review",
+	"calibrate"
 };
 
 static const char *const outcome_names[] = {

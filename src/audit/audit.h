@@ -38,7 +38,8 @@ typedef enum AuditOperation
 	AUDIT_OP_ERASE,
 	AUDIT_OP_POLICY,
 	AUDIT_OP_DENIED,
-	AUDIT_OP_REVIEW
+	AUDIT_OP_REVIEW,
+	AUDIT_OP_CALIBRATE
 } AuditOperation;
 
 /*

@@ -69,6 +69,10 @@ extern bool CheckExpired(const EnvelopeHeader *hdr, TimestampTz now);
 /* disclosure.c: what a role that does not administer biocrypt learns */
 struct AuditEvent;
 extern bool ScoresExact(void);
+/* pairs.c: template against template */
+extern KernelVectorProbe PairProbe(const EnvelopeHeader *hdr, const uint8 *payload,
+								   float *dst, KernelMetric metric);
+
 extern double ScoreRound(double d);
 extern void ScoreCharge(FunctionCallInfo fcinfo, struct AuditEvent *ev,
 						const char *subject, size_t len);
