@@ -7,7 +7,7 @@ MODULE_big = biocrypt
 SRC_BASE = aead auditenc envelope jsonenc kernels kernels_x86 quantise sealedmsg tplform
 SRC_CORE = catalog checkconfig secmem session spi subxact worker
 SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
-SRC_TEMPLATE = expiry purposes seal sealedprobe template typmod
+SRC_TEMPLATE = expiry purposes seal sealedprobe template tplheader typmod
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
 	auditclose auditstmt auditworker auditwrite export review
 SRC_MATCH = calibrate compare disclosure galhandler galscan galscore identify iris pairs probe \

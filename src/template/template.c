@@ -145,15 +145,6 @@ HeaderOfArg(FunctionCallInfo fcinfo, EnvelopeHeader *hdr)
 	ParseTemplate(PG_GETARG_TEMPLATE_P(0), hdr);
 }
 
-/* A header's subject as a C string in the database encoding. */
-char *
-SubjectToServer(const EnvelopeHeader *hdr)
-{
-	char	   *subject = pnstrdup(hdr->subject, hdr->subject_len);
-
-	return pg_any_to_server(subject, hdr->subject_len, PG_UTF8);
-}
-
 PG_FUNCTION_INFO_V1(biocrypt_subject_of);
 /* The subject, converted from UTF-8 to the database encoding. */
 Datum
@@ -212,15 +203,6 @@ biocrypt_key_id_of(PG_FUNCTION_ARGS)
 
 	HeaderOfArg(fcinfo, &hdr);
 	PG_RETURN_INT32((int32) hdr.key_id);
-}
-
-/* The name of an element format: f32, f16, i8 or bits ("?" for another). */
-const char *
-TemplateFormatName(uint8 format)
-{
-	static const char *const names[] = {"?", "f32", "f16", "i8", "bits"};
-
-	return format < lengthof(names) ? names[format] : "?";
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_format_of);

@@ -22,9 +22,11 @@
 #define DatumGetProtectedTemplateP(X)	((bytea *) PG_DETOAST_DATUM(X))
 #define PG_GETARG_TEMPLATE_P(n)	DatumGetProtectedTemplateP(PG_GETARG_DATUM(n))
 
-/* template.c: the type and its inputs */
+/* tplheader.c: header fields as the server shows them */
 extern char *SubjectToServer(const EnvelopeHeader *hdr);
 extern const char *TemplateFormatName(uint8 format);
+
+/* template.c: the type and its inputs */
 extern const float4 *CheckFloatArray(ArrayType *arr, const char *what, int *dims);
 
 /* typmod.c: a column's declared shape */
