@@ -54,6 +54,28 @@ like(
 	$log,
 	qr/FATAL:  biocrypt: biocrypt\.root_key_file "\Q$f\E" has group or world access/,
 	'key file mode 0640: FATAL mentions group or world access');
+like(
+	$log,
+	qr/\nHINT:  Make biocrypt\.root_key_file name a regular file that the server's operating-system user owns, with no group or other permissions \(chmod 0600\), holding 64 hexadecimal digits\.\n/,
+	'key file mode 0640: HINT names root_key_file, its owner and its mode');
+
+# -- the next root key's file readable by the group: the messages name
+# the setting in use, never root_key_file
+my $good_new = key_file('good-new.key', "$KEY\n", 0600);
+$f = key_file('group-new.key', "$KEY\n", 0640);
+$log = start_fails($node,
+	"biocrypt.root_key_file = '$good_new'\nbiocrypt.new_root_key_file = '$f'\n",
+	'new key file mode 0640');
+like(
+	$log,
+	qr/FATAL:  biocrypt: biocrypt\.new_root_key_file "\Q$f\E" has group or world access\n/,
+	'new key file mode 0640: FATAL names new_root_key_file');
+like(
+	$log,
+	qr/\nHINT:  Make biocrypt\.new_root_key_file name a regular file that the server's operating-system user owns, with no group or other permissions \(chmod 0600\), holding 64 hexadecimal digits\.\n/,
+	'new key file mode 0640: HINT names new_root_key_file, its owner and its mode');
+unlike($log, qr/HINT:  .*biocrypt\.root_key_file/,
+	'new key file mode 0640: HINT does not name root_key_file');
 
 # -- key file readable by others only
 $f = key_file('world.key', "$KEY\n", 0604);
