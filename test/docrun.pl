@@ -19,10 +19,12 @@
 #   <!-- docrun output varies: REASON --> run; its output block is not
 #                                    compared (times, pids, hashes)
 #
-# Prints one line per block and "docrun: N passed, N failed"; exits
+# Prints one line per block (--verbose: and what psql printed for it),
+# the skipped blocks, and "docrun: N passed, N failed"; exits
 # non-zero on a failure.  Must run as a user that may start a server (not
 # root), after biocrypt is installed into the PostgreSQL that PG_CONFIG
-# (or pg_config on PATH) names.
+# (or pg_config on PATH, or --pg-config) names; --keep keeps the cluster's
+# directory (its server log, each document's psql input).
 use strict;
 use warnings;
 
@@ -33,9 +35,9 @@ use Getopt::Long;
 
 my $root = abs_path(dirname(abs_path($0)) . '/..');
 my $pg_config = $ENV{PG_CONFIG} // 'pg_config';
-my $keep = 0;
-GetOptions('pg-config=s' => \$pg_config, 'keep' => \$keep)
-  or die "usage: docrun.pl [--pg-config PATH] [--keep] [FILE.md ...]\n";
+my ($keep, $verbose) = (0, 0);
+GetOptions('pg-config=s' => \$pg_config, 'keep' => \$keep, 'verbose' => \$verbose)
+  or die "usage: docrun.pl [--pg-config PATH] [--keep] [--verbose] [FILE.md ...]\n";
 my @docs = @ARGV ? @ARGV : ("$root/README.md", sort glob("$root/docs/*.md"));
 
 chomp(my $bindir = `$pg_config --bindir`);
@@ -73,7 +75,7 @@ sub blocks
 	for (my $i = 0; $i < @lines; $i++)
 	{
 		my $line = $lines[$i];
-		if ($line =~ /^<!-- docrun\b/)
+		if ($line =~ /^\s*<!-- docrun\b/)
 		{
 			my $note = $line;
 			$note .= "\n" . $lines[++$i] while $note !~ /-->\s*$/ && $i + 1 < @lines;
@@ -81,7 +83,9 @@ sub blocks
 			next;
 		}
 		next if $line =~ /^\s*$/;
-		if ($line !~ /^```sql\s*$/)
+		# a fence may be indented (in a list item): so are its lines
+		my ($indent) = $line =~ /^(\s*)```sql\s*$/;
+		if (!defined $indent)
 		{
 			# a note belongs to the fence right after it (blank lines aside)
 			die "docrun: $path:" . ($i + 1) . ": a docrun comment not followed by a ```sql block\n"
@@ -90,10 +94,11 @@ sub blocks
 		}
 		my %b = (file => $path, line => $i + 1, body => '');
 		$i++;
-		$b{body} .= $lines[$i++] . "\n" while $i < @lines && $lines[$i] !~ /^```\s*$/;
+		$b{body} .= ($lines[$i++] =~ s/^\Q$indent\E//r) . "\n"
+		  while $i < @lines && $lines[$i] !~ /^\s*```\s*$/;
 		for my $note (@notes)
 		{
-			my ($kind, $arg) = $note =~ /^<!-- docrun (as|setup:|params:|skip:|output varies:)\s*(.*?)\s*-->\s*$/s
+			my ($kind, $arg) = $note =~ /^\s*<!-- docrun (as|setup:|params:|skip:|output varies:)\s*(.*?)\s*-->\s*$/s
 			  or die "docrun: $path:$b{line}: cannot read the comment $note\n";
 			$kind =~ s/:$//;
 			if ($kind eq 'setup') { $b{setup} .= "$arg\n"; }
@@ -103,11 +108,12 @@ sub blocks
 		# the output block: the next non-blank line opens a plain fence
 		my $j = $i + 1;
 		$j++ while $j < @lines && $lines[$j] =~ /^\s*$/;
-		if ($j < @lines && $lines[$j] =~ /^```\s*$/)
+		if ($j < @lines && $lines[$j] =~ /^\s*```\s*$/)
 		{
 			my $out = '';
 			$j++;
-			$out .= $lines[$j++] . "\n" while $j < @lines && $lines[$j] !~ /^```\s*$/;
+			$out .= ($lines[$j++] =~ s/^\Q$indent\E//r) . "\n"
+			  while $j < @lines && $lines[$j] !~ /^\s*```\s*$/;
 			$b{output} = $out;
 			$i = $j;
 		}
@@ -130,8 +136,8 @@ sub bind_params
 }
 
 # The psql input for a document's blocks: before each, a marker, then (its
-# output discarded) the role and its setup, then a second marker and the
-# block itself.
+# output discarded) its setup as the superuser and the switch to its role,
+# then a second marker and the block itself.
 sub script
 {
 	my @blocks = @_;
@@ -142,9 +148,9 @@ sub script
 		next if defined $b->{skip};
 		$in .= "\\echo '\@\@docrun setup $n'\n\\o /dev/null\n";
 		$in .= "RESET ROLE;\nRESET SESSION AUTHORIZATION;\n";
+		$in .= ($b->{setup} // '') . "\n";
 		$in .= "SET SESSION AUTHORIZATION \"$b->{as}\";\n" if defined $b->{as};
-		$in .= $b->{setup} // '';
-		$in .= "\n\\o\n\\echo '\@\@docrun block $n'\n";
+		$in .= "\\o\n\\echo '\@\@docrun block $n'\n";
 		$in .= bind_params($b);
 	}
 	return $in;
@@ -236,6 +242,7 @@ for my $path (@docs)
 			$passed++;
 			my $note = defined $b->{'output varies'} ? " (output not compared: $b->{'output varies'})" : '';
 			print "ok: $where$note\n";
+			print map { "    $_\n" } split /\n/, $got if $verbose;
 		}
 		else
 		{
