@@ -56,7 +56,7 @@ like(
 	'key file mode 0640: FATAL mentions group or world access');
 like(
 	$log,
-	qr/\nHINT:  Make biocrypt\.root_key_file name a regular file that the server's operating-system user owns, with no group or other permissions \(chmod 0600\), holding 64 hexadecimal digits\.\n/,
+	qr/ HINT:  Make biocrypt\.root_key_file name a regular file that the server's operating-system user owns, with no group or other permissions \(chmod 0600\), holding 64 hexadecimal digits\.$/m,
 	'key file mode 0640: HINT names root_key_file, its owner and its mode');
 
 # -- the next root key's file readable by the group: the messages name
@@ -72,7 +72,7 @@ like(
 	'new key file mode 0640: FATAL names new_root_key_file');
 like(
 	$log,
-	qr/\nHINT:  Make biocrypt\.new_root_key_file name a regular file that the server's operating-system user owns, with no group or other permissions \(chmod 0600\), holding 64 hexadecimal digits\.\n/,
+	qr/ HINT:  Make biocrypt\.new_root_key_file name a regular file that the server's operating-system user owns, with no group or other permissions \(chmod 0600\), holding 64 hexadecimal digits\.$/m,
 	'new key file mode 0640: HINT names new_root_key_file, its owner and its mode');
 unlike($log, qr/HINT:  .*biocrypt\.root_key_file/,
 	'new key file mode 0640: HINT does not name root_key_file');
