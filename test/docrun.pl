@@ -4,8 +4,8 @@
 # Runs the SQL examples of the docs.  Every ```sql block of README.md and
 # docs/*.md (or of the files named on the command line) runs in psql
 # against a throwaway cluster with biocrypt preloaded: each document in a
-# database of its own, its blocks top to bottom in one psql session, as a
-# reader would paste them.  A block followed by a plain ``` block (psql's
+# database of its own, its blocks top to bottom in one psql session
+# (psql -X -q, as the superuser), as a reader would paste them.  A block followed by a plain ``` block (psql's
 # output as the doc shows it) must print exactly that; a block without one
 # must run without an error.  HTML comments before a block's fence, which
 # the rendered page does not show, say what a reader needn't see
@@ -239,7 +239,7 @@ for my $path (@docs)
 		{
 			$why = "it never ran (psql stopped before it)";
 		}
-		elsif (normal($b->{body}) !~ /(;|^\\\S.*)\s*(--[^\n]*)?\z/)
+		elsif ((normal($b->{body}) =~ s/(\n\s*--[^\n]*)+\z//r) !~ /(;|\\\w[^\n]*)\s*(--[^\n]*)?\z/)
 		{
 			$why = "its last statement has no ';'";
 		}
