@@ -153,9 +153,9 @@ sub bind_params
 	return $sql;
 }
 
-# The psql input for a document's blocks: before each, a marker, then (its
-# output discarded) its setup as the superuser and the switch to its role,
-# then a second marker and the block itself.
+# The psql input for a document's blocks: before each, a marker and (its
+# results discarded) its setup as the superuser, a second marker and the
+# switch to its role, then a third marker and the block itself.
 sub script
 {
 	my @blocks = @_;
@@ -166,9 +166,9 @@ sub script
 		next if defined $b->{skip};
 		$in .= "\\echo '\@\@docrun setup $n'\n\\o /dev/null\n";
 		$in .= "RESET ROLE;\nRESET SESSION AUTHORIZATION;\n";
-		$in .= ($b->{setup} // '') . "\n";
+		$in .= ($b->{setup} // '') . "\n\\o\n\\echo '\@\@docrun role $n'\n";
 		$in .= "SET SESSION AUTHORIZATION \"$b->{as}\";\n" if defined $b->{as};
-		$in .= "\\o\n\\echo '\@\@docrun block $n'\n";
+		$in .= "\\echo '\@\@docrun block $n'\n";
 		$in .= bind_params($b);
 	}
 	return $in;
@@ -220,7 +220,7 @@ for my $path (@docs)
 	print $fh script(@blocks);
 	close($fh);
 	my $out = `$psql -q -d $db <'$dir/$db.sql' 2>&1`;
-	# "setup N" and "block N": what psql printed after each marker
+	# "setup N", "role N" and "block N": what psql printed after each marker
 	my %part = $out =~ /^\@\@docrun (\w+ \d+)\n(.*?)(?=^\@\@docrun |\z)/msg;
 	for my $n (0 .. $#blocks)
 	{
@@ -238,6 +238,10 @@ for my $path (@docs)
 		if (!exists $part{"block $n"})
 		{
 			$why = "it never ran (psql stopped before it)";
+		}
+		elsif (($part{"role $n"} // '') =~ /\S/)
+		{
+			$why = "it could not run as $b->{as}:\n" . $part{"role $n"};
 		}
 		elsif ((normal($b->{body}) =~ s/(\n\s*--[^\n]*)+\z//r) !~ /(;|\\\w[^\n]*)\s*(--[^\n]*)?\z/)
 		{
