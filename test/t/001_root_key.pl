@@ -7,6 +7,8 @@
 # server with a valid key from either source can enrol and reveal, and both
 # sources derive the same keys from the same root key.  Without
 # shared_preload_libraries, CREATE EXTENSION fails and installs nothing.
+# The HINTs name the setting in use (biocrypt.new_root_key_file too) and
+# the rule a key file must meet.
 use strict;
 use warnings;
 
@@ -145,6 +147,19 @@ like(
 	$log,
 	qr/FATAL:  biocrypt: both biocrypt\.root_key_file and biocrypt\.root_key_command are set/,
 	'file and command both set: FATAL says so');
+like(
+	$log,
+	qr/ HINT:  Set only one of biocrypt\.root_key_file and biocrypt\.root_key_command\.$/m,
+	'file and command both set: HINT says to set one');
+
+# -- the next root key equal to the current one
+$log = start_fails($node,
+	"biocrypt.root_key_file = '$good'\nbiocrypt.new_root_key_command = 'cat $good'\n",
+	'new root key equal to the current one');
+like(
+	$log,
+	qr/FATAL:  biocrypt: the new root key is the current root key\n.* HINT:  Point biocrypt\.new_root_key_file or biocrypt\.new_root_key_command at a key other than the current one, or remove it\.$/m,
+	'new root key equal to the current one: FATAL, and a HINT naming the new_root_key settings');
 
 # -- commands that fail or print something else than a key
 $log = start_fails($node,
