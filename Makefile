@@ -111,7 +111,7 @@ UNIT_TESTS = test/unit/envelope_test test/unit/kernels_test test/unit/jsonenc_te
 # run every unit program, then sum their "unit: N passed, N failed" lines
 # into one; a program that exits non-zero without reporting a failure
 # (a crash, say) counts as one failure, and any failure fails the target
-.PHONY: unit unit-arm64 fuzz-smoke fuzz-targets print-fuzz-targets cppcheck layers errlint
+.PHONY: unit unit-arm64 fuzz-smoke fuzz-targets print-fuzz-targets cppcheck layers errlint docrun
 unit: $(UNIT_TESTS)
 	@status=0; passed=0; failed=0; \
 	for t in $(UNIT_TESTS); do \
@@ -243,6 +243,13 @@ layers: $(OBJS)
 # every error hides its statement from the log (it may carry a biometric)
 errlint:
 	perl test/errlint.pl
+
+# every SQL example of README.md and docs/*.md, run in a throwaway cluster
+# of the PostgreSQL that PG_CONFIG names, with its output checked where the
+# doc shows one (test/docrun.pl; docs/developer.md, "Examples in the
+# docs"): after make install, as a user that may start a server
+docrun:
+	perl test/docrun.pl --pg-config $(PG_CONFIG)
 
 # static analysis of our sources (server headers are not ours to fix), in
 # the one preprocessor configuration the server build uses on x86-64 (GCC,

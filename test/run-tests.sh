@@ -1,9 +1,10 @@
 #!/bin/bash
 # Run every biocrypt test suite from a clean clone on Debian 12, as root:
 # install build and test packages, build with -Werror, install, then run the
-# C unit tests, a fuzz smoke run, the guide check, pg_regress and TAP, then
-# pg_regress under ASan+UBSan and valgrind (the server runs as the
-# postgres user, in a scratch copy it owns).  Ends with "N passed, N failed".
+# C unit tests, a fuzz smoke run, the guide check, pg_regress and TAP, the
+# docs' SQL examples, then pg_regress under ASan+UBSan and valgrind (the
+# server runs as the postgres user, in a scratch copy it owns).  Ends with
+# "N passed, N failed".
 set -uo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -117,6 +118,13 @@ fi
 for f in "$WORK"/tmp_check/log/regress_log_*; do
 	[ "$rc" -ne 0 ] && [ -f "$f" ] && grep -q "not ok" "$f" && tail -60 "$f"
 done
+
+# every SQL example of README.md and docs/*.md, in a throwaway cluster of
+# the installed server, as postgres (test/docrun.pl)
+runuser -u postgres -- make -C "$WORK" -s docrun >"$LOG/docrun.log" 2>&1
+grep -v '^ok: ' "$LOG/docrun.log"
+read -r xp xf < <(sed -n 's/^docrun: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/docrun.log")
+count "${xp:-0}" "${xf:-1}" docrun
 
 # pg_regress and isolation again against a checked server, in a private
 # PostgreSQL copy (test/sanitize.sh, README.md): biocrypt built with ASan and

@@ -79,14 +79,14 @@ ReadRootKeyFile(const char *setting, const char *path, uint8 *root)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: could not open %s \"%s\": %m", setting, path),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Make %s name a regular file that the server's operating-system user owns, with no group or other permissions (chmod 0600), holding 64 hexadecimal digits.", setting)));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 	{
 		close(fd);
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: %s \"%s\" is not a regular file", setting, path),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Make %s name a regular file that the server's operating-system user owns, with no group or other permissions (chmod 0600), holding 64 hexadecimal digits.", setting)));
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 	{
@@ -94,7 +94,7 @@ ReadRootKeyFile(const char *setting, const char *path, uint8 *root)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: %s \"%s\" has group or world access", setting, path),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Make %s name a regular file that the server's operating-system user owns, with no group or other permissions (chmod 0600), holding 64 hexadecimal digits.", setting)));
 	}
 	n = read(fd, text, sizeof(text));
 	close(fd);
@@ -105,7 +105,7 @@ ReadRootKeyFile(const char *setting, const char *path, uint8 *root)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: %s \"%s\" does not hold 64 hexadecimal digits", setting, path),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Make %s name a regular file that the server's operating-system user owns, with no group or other permissions (chmod 0600), holding 64 hexadecimal digits.", setting)));
 	}
 	sodium_memzero(text, sizeof(text));
 }
@@ -124,7 +124,7 @@ StartKeyCommand(const char *setting, const char *command, pid_t *pid)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: could not run %s: %m", setting),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Make %s a program that prints 64 hexadecimal digits and exits with status 0.", setting)));
 	if (*pid == 0)
 	{
 		sigset_t	none;
@@ -244,7 +244,7 @@ ReadRootKeyCommand(const char *setting, const char *command, uint8 *root)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: %s failed: %s", setting, wait_result_to_str(rc)),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Make %s a program that prints 64 hexadecimal digits and exits with status 0.", setting)));
 	}
 	if (too_long || n == sizeof(text) || !ParseRootKeyHex(text, (size_t) n, root))
 	{
@@ -252,7 +252,7 @@ ReadRootKeyCommand(const char *setting, const char *command, uint8 *root)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: %s did not print 64 hexadecimal digits", setting),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Make %s a program that prints 64 hexadecimal digits and exits with status 0.", setting)));
 	}
 	sodium_memzero(text, sizeof(text));
 }
@@ -301,7 +301,7 @@ LoadOneRootKey(const char *file, const char *command, const char *prefix,
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: both biocrypt.%s_file and biocrypt.%s_command are set", prefix, prefix),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Set only one of biocrypt.%s_file and biocrypt.%s_command.", prefix, prefix)));
 	if (!have_file && !have_command)
 	{
 		if (required)
@@ -337,7 +337,7 @@ LoadRootKey(void)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biocrypt: the new root key is the current root key"),
-				 errhint("Set biocrypt.root_key_file to a file of mode 0600, or biocrypt.root_key_command to a program, that yields 64 hexadecimal digits.")));
+				 errhint("Point biocrypt.new_root_key_file or biocrypt.new_root_key_command at a key other than the current one, or remove it.")));
 	derived_keys_locked_pid = getpid();
 }
 

@@ -7,6 +7,8 @@
 # server with a valid key from either source can enrol and reveal, and both
 # sources derive the same keys from the same root key.  Without
 # shared_preload_libraries, CREATE EXTENSION fails and installs nothing.
+# The HINTs name the setting in use (biocrypt.new_root_key_file too) and
+# the rule a key file must meet.
 use strict;
 use warnings;
 
@@ -54,6 +56,28 @@ like(
 	$log,
 	qr/FATAL:  biocrypt: biocrypt\.root_key_file "\Q$f\E" has group or world access/,
 	'key file mode 0640: FATAL mentions group or world access');
+like(
+	$log,
+	qr/ HINT:  Make biocrypt\.root_key_file name a regular file that the server's operating-system user owns, with no group or other permissions \(chmod 0600\), holding 64 hexadecimal digits\.$/m,
+	'key file mode 0640: HINT names root_key_file, its owner and its mode');
+
+# -- the next root key's file readable by the group: the messages name
+# the setting in use, never root_key_file
+my $good_new = key_file('good-new.key', "$KEY\n", 0600);
+$f = key_file('group-new.key', "$KEY\n", 0640);
+$log = start_fails($node,
+	"biocrypt.root_key_file = '$good_new'\nbiocrypt.new_root_key_file = '$f'\n",
+	'new key file mode 0640');
+like(
+	$log,
+	qr/FATAL:  biocrypt: biocrypt\.new_root_key_file "\Q$f\E" has group or world access\n/,
+	'new key file mode 0640: FATAL names new_root_key_file');
+like(
+	$log,
+	qr/ HINT:  Make biocrypt\.new_root_key_file name a regular file that the server's operating-system user owns, with no group or other permissions \(chmod 0600\), holding 64 hexadecimal digits\.$/m,
+	'new key file mode 0640: HINT names new_root_key_file, its owner and its mode');
+unlike($log, qr/HINT:  .*biocrypt\.root_key_file/,
+	'new key file mode 0640: HINT does not name root_key_file');
 
 # -- key file readable by others only
 $f = key_file('world.key', "$KEY\n", 0604);
@@ -123,6 +147,19 @@ like(
 	$log,
 	qr/FATAL:  biocrypt: both biocrypt\.root_key_file and biocrypt\.root_key_command are set/,
 	'file and command both set: FATAL says so');
+like(
+	$log,
+	qr/ HINT:  Set only one of biocrypt\.root_key_file and biocrypt\.root_key_command\.$/m,
+	'file and command both set: HINT says to set one');
+
+# -- the next root key equal to the current one
+$log = start_fails($node,
+	"biocrypt.root_key_file = '$good'\nbiocrypt.new_root_key_command = 'cat $good'\n",
+	'new root key equal to the current one');
+like(
+	$log,
+	qr/FATAL:  biocrypt: the new root key is the current root key\n.* HINT:  Point biocrypt\.new_root_key_file or biocrypt\.new_root_key_command at a key other than the current one, or remove it\.$/m,
+	'new root key equal to the current one: FATAL, and a HINT naming the new_root_key settings');
 
 # -- commands that fail or print something else than a key
 $log = start_fails($node,
