@@ -234,6 +234,13 @@ sanitize valgrind:
 	REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" PG_CONFIG="$(PG_CONFIG)" \
 		bash test/sanitize.sh $@
 
+# the driver tests (test/drivers, docs/developer.md "Drivers"): psycopg 3 and
+# libpq against a throwaway cluster of the installed extension; as root the
+# server runs as postgres
+.PHONY: drivers
+drivers:
+	PG_CONFIG="$(PG_CONFIG)" bash test/drivers/run.sh
+
 # calls go one way between the layers of src/ (docs/architecture.md)
 layers: $(OBJS)
 	perl test/layers.pl --self-test
@@ -253,7 +260,7 @@ cppcheck:
 		--inline-suppr --error-exitcode=1 -Isrc -I$(shell $(PG_CONFIG) --includedir-server) \
 		--suppress=missingIncludeSystem --suppress=missingInclude \
 		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \
-		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c tools/*.c
+		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c test/drivers/*.c tools/*.c
 
 # the portable path on another architecture: cross-build the backend-free
 # unit tests for aarch64 and run them under qemu-user
