@@ -234,6 +234,16 @@ sanitize valgrind:
 	REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" PG_CONFIG="$(PG_CONFIG)" \
 		bash test/sanitize.sh $@
 
+# the PGXN distribution that META.json describes: the committed tree at HEAD
+# (git archive: no build products, nothing uncommitted) under the prefix
+# biocrypt-VERSION/, in DIST_DIR/biocrypt-VERSION.zip; test/dist.sh checks it
+DIST_DIR ?= dist
+.PHONY: dist
+dist:
+	mkdir -p $(DIST_DIR)
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		--output $(DIST_DIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD
+
 # the driver tests (test/drivers, docs/developer.md "Drivers"): psycopg 3 and
 # libpq against a throwaway cluster of the installed extension; as root the
 # server runs as postgres
