@@ -112,7 +112,7 @@ def logged(pid):
 
 
 def test_matcher(admin):
-    """verify with max_distance, identify, the sealed forms; what the server saw."""
+    """verify with max_distance, identify; what the server received."""
     q_verify = ("SELECT biocrypt.verify(face, %s::real[], max_distance => %s) "
                 "FROM py_people WHERE id = %s")
     with login('py_gate', 'verification') as conn:
@@ -147,6 +147,24 @@ def test_matcher(admin):
               "execute <unnamed>: SELECT subject FROM biocrypt.identify('py_people', 'face', "
               "$1::real[], k => 5, max_distance => $2)")
 
+        check("verify: 3 dimensions against 8 is 22000",
+              sqlstate_of(conn, q_verify, [[1.0, 0.0, 0.0], 0.05, 1]), '22000')
+        check("server-side binding: no statement of the session held the bound probe",
+              [t for t in logged(pid) if str(BOUND) in t], [])
+
+    # the control: a ClientCursor writes the values into the SQL text
+    with login('py_gate', 'verification') as conn, psycopg.ClientCursor(conn) as cur:
+        cur.execute(q_verify, [unit(0, INLINE), 0.05, 1])
+        check("client-side binding: verify still matches", cur.fetchone()[0], True)
+        seen = logged(conn.info.backend_pid)[-1]
+        check("client-side binding: the server received the probe's values in the text",
+              (seen.startswith('statement: SELECT biocrypt.verify(face, '), str(INLINE) in seen,
+               '$1' in seen), (True, True, False))
+
+
+def test_sealed():
+    """A probe sealed with PyNaCl to biocrypt.public_key(), bound as bytea."""
+    with login('py_gate', 'verification') as conn:
         pk = bytes(conn.execute("SELECT biocrypt.public_key()").fetchone()[0])
         check("public_key: 32 bytes", len(pk), 32)
         box = seal_vector(pk, unit(0, BOUND))
@@ -159,20 +177,6 @@ def test_matcher(admin):
         check("verify_sealed: a box sealed to another key is 22P03",
               sqlstate_of(conn, "SELECT biocrypt.verify_sealed(face, %s, 0.05) FROM py_people "
                           "WHERE id = 1", [seal_vector(bytes(32 * [7]), unit(0))]), '22P03')
-
-        check("verify: 3 dimensions against 8 is 22000",
-              sqlstate_of(conn, q_verify, [[1.0, 0.0, 0.0], 0.05, 1]), '22000')
-
-        # the control: a ClientCursor writes the values into the SQL text
-        with psycopg.ClientCursor(conn) as cur:
-            cur.execute(q_verify, [unit(0, INLINE), 0.05, 1])
-            check("client-side binding: verify still matches", cur.fetchone()[0], True)
-        seen = logged(pid)[-1]
-        check("client-side binding: the server received the probe's values in the text",
-              (seen.startswith('statement: SELECT biocrypt.verify(face, '), str(INLINE) in seen,
-               '$1' in seen), (True, True, False))
-        check("server-side binding: no statement of the session held the bound probe",
-              [t for t in logged(pid) if str(BOUND) in t], [])
 
 
 def test_verifier():
@@ -202,8 +206,12 @@ def test_refusals(admin):
     """A missing or ungranted purpose: 42501, recorded as denied."""
     q = "SELECT biocrypt.verify(face, %s::real[], max_distance => %s) FROM py_people WHERE id = %s"
     with login('py_gate') as conn:
-        check("no purpose declared: 42501",
-              sqlstate_of(conn, q, [unit(0, BOUND), 0.05, 1]), '42501')
+        try:
+            conn.execute(q, [unit(0, BOUND), 0.05, 1])
+            got = None
+        except psycopg.Error as e:
+            got = (isinstance(e, errors.InsufficientPrivilege), e.sqlstate)
+        check("no purpose declared: InsufficientPrivilege, 42501", got, (True, '42501'))
     with login('py_gate', 'marketing') as conn:
         check("a purpose not granted: 42501",
               sqlstate_of(conn, q, [unit(0, BOUND), 0.05, 1]), '42501')
@@ -229,6 +237,7 @@ def main():
         setup(admin)
         enrol()
         test_matcher(admin)
+        test_sealed()
         test_verifier()
         test_refusals(admin)
     test_log()
