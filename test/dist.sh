@@ -51,7 +51,7 @@ check "every entry is under biocrypt-$VERSION/" \
 check "the archive holds exactly the committed files" \
 	diff -u "$SCRATCH/committed" "$SCRATCH/entries"
 check "no build products, .git or test output in the archive" \
-	test "$(grep -cE '(^|/)\.git/|\.(o|so|bc|zip)$|/tmp_check|/results/|regression\.(diffs|out)$|/tools/biocrypt-seal$|/dist/' \
+	test "$(grep -cE '(^|/)\.git/|\.(o|so|bc|pyc|zip)$|/__pycache__/|/tmp_check|/results/|regression\.(diffs|out)$|/tools/biocrypt-seal$|/dist/' \
 		"$SCRATCH/entries")" -eq 0
 
 unzip -q "$ZIP" -d "$SCRATCH/u"
