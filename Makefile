@@ -235,6 +235,23 @@ sanitize valgrind:
 	REGRESS="$(REGRESS)" ISOLATION="$(ISOLATION)" PG_CONFIG="$(PG_CONFIG)" \
 		bash test/sanitize.sh $@
 
+# the PGXN distribution that META.json describes: the committed tree at HEAD
+# (git archive: no build products, nothing uncommitted) under the prefix
+# biocrypt-VERSION/, in DIST_DIR/biocrypt-VERSION.zip; test/dist.sh checks it
+DIST_DIR ?= dist
+.PHONY: dist
+dist:
+	mkdir -p $(DIST_DIR)
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		--output $(DIST_DIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD
+
+# the driver tests (test/drivers, docs/developer.md "Drivers"): psycopg 3 and
+# libpq against a throwaway cluster of the installed extension; as root the
+# server runs as postgres
+.PHONY: drivers
+drivers:
+	PG_CONFIG="$(PG_CONFIG)" bash test/drivers/run.sh
+
 # calls go one way between the layers of src/ (docs/architecture.md)
 layers: $(OBJS)
 	perl test/layers.pl --self-test
@@ -261,7 +278,7 @@ cppcheck:
 		--inline-suppr --error-exitcode=1 -Isrc -I$(shell $(PG_CONFIG) --includedir-server) \
 		--suppress=missingIncludeSystem --suppress=missingInclude \
 		--suppress='*:/usr/include/*' --suppress=toomanyconfigs \
-		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c tools/*.c
+		src/*.c src/*/*.c test/unit/*.c test/fuzz/*.c test/drivers/*.c tools/*.c
 
 # the portable path on another architecture: cross-build the backend-free
 # unit tests for aarch64 and run them under qemu-user

@@ -2,9 +2,9 @@
 # Run every biocrypt test suite from a clean clone on Debian 12, as root:
 # install build and test packages, build with -Werror, install, then run the
 # C unit tests, a fuzz smoke run, the guide check, pg_regress and TAP, the
-# docs' SQL examples, then pg_regress under ASan+UBSan and valgrind (the
-# server runs as the postgres user, in a scratch copy it owns).  Ends with
-# "N passed, N failed".
+# docs' SQL examples, the driver tests (psycopg 3, libpq), the PGXN archive,
+# then pg_regress under ASan+UBSan and valgrind (the server runs as the
+# postgres user, in a scratch copy it owns).  Ends with "N passed, N failed".
 set -uo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -125,6 +125,21 @@ runuser -u postgres -- make -C "$WORK" -s docrun >"$LOG/docrun.log" 2>&1
 grep -v '^ok: ' "$LOG/docrun.log"
 read -r xp xf < <(sed -n 's/^docrun: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/docrun.log")
 count "${xp:-0}" "${xf:-1}" docrun
+
+# real drivers (test/drivers/run.sh): psycopg 3 and libpq with parameters
+# bound on the server, binary where it matters, against a throwaway cluster
+bash "$WORK/test/drivers/run.sh" >"$LOG/drivers.log" 2>&1
+read -r dvp dvf < <(sed -n 's/^drivers: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/drivers.log")
+[ "${dvf:-1}" -ne 0 ] && cat "$LOG/drivers.log"
+count "${dvp:-0}" "${dvf:-1}" drivers
+
+# the PGXN archive (test/dist.sh): make dist on the clone's committed tree
+# ($SRC: git archive needs the repository, which $WORK lacks), unpacked and
+# built with PGXS
+bash "$SRC/test/dist.sh" "$SRC" >"$LOG/dist.log" 2>&1
+read -r dsp dsf < <(sed -n 's/^dist: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/dist.log")
+[ "${dsf:-1}" -ne 0 ] && cat "$LOG/dist.log"
+count "${dsp:-0}" "${dsf:-1}" dist
 
 # pg_regress and isolation again against a checked server, in a private
 # PostgreSQL copy (test/sanitize.sh, README.md): biocrypt built with ASan and
