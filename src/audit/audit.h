@@ -77,6 +77,8 @@ typedef struct AuditEvent
 	NameData	column_name;
 	int64		templates_compared;
 	int64		expired_skipped;
+	int64		purpose_skipped;
+	int64		shape_skipped;
 	char		metric[16];
 	bool		has_threshold;
 	double		threshold;
@@ -114,6 +116,11 @@ extern int64 AuditRecord(AuditEvent *ev);
 extern void AuditRecordEventJson(AuditOperation op, Oid relid, const char *col,
 								 int64 rows, const char *json);
 
+/* auditstats.c: biocrypt.stats and biocrypt.audit_queue */
+extern void AuditStatsInit(void);
+extern void AuditStatsShmemRequest(void);
+extern void AuditStatsShmemStartup(void);
+
 /* access.c: what an access tells the audit */
 extern AuditEvent *AuditAccess(FunctionCallInfo fcinfo, AuditOperation op);
 extern AuditEvent *AuditAccessRelation(FunctionCallInfo fcinfo, AuditOperation op,
@@ -144,6 +151,7 @@ extern void AuditExecEnd(int depth, int sqlerrcode);
 extern void AuditExecDone(struct QueryDesc *qd);
 extern void AuditNoteError(int sqlerrcode);
 extern void AuditStatementDone(void);
+extern const void *AuditCurrentQuery(void);
 
 /* export.c: COPY TO of template columns */
 extern void AuditExportQueryBegin(struct QueryDesc *qd);
