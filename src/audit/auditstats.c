@@ -75,6 +75,7 @@ typedef struct StatsShared
 {
 	LWLock	   *lock;			/* the hash table's entries, and stats_reset */
 	TimestampTz stats_reset;
+	int			nroles;			/* entries of roles (not "other" ones) */
 } StatsShared;
 
 static int	biocrypt_stats_max = 1000;
@@ -127,6 +128,7 @@ AuditStatsShmemStartup(void)
 	{
 		stats_shared->lock = &(GetNamedLWLockTranche("biocrypt_stats"))->lock;
 		stats_shared->stats_reset = GetCurrentTimestamp();
+		stats_shared->nroles = 0;
 	}
 	info.keysize = sizeof(StatsKey);
 	info.entrysize = sizeof(StatsEntry);
@@ -150,6 +152,8 @@ StatsEnter(Oid dbid, Oid userid)
 	e = hash_search(stats_hash, &key, HASH_ENTER_NULL, &found);
 	if (e != NULL && !found)
 	{
+		if (OidIsValid(userid))
+			stats_shared->nroles++;
 		SpinLockInit(&e->mutex);
 		memset(e->counters, 0, sizeof(e->counters));
 		e->wait_total_us = 0;
@@ -180,7 +184,7 @@ StatsEntryFor(Oid dbid, Oid userid)
 	LWLockAcquire(stats_shared->lock, LW_EXCLUSIVE);
 	e = hash_search(stats_hash, &key, HASH_FIND, NULL);
 	/* roles beyond stats_max go to their database's shared entry */
-	if (e == NULL && hash_get_num_entries(stats_hash) < biocrypt_stats_max)
+	if (e == NULL && stats_shared->nroles < biocrypt_stats_max)
 		e = StatsEnter(dbid, userid);
 	if (e == NULL)
 		e = StatsEnter(dbid, InvalidOid);
@@ -335,6 +339,7 @@ AuditStatsResetCounters(void)
 	hash_seq_init(&seq, stats_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
 		(void) hash_search(stats_hash, &e->key, HASH_REMOVE, NULL);
+	stats_shared->nroles = 0;
 	(void) StatsEnter(InvalidOid, InvalidOid);
 	stats_shared->stats_reset = GetCurrentTimestamp();
 	LWLockRelease(stats_shared->lock);
