@@ -9,12 +9,12 @@ SRC_CORE = catalog checkconfig secmem session spi subxact worker
 SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
 SRC_TEMPLATE = expiry purposes seal sealedprobe template tplheader typmod
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
-	auditclose auditstmt auditworker auditwrite export review
+	auditclose auditqueue auditstats auditstmt auditworker auditwrite export review
 SRC_MATCH = calibrate compare disclosure galhandler galscan galscore identify iris pairs probe \
 	sealed verifyreason
 SRC_GALLERY = galbuild galhelper galload galpage galrank galsearch galvacuum galwarm
-SRC_LIFECYCLE = enrol enrolsealed erasure keyadmin policy policycheck policyguard purgeworker \
-	purpose retention rotate
+SRC_LIFECYCLE = enrol enrolsealed erasure keyadmin policy policycheck policyguard progress \
+	purgeworker purpose retention rotate
 OBJS = $(SRC_BASE:%=src/base/%.o) $(SRC_CORE:%=src/core/%.o) \
 	$(SRC_CRYPTO:%=src/crypto/%.o) $(SRC_TEMPLATE:%=src/template/%.o) \
 	$(SRC_AUDIT:%=src/audit/%.o) $(SRC_MATCH:%=src/match/%.o) $(SRC_GALLERY:%=src/gallery/%.o) \
@@ -34,7 +34,7 @@ REGRESS = type protect header tamper errors roles sealed \
 	verify_reason calibrate identify_vector identify_bits identify_access gallery shape \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
-	audit_chain score_disclosure badinput check_config privileges
+	audit_chain score_disclosure stats badinput check_config privileges
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

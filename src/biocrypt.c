@@ -64,7 +64,9 @@ BiocryptShmemRequest(void)
 	if (prev_shmem_request)
 		prev_shmem_request();
 	AuditShmemRequest();
+	AuditStatsShmemRequest();
 	RotateShmemRequest();
+	ProgressShmemRequest();
 	DisclosureShmemRequest();
 	GalleryShmemRequest();
 	GalleryHelpersShmemRequest();
@@ -79,7 +81,9 @@ BiocryptShmemStartup(void)
 		prev_shmem_startup();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	AuditShmemStartup();
+	AuditStatsShmemStartup();
 	RotateShmemStartup();
+	ProgressShmemStartup();
 	DisclosureShmemStartup();
 	GalleryShmemStartup();
 	GalleryHelpersShmemStartup();
@@ -156,6 +160,7 @@ BiocryptExecutorEnd(QueryDesc *qd)
 	PG_END_TRY();
 	AuditExportQueryEnd(qd, rows);
 	AuditExecDone(qd);
+	EnrolProgressEnd(qd);
 }
 
 /*
@@ -192,6 +197,7 @@ BiocryptProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_END_TRY();
 	AuditUtilityEnd(copied, qc);
+	EnrolProgressEnd(NULL);
 	if (IsA(stmt, DropRoleStmt) && IsTransactionState())
 		PurposeForgetDroppedRoles();
 	if (IsA(stmt, RenameStmt) && IsTransactionState())
@@ -270,6 +276,7 @@ _PG_init(void)
 	KeysInit();
 	ExpiryInit();
 	AuditInit();
+	AuditStatsInit();
 	AuditStmtInit();
 	AuditGuardInit();
 	CompareInit();

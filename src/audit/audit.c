@@ -29,6 +29,7 @@
 #include "utils/fmgroids.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
@@ -194,6 +195,30 @@ FreeSlot(void)
 	return NULL;
 }
 
+/* Slots in use now, of database dbid (InvalidOid: of all); lock held. */
+int
+AuditQueueDepth(Oid dbid)
+{
+	int			n = 0;
+
+	for (int i = 0; i < AUDIT_QUEUE_SLOTS; i++)
+		if (audit_shared->slots[i].state != SLOT_FREE &&
+			(dbid == InvalidOid || audit_shared->slots[i].dbid == dbid))
+			n++;
+	return n;
+}
+
+/* A slot has just been filled: raise the high-water marks (auditqueue.c). */
+static void
+RaiseDepthMarks(void)
+{
+	AuditDatabase *db = DatabaseEntry(MyDatabaseId, false);
+
+	audit_shared->depth_max = Max(audit_shared->depth_max, AuditQueueDepth(InvalidOid));
+	if (db != NULL)
+		db->depth_max = Max(db->depth_max, AuditQueueDepth(db->dbid));
+}
+
 /* Queue ev in slot for this database; the audit lock is held. */
 static uint64
 FillSlot(AuditSlot *slot, const AuditEvent *ev, bool abandoned)
@@ -207,6 +232,7 @@ FillSlot(AuditSlot *slot, const AuditEvent *ev, bool abandoned)
 	slot->degraded = false;
 	slot->failure[0] = '\0';
 	slot->state = SLOT_QUEUED;
+	RaiseDepthMarks();
 	return slot->ticket;
 }
 
@@ -442,6 +468,7 @@ Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket, bool abandon
 		if (slot != NULL)
 		{
 			ConditionVariableCancelSleep();
+			AuditStatsCount(ev);
 			return slot;
 		}
 		if (GetCurrentTimestamp() >= deadline)
@@ -564,6 +591,8 @@ AuditRecordNoWait(AuditEvent *ev)
 	LWLockRelease(audit_shared->lock);
 	if (wake != NULL)
 		SetLatch(wake);
+	if (slot != NULL)
+		AuditStatsCount(ev);
 	if (slot == NULL)
 		ereport(WARNING,
 				(errmsg("biocrypt: a failed access could not be queued for the audit log"),
@@ -636,9 +665,22 @@ DetachMatches(const AuditEvent *ev)
 		dsm_detach(seg);
 }
 
+/* Microseconds since start, for biocrypt.stats' audit waits. */
+static int64
+WaitedSince(instr_time start)
+{
+	instr_time	end;
+
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_SUBTRACT(end, start);
+	return (int64) INSTR_TIME_GET_MICROSEC(end);
+}
+
 /*
  * Record an access: returns the event's id once its row has committed.
- * ERROR if that cannot happen within biocrypt.audit_timeout.
+ * ERROR if that cannot happen within biocrypt.audit_timeout.  The wait
+ * (for a slot, then for the commit) is counted in biocrypt.stats, a
+ * failed one too.
  */
 int64
 AuditRecord(AuditEvent *ev)
@@ -648,12 +690,14 @@ AuditRecord(AuditEvent *ev)
 	uint64		ticket = 0;
 	int64		event_id = 0;
 	volatile bool timed_out = false;
+	instr_time	start;
 
 #ifdef BIOCRYPT_AUDIT_BYPASS
 	/* benchmark builds only: the floor that audited accesses are measured against */
 	return 0;
 #endif
 	deadline = Seal(ev);
+	INSTR_TIME_SET_CURRENT(start);
 	if (!exit_callback_registered)
 	{
 		before_shmem_exit(AuditBackendExit, (Datum) 0);
@@ -685,11 +729,13 @@ AuditRecord(AuditEvent *ev)
 		Abandon(slot, ticket, timed_out ? "55000" : "");
 		waiting_slot = NULL;
 		DetachMatches(ev);
+		AuditStatsWait(WaitedSince(start));
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	waiting_slot = NULL;
 	ConditionVariableCancelSleep();
 	DetachMatches(ev);
+	AuditStatsWait(WaitedSince(start));
 	return event_id;
 }

@@ -118,6 +118,11 @@ extern int64 AuditRecord(AuditEvent *ev);
 extern void AuditRecordEventJson(AuditOperation op, Oid relid, const char *col,
 								 int64 rows, const char *json);
 
+/* auditstats.c: biocrypt.stats and biocrypt.audit_queue */
+extern void AuditStatsInit(void);
+extern void AuditStatsShmemRequest(void);
+extern void AuditStatsShmemStartup(void);
+
 /* access.c: what an access tells the audit */
 extern AuditEvent *AuditAccess(FunctionCallInfo fcinfo, AuditOperation op);
 extern AuditEvent *AuditAccessRelation(FunctionCallInfo fcinfo, AuditOperation op,
@@ -151,6 +156,7 @@ extern void AuditExecEnd(int depth, int sqlerrcode);
 extern void AuditExecDone(struct QueryDesc *qd);
 extern void AuditNoteError(int sqlerrcode);
 extern void AuditStatementDone(void);
+extern const void *AuditCurrentQuery(void);
 
 /* export.c: COPY TO of template columns */
 extern void AuditExportQueryBegin(struct QueryDesc *qd);

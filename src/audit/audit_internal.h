@@ -224,6 +224,7 @@ typedef struct AuditDatabase
 	int			pid;
 	Latch	   *latch;
 	bool		reconciled;		/* open begun rows of the last stop closed */
+	int			depth_max;		/* most slots it held at once (auditqueue.c) */
 	/* begun rows without their completion yet, kept by the worker */
 	int			nopen;
 	int64		untracked_min;	/* first begun row not kept (no room); 0: none */
@@ -236,11 +237,18 @@ typedef struct AuditShared
 	ConditionVariable cv;		/* slot or worker state changed */
 	Latch	   *launcher_latch;
 	uint64		next_ticket;
+	int			depth_max;		/* most slots in use at once (auditqueue.c) */
 	AuditDatabase dbs[AUDIT_MAX_DATABASES];
 	AuditSlot	slots[AUDIT_QUEUE_SLOTS];
 } AuditShared;
 
 extern AuditShared *audit_shared;
 extern AuditDatabase *AuditFindDatabase(Oid dbid, bool create);
+extern int	AuditQueueDepth(Oid dbid);
+
+/* auditstats.c: what audit.c tells the counters */
+extern void AuditStatsCount(const AuditEvent *ev);
+extern void AuditStatsWait(int64 wait_us);
+extern void AuditStatsResetCounters(void);
 
 #endif							/* BIOCRYPT_AUDIT_INTERNAL_H */

@@ -65,6 +65,13 @@ CurrentQuery(void)
 	return nrunning > 0 ? running[nrunning - 1] : NULL;
 }
 
+/* The executor running the current call, or NULL (for the layers above). */
+const void *
+AuditCurrentQuery(void)
+{
+	return CurrentQuery();
+}
+
 static Pending *
 FindPendingAt(const QueryDesc *qd, AuditOperation op, Oid relid, const char *col,
 			  int level)

@@ -231,6 +231,7 @@ AuditSealed(FunctionCallInfo fcinfo, bytea *tpl, const EnvelopeHeader *hdr,
 	AuditEvent *ev = AuditAccess(fcinfo, AUDIT_OP_PROTECT);
 
 	ev->templates_compared++;
+	EnrolProgressCount(ev->relation);
 	AuditAddSealed(ev, tpl, hdr);
 	PolicyNoteSealed(tpl, hdr, defaulted, ev->relation);
 }

@@ -45,6 +45,16 @@ extern PGDLLEXPORT void biocrypt_purge_worker_main(Datum arg);
 extern void RotateShmemRequest(void);
 extern void RotateShmemStartup(void);
 
+/* progress.c: biocrypt.enrol_progress and biocrypt.purge_progress */
+extern void ProgressShmemRequest(void);
+extern void ProgressShmemStartup(void);
+extern void EnrolProgressCount(Oid relid);
+extern void EnrolProgressEnd(const void *qd);
+extern void PurgeProgressBegin(int ncolumns);
+extern void PurgeProgressPhase(const char *phase, Oid relid, const char *column);
+extern void PurgeProgressAdd(int64 found, int64 purged, bool column_done);
+extern void PurgeProgressEnd(void);
+
 /* keyadmin.c */
 extern void RecordKeyDestroyed(const DestroyedKey *dk);
 

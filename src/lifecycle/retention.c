@@ -404,6 +404,11 @@ RemoveTemplates(const PolicyColumn *c, AuditOperation op, const char *cond,
 
 	LockPolicyColumn(c, RowExclusiveLock);
 	found = FindTemplates(c, cond, argtypes, args, &n);
+	if (op == AUDIT_OP_PURGE)
+	{
+		PurgeProgressAdd(n, 0, false);
+		PurgeProgressPhase("removing", c->relid, c->column);
+	}
 	removed = n > 0 ? RemoveFound(c, found, n) : 0;
 	json = RemovedJson(found, n);
 	/* their plaintext leaves the warm galleries when this commits */
@@ -472,8 +477,11 @@ static int64
 PurgeColumn(const PolicyColumn *c, Oid *argtypes, Datum *args, bool *failed)
 {
 	PurgeWork	w = {c, argtypes, args, 0};
-	ErrorData  *edata = BiocryptSubxact(RunPurge, &w);
+	ErrorData  *edata;
 
+	PurgeProgressPhase("scanning", c->relid, c->column);
+	edata = BiocryptSubxact(RunPurge, &w);
+	PurgeProgressAdd(0, edata == NULL ? w.removed : 0, true);
 	if (edata == NULL)
 		return w.removed;
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
@@ -600,8 +608,10 @@ RetentionPurge(void)
 	BiocryptSpiBegin(&spi);
 	LockHolds();
 	cols = PolicyColumns();
+	PurgeProgressBegin(list_length(cols));
 	foreach(lc, cols)
 		total += PurgeColumn(lfirst(lc), argtypes, args, &failed);
+	PurgeProgressPhase("destroying keys", InvalidOid, NULL);
 	/* a column left unpurged may hold expired templates: shred nothing */
 	if (failed)
 		ereport(WARNING,
@@ -610,6 +620,7 @@ RetentionPurge(void)
 	else
 		(void) ShredKeys(cols, purge_at);
 	BiocryptSpiEnd(&spi);
+	PurgeProgressEnd();
 	return total;
 }
 
