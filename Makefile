@@ -32,7 +32,7 @@ REGRESS = type protect header tamper errors roles sealed \
 	compare_vector compare_iris compare_verify compare_expired \
 	identify_vector identify_bits identify_access gallery \
 	audit guard audit_values purpose review \
-	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
+	retention_policy retention_expiry retention_owner policy_guard row_binding compliance compliance_report \
 	audit_chain score_disclosure badinput check_config privileges
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)

@@ -191,6 +191,18 @@ DECLARE
 	total bigint;
 	html text;
 BEGIN
+	-- callable alone by the same roles: the same checks as compliance_report
+	IF from_ts IS NULL OR to_ts IS NULL OR max_rows IS NULL THEN
+		RAISE EXCEPTION 'biocrypt: a compliance report needs a period and max_rows'
+			USING ERRCODE = 'null_value_not_allowed',
+			HINT = 'Give both bounds of the period [from_ts, to_ts).';
+	END IF;
+	IF from_ts > to_ts OR max_rows < 1 THEN
+		RAISE EXCEPTION 'biocrypt: a compliance report needs a period that does not end before it starts, and max_rows of at least 1'
+			USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'The period is [from_ts, to_ts); max_rows bounds each list.';
+	END IF;
+
 	-- one read of every stored template's header
 	WITH inv AS MATERIALIZED (SELECT * FROM biocrypt.template_inventory)
 	SELECT (SELECT json_agg(json_build_object('table', c.relation, 'column', c.column_name,
@@ -331,7 +343,7 @@ DECLARE
 	page text;
 BEGIN
 	IF from_ts IS NULL OR to_ts IS NULL OR max_rows IS NULL THEN
-		RAISE EXCEPTION 'biocrypt: compliance_report() needs a period and max_rows'
+		RAISE EXCEPTION 'biocrypt: a compliance report needs a period and max_rows'
 			USING ERRCODE = 'null_value_not_allowed',
 			HINT = 'Give both bounds of the period [from_ts, to_ts).';
 	END IF;
@@ -352,7 +364,8 @@ BEGIN
 	END IF;
 
 	-- the chart's bucket: the finest that gives at most about a hundred bars
-	-- (at most 300 for the longest period a timestamptz can hold)
+	-- (at most 300 for the longest period a timestamptz can hold); seconds,
+	-- since the interval between the type's extremes overflows
 	SELECT v.u, v.s, v.f INTO unit, step, fmt
 	FROM (VALUES (1, 'hour', interval '1 hour', 'YYYY-MM-DD HH24:00', 2),
 				 (2, 'day', interval '1 day', 'YYYY-MM-DD', 92),
@@ -362,11 +375,14 @@ BEGIN
 				 (6, 'decade', interval '10 years', 'YYYY', 365250),
 				 (7, 'century', interval '100 years', 'YYYY', 3652500),
 				 (8, 'millennium', interval '1000 years', 'YYYY', NULL)) v(o, u, s, f, days)
-	WHERE v.days IS NULL OR extract(epoch FROM to_ts - from_ts) <= v.days::numeric * 86400
+	WHERE v.days IS NULL OR extract(epoch FROM to_ts) - extract(epoch FROM from_ts) <= v.days::numeric * 86400
 	ORDER BY v.o LIMIT 1;
 	axis := unit || CASE WHEN unit = 'week' THEN ' (UTC, from Monday)' ELSE ' (UTC)' END;
-	buckets := ARRAY(SELECT generate_series(date_trunc(unit, from_ts),
-											to_ts - interval '1 microsecond', step));
+	-- (the type's range ends in 294276 AD: a millennium before 4000 BC would
+	-- begin before it, a step past 293000 AD could end after it)
+	buckets := ARRAY(SELECT generate_series(date_trunc(unit, greatest(from_ts, '4000-01-01 00:00+00 BC')),
+											least(to_ts - interval '1 microsecond', '293000-01-01 00:00+00'),
+											step));
 	labels := ARRAY(SELECT to_char(b, fmt) || CASE WHEN b < '0001-01-01 00:00+00' THEN ' BC' ELSE '' END
 					FROM unnest(buckets) WITH ORDINALITY u(b, n) ORDER BY n);
 
