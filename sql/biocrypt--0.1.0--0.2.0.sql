@@ -395,10 +395,11 @@ BEGIN
 		count(*) FILTER (WHERE a.outcome = 'denied') AS denials,
 		count(*) FILTER (WHERE a.operation = 'reveal' AND a.outcome <> 'begun') AS reveals,
 		count(*) FILTER (WHERE a.operation = 'export' AND a.outcome <> 'begun') AS exports,
+		-- removals not rolled back (committed, or still in progress)
 		coalesce(sum(a.templates_compared) FILTER (WHERE a.operation = 'purge' AND a.outcome = 'ok'
-			AND a.xact_outcome = 'committed'), 0) AS purged,
+			AND a.xact_outcome IS DISTINCT FROM 'aborted'), 0) AS purged,
 		count(*) FILTER (WHERE a.operation = 'erase' AND a.outcome = 'ok'
-			AND a.xact_outcome = 'committed') AS erased,
+			AND a.xact_outcome IS DISTINCT FROM 'aborted') AS erased,
 		(SELECT count(*) FROM biocrypt.match_reviews r
 		 WHERE r.searched_at >= from_ts AND r.searched_at < to_ts AND r.state = 'candidate') AS pending
 	INTO s

@@ -14,7 +14,7 @@ OUT=${1:-$(mktemp -d /tmp/biocrypt-report.XXXXXX)}
 BIN=$(${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} --bindir)
 passed=0
 failed=0
-# check NAME COMMAND...: one line per check, counted
+# check NAME COMMAND...: one line per check, counted; fails as the check does
 check() {
 	local name=$1
 	shift
@@ -24,6 +24,7 @@ check() {
 	else
 		failed=$((failed + 1))
 		echo "FAILED: $name"
+		return 1
 	fi
 }
 finish() {
@@ -39,7 +40,7 @@ fi
 if ! command -v chromium >/dev/null; then
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-check "chromium installed" command -v chromium
+check "chromium installed" bash -c "command -v chromium >/dev/null"
 
 DIR=$(mktemp -d /tmp/biocrypt-render.XXXXXX)
 mkdir -p "$OUT" "$DIR/home"
@@ -71,7 +72,7 @@ fi
 # without a grant, two reviewers, a data protection officer; a login role
 # and a subject whose names hold HTML, which the report must escape
 history() {
-	as_pg "$BIN/psql" -h "$DIR" -d postgres -X -q -v ON_ERROR_STOP=1 <<'SQL'
+	as_pg "$BIN/psql" -h "$DIR" -d postgres -X -q -v ON_ERROR_STOP=1 >"$OUT/history.log" 2>&1 <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION biocrypt;
 CREATE ROLE gate LOGIN IN ROLE biocrypt_matcher;
@@ -130,10 +131,17 @@ SELECT biocrypt.erase_subject('subject-0002');
 SELECT pg_sleep(1.2);
 SELECT biocrypt.purge_expired();
 RESET SESSION AUTHORIZATION;
-SELECT pg_sleep(0.5);
+-- until the audit worker has written every completion and outcome
+DO $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		EXIT WHEN NOT EXISTS (SELECT FROM biocrypt.audit_log WHERE xact_outcome = 'in progress');
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
 SQL
 }
-check "history written" history
+check "history written" history || cat "$OUT/history.log"
 
 # the auditor writes the report of the last day, as the guide says
 report() {
@@ -160,7 +168,8 @@ png_ok() {
 		[ "$(head -c 8 "$OUT/report.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
 		[ "$(stat -c %s "$OUT/report.png")" -gt 50000 ]
 }
-pdf_pages() { grep -ac '/Type */Page[^s]' "$OUT/report.pdf" 2>/dev/null; }
+# page objects (/Type /Page), not the page tree (/Type /Pages)
+pdf_pages() { grep -aoE '/Type ?/Pages?' "$OUT/report.pdf" 2>/dev/null | grep -cv Pages; }
 pdf_ok() {
 	[ -f "$OUT/report.pdf" ] && [ "$(head -c 5 "$OUT/report.pdf")" = "%PDF-" ] &&
 		[ "$(stat -c %s "$OUT/report.pdf")" -gt 10000 ] && [ "$(pdf_pages)" -gt 0 ]
