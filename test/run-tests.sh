@@ -1,7 +1,8 @@
 #!/bin/bash
 # Run every biocrypt test suite from a clean clone on Debian 12, as root:
 # install build and test packages, build with -Werror, install, then run the
-# C unit tests, a fuzz smoke run, the guide check, pg_regress and TAP, then
+# C unit tests, a fuzz smoke run, the guide check, pg_regress and TAP, the
+# compliance report in headless Chromium, then
 # pg_regress under ASan+UBSan and valgrind (the server runs as the
 # postgres user, in a scratch copy it owns).  Ends with "N passed, N failed".
 set -uo pipefail
@@ -117,6 +118,13 @@ fi
 for f in "$WORK"/tmp_check/log/regress_log_*; do
 	[ "$rc" -ne 0 ] && [ -f "$f" ] && grep -q "not ok" "$f" && tail -60 "$f"
 done
+
+# the compliance report rendered by headless Chromium (installed when
+# missing) to a screenshot and a PDF, kept in the log directory
+bash "$WORK/test/report/render.sh" "$LOG/report" >"$LOG/report.log" 2>&1
+cat "$LOG/report.log"
+read -r op of < <(sed -n 's/^report: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/report.log")
+count "${op:-0}" "${of:-1}" report
 
 # pg_regress and isolation again against a checked server, in a private
 # PostgreSQL copy (test/sanitize.sh, README.md): biocrypt built with ASan and
