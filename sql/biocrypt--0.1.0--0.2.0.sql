@@ -23,8 +23,8 @@ $$;
 COMMENT ON FUNCTION biocrypt.html_escape(text) IS 'text escaped for HTML: & < > " and '' as character references';
 
 -- an HTML table from a JSON array of objects: the first object's keys, in
--- order, are the headings; every value is escaped, numbers align right, a
--- JSON null is an empty cell; "total" above the rows given says how many
+-- order, are the headings; every value is escaped, numbers align right,
+-- times do not wrap, a JSON null is an empty cell; "total" above the rows given says how many
 -- were left out
 CREATE FUNCTION biocrypt.report_table(id text, rows json, total bigint, empty text)
 	RETURNS text
@@ -41,6 +41,7 @@ AS $$
 		|| '</tr></thead><tbody>'
 		|| (SELECT string_agg('<tr>'
 				|| (SELECT string_agg(CASE WHEN json_typeof(c.v) = 'number' THEN '<td class="n">'
+										WHEN c.v #>> '{}' ~ '^\d{4}-\d\d-\d\d \d\d:\d\d' THEN '<td class="t">'
 										ELSE '<td>' END
 									  || coalesce(biocrypt.html_escape(c.v #>> '{}'), '') || '</td>',
 									  '' ORDER BY c.n)
@@ -269,7 +270,8 @@ BEGIN
 					 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(a.matches) = 'array'
 													THEN a.matches END) m
 					 WHERE m ? 'subject'),
-					'outcome', a.outcome, 'sqlstate', a.sqlstate, 'transaction', a.xact_outcome) AS j
+					'outcome', a.outcome || coalesce(' ' || a.sqlstate, ''),
+					'transaction', a.xact_outcome) AS j
 		  FROM biocrypt.audit_log a
 		  WHERE a.operation IN ('purge', 'erase') AND a.outcome <> 'begun'
 			  AND a.started_at >= from_ts AND a.started_at < to_ts) q;
@@ -289,7 +291,8 @@ BEGIN
 					'login role', a.session_role, 'action', coalesce(a.matches -> 0, a.matches) ->> 'action',
 					'subject', coalesce(a.matches -> 0, a.matches) ->> 'subject',
 					'reason', coalesce(a.matches -> 0, a.matches) ->> 'reason',
-					'outcome', a.outcome, 'sqlstate', a.sqlstate, 'transaction', a.xact_outcome) AS j
+					'outcome', a.outcome || coalesce(' ' || a.sqlstate, ''),
+					'transaction', a.xact_outcome) AS j
 		  FROM biocrypt.audit_log a
 		  WHERE a.operation = 'hold' AND a.started_at >= from_ts AND a.started_at < to_ts) q;
 	html := html || '<h3>Legal holds in force (biocrypt.holds)</h3>'
@@ -432,6 +435,7 @@ th, td { border: 1px solid #9aa5b4; padding: 3px 7px; text-align: left; vertical
 th { background: #e3e9f1; }
 tbody tr:nth-child(even) { background: #f6f8fb; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.t { white-space: nowrap; }
 .none { color: #4a5565; font-style: italic; }
 .more { color: #8a4b00; }
 svg.chart { width: 100%; max-width: 1000px; height: auto; display: block; margin: 6px 0; }
@@ -443,7 +447,8 @@ svg .chart-title { font-size: 14px; font-weight: bold; }
 svg .empty { font-size: 14px; fill: #4a5565; }
 footer { margin-top: 30px; color: #4a5565; font-size: 12px; }
 @page { size: A4; margin: 14mm; }
-@media print { body { margin: 0; } h2 { break-after: avoid; } tr, svg { break-inside: avoid; } }
+@media print { body { margin: 0; font-size: 11px; } table { font-size: 9.5px; } th, td { padding: 2px 4px; }
+  h2, h3 { break-after: avoid; } tr, svg { break-inside: avoid; } }
 $css$ || '</style></head><body>'
 		|| '<h1>biocrypt compliance report</h1>'
 		|| '<p class="meta">Database <b>' || biocrypt.html_escape(current_database()) || '</b>'
@@ -534,9 +539,10 @@ $css$ || '</style></head><body>'
 	FROM (SELECT a.id, row_number() OVER (ORDER BY a.id) AS rn,
 				 json_build_object('event', a.id, 'started', to_char(a.started_at, ts),
 					'login role', a.session_role, 'application', a.application_name,
-					'purpose', a.purpose, 'gallery', a.relation::text, 'k', a.k,
-					'threshold', a.threshold, 'metric', a.metric,
-					'compared', a.templates_compared, 'outcome', a.outcome, 'sqlstate', a.sqlstate,
+					'purpose', a.purpose, 'gallery', a.relation::text,
+					'search', concat_ws(', ', 'k ' || a.k, a.metric, 'max ' || a.threshold),
+					'compared', a.templates_compared,
+					'outcome', a.outcome || coalesce(' ' || a.sqlstate, ''),
 					'candidates: rank, subject, distance, state (reviewers)',
 					(SELECT string_agg(r.rank || '. ' || r.subject || '  '
 						|| CASE WHEN r.distance IS NULL THEN ''
@@ -578,7 +584,8 @@ $css$ || '</style></head><body>'
 					'subjects', (SELECT string_agg(m ->> 'subject', ', ')
 								 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(a.matches) = 'array'
 															   THEN a.matches END) m),
-					'outcome', a.outcome, 'sqlstate', a.sqlstate, 'transaction', a.xact_outcome) AS j
+					'outcome', a.outcome || coalesce(' ' || a.sqlstate, ''),
+					'transaction', a.xact_outcome) AS j
 		  FROM biocrypt.audit_log a
 		  WHERE a.operation IN ('reveal', 'export') AND a.outcome <> 'begun'
 			  AND a.started_at >= from_ts AND a.started_at < to_ts) q;

@@ -37,7 +37,7 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION "regress_rep_<script>&""'";
 SET application_name = '<script>alert(1)</script>&"''';
 SET biocrypt.purpose = 'border_control';
-SELECT subject FROM biocrypt.identify('rep_watch', 'face', '{5.9,1,2}'::real[], 2);
+SELECT subject FROM biocrypt.identify('rep_watch', 'face', '{5.9,1,2}'::real[], 2, 0.5);
 SET biocrypt.purpose = 'surveillance';
 SELECT pg_temp.err($$SELECT count(*) FROM rep_watch WHERE face <=> '{3,1,2}'::real[] < 0.1$$) AS refused;
 RESET application_name;
@@ -197,7 +197,7 @@ GROUP BY rep.html;
 -- every 1:N search with its candidates and their review state
 SELECT pg_temp.headings('search-list') AS headings;
 SELECT c[1]::bigint - :start AS event, c[3] AS login_role, c[4] AS application, c[5] AS purpose,
-	c[6] AS gallery, c[7] AS k, c[10] AS compared, c[11] AS outcome, c[13] AS candidates
+	c[6] AS gallery, c[7] AS search, c[8] AS compared, c[9] AS outcome, c[10] AS candidates
 FROM pg_temp.cells('search-list') ORDER BY 1;
 SELECT (SELECT count(*) FROM pg_temp.cells('search-list')) =
 	(SELECT count(*) FROM biocrypt.audit_log WHERE operation = 'identify' AND outcome <> 'begun'
@@ -233,7 +233,7 @@ SELECT (SELECT array_agg(c[3] ORDER BY c[3]) FROM pg_temp.cells('overdue-list') 
 	(SELECT array_agg(pg_temp.e(subject) ORDER BY subject) FROM biocrypt.overdue
 	 WHERE relation = 'rep_watch'::regclass) AS overdue_agrees;
 SELECT c[1]::bigint - :start AS event, c[3] AS operation, c[4] AS login_role, c[6] AS tbl,
-	c[8] AS removed, c[9] AS subjects, c[10] AS outcome, c[12] AS xact
+	c[8] AS removed, c[9] AS subjects, c[10] AS outcome, c[11] AS xact
 FROM pg_temp.cells('removal-list') WHERE c[6] = 'public.rep_watch' ORDER BY 1;
 SELECT (SELECT count(*) FROM pg_temp.cells('removal-list')) =
 	(SELECT count(*) FROM biocrypt.audit_log WHERE operation IN ('purge', 'erase') AND outcome <> 'begun'
