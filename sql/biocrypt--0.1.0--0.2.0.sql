@@ -24,8 +24,8 @@ COMMENT ON FUNCTION biocrypt.html_escape(text) IS 'text escaped for HTML: & < > 
 
 -- an HTML table from a JSON array of objects: the first object's keys, in
 -- order, are the headings; every value is escaped, numbers align right,
--- times do not wrap, a JSON null is an empty cell; "total" above the rows given says how many
--- were left out
+-- times do not wrap, a JSON null is an empty cell; "total" above the rows
+-- given says how many were left out
 CREATE FUNCTION biocrypt.report_table(id text, rows json, total bigint, empty text)
 	RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -41,7 +41,8 @@ AS $$
 		|| '</tr></thead><tbody>'
 		|| (SELECT string_agg('<tr>'
 				|| (SELECT string_agg(CASE WHEN json_typeof(c.v) = 'number' THEN '<td class="n">'
-										WHEN c.v #>> '{}' ~ '^\d{4}-\d\d-\d\d \d\d:\d\d' THEN '<td class="t">'
+										WHEN c.v #>> '{}' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}'
+											THEN '<td class="t">'
 										ELSE '<td>' END
 									  || coalesce(biocrypt.html_escape(c.v #>> '{}'), '') || '</td>',
 									  '' ORDER BY c.n)
@@ -140,7 +141,8 @@ BEGIN
 		cum := cum + r.n;
 	END LOOP;
 	IF peak = 0 THEN
-		svg := svg || format('<text class="empty" x="%s" y="%s" text-anchor="middle">no accesses in the period</text>',
+		svg := svg || format('<text class="empty" x="%s" y="%s" text-anchor="middle">'
+							 'no accesses in the period</text>',
 							 x0 + pw / 2, y0 + ph / 2);
 	END IF;
 	-- the axes, at most twelve bucket labels, the axis titles
@@ -148,11 +150,13 @@ BEGIN
 		|| format('<line class="axis" x1="%s" y1="%s" x2="%s" y2="%s"/>', x0, y0 + ph, x0 + pw, y0 + ph);
 	every := ceil(greatest(nb, 1) / 12.0);
 	FOR r IN SELECT i FROM generate_series(1, nb, every) i LOOP
-		svg := svg || format('<text class="label" text-anchor="end" transform="translate(%s %s) rotate(-30)">%s</text>',
+		svg := svg || format('<text class="label" text-anchor="end" '
+							 'transform="translate(%s %s) rotate(-30)">%s</text>',
 							 round(x0 + (r.i - 0.5) * bw, 2), y0 + ph + 14,
 							 biocrypt.html_escape(labels[r.i]));
 	END LOOP;
-	svg := svg || format('<text class="axis-title" transform="translate(16 %s) rotate(-90)" text-anchor="middle">accesses</text>',
+	svg := svg || format('<text class="axis-title" transform="translate(16 %s) rotate(-90)" '
+						 'text-anchor="middle">accesses</text>',
 						 y0 + ph / 2)
 		|| format('<text class="axis-title" x="%s" y="%s" text-anchor="middle">%s</text>',
 				  x0 + pw / 2, y0 + ph + 92, biocrypt.html_escape(axis));
@@ -199,7 +203,8 @@ BEGIN
 			HINT = 'Give both bounds of the period [from_ts, to_ts).';
 	END IF;
 	IF from_ts > to_ts OR max_rows < 1 THEN
-		RAISE EXCEPTION 'biocrypt: a compliance report needs a period that does not end before it starts, and max_rows of at least 1'
+		RAISE EXCEPTION 'biocrypt: a compliance report needs a period that does not end before it '
+			'starts, and max_rows of at least 1'
 			USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'The period is [from_ts, to_ts); max_rows bounds each list.';
 	END IF;
@@ -378,7 +383,8 @@ BEGIN
 				 (6, 'decade', interval '10 years', 'YYYY', 365250),
 				 (7, 'century', interval '100 years', 'YYYY', 3652500),
 				 (8, 'millennium', interval '1000 years', 'YYYY', NULL)) v(o, u, s, f, days)
-	WHERE v.days IS NULL OR extract(epoch FROM to_ts) - extract(epoch FROM from_ts) <= v.days::numeric * 86400
+	WHERE v.days IS NULL
+		OR extract(epoch FROM to_ts) - extract(epoch FROM from_ts) <= v.days::numeric * 86400
 	ORDER BY v.o LIMIT 1;
 	axis := unit || CASE WHEN unit = 'week' THEN ' (UTC, from Monday)' ELSE ' (UTC)' END;
 	-- (the type's range ends in 294276 AD: a millennium before 4000 BC would
@@ -414,24 +420,29 @@ BEGIN
 		|| '<title>biocrypt compliance report: ' || biocrypt.html_escape(current_database())
 		|| ', ' || biocrypt.html_escape(from_ts::text) || ' to ' || biocrypt.html_escape(to_ts::text)
 		|| '</title><style>' || $css$
-body { font: 14px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #1d2430; margin: 24px 32px; }
+body { font: 14px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #1d2430;
+  margin: 24px 32px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 28px 0 6px; padding-bottom: 3px; border-bottom: 2px solid #1f5fa8; }
 h3 { font-size: 15px; margin: 18px 0 4px; }
 p { margin: 4px 0 8px; max-width: 70em; }
 .meta { color: #4a5565; margin-bottom: 14px; }
-.summary { display: flex; flex-wrap: wrap; gap: 12px; border: 1px solid #b8c2d0; border-radius: 6px; padding: 14px; background: #f5f7fa; }
-.status { font-size: 20px; font-weight: bold; padding: 10px 16px; border-radius: 6px; color: #fff; min-width: 14em; }
+.summary { display: flex; flex-wrap: wrap; gap: 12px; border: 1px solid #b8c2d0; border-radius: 6px;
+  padding: 14px; background: #f5f7fa; }
+.status { font-size: 20px; font-weight: bold; padding: 10px 16px; border-radius: 6px; color: #fff;
+  min-width: 14em; }
 .status.ok { background: #2e7d32; }
 .status.broken { background: #c62828; }
 .status small { display: block; font-size: 12px; font-weight: normal; }
-.figure { background: #fff; border: 1px solid #cfd6e0; border-radius: 6px; padding: 6px 12px; min-width: 8em; }
+.figure { background: #fff; border: 1px solid #cfd6e0; border-radius: 6px; padding: 6px 12px;
+  min-width: 8em; }
 .figure b { display: block; font-size: 20px; }
 .figure.alert b { color: #c62828; }
 .anchor { font-family: "DejaVu Sans Mono", monospace; font-size: 12px; }
 .hash { word-break: break-all; }
 table { border-collapse: collapse; margin: 6px 0 10px; font-size: 12.5px; }
-th, td { border: 1px solid #9aa5b4; padding: 3px 7px; text-align: left; vertical-align: top; white-space: pre-line; }
+th, td { border: 1px solid #9aa5b4; padding: 3px 7px; text-align: left; vertical-align: top;
+  white-space: pre-line; }
 th { background: #e3e9f1; }
 tbody tr:nth-child(even) { background: #f6f8fb; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -447,12 +458,14 @@ svg .chart-title { font-size: 14px; font-weight: bold; }
 svg .empty { font-size: 14px; fill: #4a5565; }
 footer { margin-top: 30px; color: #4a5565; font-size: 12px; }
 @page { size: A4; margin: 14mm; }
-@media print { body { margin: 0; font-size: 11px; } table { font-size: 9.5px; } th, td { padding: 2px 4px; }
+@media print { body { margin: 0; font-size: 11px; } table { font-size: 9.5px; }
+  th, td { padding: 2px 4px; }
   h2, h3 { break-after: avoid; } tr, svg { break-inside: avoid; } }
 $css$ || '</style></head><body>'
 		|| '<h1>biocrypt compliance report</h1>'
 		|| '<p class="meta">Database <b>' || biocrypt.html_escape(current_database()) || '</b>'
-		|| coalesce(' on server <b>' || biocrypt.html_escape(nullif(current_setting('cluster_name'), '')) || '</b>', '')
+		|| coalesce(' on server <b>' || biocrypt.html_escape(nullif(current_setting('cluster_name'), ''))
+					|| '</b>', '')
 		|| coalesce(' (' || biocrypt.html_escape(host(inet_server_addr())) || ' port '
 					|| inet_server_port() || ')', '')
 		|| ', ' || biocrypt.html_escape(split_part(version(), ',', 1))
@@ -489,7 +502,8 @@ $css$ || '</style></head><body>'
 			|| '</span>. See docs/compliance.md, query 7a, for what to do.</p>';
 	END IF;
 	page := page || '<h3>Anchor (biocrypt.audit_head())</h3>'
-		|| CASE WHEN head.id IS NULL THEN '<p class="none" id="anchor">This server''s chain has no rows yet.</p>'
+		|| CASE WHEN head.id IS NULL
+			THEN '<p class="none" id="anchor">This server''s chain has no rows yet.</p>'
 		ELSE '<p id="anchor" class="anchor">chain ' || biocrypt.html_escape(head.chain_id)
 			|| ' &#183; id <b>' || head.id || '</b> &#183; row_hash <span class="hash">'
 			|| encode(head.row_hash, 'hex') || '</span> &#183; written ' || to_char(head.ended_at, ts)
