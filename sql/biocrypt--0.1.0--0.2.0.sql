@@ -497,9 +497,14 @@ $css$ || '</style></head><body>'
 						 (8, 'erased', s.erased, 'erasures', false)) f(o, id, v, t, alert))
 		|| '</div>';
 	IF NOT chain.ok THEN
-		page := page || '<p><b>The chain does not verify.</b> Ranges that do not verify: <span class="anchor">'
-			|| biocrypt.html_escape(chain.bad_ranges::text)
-			|| '</span>. See docs/compliance.md, query 7a, for what to do.</p>';
+		page := page || '<p><b>The chain does not verify.</b> The ranges of ids that do not verify '
+			|| '(altered: a row changed; unlinked: the link to the row before changed; missing: rows '
+			|| 'removed) are below; docs/compliance.md, query 7a, says what to do.</p>'
+			|| biocrypt.report_table('bad-ranges',
+				(SELECT json_agg(json_build_object('chain', r ->> 'chain_id',
+							'first id', (r ->> 'first_id')::bigint, 'last id', (r ->> 'last_id')::bigint,
+							'problem', r ->> 'problem') ORDER BY (r ->> 'first_id')::bigint)
+				 FROM jsonb_array_elements(chain.bad_ranges) r), NULL, 'No range listed.');
 	END IF;
 	page := page || '<h3>Anchor (biocrypt.audit_head())</h3>'
 		|| CASE WHEN head.id IS NULL

@@ -4,7 +4,8 @@
 # (enrolment, verify, identify, a denial, a reveal, an export, two reviews,
 # a hold, an erasure, a purge, names with HTML in them), write the report
 # of the last day to a file as an auditor, render it to a PNG screenshot and
-# a PDF, and check the three files.  Usage: render.sh [OUTDIR] (default a
+# a PDF, and check the three files; then edit an audit row and check that
+# the next report shows the chain broken, and where.  Usage: render.sh [OUTDIR] (default a
 # new directory under /tmp); PG_CONFIG picks the PostgreSQL installation
 # (default /usr/lib/postgresql/15).  Prints the paths and a last line
 # "report: N passed, N failed".
@@ -182,6 +183,23 @@ pdf_ok() {
 check "screenshot (PNG signature, over 50 kB)" png_ok
 check "PDF (header, over 10 kB, at least one page)" pdf_ok
 [ -f "$OUT/report.png" ] || cat "$OUT/chromium.log"
+
+# an edited row: the next report says the chain is broken, and where
+broken() {
+	as_pg "$BIN/psql" -h "$DIR" -d postgres -XAtq -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &&
+SET biocrypt.allow_audit_maintenance = on;
+ALTER TABLE biocrypt.audit_log DISABLE TRIGGER audit_log_append_only;
+UPDATE biocrypt.audit_log SET templates_compared = 0 WHERE id = 3;
+ALTER TABLE biocrypt.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
+SQL
+	as_pg "$BIN/psql" -h "$DIR" -d postgres -U ann -XAtq -v ON_ERROR_STOP=1 \
+		-c "SELECT biocrypt.compliance_report(now() - interval '1 day', now() + interval '1 hour')" \
+		>"$OUT/report-broken.html" &&
+		grep -q '<div class="status broken" id="chain-status">Audit chain BROKEN' "$OUT/report-broken.html" &&
+		grep -q '<table id="bad-ranges">.*<td class="n">3</td><td class="n">3</td><td>altered</td>' \
+			"$OUT/report-broken.html"
+}
+check "a broken chain is shown broken" broken
 echo "report:     $OUT/report.html ($(stat -c %s "$OUT/report.html" 2>/dev/null) bytes)"
 echo "screenshot: $OUT/report.png ($(stat -c %s "$OUT/report.png" 2>/dev/null) bytes)"
 echo "pdf:        $OUT/report.pdf ($(stat -c %s "$OUT/report.pdf" 2>/dev/null) bytes, $(pdf_pages) pages)"
