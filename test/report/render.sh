@@ -5,10 +5,10 @@
 # a hold, an erasure, a purge, names with HTML in them), write the report
 # of the last day to a file as an auditor, render it to a PNG screenshot and
 # a PDF, and check the three files; then edit an audit row and check that
-# the next report shows the chain broken, and where.  Usage: render.sh [OUTDIR] (default a
-# new directory under /tmp); PG_CONFIG picks the PostgreSQL installation
-# (default /usr/lib/postgresql/15).  Prints the paths and a last line
-# "report: N passed, N failed".
+# the next report shows the chain broken, and where.
+# Usage: render.sh [OUTDIR] (default a new directory under /tmp); PG_CONFIG
+# picks the PostgreSQL installation (default /usr/lib/postgresql/15).
+# Prints the paths and a last line "report: N passed, N failed".
 set -uo pipefail
 
 OUT=${1:-$(mktemp -d /tmp/biocrypt-report.XXXXXX)}
