@@ -200,7 +200,7 @@ BEGIN
 	IF from_ts IS NULL OR to_ts IS NULL OR max_rows IS NULL THEN
 		RAISE EXCEPTION 'biocrypt: a compliance report needs a period and max_rows'
 			USING ERRCODE = 'null_value_not_allowed',
-			HINT = 'Give both bounds of the period [from_ts, to_ts).';
+			HINT = 'Give both bounds of the period [from_ts, to_ts); leave max_rows out for its default of 1000.';
 	END IF;
 	IF from_ts > to_ts OR max_rows < 1 THEN
 		RAISE EXCEPTION 'biocrypt: a compliance report needs a period that does not end before it '
@@ -346,14 +346,12 @@ DECLARE
 	total bigint;
 	rows2 json;
 	total2 bigint;
-	rows3 json;
-	total3 bigint;
 	page text;
 BEGIN
 	IF from_ts IS NULL OR to_ts IS NULL OR max_rows IS NULL THEN
 		RAISE EXCEPTION 'biocrypt: a compliance report needs a period and max_rows'
 			USING ERRCODE = 'null_value_not_allowed',
-			HINT = 'Give both bounds of the period [from_ts, to_ts).';
+			HINT = 'Give both bounds of the period [from_ts, to_ts); leave max_rows out for its default of 1000.';
 	END IF;
 	IF NOT (isfinite(from_ts) AND isfinite(to_ts)) THEN
 		RAISE EXCEPTION 'biocrypt: the period of a compliance report must have finite bounds'
