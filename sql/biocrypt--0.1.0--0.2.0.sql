@@ -24,9 +24,11 @@ COMMENT ON FUNCTION biocrypt.html_escape(text) IS 'text escaped for HTML: & < > 
 
 -- an HTML table from a JSON array of objects: the first object's keys, in
 -- order, are the headings; every value is escaped, numbers align right,
--- times do not wrap, a JSON null is an empty cell; "total" above the rows
--- given says how many were left out
-CREATE FUNCTION biocrypt.report_table(id text, rows json, total bigint, empty text)
+-- times do not wrap, a JSON null is an empty cell.  At most max_rows rows
+-- are shown (all when NULL); "total" (the array's length when NULL) above
+-- the rows shown says how many were left out.
+CREATE FUNCTION biocrypt.report_table(id text, rows json, total bigint, empty text,
+		max_rows integer DEFAULT NULL)
 	RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -39,7 +41,7 @@ AS $$
 		|| (SELECT string_agg('<th>' || biocrypt.html_escape(h.k) || '</th>', '' ORDER BY h.n)
 			FROM json_object_keys(rows -> 0) WITH ORDINALITY AS h(k, n))
 		|| '</tr></thead><tbody>'
-		|| (SELECT string_agg('<tr>'
+		|| coalesce((SELECT string_agg('<tr>'
 				|| (SELECT string_agg(CASE WHEN json_typeof(c.v) = 'number' THEN '<td class="n">'
 										WHEN c.v #>> '{}' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}'
 											THEN '<td class="t">'
@@ -48,15 +50,19 @@ AS $$
 									  '' ORDER BY c.n)
 					FROM json_each(x.r) WITH ORDINALITY AS c(k, v, n))
 				|| '</tr>', E'\n' ORDER BY x.n)
-			FROM json_array_elements(rows) WITH ORDINALITY AS x(r, n))
+			FROM json_array_elements(rows) WITH ORDINALITY AS x(r, n)
+			WHERE max_rows IS NULL OR x.n <= max_rows), '')
 		|| '</tbody></table>'
-		|| CASE WHEN total > json_array_length(rows) THEN
-			'<p class="more">The first ' || json_array_length(rows) || ' of ' || total
+		|| CASE WHEN coalesce(total, json_array_length(rows))
+				> least(json_array_length(rows), coalesce(max_rows, json_array_length(rows))) THEN
+			'<p class="more">The first '
+			|| least(json_array_length(rows), coalesce(max_rows, json_array_length(rows)))
+			|| ' of ' || coalesce(total, json_array_length(rows))
 			|| ' rows (max_rows); the query in docs/compliance.md lists them all.</p>'
 			ELSE '' END
 	END
 $$;
-COMMENT ON FUNCTION biocrypt.report_table(text, json, bigint, text) IS 'compliance_report''s HTML table of a JSON array of objects (keys in order are the headings), every value escaped';
+COMMENT ON FUNCTION biocrypt.report_table(text, json, bigint, text, integer) IS 'compliance_report''s HTML table of a JSON array of objects (keys in order are the headings), every value escaped';
 
 -- an inline SVG chart of stacked bars: one bar per bucket (labels), one
 -- colour per series, bars a JSON array of {"b": bucket number from 1,
@@ -108,10 +114,10 @@ BEGIN
 		WHEN raw <= 5 * mag THEN 5 * mag ELSE 10 * mag END;
 	ymax := greatest(step * ceil(peak / step), step);
 	bw := pw::numeric / greatest(nb, 1);
-	svg := format('<svg id="%s" class="chart" viewBox="0 0 1000 356" '
+	svg := format('<svg id="%s" class="chart" data-buckets="%s" viewBox="0 0 1000 356" '
 				  'role="img" aria-labelledby="%s-title"><title id="%s-title">%s</title>'
 				  '<text class="chart-title" x="%s" y="16">%s</text>',
-				  biocrypt.html_escape(id), biocrypt.html_escape(id), biocrypt.html_escape(id),
+				  biocrypt.html_escape(id), nb, biocrypt.html_escape(id), biocrypt.html_escape(id),
 				  biocrypt.html_escape(title), x0, biocrypt.html_escape(title));
 	-- grid lines and the y axis's figures
 	FOR r IN SELECT v FROM generate_series(0::numeric, ymax, step) v LOOP
@@ -249,13 +255,14 @@ BEGIN
 			(SELECT json_agg(json_build_object('table', r.relation::text, 'column', r.column_name,
 						'purposes', array_to_string(r.purposes, ', '), 'retention', r.retention::text,
 						'on expiry', r.on_expiry, 'max retention', r.max_retention,
-						'registered', to_char(r.registered_at, ts)))
-			 FROM biocrypt.retention_schedule r), NULL, 'No column has a retention policy.')
+						'registered', to_char(r.registered_at, ts))
+					ORDER BY r.relation::text COLLATE "C", r.column_name COLLATE "C")
+			 FROM biocrypt.retention_schedule r), NULL, 'No column has a retention policy.', max_rows)
 		|| '<h3>Templates stored now, by due date</h3>'
 		|| '<p>From biocrypt.template_inventory, which gives auditors every stored template''s '
 		|| 'expiry from its authenticated header (no decryption, no ciphertext). A template due '
 		|| 'before now and still stored is overdue.</p>'
-		|| biocrypt.report_table('due-by-column', per_column, NULL, 'No template is stored.')
+		|| biocrypt.report_table('due-by-column', per_column, NULL, 'No template is stored.', max_rows)
 		|| '<h3>Templates due in the period</h3>'
 		|| biocrypt.report_table('due-list', due, due_total, 'No stored template is due in the period.')
 		|| '<h3>Overdue templates (biocrypt.overdue, now)</h3>'
@@ -305,7 +312,7 @@ BEGIN
 			(SELECT json_agg(json_build_object('subject', h.subject, 'reason', h.reason,
 						'held by', h.held_by, 'held since', to_char(h.held_at, ts))
 					ORDER BY h.held_at, h.subject COLLATE "C")
-			 FROM biocrypt.holds h), NULL, 'No legal hold is in force.')
+			 FROM biocrypt.holds h), NULL, 'No legal hold is in force.', max_rows)
 		|| '<h3>Holds placed and released in the period</h3>'
 		|| biocrypt.report_table('hold-events', rows, total, 'No hold placed or released in the period.')
 		|| '</section>';
@@ -502,7 +509,7 @@ $css$ || '</style></head><body>'
 				(SELECT json_agg(json_build_object('chain', r ->> 'chain_id',
 							'first id', (r ->> 'first_id')::bigint, 'last id', (r ->> 'last_id')::bigint,
 							'problem', r ->> 'problem') ORDER BY (r ->> 'first_id')::bigint)
-				 FROM jsonb_array_elements(chain.bad_ranges) r), NULL, 'No range listed.');
+				 FROM jsonb_array_elements(chain.bad_ranges) r), NULL, 'No range listed.', max_rows);
 	END IF;
 	page := page || '<h3>Anchor (biocrypt.audit_head())</h3>'
 		|| CASE WHEN head.id IS NULL
@@ -629,7 +636,7 @@ $report$;
 COMMENT ON FUNCTION biocrypt.compliance_report(timestamptz, timestamptz, integer) IS 'one self-contained HTML page for auditors on the period [from_ts, to_ts): chain status and head, accesses by purpose and role (charts and table), 1:N searches and their review, denials, reveals, exports, retention due and done, overdue templates, holds, erasures';
 
 REVOKE ALL ON FUNCTION biocrypt.html_escape(text),
-	biocrypt.report_table(text, json, bigint, text),
+	biocrypt.report_table(text, json, bigint, text, integer),
 	biocrypt.report_chart(text, text, text, text[], json),
 	biocrypt.report_retention(timestamptz, timestamptz, integer),
 	biocrypt.compliance_report(timestamptz, timestamptz, integer)
@@ -637,7 +644,7 @@ REVOKE ALL ON FUNCTION biocrypt.html_escape(text),
 -- the helpers run with the caller's privileges inside compliance_report,
 -- so its callers need them too
 GRANT EXECUTE ON FUNCTION biocrypt.html_escape(text),
-	biocrypt.report_table(text, json, bigint, text),
+	biocrypt.report_table(text, json, bigint, text, integer),
 	biocrypt.report_chart(text, text, text, text[], json),
 	biocrypt.report_retention(timestamptz, timestamptz, integer),
 	biocrypt.compliance_report(timestamptz, timestamptz, integer)

@@ -248,21 +248,20 @@ SELECT c[1]::bigint - :start AS event, c[3] AS login_role, c[4] AS action, c[5] 
 	c[6] AS reason, c[7] AS outcome
 FROM pg_temp.cells('hold-events') ORDER BY 1;
 
--- the chart's bucket follows the period's length, and the bars stay few
--- however long it is
+-- the chart's bucket follows the period's length, so that the bars stay
+-- few however long it is (both charts have one bar place per bucket)
 CREATE TEMP TABLE periods AS
 SELECT p.o, p.name, biocrypt.compliance_report(p.f, p.t) AS html
-FROM (VALUES (1, '1 day', now() - interval '1 day', now()),
-			 (2, '30 days', now() - interval '30 days', now()),
-			 (3, '2 years', now() - interval '2 years', now()),
-			 (4, '5 years', now() - interval '5 years', now()),
+FROM (VALUES (1, '1 day', '2020-03-01 00:30+00'::timestamptz, '2020-03-02 00:30+00'::timestamptz),
+			 (2, '30 days', '2020-03-01 12:00+00', '2020-03-31 12:00+00'),
+			 (3, '2 years', '2018-01-03 00:00+00', '2020-01-03 00:00+00'),
+			 (4, '5 years', '2015-01-15 00:00+00', '2020-01-15 00:00+00'),
 			 (5, '200 years', '1900-01-01 00:00+00', '2100-01-01 00:00+00'),
 			 (6, '10000 years', '0001-01-01 00:00+00', '9999-12-31 00:00+00'),
 			 (7, 'the whole type', '4713-01-01 00:00+00 BC', '294276-12-31 00:00+00')) p(o, name, f, t);
-SELECT name, substring(html FROM '<th>([a-z]+) \(UTC') AS bucket,
-	(SELECT count(*) FROM regexp_matches(html, '<text class="label"', 'g')) / 2 <= 12 AS few_labels,
-	(SELECT count(*) FROM regexp_matches(html, '<svg ', 'g')) AS charts,
-	length(html) < 200000 AS bounded
+SELECT name, substring(html FROM 'text-anchor="middle">([a-z]+) \(UTC') AS bucket,
+	(SELECT array_agg(m.v[1]::int) FROM regexp_matches(html, '<svg id="chart-[a-z]+" class="chart" data-buckets="(\d+)"', 'g') m(v)) AS buckets,
+	(SELECT count(*) FROM regexp_matches(html, '<text class="label"', 'g')) / 2 <= 12 AS few_labels
 FROM periods ORDER BY o;
 
 -- max_rows bounds each list, and says so
