@@ -3,7 +3,8 @@
 # install build and test packages, build with -Werror, install, then run the
 # C unit tests, a fuzz smoke run, the guide check, pg_regress and TAP, the
 # docs' SQL examples, the driver tests (psycopg 3, libpq), the PGXN archive,
-# then pg_regress under ASan+UBSan and valgrind (the server runs as the
+# the compliance report in headless Chromium, then pg_regress under
+# ASan+UBSan and valgrind (the server runs as the
 # postgres user, in a scratch copy it owns).  Ends with "N passed, N failed".
 set -uo pipefail
 
@@ -140,6 +141,13 @@ bash "$SRC/test/dist.sh" "$SRC" >"$LOG/dist.log" 2>&1
 read -r dsp dsf < <(sed -n 's/^dist: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/dist.log")
 [ "${dsf:-1}" -ne 0 ] && cat "$LOG/dist.log"
 count "${dsp:-0}" "${dsf:-1}" dist
+
+# the compliance report rendered by headless Chromium (installed when
+# missing) to a screenshot and a PDF, kept in the log directory
+bash "$WORK/test/report/render.sh" "$LOG/report" >"$LOG/report.log" 2>&1
+cat "$LOG/report.log"
+read -r op of < <(sed -n 's/^report: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG/report.log")
+count "${op:-0}" "${of:-1}" report
 
 # pg_regress and isolation again against a checked server, in a private
 # PostgreSQL copy (test/sanitize.sh, README.md): biocrypt built with ASan and
