@@ -41,6 +41,8 @@ typedef BiocryptSpi BiocryptAsOwner;
 
 extern void BiocryptSpiBegin(BiocryptSpi *st);
 extern void BiocryptSpiEnd(BiocryptSpi *st);
+struct _DestReceiver;
+extern void SpiScanAsCaller(const char *query, struct _DestReceiver *dest);
 extern void BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid);
 extern void BiocryptRestoreUser(BiocryptAsOwner *st);
 

@@ -87,3 +87,27 @@ BiocryptBecomeOwner(BiocryptAsOwner *st, Oid relid)
 	ReleaseSysCache(tup);
 	SwitchUser(st, owner);
 }
+
+/*
+ * Run a read-only query as the calling role, every row to dest: a search
+ * reads a table with the caller's privileges and row-level security, and
+ * sees the rows its snapshot sees.
+ */
+void
+SpiScanAsCaller(const char *query, DestReceiver *dest)
+{
+	SPIExecuteOptions opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = true;
+	opts.dest = dest;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: SPI_connect failed"),
+				 errhidestmt(true), errhidecontext(true)));
+	if (SPI_execute_extended(query, &opts) < 0)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: scan of a template column failed"),
+				 errhidestmt(true), errhidecontext(true)));
+	SPI_finish();
+}

@@ -57,14 +57,11 @@ RequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
 static uint8
 ParseFormat(text *name)
 {
-	char	   *s = text_to_cstring(name);
+	uint8		format = TemplateFormatByName(text_to_cstring(name));
 
-	if (strcmp(s, "f32") == 0)
-		return ENVELOPE_FORMAT_F32;
-	if (strcmp(s, "f16") == 0)
-		return ENVELOPE_FORMAT_F16;
-	if (strcmp(s, "i8") == 0)
-		return ENVELOPE_FORMAT_I8;
+	/* bit codes are enrolled by protect_bits() */
+	if (format != 0 && format != ENVELOPE_FORMAT_BITS)
+		return format;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("biocrypt: unknown template format"),

@@ -176,26 +176,6 @@ CalibrationDestroy(DestReceiver *self)
 {
 }
 
-/* Run "SELECT col FROM rel" as the caller, every row to the receiver. */
-static void
-ReadColumn(Calibration *cal, const char *query)
-{
-	SPIExecuteOptions opts;
-
-	memset(&opts, 0, sizeof(opts));
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) cal;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		ereport(ERROR,
-				(errmsg_internal("biocrypt: SPI_connect failed"),
-				 errhidestmt(true), errhidecontext(true)));
-	if (SPI_execute_extended(query, &opts) < 0)
-		ereport(ERROR,
-				(errmsg_internal("biocrypt: calibration scan failed"),
-				 errhidestmt(true), errhidecontext(true)));
-	SPI_finish();
-}
-
 static int
 CompareUint64(const void *a, const void *b)
 {
@@ -334,7 +314,7 @@ DrawSample(Calibration *cal, Oid relid, const char *col, int sample)
 	query = psprintf("SELECT %s FROM %s", quote_identifier(col), RelationQualifiedName(relid));
 	cal->hashes_cap = 1024;
 	cal->hashes = palloc_extended(sizeof(uint64) * cal->hashes_cap, MCXT_ALLOC_HUGE);
-	ReadColumn(cal, query);
+	SpiScanAsCaller(query, (DestReceiver *) cal);
 	ChooseCutoff(cal, sample);
 	if (cal->cap < 2)
 		ereport(ERROR,
@@ -348,7 +328,7 @@ DrawSample(Calibration *cal, Oid relid, const char *col, int sample)
 	cal->scratch = SecmemAcquire(cal->shape.payload_len);
 	cal->subjects = palloc(sizeof(char *) * cal->cap);
 	cal->second_pass = true;
-	ReadColumn(cal, query);
+	SpiScanAsCaller(query, (DestReceiver *) cal);
 	SecmemRelease(cal->scratch);
 }
 

@@ -448,20 +448,7 @@ AuditIdentify(FunctionCallInfo fcinfo, IdentifyState *st)
 static void
 ScanTable(IdentifyState *st, const char *query)
 {
-	SPIExecuteOptions opts;
-
-	memset(&opts, 0, sizeof(opts));
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) st;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		ereport(ERROR,
-				(errmsg_internal("biocrypt: SPI_connect failed"),
-				 errhidestmt(true), errhidecontext(true)));
-	if (SPI_execute_extended(query, &opts) < 0)
-		ereport(ERROR,
-				(errmsg_internal("biocrypt: gallery scan failed"),
-				 errhidestmt(true), errhidecontext(true)));
-	SPI_finish();
+	SpiScanAsCaller(query, (DestReceiver *) st);
 	FlushBatch(st);
 	if (st->scratch != NULL)
 		SecmemRelease(st->scratch);

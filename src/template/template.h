@@ -25,6 +25,7 @@
 /* tplheader.c: header fields as the server shows them */
 extern char *SubjectToServer(const EnvelopeHeader *hdr);
 extern const char *TemplateFormatName(uint8 format);
+extern uint8 TemplateFormatByName(const char *name);
 
 /* template.c: the type and its inputs */
 extern const float4 *CheckFloatArray(ArrayType *arr, const char *what, int *dims);

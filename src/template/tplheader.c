@@ -32,3 +32,13 @@ TemplateFormatName(uint8 format)
 
 	return format < lengthof(names) ? names[format] : "?";
 }
+
+/* The element format of a name (f32, f16, i8, bits), or 0 for none. */
+uint8
+TemplateFormatByName(const char *name)
+{
+	for (uint8 f = ENVELOPE_FORMAT_F32; f <= ENVELOPE_FORMAT_BITS; f++)
+		if (strcmp(name, TemplateFormatName(f)) == 0)
+			return f;
+	return 0;
+}

@@ -28,9 +28,10 @@
 static uint8
 FormatByName(const char *name)
 {
-	for (uint8 f = ENVELOPE_FORMAT_F32; f <= ENVELOPE_FORMAT_BITS; f++)
-		if (pg_strcasecmp(name, TemplateFormatName(f)) == 0)
-			return f;
+	uint8		format = TemplateFormatByName(name);
+
+	if (format != 0)
+		return format;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("biocrypt: unknown template format in type modifier"),
