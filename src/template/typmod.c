@@ -152,7 +152,7 @@ PG_FUNCTION_INFO_V1(protected_template_coerce);
 Datum
 protected_template_coerce(PG_FUNCTION_ARGS)
 {
-	bytea	   *tpl = PG_GETARG_TEMPLATE_P(0);
+	bytea	   *tpl = (bytea *) PG_GETARG_VARLENA_P(0);
 
 	TemplateCheckTypmod(tpl, PG_GETARG_INT32(1));
 	PG_RETURN_POINTER(tpl);
