@@ -6,7 +6,7 @@
  *
  * A sample of subjects is drawn by a hash of the subject (all templates of
  * a drawn subject come in, so that subjects with several templates give
- * genuine pairs), about "sample" templates in all.  A first pass reads
+ * genuine pairs), at most "sample" templates in all.  A first pass reads
  * headers only: what may be compared (the session's purpose, not expired,
  * the column's first shape) and the subjects' hashes.  The second decrypts
  * the drawn templates into one locked buffer, as floats (or code bytes),
@@ -194,26 +194,44 @@ CompareDouble(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* The hash cutoff that draws about sample templates, by whole subjects. */
+/*
+ * The hash cutoff that draws at most sample templates, by whole subjects:
+ * a subject the sample's edge would cut is left out (unless that leaves
+ * fewer than two templates).
+ */
 static void
 ChooseCutoff(Calibration *cal, int sample)
 {
-	if (cal->nhashes == 0)
+	int64		n = Min(cal->nhashes, sample);
+	int64		whole = n;
+
+	if (n == 0)
 		return;
 	qsort(cal->hashes, cal->nhashes, sizeof(uint64), CompareUint64);
-	cal->cutoff = cal->hashes[Min(cal->nhashes, sample) - 1];
-	cal->cap = (int) Min(cal->nhashes, sample);
+	if (n < cal->nhashes)
+		while (whole > 0 && cal->hashes[whole - 1] == cal->hashes[n])
+			whole--;
+	if (whole < 2)
+		whole = n;
+	cal->cutoff = cal->hashes[whole - 1];
+	cal->cap = (int) whole;
 }
 
-/* Score every drawn pair into impostor (different subjects) and genuine. */
+/*
+ * Score every drawn pair into impostor (different subjects) and genuine
+ * pairs; *gen grows as genuine pairs come (they are few).
+ */
 static void
 ScorePairs(Calibration *cal, KernelMetric metric, double *imp, int64 *nimp,
-		   double *gen, int64 *ngen)
+		   double **gen, int64 *ngen)
 {
+	int64		gen_cap = 1024;
+
 	const uint8 **rows = palloc(sizeof(uint8 *) * Max(cal->n, 1));
 	double	   *out = palloc(sizeof(double) * Max(cal->n, 1));
 
 	*nimp = *ngen = 0;
+	*gen = palloc(sizeof(double) * gen_cap);
 	for (int j = 0; j < cal->n; j++)
 		rows[j] = cal->data->data + cal->slot * j;
 	for (int i = 0; i + 1 < cal->n; i++)
@@ -242,15 +260,23 @@ ScorePairs(Calibration *cal, KernelMetric metric, double *imp, int64 *nimp,
 		{
 			if (isnan(out[j]))
 				continue;
-			if (strcmp(cal->subjects[i], cal->subjects[i + 1 + j]) == 0)
-				gen[(*ngen)++] = out[j];
-			else
+			if (strcmp(cal->subjects[i], cal->subjects[i + 1 + j]) != 0)
 				imp[(*nimp)++] = out[j];
+			else
+			{
+				if (*ngen == gen_cap)
+				{
+					gen_cap *= 2;
+					*gen = repalloc_huge(*gen, sizeof(double) * gen_cap);
+				}
+				(*gen)[(*ngen)++] = out[j];
+			}
 		}
 	}
 	pfree(out);
 	pfree(rows);
 }
+
 
 /*
  * The largest threshold whose matches (distance <= threshold) among the
@@ -306,7 +332,8 @@ CheckArguments(double target, int sample)
 
 /* The two passes over the column; cal->n templates drawn. */
 static void
-DrawSample(Calibration *cal, Oid relid, const char *col, int sample)
+DrawSample(Calibration *cal, Oid relid, const char *col, int sample,
+		   const char *metric_name, bool hamming)
 {
 	char	   *query;
 
@@ -316,6 +343,14 @@ DrawSample(Calibration *cal, Oid relid, const char *col, int sample)
 	cal->hashes = palloc_extended(sizeof(uint64) * cal->hashes_cap, MCXT_ALLOC_HUGE);
 	SpiScanAsCaller(query, (DestReceiver *) cal);
 	ChooseCutoff(cal, sample);
+	/* the metric must fit the column's templates before any is decrypted */
+	if (cal->has_shape && cal->bits != hamming)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("biocrypt: metric \"%s\" does not compare %s", metric_name,
+						cal->bits ? "bit codes" : "embeddings"),
+				 errhint("Use 'hamming' for bit codes, and 'cosine', 'l2' or 'inner_product' for embeddings."),
+				 errhidestmt(true), errhidecontext(true)));
 	if (cal->cap < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -411,18 +446,10 @@ biocrypt_calibrate(PG_FUNCTION_ARGS)
 	cal.now = GetCurrentTimestamp();
 	cal.ev = AuditAccessRelation(fcinfo, AUDIT_OP_CALIBRATE, relid, col);
 	strlcpy(cal.ev->metric, metric_name, sizeof(cal.ev->metric));
-	DrawSample(&cal, relid, col, sample);
-	if (cal.bits != hamming)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("biocrypt: metric \"%s\" does not compare %s", metric_name,
-						cal.bits ? "bit codes" : "embeddings"),
-				 errhint("Use 'hamming' for bit codes, and 'cosine', 'l2' or 'inner_product' for embeddings."),
-				 errhidestmt(true), errhidecontext(true)));
+	DrawSample(&cal, relid, col, sample, metric_name, hamming);
 	npairs = (int64) cal.n * (cal.n - 1) / 2;
 	imp = palloc_extended(sizeof(double) * npairs, MCXT_ALLOC_HUGE);
-	gen = palloc_extended(sizeof(double) * npairs, MCXT_ALLOC_HUGE);
-	ScorePairs(&cal, metric, imp, &sum.impostor, gen, &sum.genuine);
+	ScorePairs(&cal, metric, imp, &sum.impostor, &gen, &sum.genuine);
 	SecmemRelease(cal.data);
 	if (sum.impostor == 0)
 		ereport(ERROR,

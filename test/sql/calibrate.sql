@@ -91,6 +91,12 @@ SELECT pg_temp.err($$SELECT * FROM biocrypt.calibrate('cal', 'face', 0.01, 'cosi
 SELECT pg_temp.err($$SELECT * FROM biocrypt.calibrate('cal', 'face', 0.01, 'manhattan')$$) AS unknown_metric;
 SELECT pg_temp.err($$SELECT * FROM biocrypt.calibrate('cal', 'face', 0.01, 'hamming')$$) AS hamming_on_embeddings;
 SELECT pg_temp.err($$SELECT * FROM biocrypt.calibrate('cal_bits', 'code', 0.01, 'cosine')$$) AS cosine_on_codes;
+-- refused before anything was decrypted
+SELECT pg_temp.settle();
+SELECT templates_compared, sqlstate FROM biocrypt.audit_log
+WHERE operation = 'calibrate' AND outcome = 'error' ORDER BY id DESC LIMIT 2;
+-- a sample whose edge would cut a subject leaves that subject out
+SELECT templates, subjects, genuine_pairs FROM biocrypt.calibrate('cal', 'face', 0.01, 'l2', 21);
 SELECT pg_temp.err($$SELECT * FROM biocrypt.calibrate('cal', 'id', 0.01)$$) AS not_a_template_column;
 CREATE TABLE cal_one (face protected_template);
 INSERT INTO cal_one SELECT face FROM cal WHERE id IN (2, 3);
