@@ -257,7 +257,6 @@ AuditShapeSkipped(AuditEvent *ev, int64 n)
 	ereport(WARNING,
 			(errcode(ERRCODE_DATA_EXCEPTION),
 			 errmsg("biocrypt: templates of another shape than the probe's were skipped"),
-			 errdetail("Their number is in the audit row (shape_skipped) when the statement ends."),
 			 errhint("Declare the column's shape, as in protected_template(512), so that such templates are refused when they are written."),
 			 errhidestmt(true), errhidecontext(true)));
 }

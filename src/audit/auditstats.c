@@ -221,6 +221,7 @@ OperationCounter(AuditOperation op)
 	switch (op)
 	{
 		case AUDIT_OP_COMPARE:
+		case AUDIT_OP_CALIBRATE:
 			return SC_COMPARISONS;
 		case AUDIT_OP_VERIFY:
 			return SC_VERIFIES;
@@ -256,7 +257,7 @@ AuditStatsCount(const AuditEvent *ev)
 		add[SC_ERRORS] = 1;
 	/* other operations use templates_compared for rows enrolled or purged */
 	if (ev->operation == AUDIT_OP_COMPARE || ev->operation == AUDIT_OP_VERIFY ||
-		ev->operation == AUDIT_OP_IDENTIFY)
+		ev->operation == AUDIT_OP_IDENTIFY || ev->operation == AUDIT_OP_CALIBRATE)
 	{
 		add[SC_TEMPLATES_COMPARED] = ev->templates_compared;
 		add[SC_EXPIRED_SKIPPED] = ev->expired_skipped;

@@ -207,9 +207,9 @@ RemovePending(Pending *p)
 }
 
 /*
- * The match list as a JSON array; NULL for operations that have none, and
- * for refusals that gave no reason of their own (purpose: the SQLSTATE
- * says it).
+ * The match list as a JSON array; NULL for operations that have none, for
+ * comparisons with a probe, and for refusals that gave no reason of their
+ * own (purpose: the SQLSTATE says it).
  */
 static char *
 MatchesJson(Pending *p)
@@ -217,9 +217,11 @@ MatchesJson(Pending *p)
 	switch (p->ev.operation)
 	{
 		case AUDIT_OP_DENIED:
+		case AUDIT_OP_COMPARE:	/* of stored templates with each other */
 			if (p->entries.n == 0)
 				return NULL;
 			break;
+		case AUDIT_OP_CALIBRATE:
 		case AUDIT_OP_VERIFY:
 		case AUDIT_OP_IDENTIFY:
 		case AUDIT_OP_PROTECT:

@@ -72,6 +72,7 @@ extern bool RoleAdministersBiocrypt(Oid roleid);
 /* Session settings (session.c) */
 extern void SessionInit(void);
 extern const char *PurposeCurrent(void);
+extern bool RevealAllowed(void);
 extern void SessionWithholdActivity(void);
 
 /* Settings and modules that can leak a plaintext biometric (checkconfig.c) */

@@ -2,8 +2,9 @@
  *
  * session.c
  *		Session settings read by several layers: the purpose a session
- *		compares templates for (biocrypt.purpose); and the statement text
- *		this session shows in pg_stat_activity.
+ *		compares templates for (biocrypt.purpose), whether administrators
+ *		may see what templates hold (biocrypt.allow_reveal); and the
+ *		statement text this session shows in pg_stat_activity.
  *
  * Whether the role holds that purpose, and whether a template was enrolled
  * for it, is decided where templates are opened; this file only keeps the
@@ -21,6 +22,7 @@
 #include "core/core.h"
 
 static char *biocrypt_purpose = NULL;
+static bool biocrypt_allow_reveal = false;
 
 const char *
 PurposeCurrent(void)
@@ -61,9 +63,23 @@ SessionWithholdActivity(void)
 	PGSTAT_END_WRITE_ACTIVITY(be);
 }
 
+/*
+ * May administrators see what a template holds: reveal(), and comparing
+ * stored templates with each other, from which one can be rebuilt?
+ */
+bool
+RevealAllowed(void)
+{
+	return biocrypt_allow_reveal;
+}
+
 void
 SessionInit(void)
 {
+	DefineCustomBoolVariable("biocrypt.allow_reveal",
+							 "Allows biocrypt.reveal() and comparisons of stored templates with each other for administrators.",
+							 NULL, &biocrypt_allow_reveal, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("biocrypt.purpose",
 							   "The purpose this session compares templates for.",
 							   "Must be one of a template's purposes and granted to the role (biocrypt.grant_purpose).",

@@ -39,7 +39,6 @@
 
 #define BIOCRYPT_ADMIN_ROLE	"biocrypt_admin"
 
-static bool biocrypt_allow_reveal = false;
 static char *biocrypt_default_purposes = NULL;
 
 /* Refuse a NULL argument with 22004. */
@@ -359,7 +358,7 @@ CheckRevealAllowed(FunctionCallInfo fcinfo, AuditEvent *ev)
 {
 	bool		is_admin = CurrentRoleAdministersBiocrypt();
 
-	if (!is_admin || !biocrypt_allow_reveal)
+	if (!is_admin || !RevealAllowed())
 		AuditDeny(fcinfo, ev);
 	if (!is_admin)
 		ereport(ERROR,
@@ -368,7 +367,7 @@ CheckRevealAllowed(FunctionCallInfo fcinfo, AuditEvent *ev)
 				 errhint("Only superusers and members of %s may reveal templates.",
 						 BIOCRYPT_ADMIN_ROLE),
 				 errhidestmt(true), errhidecontext(true)));
-	if (!biocrypt_allow_reveal)
+	if (!RevealAllowed())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("biocrypt: reveal is disabled"),
@@ -483,10 +482,6 @@ CheckDefaultPurposes(char **newval, void **extra, GucSource source)
 void
 EnrolInit(void)
 {
-	DefineCustomBoolVariable("biocrypt.allow_reveal",
-							 "Allows biocrypt.reveal() for administrators.",
-							 NULL, &biocrypt_allow_reveal, false,
-							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("biocrypt.default_purposes",
 							   "Purposes of a template sealed without purposes (comma-separated).",
 							   NULL, &biocrypt_default_purposes, "verification",

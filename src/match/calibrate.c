@@ -14,7 +14,8 @@
  * pairs, pairs of one subject genuine ones.  The threshold is the largest
  * distance that keeps the impostor pairs within it at or below the target
  * rate.  Only the summary leaves; the buffer is zeroed on every path.
- * Administrators only; audited as one "calibrate" event.
+ * Administrators only, while biocrypt.allow_reveal is on (pairs.c says
+ * why); audited as one "calibrate" event that names the sample's subjects.
  *
  *-------------------------------------------------------------------------
  */
@@ -125,9 +126,14 @@ Draw(Calibration *cal, bytea *tpl, const EnvelopeHeader *hdr)
 	if (cal->bits)
 		memcpy(dst, cal->scratch->data, hdr->dims / 8);
 	else
+	{
+		/* cppcheck-suppress invalidPointerCast ; slots of floats, aligned */
 		DequantiseVector(hdr, cal->scratch->data, (float *) dst);
+	}
 	sodium_memzero(cal->scratch->data, hdr->payload_len);
-	cal->subjects[cal->n++] = MemoryContextStrdup(cal->mcxt, SubjectToServer(hdr));
+	cal->subjects[cal->n] = MemoryContextStrdup(cal->mcxt, SubjectToServer(hdr));
+	/* the audit row names every template in the sample */
+	AuditAddSubject(cal->ev, cal->subjects[cal->n++]);
 	cal->ev->templates_compared++;
 }
 
@@ -246,6 +252,7 @@ ScorePairs(Calibration *cal, KernelMetric metric, double *imp, int64 *nimp,
 		{
 			KernelVectorProbe kp;
 			double		norm = 0;
+			/* cppcheck-suppress invalidPointerCast ; slots of floats, aligned */
 			const float *x = (const float *) rows[i];
 
 			for (uint32 k = 0; k < cal->shape.dims; k++)
@@ -446,6 +453,7 @@ biocrypt_calibrate(PG_FUNCTION_ARGS)
 	cal.now = GetCurrentTimestamp();
 	cal.ev = AuditAccessRelation(fcinfo, AUDIT_OP_CALIBRATE, relid, col);
 	strlcpy(cal.ev->metric, metric_name, sizeof(cal.ev->metric));
+	CheckPairsAllowed(fcinfo, cal.ev);
 	DrawSample(&cal, relid, col, sample, metric_name, hamming);
 	npairs = (int64) cal.n * (cal.n - 1) / 2;
 	imp = palloc_extended(sizeof(double) * npairs, MCXT_ALLOC_HUGE);

@@ -11,7 +11,10 @@
  * for other purposes than the session's) gives NULL, counted in the audit
  * row.  A function, not an overload of <->: with one, an untyped literal
  * probe ('{1,2}') would be taken for a template.  EXECUTE is granted to
- * biocrypt_admin only.
+ * biocrypt_admin only, and the call needs biocrypt.allow_reveal, as
+ * reveal() does: an administrator who may also enrol could rebuild a
+ * template from its distances to templates of his choosing.  The audit row
+ * names both subjects.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +32,24 @@
 #include "match/probe.h"
 #include "template/template.h"
 
+/*
+ * Comparisons of stored templates with each other are reveal-grade: only
+ * while a superuser allows reveal.  A refusal is recorded as denied.
+ */
+void
+CheckPairsAllowed(FunctionCallInfo fcinfo, AuditEvent *ev)
+{
+	if (RevealAllowed())
+		return;
+	AuditDeny(fcinfo, ev);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("biocrypt: comparing stored templates with each other is disabled"),
+			 errdetail("Distances between stored templates can rebuild one, as reveal() would show it."),
+			 errhint("A superuser must set biocrypt.allow_reveal = on."),
+			 errhidestmt(true), errhidecontext(true)));
+}
+
 /* Can the two templates be compared with each other? */
 static bool
 PairFits(const EnvelopeHeader *a, const EnvelopeHeader *b)
@@ -41,11 +62,11 @@ PairFits(const EnvelopeHeader *a, const EnvelopeHeader *b)
 /* Skip (counted in ev) a template the session may not use, or expired. */
 static bool
 PairSkips(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, AuditEvent *ev,
-		  TimestampTz now)
+		  TimestampTz at)
 {
 	if (PurposeSkip(fcinfo, hdr, ev))
 		return true;
-	if (!CheckExpired(hdr, now))
+	if (!CheckExpired(hdr, at))
 		return false;
 	ev->expired_skipped++;
 	return true;
@@ -81,6 +102,7 @@ PairKernel(const EnvelopeHeader *ha, const uint8 *pa, const EnvelopeHeader *hb,
 	if (bits)
 		return KernelHammingFraction(pa, pb, ha->dims / 8);
 	x = SecmemAcquire(sizeof(float) * ha->dims);
+	/* cppcheck-suppress invalidPointerCast ; a locked buffer of floats */
 	kp = PairProbe(ha, pa, (float *) x->data, metric);
 	d = KernelVectorDistance(&kp, hb->format, pb);
 	SecmemRelease(x);
@@ -97,7 +119,7 @@ PairDistance(FunctionCallInfo fcinfo, KernelMetric metric, bool bits, bool *isnu
 	bytea	   *a = PG_GETARG_TEMPLATE_P(0);
 	bytea	   *b = PG_GETARG_TEMPLATE_P(1);
 	AuditEvent *ev = AuditAccess(fcinfo, AUDIT_OP_COMPARE);
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz at = GetCurrentTimestamp();
 	EnvelopeHeader ha;
 	EnvelopeHeader hb;
 	SecBuf	   *pa;
@@ -106,10 +128,11 @@ PairDistance(FunctionCallInfo fcinfo, KernelMetric metric, bool bits, bool *isnu
 
 	if (ev->metric[0] == '\0')
 		strlcpy(ev->metric, bits ? "hamming" : MetricName(metric), sizeof(ev->metric));
+	*isnull = true;
+	CheckPairsAllowed(fcinfo, ev);
 	ParseTemplateForDecrypt(a, &ha);
 	ParseTemplateForDecrypt(b, &hb);
-	*isnull = true;
-	if (PairSkips(fcinfo, &ha, ev, now) || PairSkips(fcinfo, &hb, ev, now))
+	if (PairSkips(fcinfo, &ha, ev, at) || PairSkips(fcinfo, &hb, ev, at))
 		return 0;
 	if (!PairFits(&ha, &hb) || (ha.format == ENVELOPE_FORMAT_BITS) != bits)
 	{
@@ -123,6 +146,8 @@ PairDistance(FunctionCallInfo fcinfo, KernelMetric metric, bool bits, bool *isnu
 	DecryptTemplate(a, &ha, pa->data);
 	DecryptTemplate(b, &hb, pb->data);
 	ev->templates_compared += 2;
+	AuditAddSubject(ev, SubjectToServer(&ha));
+	AuditAddSubject(ev, SubjectToServer(&hb));
 	d = PairKernel(&ha, pa->data, &hb, pb->data, metric, bits);
 	SecmemRelease(pb);
 	SecmemRelease(pa);

@@ -70,6 +70,7 @@ extern bool CheckExpired(const EnvelopeHeader *hdr, TimestampTz now);
 struct AuditEvent;
 extern bool ScoresExact(void);
 /* pairs.c: template against template */
+extern void CheckPairsAllowed(FunctionCallInfo fcinfo, struct AuditEvent *ev);
 extern KernelVectorProbe PairProbe(const EnvelopeHeader *hdr, const uint8 *payload,
 								   float *dst, KernelMetric metric);
 

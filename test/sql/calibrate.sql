@@ -15,6 +15,24 @@ SELECT s * 2 + t, biocrypt.protect(
 	 FROM generate_series(1, 8) d), 'cal-' || s)
 FROM generate_series(1, 40) s, generate_series(0, 1) t;
 
+-- comparing stored templates with each other is reveal-grade (distances
+-- to templates of one's choosing rebuild one): refused, and recorded, until
+-- a superuser allows reveal
+SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
+SELECT pg_temp.err($$SELECT biocrypt.template_distance(a.face, b.face) FROM cal a, cal b WHERE a.id = 2 AND b.id = 3$$) AS pairs_without_reveal;
+SELECT pg_temp.err($$SELECT * FROM biocrypt.calibrate('cal', 'face')$$) AS calibrate_without_reveal;
+SELECT pg_temp.settle();
+SELECT operation, outcome, sqlstate, templates_compared FROM biocrypt.audit_log
+WHERE id > :start AND outcome <> 'begun' ORDER BY id;
+SET biocrypt.allow_reveal = on;
+
+-- the audit row of a pair names both subjects
+SELECT coalesce(max(id), 0) AS start FROM biocrypt.audit_log \gset
+SELECT biocrypt.template_distance(a.face, b.face) > 0 AS apart FROM cal a, cal b WHERE a.id = 2 AND b.id = 4;
+SELECT pg_temp.settle();
+SELECT operation, templates_compared, matches FROM biocrypt.audit_log
+WHERE id > :start AND outcome = 'ok' ORDER BY id;
+
 -- every pair, through template_distance(); the threshold by the rule
 -- calibrate() documents (midway below the first impostor distance the
 -- target rate must exclude)
@@ -50,9 +68,11 @@ SELECT (SELECT threshold FROM biocrypt.calibrate('cal', 'face', 0.05, 'l2', 20))
 SELECT fmr, threshold < (SELECT min(d) FROM pairs WHERE NOT genuine) AS below_all
 FROM biocrypt.calibrate('cal', 'face', 1e-9);
 
--- one audit event per call, with the threshold found; no template in it
+-- one audit event per call, with the threshold found and the sample's
+-- subjects; no template in it
 SELECT pg_temp.settle();
-SELECT operation, relation, column_name, metric, templates_compared, threshold IS NOT NULL AS has_threshold, outcome
+SELECT operation, relation, column_name, metric, templates_compared, threshold IS NOT NULL AS has_threshold,
+	jsonb_array_length(matches) AS subjects_named, outcome
 FROM biocrypt.audit_log WHERE id > :start AND operation = 'calibrate' AND outcome <> 'begun' ORDER BY id;
 
 -- bit codes, with hamming
