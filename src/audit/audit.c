@@ -25,6 +25,7 @@
 #include "access/skey.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_extension.h"
 #include "utils/fmgroids.h"
 #include "mb/pg_wchar.h"
@@ -397,6 +398,24 @@ AuditWriteFailed(const char *sqlstate, bool degraded)
 }
 
 /*
+ * A standby has no audit worker (its audit log is read-only, a replica of
+ * the primary's): an access there is refused at once, before anything is
+ * decrypted or sent, rather than after biocrypt.audit_timeout.
+ */
+static void
+RefuseOnStandby(void)
+{
+	if (!RecoveryInProgress())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("biocrypt: access refused: this server is a standby, and its audit log is the primary's"),
+			 errdetail("Every access must be recorded in biocrypt.audit_log, which a standby cannot write."),
+			 errhint("Compare, reveal and export templates on the primary (docs/dba.md, \"Standbys\")."),
+			 errhidestmt(true), errhidecontext(true)));
+}
+
+/*
  * Before a statement's first access: make sure the database has a running
  * audit worker (asking for one and waiting up to biocrypt.audit_timeout),
  * so that nothing is decrypted while nobody could record it.  The row
@@ -416,6 +435,7 @@ AuditRequireWorker(void)
 				 errmsg("biocrypt: access refused: biocrypt is not preloaded"),
 				 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
 				 errhidestmt(true), errhidecontext(true)));
+	RefuseOnStandby();
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), biocrypt_audit_timeout);
 	for (;;)
 	{
@@ -573,7 +593,8 @@ AuditRecordNoWait(AuditEvent *ev)
 	AuditDatabase *db = NULL;
 	Latch	   *wake = NULL;
 
-	if (audit_shared == NULL)
+	/* a standby writes no audit row: its accesses were refused before they began */
+	if (audit_shared == NULL || RecoveryInProgress())
 		return;
 	ev->ended_at = GetCurrentTimestamp();
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
@@ -696,6 +717,7 @@ AuditRecord(AuditEvent *ev)
 	/* benchmark builds only: the floor that audited accesses are measured against */
 	return 0;
 #endif
+	RefuseOnStandby();
 	deadline = Seal(ev);
 	INSTR_TIME_SET_CURRENT(start);
 	if (!exit_callback_registered)

@@ -73,13 +73,15 @@ sub key_file
 #                           (rewritten later by set_key_conf)
 #   purpose => NAME         biocrypt.purpose = 'NAME'
 #   conf => TEXT            further settings
+#   init => {OPTS}          options of PostgreSQL::Test::Cluster's init
+#                           (allows_streaming => 1 for a primary)
 # Then it is started and CREATE EXTENSION biocrypt runs in database
 # postgres, unless start => 0 (neither) or extension => 0 (no extension).
 sub new_node
 {
 	my ($class, $name, %opts) = @_;
 	my $node = $class->new($name);
-	$node->init;
+	$node->init(%{ $opts{init} // {} });
 	my $conf = "shared_preload_libraries = 'biocrypt'\n";
 	$conf .= "biocrypt.root_key_command = 'echo $opts{root_key}'\n"
 	  if defined $opts{root_key};
