@@ -9,6 +9,12 @@
  * the destroying transaction commits, to a file in the data directory,
  * which outlives every database: a key on the list is never unwrapped.
  *
+ * The list is a file, which streaming replication does not carry: so each
+ * addition is also written to the WAL, in a record of biocrypt's own
+ * resource manager, before the commit record.  A standby's replay appends
+ * the fingerprints to its own list, and tells the layers above (the warm
+ * galleries) that keys of that database are gone.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -19,6 +25,12 @@
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlog_internal.h"
+#include "access/xloginsert.h"
+#include "access/xlogreader.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "storage/fd.h"
 #include "utils/memutils.h"
@@ -39,6 +51,22 @@ typedef struct PendingDestroy
 static List *pending_destroyed = NIL;	/* of PendingDestroy */
 
 /*
+ * biocrypt's WAL resource manager.  PostgreSQL's experimental id, until one
+ * is reserved; another extension using that id cannot be loaded beside it.
+ */
+#define RM_BIOCRYPT_ID			RM_EXPERIMENTAL_ID
+#define XLOG_BIOCRYPT_DESTROYED	0x00
+
+/* The record: a database, then n fingerprints. */
+typedef struct DestroyedRecord
+{
+	Oid			dbid;
+	uint32		n;
+} DestroyedRecord;
+
+static DestroyedRedoHook destroyed_redo_hook = NULL;
+
+/*
  * A data key's fingerprint for the cluster's list of destroyed keys: a
  * keyed hash of the key itself, so that it names the key however it is
  * wrapped (a rewrap changes the wrapped bytes) and reveals nothing of it.
@@ -52,15 +80,10 @@ DekFingerprint(const uint8 *dek, uint8 *out)
 					   (const uint8 *) label, sizeof(label) - 1);
 }
 
-/*
- * Did this cluster destroy the data key dek?  The list outlives the
- * database, so a copy of the ring restored from an older dump into another
- * database of the cluster cannot bring the key back.
- */
-bool
-DestroyedInCluster(const uint8 *dek)
+/* Is fingerprint fp on the cluster's list? */
+static bool
+FingerprintListed(const uint8 *fp)
 {
-	uint8		fp[FINGERPRINT_BYTES];
 	uint8		rec[FINGERPRINT_BYTES * 64];
 	bool		found = false;
 	ssize_t		n;
@@ -75,20 +98,34 @@ DestroyedInCluster(const uint8 *dek)
 				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE),
 				 errhidestmt(true), errhidecontext(true)));
 	}
-	DekFingerprint(dek, fp);
 	while (!found && (n = read(fd, rec, sizeof(rec))) > 0)
 		for (ssize_t i = 0; i + FINGERPRINT_BYTES <= n && !found; i += FINGERPRINT_BYTES)
 			found = memcmp(rec + i, fp, FINGERPRINT_BYTES) == 0;
 	CloseTransientFile(fd);
+	return found;
+}
+
+/*
+ * Did this cluster destroy the data key dek?  The list outlives the
+ * database, so a copy of the ring restored from an older dump into another
+ * database of the cluster cannot bring the key back.
+ */
+bool
+DestroyedInCluster(const uint8 *dek)
+{
+	uint8		fp[FINGERPRINT_BYTES];
+	bool		found;
+
+	DekFingerprint(dek, fp);
+	found = FingerprintListed(fp);
 	sodium_memzero(fp, sizeof(fp));
 	return found;
 }
 
-/* Append this transaction's destroyed keys to the cluster's list, durably. */
+/* Append n fingerprints to the cluster's list, durably. */
 static void
-WriteDestroyed(void)
+AppendFingerprints(const uint8 *fps, uint32 n)
 {
-	ListCell   *lc;
 	int			fd;
 
 	if (mkdir(DESTROYED_DIR, S_IRWXU) != 0 && errno != EEXIST)
@@ -102,12 +139,11 @@ WriteDestroyed(void)
 				(errcode_for_file_access(),
 				 errmsg("biocrypt: could not open \"%s\": %m", DESTROYED_FILE),
 				 errhidestmt(true), errhidecontext(true)));
-	foreach(lc, pending_destroyed)
-		if (write(fd, ((PendingDestroy *) lfirst(lc))->fp, FINGERPRINT_BYTES) != FINGERPRINT_BYTES)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("biocrypt: could not write \"%s\": %m", DESTROYED_FILE),
-					 errhidestmt(true), errhidecontext(true)));
+	if (write(fd, fps, (size_t) n * FINGERPRINT_BYTES) != (ssize_t) n * FINGERPRINT_BYTES)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("biocrypt: could not write \"%s\": %m", DESTROYED_FILE),
+				 errhidestmt(true), errhidecontext(true)));
 	if (pg_fsync(fd) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
@@ -130,12 +166,93 @@ DestroyedAdd(const uint8 *dek)
 	MemoryContextSwitchTo(old);
 }
 
-/* Just before the commit record: the destroyed keys join the list. */
+/*
+ * Just before the commit record: the destroyed keys join the list, and the
+ * WAL, so that standbys' lists follow.
+ */
 void
 DestroyedPreCommit(void)
 {
-	if (pending_destroyed != NIL)
-		WriteDestroyed();
+	DestroyedRecord rec;
+	uint8	   *fps;
+	uint32		n = 0;
+	ListCell   *lc;
+
+	if (pending_destroyed == NIL)
+		return;
+	fps = palloc(FINGERPRINT_BYTES * list_length(pending_destroyed));
+	foreach(lc, pending_destroyed)
+		memcpy(fps + FINGERPRINT_BYTES * n++, ((PendingDestroy *) lfirst(lc))->fp,
+			   FINGERPRINT_BYTES);
+	AppendFingerprints(fps, n);
+	rec.dbid = MyDatabaseId;
+	rec.n = n;
+	XLogBeginInsert();
+	XLogRegisterData((char *) &rec, sizeof(rec));
+	XLogRegisterData((char *) fps, FINGERPRINT_BYTES * n);
+	(void) XLogInsert(RM_BIOCRYPT_ID, XLOG_BIOCRYPT_DESTROYED);
+	pfree(fps);
+}
+
+/* Replay: the standby's list gets the keys, the layers above are told. */
+static void
+DestroyedRedo(XLogReaderState *record)
+{
+	DestroyedRecord rec;
+	const char *data = XLogRecGetData(record);
+
+	if ((XLogRecGetInfo(record) & ~XLR_INFO_MASK) != XLOG_BIOCRYPT_DESTROYED ||
+		XLogRecGetDataLen(record) < sizeof(rec))
+		elog(PANIC, "biocrypt: unknown WAL record");
+	memcpy(&rec, data, sizeof(rec));
+	if (XLogRecGetDataLen(record) != sizeof(rec) + (Size) rec.n * FINGERPRINT_BYTES)
+		elog(PANIC, "biocrypt: malformed destroyed-keys WAL record");
+	/* replayed again after a restart: each fingerprint is listed once */
+	for (uint32 i = 0; i < rec.n; i++)
+	{
+		const uint8 *fp = (const uint8 *) data + sizeof(rec) + (Size) i * FINGERPRINT_BYTES;
+
+		if (!FingerprintListed(fp))
+			AppendFingerprints(fp, 1);
+	}
+	if (destroyed_redo_hook != NULL)
+		destroyed_redo_hook(rec.dbid);
+}
+
+static void
+DestroyedDesc(StringInfo buf, XLogReaderState *record)
+{
+	DestroyedRecord rec;
+
+	memcpy(&rec, XLogRecGetData(record), sizeof(rec));
+	appendStringInfo(buf, "database %u, %u destroyed data keys", rec.dbid, rec.n);
+}
+
+static const char *
+DestroyedIdentify(uint8 info)
+{
+	return (info & ~XLR_INFO_MASK) == XLOG_BIOCRYPT_DESTROYED ? "DESTROYED_KEYS" : NULL;
+}
+
+static RmgrData destroyed_rmgr = {
+	.rm_name = "biocrypt",
+	.rm_redo = DestroyedRedo,
+	.rm_desc = DestroyedDesc,
+	.rm_identify = DestroyedIdentify,
+};
+
+/* At load (shared_preload_libraries): biocrypt's WAL resource manager. */
+void
+DestroyedRegisterRmgr(void)
+{
+	RegisterCustomRmgr(RM_BIOCRYPT_ID, &destroyed_rmgr);
+}
+
+/* What replay of destroyed keys should also do (a callback from above). */
+void
+DestroyedSetRedoHook(DestroyedRedoHook hook)
+{
+	destroyed_redo_hook = hook;
 }
 
 /* Two-phase commit cannot promise the list's write at COMMIT PREPARED. */

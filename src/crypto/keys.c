@@ -746,6 +746,7 @@ void
 KeysInit(void)
 {
 	RootKeyInit();
+	DestroyedRegisterRmgr();
 	DefineCustomEnumVariable("biocrypt.cipher",
 							 "AEAD cipher for new templates.",
 							 "auto uses AES-256-GCM where the CPU accelerates it, else XChaCha20-Poly1305.",

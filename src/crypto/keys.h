@@ -33,6 +33,11 @@ extern uint8 KeysNewTemplateCipher(void);
 
 extern int32 KeysRetireActive(void);
 
+/* destroyed.c: the WAL record that carries destroyed keys to standbys */
+typedef void (*DestroyedRedoHook) (Oid dbid);
+extern void DestroyedRegisterRmgr(void);
+extern void DestroyedSetRedoHook(DestroyedRedoHook hook);
+
 /* ringadmin.c: destroying keys, and the ring under a new root key */
 extern bool KeysDestroy(uint32 key_id, DestroyedKey *out);
 extern int32 KeysRewrap(List **destroyed);

@@ -32,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "core/core.h"
+#include "crypto/keys.h"
 #include "gallery/gallery_internal.h"
 #include "template/template.h"
 
@@ -735,6 +736,8 @@ biocrypt_gallery_warm_progress(PG_FUNCTION_ARGS)
 void
 GalleryInit(void)
 {
+	/* a standby replaying a key's destruction evicts that database's galleries */
+	DestroyedSetRedoHook(GalleryEvictDatabase);
 	/* where the host lists its swap devices; tests point it at a file */
 	DefineCustomStringVariable("biocrypt.gallery_swaps_file",
 							   "File listing the host's swap devices, in the format of /proc/swaps.",
