@@ -128,10 +128,16 @@ foreach my $p ([ 17, 0.05 ], [ 2500, 0.3 ], [ 999, 1.0 ])
 	my $single = $shards[0]->safe_psql('postgres', "SELECT string_agg(subject || ':' || distance, ' ' "
 		  . "ORDER BY distance, subject) FROM biocrypt.identify('everyone', 'face', emb($i, $jit), 10)");
 	is($merged, $single, "identify(emb($i, $jit)): merged top 10 = one server's top 10");
+	is(scalar(split / /, $merged), 10, "identify(emb($i, $jit)): 10 candidates");
 	like($merged, qr/^subject-$i:/, "identify(emb($i, $jit)): subject-$i first") if $jit < 0.1;
 }
 $req = last_request('identify');
 is(yes_no(audit_counts($req)), 'y|y|y', 'identify: an audit row on every shard with the request id');
+# the compliance query of docs/scale-out.md, on each shard
+is(join(' ', map { $_->safe_psql('postgres', 'SELECT string_agg(DISTINCT operation || \'/\' || purpose '
+	  . "|| '/' || session_role, ',') FROM (SELECT id, started_at, operation, outcome, session_role, purpose, "
+	  . "templates_compared FROM biocrypt.audit_log WHERE application_name = 'gallery ' || '$req') a") } @shards),
+	join(' ', ('identify/identification/postgres') x 3), 'identify: the shards\' rows name the search and its purpose');
 is($coord->safe_psql('postgres', "SELECT purpose || '|' || jsonb_array_length(candidates) || '|' "
 	  . "|| length(probe_sha256) FROM fanout_log WHERE request_id = '$req'"),
 	'identification|10|64', 'fanout_log: purpose, the 10 merged candidates, the probe\'s sha256');
