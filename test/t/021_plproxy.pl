@@ -142,6 +142,31 @@ is($coord->safe_psql('postgres', "SELECT purpose || '|' || jsonb_array_length(ca
 	  . "|| length(probe_sha256) FROM fanout_log WHERE request_id = '$req'"),
 	'identification|10|64', 'fanout_log: purpose, the 10 merged candidates, the probe\'s sha256');
 
+# the caller's purpose reaches the shards: templates enrolled for
+# identification are skipped under another purpose
+is(coord_sql("SET biocrypt.purpose = 'verification'; SELECT count(*) FROM identify(emb(17, 0.05), 10)"),
+	'0', 'identify under purpose verification: nothing found');
+$req = last_request('identify');
+is(join(' ', map { $_->safe_psql('postgres', 'SELECT string_agg(DISTINCT purpose, \',\') '
+	  . "FROM biocrypt.audit_log WHERE application_name = 'gallery $req'") } @shards),
+	'verification verification verification', 'identify: the shards audited the caller\'s purpose');
+
+# a login role in biocrypt_matcher, on every server, reaches the shards as itself
+foreach my $node ($coord, @shards)
+{
+	$node->safe_psql('postgres', 'CREATE ROLE alice LOGIN IN ROLE biocrypt_matcher');
+}
+$_->safe_psql('postgres', "SELECT biocrypt.grant_purpose('alice', 'identification')") foreach @shards;
+is($coord->safe_psql('postgres', $SET . 'SELECT count(*) FROM identify(emb(17, 0.05), 10)',
+	extra_params => [ '-U', 'alice' ]), '10', 'alice (biocrypt_matcher): identify through the coordinator');
+$req = last_request('identify');
+is(join(' ', map { $_->safe_psql('postgres', 'SELECT string_agg(DISTINCT session_role::text, \',\') '
+	  . "FROM biocrypt.audit_log WHERE application_name = 'gallery $req'") } @shards),
+	'alice alice alice', 'alice: the shards audited her as the caller');
+my ($arc, $aout, $aerr) = $coord->psql('postgres', $SET . "SELECT erase('subject-9')",
+	extra_params => [ '-U', 'alice' ]);
+like($aerr, qr/permission denied for function erase/, 'alice: erase refused on the coordinator');
+
 # erase and hold, routed
 $h = home('subject-5');
 is(coord_sql("SELECT erase('subject-5')"), '1', 'erase: one template erased');
