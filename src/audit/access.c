@@ -241,6 +241,21 @@ PurposeSkip(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, AuditEvent *ev)
 }
 
 /*
+ * 1:N search: skip, counted, a template enrolled for other purposes, or
+ * one whose shape does not fit the probe (fits); true to skip.
+ */
+bool
+AuditSearchSkips(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, bool fits,
+				 AuditEvent *ev)
+{
+	if (PurposeSkip(fcinfo, hdr, ev))
+		return true;
+	if (!fits)
+		AuditShapeSkipped(ev, 1);
+	return !fits;
+}
+
+/*
  * 1:N search: n templates of another shape than the probe's were skipped.
  * One WARNING per event (a statement's access to one column) says so; the
  * count goes to the audit row.

@@ -148,6 +148,8 @@ extern void PurposeCheck(FunctionCallInfo fcinfo, const struct EnvelopeHeader *h
 extern bool PurposeSkip(FunctionCallInfo fcinfo, const struct EnvelopeHeader *hdr,
 						AuditEvent *ev);
 extern void AuditShapeSkipped(AuditEvent *ev, int64 n);
+extern bool AuditSearchSkips(FunctionCallInfo fcinfo, const struct EnvelopeHeader *hdr,
+							 bool fits, AuditEvent *ev);
 
 /* auditstmt.c: statements, for biocrypt.c's executor and utility hooks */
 extern void AuditStmtInit(void);

@@ -250,17 +250,9 @@ ScorePairs(Calibration *cal, KernelMetric metric, double *imp, int64 *nimp,
 				out[j] = KernelHammingFraction(rows[i], rows[i + 1 + j], cal->shape.dims / 8);
 		else
 		{
-			KernelVectorProbe kp;
-			double		norm = 0;
 			/* cppcheck-suppress invalidPointerCast ; slots of floats, aligned */
-			const float *x = (const float *) rows[i];
+			KernelVectorProbe kp = FloatProbe((const float *) rows[i], cal->shape.dims, metric);
 
-			for (uint32 k = 0; k < cal->shape.dims; k++)
-				norm += (double) x[k] * x[k];
-			kp.x = x;
-			kp.dims = cal->shape.dims;
-			kp.norm = sqrt(norm);
-			kp.metric = metric;
 			KernelVectorDistances(&kp, KERNEL_ELEM_F32, rows + i + 1, count, out);
 		}
 		for (int j = 0; j < count; j++)

@@ -88,13 +88,7 @@ SkipTemplate(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, bool fits,
 			 AuditEvent *ev)
 {
 	if (ev->operation == AUDIT_OP_COMPARE)
-	{
-		if (PurposeSkip(fcinfo, hdr, ev))
-			return true;
-		if (!fits)
-			AuditShapeSkipped(ev, 1);
-		return !fits;
-	}
+		return AuditSearchSkips(fcinfo, hdr, fits, ev);
 	PurposeCheck(fcinfo, hdr, ev);
 	return false;
 }

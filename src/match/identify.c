@@ -237,18 +237,6 @@ PrefetchNextTuple(bytea *tpl)
 		__builtin_prefetch(p - off, 0, 0);
 }
 
-/* A search of many skips what it may not or cannot compare, counted. */
-static bool
-Skipped(IdentifyState *st, const EnvelopeHeader *hdr)
-{
-	if (PurposeSkip(st->fcinfo, hdr, st->audit))
-		return true;
-	if (ShapeFits(st, hdr))
-		return false;
-	AuditShapeSkipped(st->audit, 1);
-	return true;
-}
-
 /* Into the batch with a template that may be compared, unless it expired. */
 static void
 Take(IdentifyState *st, bytea *tpl, const EnvelopeHeader *hdr)
@@ -292,7 +280,8 @@ IdentifyReceive(TupleTableSlot *slot, DestReceiver *self)
 	tpl = DatumGetProtectedTemplateP(d);
 	PrefetchNextTuple(tpl);
 	ParseTemplateForDecrypt(tpl, &hdr);
-	if (!Skipped(st, &hdr))
+	/* a search of many skips what it may not or cannot compare, counted */
+	if (!AuditSearchSkips(st->fcinfo, &hdr, ShapeFits(st, &hdr), st->audit))
 		Take(st, tpl, &hdr);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->rowcxt);

@@ -20,7 +20,6 @@
  */
 #include "postgres.h"
 
-#include <math.h>
 
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -72,24 +71,6 @@ PairSkips(FunctionCallInfo fcinfo, const EnvelopeHeader *hdr, AuditEvent *ev,
 	return true;
 }
 
-/* A float probe of the vector template hdr/payload, in dst (dims floats). */
-KernelVectorProbe
-PairProbe(const EnvelopeHeader *hdr, const uint8 *payload, float *dst,
-		  KernelMetric metric)
-{
-	KernelVectorProbe kp;
-	double		norm = 0;
-
-	DequantiseVector(hdr, payload, dst);
-	for (uint32 i = 0; i < hdr->dims; i++)
-		norm += (double) dst[i] * dst[i];
-	kp.x = dst;
-	kp.dims = hdr->dims;
-	kp.norm = sqrt(norm);
-	kp.metric = metric;
-	return kp;
-}
-
 /* The kernel's distance between two decrypted templates of one shape. */
 static double
 PairKernel(const EnvelopeHeader *ha, const uint8 *pa, const EnvelopeHeader *hb,
@@ -102,8 +83,11 @@ PairKernel(const EnvelopeHeader *ha, const uint8 *pa, const EnvelopeHeader *hb,
 	if (bits)
 		return KernelHammingFraction(pa, pb, ha->dims / 8);
 	x = SecmemAcquire(sizeof(float) * ha->dims);
+	/* the first template, as floats in a locked buffer, is the probe */
 	/* cppcheck-suppress invalidPointerCast ; a locked buffer of floats */
-	kp = PairProbe(ha, pa, (float *) x->data, metric);
+	DequantiseVector(ha, pa, (float *) x->data);
+	/* cppcheck-suppress invalidPointerCast ; a locked buffer of floats */
+	kp = FloatProbe((const float *) x->data, ha->dims, metric);
 	d = KernelVectorDistance(&kp, hb->format, pb);
 	SecmemRelease(x);
 	return d;

@@ -116,21 +116,32 @@ FillVectorProbe(MemoryContext mcxt, VectorProbe *vp, ArrayType *arr,
 	int			dims;
 	const float4 *x = CheckFloatArray(arr, "probe", &dims);
 	Size		idlen = id != NULL ? VARSIZE_ANY(id) : 0;
-	double		norm = 0;
 	uint8	   *mem;
 
 	/* one wiped block: the converted probe, then its identity bytes */
 	mem = ProbeAlloc(mcxt, &vp->ph, sizeof(float) * dims + idlen);
 	memcpy(mem, x, sizeof(float) * dims);
-	for (int i = 0; i < dims; i++)
-		norm += (double) x[i] * x[i];
 	vp->ph.raw = id != NULL ? mem + sizeof(float) * dims : NULL;
 	vp->ph.raw_len = idlen;
 	if (id != NULL)
 		memcpy(vp->ph.raw, id, idlen);
-	vp->kp.x = (const void *) mem;
-	vp->kp.dims = dims;
-	vp->kp.norm = sqrt(norm);
+	vp->kp = FloatProbe((const void *) mem, dims, vp->kp.metric);
+}
+
+/* A kernel probe of dims floats at x (kept by the caller), norm computed. */
+KernelVectorProbe
+FloatProbe(const float *x, size_t dims, KernelMetric metric)
+{
+	KernelVectorProbe kp;
+	double		norm = 0;
+
+	for (size_t i = 0; i < dims; i++)
+		norm += (double) x[i] * x[i];
+	kp.x = x;
+	kp.dims = dims;
+	kp.norm = sqrt(norm);
+	kp.metric = metric;
+	return kp;
 }
 
 /* Prepare a real[] probe into vp; id is its ProbeIdentity. */

@@ -71,8 +71,7 @@ struct AuditEvent;
 extern bool ScoresExact(void);
 /* pairs.c: template against template */
 extern void CheckPairsAllowed(FunctionCallInfo fcinfo, struct AuditEvent *ev);
-extern KernelVectorProbe PairProbe(const EnvelopeHeader *hdr, const uint8 *payload,
-								   float *dst, KernelMetric metric);
+extern KernelVectorProbe FloatProbe(const float *x, size_t dims, KernelMetric metric);
 
 extern double ScoreRound(double d);
 extern void ScoreCharge(FunctionCallInfo fcinfo, struct AuditEvent *ev,
