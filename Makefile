@@ -5,11 +5,11 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).co
 MODULE_big = biocrypt
 # one folder per layer, lowest first; see docs/architecture.md
 SRC_BASE = aead auditenc envelope jsonenc kernels kernels_x86 quantise sealedmsg tplform
-SRC_CORE = catalog checkconfig secmem session spi subxact worker
+SRC_CORE = catalog checkconfig remote secmem session spi subxact worker
 SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
 SRC_TEMPLATE = expiry purposes seal sealedprobe template tplheader typmod
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
-	auditclose auditqueue auditstats auditstmt auditworker auditwrite export review
+	auditclose auditforward auditqueue auditstats auditstmt auditworker auditwrite export review
 SRC_MATCH = calibrate compare disclosure galhandler galscan galscore identify iris pairs probe \
 	sealed verifyreason
 SRC_GALLERY = galbuild galhelper galload galpage galrank galsearch galvacuum galwarm
@@ -49,9 +49,11 @@ PROVE_TESTS = test/t/*.pl
 SODIUM_CFLAGS := $(shell pkg-config --cflags libsodium)
 SODIUM_LIBS := $(shell pkg-config --libs libsodium)
 # server headers as system headers: -Wextra then checks only our own code
-PG_CPPFLAGS = -I$(srcdir)/src $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -I$(srcdir)/src -I$(shell $(PG_CONFIG) --includedir) $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(PG_CFLAGS_EXTRA)
+# libpq: a standby's audit worker sends its events to the primary
 SHLIB_LINK = $(SODIUM_LIBS)
+SHLIB_LINK_INTERNAL = $(libpq)
 
 EXTRA_CLEAN = tmp_check_regress tmp_check_isolation tmp_sanitize tmp_valgrind \
 	test/unit/envelope_test test/unit/kernels_test \

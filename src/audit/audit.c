@@ -94,6 +94,45 @@ AuditOutcomeName(AuditOutcome outcome)
 	return outcome_names[outcome];
 }
 
+/* The outcome of a recorded name (rows read back, rows a standby sent). */
+AuditOutcome
+AuditOutcomeByName(const char *name)
+{
+	for (int o = 0; o < (int) lengthof(outcome_names); o++)
+		if (strcmp(outcome_names[o], name) == 0)
+			return (AuditOutcome) o;
+	ereport(ERROR,
+			(errmsg_internal("biocrypt: unknown audit outcome \"%s\"", name),
+			 errhidestmt(true), errhidecontext(true)));
+	return AUDIT_OUTCOME_ERROR; /* keep the compiler quiet */
+}
+
+/* Is name an operation (outcome) the audit log knows?  (-1: no) */
+int
+AuditOperationIndex(const char *name)
+{
+	for (int op = 0; op < (int) lengthof(operation_names); op++)
+		if (strcmp(operation_names[op], name) == 0)
+			return op;
+	return -1;
+}
+
+int
+AuditOutcomeIndex(const char *name)
+{
+	for (int o = 0; o < (int) lengthof(outcome_names); o++)
+		if (strcmp(outcome_names[o], name) == 0)
+			return o;
+	return -1;
+}
+
+/* biocrypt.audit_timeout, for the standby's forwarder */
+int
+AuditTimeoutMs(void)
+{
+	return biocrypt_audit_timeout;
+}
+
 /* Shared memory for the queue (biocrypt.c's shmem_request_hook). */
 void
 AuditShmemRequest(void)
@@ -135,6 +174,7 @@ AuditInit(void)
 							2, 1, 100,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	AuditForwardInit();
 #ifdef BIOCRYPT_AUDIT_BYPASS
 	ereport(WARNING,
 			(errmsg("biocrypt: this build was made with BIOCRYPT_AUDIT_BYPASS: accesses are NOT audited"),
@@ -238,8 +278,8 @@ FillSlot(AuditSlot *slot, const AuditEvent *ev, bool abandoned)
 }
 
 /* The client's address as text, or "" for a Unix socket or no client. */
-static void
-ClientAddress(char *out, size_t outlen)
+void
+AuditClientAddress(char *out, size_t outlen)
 {
 	/* cppcheck-suppress unusedStructMember ; the macro's storage union */
 	LOCAL_FCINFO(fcinfo, 0);
@@ -266,7 +306,7 @@ AuditEventInit(AuditEvent *ev, AuditOperation op)
 	name = GetUserNameFromId(GetUserId(), true);
 	if (name != NULL)
 		strlcpy(NameStr(ev->effective_role), name, NAMEDATALEN);
-	ClientAddress(ev->client_addr, sizeof(ev->client_addr));
+	AuditClientAddress(ev->client_addr, sizeof(ev->client_addr));
 	if (application_name != NULL)
 		strlcpy(ev->application_name, application_name, NAMEDATALEN);
 	ev->backend_pid = MyProcPid;
@@ -280,6 +320,9 @@ AuditEventInit(AuditEvent *ev, AuditOperation op)
 	ev->outcome = AUDIT_OUTCOME_OK;
 	ev->matches_len = -1;
 	ev->matches_dsm = DSM_HANDLE_INVALID;
+	/* the primary adds who forwarded it, and from where */
+	if (RecoveryInProgress())
+		strlcpy(ev->origin, cluster_name[0] != '\0' ? cluster_name : "standby", NAMEDATALEN);
 }
 
 void
@@ -376,6 +419,14 @@ RequestWorker(AuditDatabase *db)
 static void
 AuditWriteFailed(const char *sqlstate, bool degraded)
 {
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biocrypt: access refused: this server is a standby, and the primary did not record the access"),
+				 errdetail("A standby's accesses are recorded in the primary's biocrypt.audit_log; delivering this one failed with SQLSTATE %s.",
+						   sqlstate),
+				 errhint("Check that the primary is up and reachable with biocrypt.primary_conninfo; the standby's server log says why it was not."),
+				 errhidestmt(true), errhidecontext(true)));
 	if (strcmp(sqlstate, "F0000") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
@@ -398,20 +449,21 @@ AuditWriteFailed(const char *sqlstate, bool degraded)
 }
 
 /*
- * A standby has no audit worker (its audit log is read-only, a replica of
- * the primary's): an access there is refused at once, before anything is
- * decrypted or sent, rather than after biocrypt.audit_timeout.
+ * A standby records its accesses in the primary's audit log, through its
+ * own audit worker (auditforward.c).  One with nowhere to send them (no
+ * connection to a primary configured) refuses an access at once, before
+ * anything is decrypted or sent, rather than after biocrypt.audit_timeout.
  */
 static void
 RefuseOnStandby(void)
 {
-	if (!RecoveryInProgress())
+	if (!RecoveryInProgress() || AuditForwardConfigured())
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("biocrypt: access refused: this server is a standby, and its audit log is the primary's"),
-			 errdetail("Every access must be recorded in biocrypt.audit_log, which a standby cannot write."),
-			 errhint("Compare, reveal and export templates on the primary (docs/dba.md, \"Standbys\")."),
+			 errmsg("biocrypt: access refused: this server is a standby with no primary to record its accesses"),
+			 errdetail("A standby's accesses are recorded in the primary's biocrypt.audit_log, and neither biocrypt.primary_conninfo nor primary_conninfo is set."),
+			 errhint("Set biocrypt.primary_conninfo (docs/dba.md, \"Standbys\"), or compare templates on the primary."),
 			 errhidestmt(true), errhidecontext(true)));
 }
 
@@ -488,7 +540,9 @@ Enqueue(const AuditEvent *ev, TimestampTz deadline, uint64 *ticket, bool abandon
 		if (slot != NULL)
 		{
 			ConditionVariableCancelSleep();
-			AuditStatsCount(ev);
+			/* a standby's access is counted on the standby */
+			if (!ev->forwarded)
+				AuditStatsCount(ev);
 			return slot;
 		}
 		if (GetCurrentTimestamp() >= deadline)
@@ -593,8 +647,7 @@ AuditRecordNoWait(AuditEvent *ev)
 	AuditDatabase *db = NULL;
 	Latch	   *wake = NULL;
 
-	/* a standby writes no audit row: its accesses were refused before they began */
-	if (audit_shared == NULL || RecoveryInProgress())
+	if (audit_shared == NULL)
 		return;
 	ev->ended_at = GetCurrentTimestamp();
 	LWLockAcquire(audit_shared->lock, LW_EXCLUSIVE);
@@ -634,10 +687,13 @@ Seal(AuditEvent *ev)
 				 errmsg("biocrypt: access refused: biocrypt is not preloaded"),
 				 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
 				 errhidestmt(true), errhidecontext(true)));
-	ev->ended_at = GetCurrentTimestamp();
-	if (!FullTransactionIdIsValid(ev->xid))
-		ev->xid = GetTopFullTransactionIdIfAny();
-	return TimestampTzPlusMilliseconds(ev->ended_at, biocrypt_audit_timeout);
+	if (!ev->forwarded)
+	{
+		ev->ended_at = GetCurrentTimestamp();
+		if (!FullTransactionIdIsValid(ev->xid))
+			ev->xid = GetTopFullTransactionIdIfAny();
+	}
+	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), biocrypt_audit_timeout);
 }
 
 /*

@@ -91,6 +91,7 @@ typedef struct AuditEvent
 	char		sqlstate[6];
 	int64		begun_id;		/* completion: the begun row; 0: none */
 	int32		owner_pid;		/* the backend (a parallel worker's leader) */
+	char		origin[NAMEDATALEN * 2 + 72];	/* a standby's, as its primary records it */
 	/* matches as JSON text: inline, or in a DSM segment when longer */
 	int32		matches_len;	/* -1: NULL */
 	dsm_handle	matches_dsm;	/* DSM_HANDLE_INVALID: inline */
@@ -100,6 +101,7 @@ typedef struct AuditEvent
 	bool		probe_mixed;	/* several probes: probe_hmac is NULL */
 	bool		begun;			/* its begun row is committed */
 	bool		shape_warned;	/* the WARNING on skipped shapes was given */
+	bool		forwarded;		/* from a standby: its times stay, no stats */
 } AuditEvent;
 
 struct EnvelopeHeader;

@@ -34,6 +34,11 @@ extern void AuditRecordLater(AuditEvent *ev);
 extern const char *AuditOperationName(AuditOperation op);
 extern AuditOperation AuditOperationByName(const char *name);
 extern const char *AuditOutcomeName(AuditOutcome outcome);
+extern AuditOutcome AuditOutcomeByName(const char *name);
+extern int	AuditOperationIndex(const char *name);
+extern int	AuditOutcomeIndex(const char *name);
+extern int	AuditTimeoutMs(void);
+extern void AuditClientAddress(char *out, size_t outlen);
 
 /* auditentries.c: the list an event carries in its matches column */
 #define RECENT_ENTRIES		16	/* entries a policy's re-seal can still replace */
@@ -137,6 +142,8 @@ typedef enum AuditColumnIndex
 	/* added in 0.2.0: absent from a table the update has not reached */
 	AC_PURPOSE_SKIPPED,
 	AC_SHAPE_SKIPPED,
+	/* added in 0.3.0 */
+	AC_ORIGIN,
 	AUDIT_NCOLUMNS
 } AuditColumnIndex;
 
@@ -170,7 +177,18 @@ extern bool WriteTransaction(AuditWriteItem *items, int n, bool resolve,
 extern int64 AuditWriteHead(void);
 extern int64 AuditWriteReconcile(void);
 extern int64 AuditWriteIncomplete(const int64 *ids, int n);
+extern bool AuditIncompleteOf(int64 begun_id, AuditEvent *ev);
+extern bytea *AuditRowsSend(const AuditWriteItem *items, int n);
+extern void AuditEventFromRow(const Datum *values, const bool *nulls, AuditEvent *ev);
 extern void AuditWriteClosedThrough(int64 id);
+
+/* auditforward.c: a standby's events, recorded by its primary */
+extern void AuditForwardInit(void);
+extern bool AuditForwardConfigured(void);
+extern bool AuditForwarding(void);
+extern void AuditForwardBatch(AuditWriteItem *items, int n);
+extern bool AuditForwardIncomplete(const int64 *ids, int n);
+extern void AuditForwardStop(void);
 
 /* auditworker.c */
 extern PGDLLEXPORT void biocrypt_audit_launcher_main(Datum arg);

@@ -43,7 +43,11 @@ typedef struct AuditColumn
 	const char *name;
 	Oid			type;
 	bool		hashed;
+	int			release;		/* 0: from the first; else the release that added it */
 } AuditColumn;
+
+/* the releases that added columns, as AuditColumn.release numbers them */
+#define AUDIT_RELEASES		3
 
 static const AuditColumn columns[AUDIT_NCOLUMNS] = {
 	[AC_ID] = {"id", INT8OID, true},
@@ -74,8 +78,9 @@ static const AuditColumn columns[AUDIT_NCOLUMNS] = {
 	[AC_BEGUN_ID] = {"begun_id", INT8OID, true},
 	[AC_PREV_HASH] = {"prev_hash", BYTEAOID, true},
 	[AC_ROW_HASH] = {"row_hash", BYTEAOID, false},
-	[AC_PURPOSE_SKIPPED] = {"purpose_skipped", INT8OID, true},
-	[AC_SHAPE_SKIPPED] = {"shape_skipped", INT8OID, true},
+	[AC_PURPOSE_SKIPPED] = {"purpose_skipped", INT8OID, true, 1},	/* 0.2.0 */
+	[AC_SHAPE_SKIPPED] = {"shape_skipped", INT8OID, true, 1},
+	[AC_ORIGIN] = {"origin", TEXTOID, true, 2}, /* 0.3.0 */
 };
 
 /* A column's value as the encoding takes it (base/auditenc.c). */
@@ -138,19 +143,21 @@ AuditRowHash(const Datum *values, const bool *nulls, uint8 *out)
 	crypto_auth_hmacsha256_state st;
 	AuditEncValue enc[AUDIT_NCOLUMNS];
 	int			n = 0;
-	bool		optional = false;
+	bool		present[AUDIT_RELEASES] = {true};
 
 	/*
-	 * The optional columns are hashed together, or not at all when every one
-	 * is NULL: a row written before they existed keeps its hash, and a later
-	 * row with any of them set hashes them all (NULLs included), so no value
-	 * can move between them unseen.
+	 * The columns a release added are hashed together, or not at all when
+	 * every one is NULL: a row written before they existed keeps its hash,
+	 * and a later row with any of them set hashes them all (NULLs included),
+	 * so no value can move between them unseen.  Each release's columns are
+	 * a group of their own, so that the next release's (NULL in the rows
+	 * written before it) leaves the hash of those rows as it was.
 	 */
 	for (int i = AC_FIRST_OPTIONAL; i < AUDIT_NCOLUMNS; i++)
-		optional |= !nulls[i];
+		present[columns[i].release] |= !nulls[i];
 	for (int i = 0; i < AUDIT_NCOLUMNS; i++)
 	{
-		if (!columns[i].hashed || (i >= AC_FIRST_OPTIONAL && !optional))
+		if (!columns[i].hashed || !present[columns[i].release])
 			continue;
 		if (nulls[i])
 		{

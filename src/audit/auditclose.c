@@ -38,15 +38,15 @@ TextFromColumn(char *out, size_t outlen, const Datum *values, const bool *nulls,
 }
 
 /*
- * The "incomplete" completion of a begun row: who, what and where as the
- * begun row says; no counts, since the accessing backend never sent them.
+ * An event as its row says (the matches aside): a begun row read back, or
+ * a row a standby sent (auditforward.c).
  */
-static void
-IncompleteFromBegun(const Datum *values, const bool *nulls, AuditEvent *ev)
+void
+AuditEventFromRow(const Datum *values, const bool *nulls, AuditEvent *ev)
 {
 	memset(ev, 0, sizeof(AuditEvent));
 	ev->started_at = DatumGetTimestampTz(values[AC_STARTED_AT]);
-	ev->ended_at = GetCurrentTimestamp();
+	ev->ended_at = DatumGetTimestampTz(values[AC_ENDED_AT]);
 	NameFromColumn(&ev->session_role, values, nulls, AC_SESSION_ROLE);
 	NameFromColumn(&ev->effective_role, values, nulls, AC_EFFECTIVE_ROLE);
 	if (!nulls[AC_CLIENT_ADDR])
@@ -60,6 +60,10 @@ IncompleteFromBegun(const Datum *values, const bool *nulls, AuditEvent *ev)
 	ev->operation = AuditOperationByName(TextDatumGetCString(values[AC_OPERATION]));
 	ev->relation = nulls[AC_RELATION] ? InvalidOid : DatumGetObjectId(values[AC_RELATION]);
 	NameFromColumn(&ev->column_name, values, nulls, AC_COLUMN_NAME);
+	ev->templates_compared = DatumGetInt64(values[AC_TEMPLATES_COMPARED]);
+	ev->expired_skipped = DatumGetInt64(values[AC_EXPIRED_SKIPPED]);
+	ev->purpose_skipped = nulls[AC_PURPOSE_SKIPPED] ? 0 : DatumGetInt64(values[AC_PURPOSE_SKIPPED]);
+	ev->shape_skipped = nulls[AC_SHAPE_SKIPPED] ? 0 : DatumGetInt64(values[AC_SHAPE_SKIPPED]);
 	TextFromColumn(ev->metric, sizeof(ev->metric), values, nulls, AC_METRIC);
 	ev->has_threshold = !nulls[AC_THRESHOLD];
 	ev->threshold = ev->has_threshold ? DatumGetFloat8(values[AC_THRESHOLD]) : 0;
@@ -70,9 +74,28 @@ IncompleteFromBegun(const Datum *values, const bool *nulls, AuditEvent *ev)
 		memcpy(ev->probe_hmac, VARDATA_ANY(DatumGetByteaPP(values[AC_PROBE_HMAC])),
 			   AUDIT_HASH_BYTES);
 	ev->query_id = nulls[AC_QUERY_ID] ? 0 : DatumGetInt64(values[AC_QUERY_ID]);
+	ev->outcome = AuditOutcomeByName(TextDatumGetCString(values[AC_OUTCOME]));
+	TextFromColumn(ev->sqlstate, sizeof(ev->sqlstate), values, nulls, AC_SQLSTATE);
+	ev->begun_id = nulls[AC_BEGUN_ID] ? 0 : DatumGetInt64(values[AC_BEGUN_ID]);
+	TextFromColumn(ev->origin, sizeof(ev->origin), values, nulls, AC_ORIGIN);
+	ev->matches_len = -1;
+	ev->matches_dsm = DSM_HANDLE_INVALID;
+}
+
+/*
+ * The "incomplete" completion of a begun row: who, what and where as the
+ * begun row says; no counts, since the accessing backend never sent them.
+ */
+static void
+IncompleteFromBegun(const Datum *values, const bool *nulls, AuditEvent *ev)
+{
+	AuditEventFromRow(values, nulls, ev);
+	ev->ended_at = GetCurrentTimestamp();
+	ev->templates_compared = ev->expired_skipped = 0;
+	ev->purpose_skipped = ev->shape_skipped = 0;
+	ev->sqlstate[0] = '\0';
 	ev->outcome = AUDIT_OUTCOME_INCOMPLETE;
 	ev->begun_id = DatumGetInt64(values[AC_ID]);
-	ev->matches_len = -1;
 }
 
 /*
@@ -202,6 +225,27 @@ AuditWriteClosedThrough(int64 id)
 				 errhidestmt(true), errhidecontext(true)));
 	EndWork();
 	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * The incomplete completion of begun row begun_id of this chain, if that
+ * row came from a standby and has no completion yet (a standby's
+ * backend died: auditforward.c); in SPI.
+ */
+bool
+AuditIncompleteOf(int64 begun_id, AuditEvent *ev)
+{
+	uint64		n;
+	SPITupleTable *rows = OpenBegunRows("l.id = $2 AND l.origin IS NOT NULL", INT8OID,
+										Int64GetDatum(begun_id), &n);
+	Datum		values[AUDIT_NCOLUMNS];
+	bool		nulls[AUDIT_NCOLUMNS];
+
+	if (n != 1)
+		return false;
+	heap_deform_tuple(rows->vals[0], rows->tupdesc, values, nulls);
+	IncompleteFromBegun(values, nulls, ev);
+	return true;
 }
 
 /*

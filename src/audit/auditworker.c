@@ -71,6 +71,8 @@ AuditRegisterLauncher(void)
 
 	BiocryptWorkerInit(&bgw, "biocrypt audit launcher", "biocrypt_audit_launcher_main",
 					   BGWORKER_SHMEM_ACCESS, 5);
+	/* a hot standby's accesses are audited too (auditforward.c) */
+	bgw.bgw_start_time = BgWorkerStart_ConsistentState;
 	RegisterBackgroundWorker(&bgw);
 }
 
@@ -83,6 +85,7 @@ StartWorker(Oid dbid)
 	/* never restarted by the postmaster: the next access asks for a new one */
 	BiocryptDatabaseWorkerInit(&bgw, "biocrypt audit worker", "biocrypt_audit_worker_main",
 							   dbid);
+	bgw.bgw_start_time = BgWorkerStart_ConsistentState;
 	return RegisterDynamicBackgroundWorker(&bgw, NULL);
 }
 
@@ -223,6 +226,25 @@ static void
 WorkerExit(int code, Datum arg)
 {
 	(void) ReleaseDatabase(false);
+	AuditForwardStop();
+}
+
+/*
+ * Accesses of this database begun and not completed.  A standby's worker
+ * stays while there are any: they are owned on the primary by its
+ * connection, which closes them as incomplete when it goes.
+ */
+static int
+OpenAccesses(void)
+{
+	AuditDatabase *db;
+	int			n;
+
+	LWLockAcquire(audit_shared->lock, LW_SHARED);
+	db = AuditFindDatabase(MyDatabaseId, false);
+	n = db != NULL ? db->nopen : 0;
+	LWLockRelease(audit_shared->lock);
+	return n;
 }
 
 typedef struct Taken
@@ -518,6 +540,21 @@ SweepOpen(int64 *last_mark)
 }
 
 /*
+ * A standby's sweep: the accesses whose backends died without completing
+ * them are closed by the primary, from its begun rows.
+ */
+static void
+SweepForwarded(void)
+{
+	int64		ids[AUDIT_MAX_OPEN];
+	int64		mark;
+	int			n = TakeAbandoned(ids, &mark);
+
+	if (n > 0 && !AuditForwardIncomplete(ids, n))
+		ReturnAbandoned(ids, n);
+}
+
+/*
  * The first worker of this database since the server started turns the
  * begun rows left open by the stop into incomplete ones.  A failure is
  * logged and not retried until the next start: accesses must not wait
@@ -565,6 +602,7 @@ biocrypt_audit_worker_main(Datum arg)
 	TimestampTz resolved_at = 0;
 	TimestampTz swept_at = 0;
 	int64		mark = 0;
+	bool		forwarding;
 
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -580,7 +618,11 @@ biocrypt_audit_worker_main(Datum arg)
 	cxt = AllocSetContextCreate(TopMemoryContext, "biocrypt audit worker",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
-	ReconcileOnce(dbid);
+	forwarding = AuditForwarding();
+	if (forwarding)
+		pending = false;		/* the primary fills in outcomes */
+	else
+		ReconcileOnce(dbid);
 	idle_since = GetCurrentTimestamp();
 	for (;;)
 	{
@@ -594,6 +636,12 @@ biocrypt_audit_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
+		/* promoted: the next worker writes the rows here */
+		if (forwarding && !AuditForwarding())
+		{
+			(void) ReleaseDatabase(false);
+			proc_exit(0);
 		}
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
@@ -609,7 +657,12 @@ biocrypt_audit_worker_main(Datum arg)
 		resolve = pending && (n == 0 ||
 							  TimestampDifferenceExceeds(resolved_at, GetCurrentTimestamp(),
 														 RESOLVE_EVERY_MS));
-		if (n > 0 || resolve)
+		if (forwarding && n > 0)
+		{
+			AuditForwardBatch(items, n);
+			FinishBatch(batch, items, n);
+		}
+		else if (n > 0 || resolve)
 		{
 			pending = AuditWriteBatch(items, n, resolve) || (pending && !resolve);
 			if (n > 0)
@@ -619,7 +672,10 @@ biocrypt_audit_worker_main(Datum arg)
 		}
 		if (TimestampDifferenceExceeds(swept_at, GetCurrentTimestamp(), SWEEP_EVERY_MS))
 		{
-			SweepOpen(&mark);
+			if (forwarding)
+				SweepForwarded();
+			else
+				SweepOpen(&mark);
 			swept_at = GetCurrentTimestamp();
 		}
 		if (n > 0)
@@ -630,6 +686,7 @@ biocrypt_audit_worker_main(Datum arg)
 		if (!pending &&
 			TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(),
 									   WORKER_IDLE_EXIT_MS) &&
+			!(forwarding && OpenAccesses() > 0) &&
 			ReleaseDatabase(true))
 			proc_exit(0);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -180,6 +180,7 @@ BuildRow(const AuditWriteItem *item, int64 id, const char *degraded_sqlstate,
 	values[AC_BEGUN_ID] = Int64GetDatum(ev->begun_id);
 	values[AC_PURPOSE_SKIPPED] = Int64GetDatum(ev->purpose_skipped);
 	values[AC_SHAPE_SKIPPED] = Int64GetDatum(ev->shape_skipped);
+	values[AC_ORIGIN] = TextOrNull(ev->origin, &nulls[AC_ORIGIN]);
 	/* a column the table lacks yet (before the update) is neither stored nor hashed */
 	for (int c = AC_FIRST_OPTIONAL; c < AUDIT_NCOLUMNS; c++)
 		nulls[c] |= log_attnum[c] == InvalidAttrNumber;
@@ -329,6 +330,41 @@ InsertRows(AuditWriteItem *items, int n)
 				 errhidestmt(true), errhidecontext(true)));
 	for (int i = 0; i < n; i++)
 		AdvanceHead(&items[i], hashes + AUDIT_HASH_BYTES * i);
+}
+
+/*
+ * The rows of items, unchained, as one value of biocrypt.audit_log[] in
+ * its binary form: what a standby sends its primary (auditforward.c).  In
+ * a transaction; the primary checks each row's types as it reads them.
+ */
+bytea *
+AuditRowsSend(const AuditWriteItem *items, int n)
+{
+	TupleDesc	desc;
+	Datum	   *rows = palloc(sizeof(Datum) * Max(n, 1));
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Oid			sendfn;
+	bool		varlena;
+	ArrayType  *arr;
+
+	log_rowtype = AuditCheckTable(log_attnum);
+	desc = lookup_rowtype_tupdesc(log_rowtype, -1);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[AUDIT_NCOLUMNS];
+		bool		nulls[AUDIT_NCOLUMNS];
+
+		BuildRow(&items[i], 0, NULL, values, nulls);
+		nulls[AC_ID] = nulls[AC_PREV_HASH] = nulls[AC_ROW_HASH] = true;
+		rows[i] = RowDatum(desc, values, nulls);
+	}
+	ReleaseTupleDesc(desc);
+	get_typlenbyvalalign(log_rowtype, &typlen, &typbyval, &typalign);
+	arr = construct_array(rows, n, log_rowtype, typlen, typbyval, typalign);
+	getTypeBinaryOutputInfo(get_array_type(log_rowtype), &sendfn, &varlena);
+	return OidSendFunctionCall(sendfn, PointerGetDatum(arr));
 }
 
 /* Insert one row after the head (a batch written row by row). */

@@ -10,6 +10,7 @@
 #define BIOCRYPT_CORE_H
 
 #include "access/attnum.h"
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
 /* Locked scratch memory, zeroed on release and at abort (secmem.c) */
@@ -55,6 +56,18 @@ extern void BiocryptWorkerInit(struct BackgroundWorker *bgw, const char *type,
 							   const char *function, int flags, int restart_time);
 extern void BiocryptDatabaseWorkerInit(struct BackgroundWorker *bgw, const char *type,
 									   const char *function, Oid dbid);
+
+/* A libpq connection that waits on the latch (remote.c) */
+struct pg_conn;
+struct pg_result;
+extern struct pg_conn *RemoteConnect(const char *conninfo, const char *dbname,
+									 const char *appname, TimestampTz deadline,
+									 char **error);
+extern struct pg_result *RemoteExec(struct pg_conn *conn, const char *sql, int nparams,
+									const char *const *values, const int *lengths,
+									const int *formats, TimestampTz deadline,
+									char **error);
+extern char *RemoteError(struct pg_conn *conn);
 
 /* The extension's objects in the catalogs (catalog.c) */
 extern Oid	BiocryptExtensionOid(void);

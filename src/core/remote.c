@@ -1,0 +1,145 @@
+/*-------------------------------------------------------------------------
+ *
+ * remote.c
+ *		A libpq connection from inside the server that waits on the
+ *		process latch: a standby's audit worker talks to its primary.
+ *
+ * libpq's blocking calls would hold the process deaf to SIGTERM and to the
+ * postmaster's death for as long as the network decides, so both the
+ * connection and each statement are driven asynchronously and every wait is
+ * WaitLatchOrSocket, bounded by a deadline the caller gives.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "core/core.h"
+
+/* How long until deadline, in ms (0 once it has passed). */
+static long
+MsLeft(TimestampTz deadline)
+{
+	long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+	return Max(ms, 0);
+}
+
+/* Wait until the socket is ready (or the latch is set); false past deadline. */
+static bool
+WaitSocket(PGconn *conn, int events, TimestampTz deadline)
+{
+	int			rc;
+
+	if (MsLeft(deadline) == 0)
+		return false;
+	rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | events,
+						   PQsocket(conn), MsLeft(deadline), PG_WAIT_EXTENSION);
+	if (rc & WL_LATCH_SET)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
+}
+
+/* libpq's message, one line, for a log line or an error detail. */
+char *
+RemoteError(PGconn *conn)
+{
+	char	   *msg = pstrdup(conn != NULL ? PQerrorMessage(conn) : "out of memory");
+	size_t		len = strlen(msg);
+
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		msg[--len] = '\0';
+	for (char *p = msg; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return msg;
+}
+
+/*
+ * Connect with conninfo (a connection string or URI, as primary_conninfo),
+ * to database dbname, as application appname.  NULL past deadline or on
+ * failure, with libpq's message in *error (the connection is closed).
+ */
+PGconn *
+RemoteConnect(const char *conninfo, const char *dbname, const char *appname,
+			  TimestampTz deadline, char **error)
+{
+	const char *keys[] = {"dbname", "dbname", "application_name", NULL};
+	const char *vals[] = {conninfo, dbname, appname, NULL};
+	PGconn	   *conn = PQconnectStartParams(keys, vals, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	while (conn != NULL && PQstatus(conn) != CONNECTION_BAD &&
+		   st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+	{
+		if (!WaitSocket(conn, st == PGRES_POLLING_READING ? WL_SOCKET_READABLE :
+						WL_SOCKET_WRITEABLE, deadline))
+		{
+			*error = pstrdup("timeout expired");
+			PQfinish(conn);
+			return NULL;
+		}
+		st = PQconnectPoll(conn);
+	}
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+	{
+		*error = RemoteError(conn);
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/*
+ * Run one statement with parameters (text or binary, as formats says) and
+ * return its last result, text columns.  NULL past deadline or when the
+ * connection fails, with the reason in *error; the caller then drops the
+ * connection, since a statement may still be running on the other side.
+ */
+PGresult *
+RemoteExec(PGconn *conn, const char *sql, int nparams, const char *const *values,
+		   const int *lengths, const int *formats, TimestampTz deadline, char **error)
+{
+	PGresult   *last = NULL;
+	PGresult   *res;
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, lengths, formats, 0))
+	{
+		*error = RemoteError(conn);
+		return NULL;
+	}
+	for (;;)
+	{
+		while (PQisBusy(conn))
+		{
+			if (!WaitSocket(conn, WL_SOCKET_READABLE, deadline))
+			{
+				*error = pstrdup("timeout expired");
+				PQclear(last);
+				return NULL;
+			}
+			if (!PQconsumeInput(conn))
+			{
+				*error = RemoteError(conn);
+				PQclear(last);
+				return NULL;
+			}
+		}
+		res = PQgetResult(conn);
+		if (res == NULL)
+			break;
+		PQclear(last);
+		last = res;
+	}
+	if (last == NULL)
+		*error = RemoteError(conn);
+	return last;
+}
