@@ -34,7 +34,7 @@ REGRESS = type protect header tamper errors roles sealed \
 	verify_reason calibrate identify_vector identify_bits identify_access gallery shape \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
-	compliance_report audit_chain score_disclosure stats badinput check_config privileges
+	compliance_report audit_chain score_disclosure stats forward badinput check_config privileges
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

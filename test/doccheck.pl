@@ -73,7 +73,7 @@ for my $name (sort keys %{ { %doc, %test } })
 my $marker = '<!-- privilege matrix: test/expected/privileges.out -->';
 my @tables;
 my $expected = slurp("$root/test/expected/privileges.out");
-while ($expected =~ /^([^\n]*\| en ve ma au ad pl ow[^\n]*\n-[-+]*\n.*?^\(\d+ rows?\)\n)/msg)
+while ($expected =~ /^([^\n]*\| en ve ma au ad st pl ow[^\n]*\n-[-+]*\n.*?^\(\d+ rows?\)\n)/msg)
 {
 	push @tables, $1;
 }

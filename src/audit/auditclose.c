@@ -114,7 +114,8 @@ OpenBegunRows(const char *cond, Oid argtype, Datum arg, uint64 *n)
 							   "ORDER BY l.id",
 							   AuditColumnList(), cond);
 
-	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	/* not read-only: a snapshot of its own, after the rows just committed */
+	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read the open begun audit rows"),
 				 errhidestmt(true), errhidecontext(true)));

@@ -447,6 +447,12 @@ biocrypt_audit_forward(PG_FUNCTION_ARGS)
 		if (!enulls[i] && RowColumns(elems[i], desc, attnums, values, nulls) &&
 			ForwardedEvent(values, nulls, ev, &matches))
 			id = RecordForwarded(ev, matches, sqlstate);
+		if (id == 0)
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("biocrypt: audit event %d of %d sent by role \"%s\" was not recorded: no standby could have sent it",
+							i + 1, n, GetUserNameFromId(GetSessionUserId(), false)),
+					 errhidestmt(true), errhidecontext(true)));
 		out[0] = Int64GetDatum(id);
 		outnulls[0] = id == 0;
 		out[1] = sqlstate[0] != '\0' ? CStringGetTextDatum(sqlstate) : (Datum) 0;

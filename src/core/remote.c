@@ -48,6 +48,16 @@ WaitSocket(PGconn *conn, int events, TimestampTz deadline)
 	return true;
 }
 
+/* Notices from the other side (its WARNINGs) go to this server's log. */
+static void
+RemoteNotice(void *arg, const PGresult *res)
+{
+	ereport(LOG,
+			(errmsg("biocrypt: the remote server says: %s",
+					PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)),
+			 errhidestmt(true), errhidecontext(true)));
+}
+
 /* libpq's message, one line, for a log line or an error detail. */
 char *
 RemoteError(PGconn *conn)
@@ -95,6 +105,7 @@ RemoteConnect(const char *conninfo, const char *dbname, const char *appname,
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeReceiver(conn, RemoteNotice, NULL);
 	return conn;
 }
 

@@ -2,8 +2,8 @@
 -- the owner of a table of templates may do with every function, operator,
 -- table, view and sequence of the extension.  docs/security.md ("Roles and
 -- privileges") shows the same matrix; test/doccheck.pl checks that the two
--- agree.  Columns: enroller, verifier, matcher, auditor, admin, plain,
--- owner; "x" may execute (functions, operators), letters are table
+-- agree.  Columns: enroller, verifier, matcher, auditor, admin, standby
+-- (the role a standby's audit events arrive as), plain, owner; "x" may execute (functions, operators), letters are table
 -- privileges (r select, a insert, w update, d delete, D truncate), "-" none.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
@@ -16,7 +16,7 @@ ALTER TABLE regress_priv_people OWNER TO regress_priv_owner;
 CREATE TEMP TABLE roles (ord int, name text);
 INSERT INTO roles VALUES (1, 'biocrypt_enroller'), (2, 'biocrypt_verifier'),
 	(3, 'biocrypt_matcher'), (4, 'biocrypt_auditor'), (5, 'biocrypt_admin'),
-	(6, 'regress_priv_plain'), (7, 'regress_priv_owner');
+	(6, 'biocrypt_standby'), (7, 'regress_priv_plain'), (8, 'regress_priv_owner');
 
 -- the extension's own objects
 CREATE TEMP VIEW ext_objects AS
@@ -29,7 +29,7 @@ WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 -- trigger functions are listed too: nobody may call them directly)
 SELECT p.oid::regprocedure AS function,
 	string_agg(CASE WHEN has_function_privilege(r.name, p.oid, 'EXECUTE') THEN 'x' ELSE '-' END,
-			   ' ' ORDER BY r.ord) AS "en ve ma au ad pl ow"
+			   ' ' ORDER BY r.ord) AS "en ve ma au ad st pl ow"
 FROM pg_proc p JOIN ext_objects e ON e.classid = 'pg_proc'::regclass AND e.objid = p.oid
 CROSS JOIN roles r
 GROUP BY p.oid ORDER BY p.oid::regprocedure::text COLLATE "C";
@@ -37,7 +37,7 @@ GROUP BY p.oid ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- operators: their functions decide
 SELECT o.oprname AS operator, o.oprleft::regtype AS left_type, o.oprright::regtype AS right_type,
 	string_agg(CASE WHEN has_function_privilege(r.name, o.oprcode, 'EXECUTE') THEN 'x' ELSE '-' END,
-			   ' ' ORDER BY r.ord) AS "en ve ma au ad pl ow"
+			   ' ' ORDER BY r.ord) AS "en ve ma au ad st pl ow"
 FROM pg_operator o JOIN ext_objects e ON e.classid = 'pg_operator'::regclass AND e.objid = o.oid
 CROSS JOIN roles r
 GROUP BY o.oid, o.oprname, o.oprleft, o.oprright
@@ -54,7 +54,7 @@ SELECT c.oid::regclass AS relation, c.relkind,
 			WHEN c.relkind IN ('r', 'v') AND has_table_privilege(r.name, c.oid, 'UPDATE') THEN 'w' END,
 		CASE WHEN c.relkind IN ('r', 'v') AND has_table_privilege(r.name, c.oid, 'DELETE') THEN 'd' END,
 		CASE WHEN c.relkind IN ('r', 'v') AND has_table_privilege(r.name, c.oid, 'TRUNCATE') THEN 'D' END,
-		CASE WHEN c.relkind NOT IN ('r', 'v', 'S') THEN '?' END), ''), '-'), ' ' ORDER BY r.ord) AS "en ve ma au ad pl ow"
+		CASE WHEN c.relkind NOT IN ('r', 'v', 'S') THEN '?' END), ''), '-'), ' ' ORDER BY r.ord) AS "en ve ma au ad st pl ow"
 FROM pg_class c JOIN ext_objects e ON e.classid = 'pg_class'::regclass AND e.objid = c.oid
 CROSS JOIN roles r
 WHERE c.relkind IN ('r', 'v', 'S', 'm', 'p', 'f')
@@ -62,7 +62,7 @@ GROUP BY c.oid, c.relkind ORDER BY c.oid::regclass::text COLLATE "C";
 
 -- the schema: usage for biocrypt's roles, nothing for the others
 SELECT string_agg(CASE WHEN has_schema_privilege(r.name, 'biocrypt', 'USAGE') THEN 'x' ELSE '-' END,
-				  ' ' ORDER BY r.ord) AS "schema usage: en ve ma au ad pl ow"
+				  ' ' ORDER BY r.ord) AS "schema usage: en ve ma au ad st pl ow"
 FROM roles r;
 
 -- what the matrix cannot show: refusals inside functions.  A plain role,

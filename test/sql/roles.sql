@@ -4,7 +4,7 @@
 \i :abs_srcdir/sql/include/setup.sql
 
 --
--- the four roles: they exist, cannot log in and hold no special attributes
+-- biocrypt's roles (biocrypt_standby since 0.3.0): they exist, cannot log in and hold no special attributes
 --
 SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication,
 	rolbypassrls, rolinherit

@@ -3,13 +3,15 @@
 # Upgrading from 0.1.0: a database created at version 0.1.0 (the released
 # script, run with this build's library, as after a package upgrade and a
 # restart), filled, searched and audited, then ALTER EXTENSION biocrypt
-# UPDATE.  Before the update the audit log lacks the columns 0.2.0 adds,
-# and the audit worker writes without them; after it, every template
-# still verifies and identifies with the same answers, the audit chain
-# verifies across the update, and 0.2.0's features work.  The upgraded
-# extension's objects are those of a new installation.  A dump taken at
-# 0.1.0 and one taken after the update both restore into 0.2.0 with the
-# same answers.
+# UPDATE TO '0.2.0', then UPDATE to 0.3.0.  Before the first update the
+# audit log lacks the columns 0.2.0 adds, and the audit worker writes
+# without them; after it, every template still verifies and identifies
+# with the same answers, the audit chain verifies across the update, and
+# 0.2.0's features work.  The second adds the origin column (0.3.0): rows
+# written at 0.2.0, with their skip counts, keep their hashes.  The
+# upgraded extension's objects are those of a new installation.  A dump
+# taken at 0.1.0 and one taken after the updates both restore into 0.3.0
+# with the same answers.
 use strict;
 use warnings;
 
@@ -97,7 +99,7 @@ ok($node->poll_query_until('up', $settle), '0.1.0: the dump\'s exports have thei
 $rows_010 = $node->safe_psql('up', 'SELECT count(*) FROM biocrypt.audit_log');
 
 # -- 2. the update
-$node->safe_psql('up', 'ALTER EXTENSION biocrypt UPDATE');
+$node->safe_psql('up', "ALTER EXTENSION biocrypt UPDATE TO '0.2.0'");
 is($node->safe_psql('up', "SELECT extversion FROM pg_extension WHERE extname = 'biocrypt'"),
 	'0.2.0', 'updated to 0.2.0');
 is($node->safe_psql('up', $answers), $before, '0.2.0: the same answers as before the update');
@@ -136,6 +138,32 @@ is($node->safe_psql('up', q{
 	ORDER BY id DESC LIMIT 1}), '1', '0.2.0: the skip is counted in the audit row');
 $node->safe_psql('up', 'DELETE FROM people WHERE id = 101');
 
+# -- 2b. 0.2.0 -> 0.3.0: the origin column
+my $rows_020 = $node->safe_psql('up', 'SELECT max(id) FROM biocrypt.audit_log');
+$node->safe_psql('up', 'ALTER EXTENSION biocrypt UPDATE');
+is($node->safe_psql('up', "SELECT extversion FROM pg_extension WHERE extname = 'biocrypt'"),
+	'0.3.0', 'updated to 0.3.0');
+is($node->safe_psql('up', $answers), $before, '0.3.0: the same answers');
+ok($node->poll_query_until('up', $settle), '0.3.0: every access has its completion');
+is( $node->safe_psql('up',
+		"SELECT count(*) FILTER (WHERE origin IS NOT NULL) || ':' || count(*) FILTER (WHERE id <= $rows_020 "
+		  . "AND purpose_skipped IS NOT NULL) || ':' || count(*) FILTER (WHERE id > $rows_020) "
+		  . "FROM biocrypt.audit_log WHERE id > $rows_010"),
+	do {
+		my ($a, $b) = split /\|/, $node->safe_psql('up',
+			"SELECT count(*) FILTER (WHERE id <= $rows_020), count(*) FILTER (WHERE id > $rows_020) "
+			  . "FROM biocrypt.audit_log WHERE id > $rows_010");
+		cmp_ok($a, '>', 0, '0.2.0 wrote rows with skip counts');
+		cmp_ok($b, '>', 0, '0.3.0 wrote rows');
+		"0:$a:$b" },
+	'0.3.0: no row has an origin (all were made here); the 0.2.0 rows keep their skip counts');
+$rows_all = $node->safe_psql('up', 'SELECT count(*) FROM biocrypt.audit_log');
+is($node->safe_psql('up', 'SELECT ok, rows_checked FROM biocrypt.verify_audit()'),
+	"t|$rows_all", 'the audit chain verifies across both updates');
+is($node->safe_psql('up', "SELECT has_function_privilege('biocrypt_standby', "
+		  . "'biocrypt.audit_forward(biocrypt.audit_log[])', 'EXECUTE')"),
+	't', '0.3.0: biocrypt_standby may call audit_forward()');
+
 # -- 3. the upgraded extension is the extension a new installation creates
 my $objects = q{
 	SELECT string_agg(d, E'\n' ORDER BY d) FROM (
@@ -164,26 +192,26 @@ is( $node->safe_psql('up',
 		"SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'audit_log_operation_check'"),
 	'the audit log takes the same operations');
 
-# -- 4. dumps restore into 0.2.0: the one taken at 0.1.0, and one after
-my $dump_020 = "$tempdir/at_020.dump";
-$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump_020, '-d', $node->connstr('up') ],
-	'pg_dump at 0.2.0');
-foreach my $case ([ 'from_010', $dump_010 ], [ 'from_020', $dump_020 ])
+# -- 4. dumps restore into 0.3.0: the one taken at 0.1.0, and one after
+my $dump_030 = "$tempdir/at_030.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump_030, '-d', $node->connstr('up') ],
+	'pg_dump at 0.3.0');
+foreach my $case ([ 'from_010', $dump_010 ], [ 'from_030', $dump_030 ])
 {
 	my ($db, $file) = @$case;
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr($db), $file ],
 		"pg_restore of the dump $db");
 	is($node->safe_psql($db, "SELECT extversion FROM pg_extension WHERE extname = 'biocrypt'"),
-		'0.2.0', "$db: restored at 0.2.0");
+		'0.3.0', "$db: restored at 0.3.0");
 	is($node->safe_psql($db, $answers), $before, "$db: the same answers");
 	ok($node->poll_query_until($db, $settle), "$db: completions written");
 	is($node->safe_psql($db, 'SELECT ok FROM biocrypt.verify_audit()'), 't',
 		"$db: the restored database's own audit chain verifies");
 }
-is($node->safe_psql('from_020', "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+is($node->safe_psql('from_030', "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
 		  . "WHERE attrelid = 'people'::regclass AND attname = 'face'"),
-	'protected_template(8)', 'from_020: the declared shape survives the dump');
+	'protected_template(8)', 'from_030: the declared shape survives the dump');
 
 $node->stop;
 done_testing();
