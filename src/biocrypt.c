@@ -273,6 +273,7 @@ _PG_init(void)
 				 errmsg("biocrypt must be loaded via shared_preload_libraries"),
 				 errhint("Add biocrypt to shared_preload_libraries in postgresql.conf, configure biocrypt.root_key_file or biocrypt.root_key_command, and restart the server.")));
 	SessionInit();
+	RemoteInit();
 	KeysInit();
 	ExpiryInit();
 	AuditInit();

@@ -174,7 +174,6 @@ AuditInit(void)
 							2, 1, 100,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
-	AuditForwardInit();
 #ifdef BIOCRYPT_AUDIT_BYPASS
 	ereport(WARNING,
 			(errmsg("biocrypt: this build was made with BIOCRYPT_AUDIT_BYPASS: accesses are NOT audited"),
@@ -457,7 +456,7 @@ AuditWriteFailed(const char *sqlstate, bool degraded)
 static void
 RefuseOnStandby(void)
 {
-	if (!RecoveryInProgress() || AuditForwardConfigured())
+	if (!RecoveryInProgress() || PrimaryConninfo() != NULL)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -183,8 +183,6 @@ extern void AuditEventFromRow(const Datum *values, const bool *nulls, AuditEvent
 extern void AuditWriteClosedThrough(int64 id);
 
 /* auditforward.c: a standby's events, recorded by its primary */
-extern void AuditForwardInit(void);
-extern bool AuditForwardConfigured(void);
 extern bool AuditForwarding(void);
 extern void AuditForwardBatch(AuditWriteItem *items, int n);
 extern bool AuditForwardIncomplete(const int64 *ids, int n);

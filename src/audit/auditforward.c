@@ -40,7 +40,6 @@
 #include "utils/array.h"
 #include "commands/dbcommands.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -53,41 +52,9 @@
 /* a primary that does not answer a connection within this is unreachable */
 #define FORWARD_CONNECT_MS		2000
 
-static char *biocrypt_primary_conninfo = NULL;
-
 /* the worker's connection to its primary, kept between batches */
 static PGconn *primary = NULL;
 static char dbname[NAMEDATALEN];	/* this database's, read in a transaction */
-
-void
-AuditForwardInit(void)
-{
-	DefineCustomStringVariable("biocrypt.primary_conninfo",
-							   "Where a standby sends its accesses' audit events (a libpq connection string).",
-							   "Empty: primary_conninfo, with this database's name.",
-							   &biocrypt_primary_conninfo,
-							   "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   NULL, NULL, NULL);
-}
-
-/* The connection string to the primary, or NULL if there is none. */
-static const char *
-ForwardConninfo(void)
-{
-	const char *walreceiver;
-
-	if (biocrypt_primary_conninfo != NULL && biocrypt_primary_conninfo[0] != '\0')
-		return biocrypt_primary_conninfo;
-	walreceiver = GetConfigOption("primary_conninfo", true, false);
-	return walreceiver != NULL && walreceiver[0] != '\0' ? walreceiver : NULL;
-}
-
-bool
-AuditForwardConfigured(void)
-{
-	return ForwardConninfo() != NULL;
-}
 
 /* Does this server send its events to a primary? */
 bool
@@ -162,7 +129,7 @@ BatchRows(AuditWriteItem *items, int n, MemoryContext cxt)
 static bool
 ConnectPrimary(void)
 {
-	const char *conninfo = ForwardConninfo();
+	const char *conninfo = PrimaryConninfo();
 	char	   *error = NULL;
 
 	if (primary != NULL && PQstatus(primary) == CONNECTION_OK)

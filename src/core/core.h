@@ -57,7 +57,9 @@ extern void BiocryptWorkerInit(struct BackgroundWorker *bgw, const char *type,
 extern void BiocryptDatabaseWorkerInit(struct BackgroundWorker *bgw, const char *type,
 									   const char *function, Oid dbid);
 
-/* A libpq connection that waits on the latch (remote.c) */
+/* The primary, and a libpq connection that waits on the latch (remote.c) */
+extern void RemoteInit(void);
+extern const char *PrimaryConninfo(void);
 struct pg_conn;
 struct pg_result;
 extern struct pg_conn *RemoteConnect(const char *conninfo, const char *dbname,

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * remote.c
- *		A libpq connection from inside the server that waits on the
- *		process latch: a standby's audit worker talks to its primary.
+ *		Where a standby's primary is (biocrypt.primary_conninfo), and a
+ *		libpq connection from inside the server that waits on the process
+ *		latch: a standby's audit worker talks to its primary.
  *
  * libpq's blocking calls would hold the process deaf to SIGTERM and to the
  * postmaster's death for as long as the network decides, so both the
@@ -16,10 +17,41 @@
 #include "libpq-fe.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "core/core.h"
+
+static char *biocrypt_primary_conninfo = NULL;
+
+/* Preload: the setting. */
+void
+RemoteInit(void)
+{
+	DefineCustomStringVariable("biocrypt.primary_conninfo",
+							   "Where a standby sends its accesses' audit events (a libpq connection string).",
+							   "Empty: primary_conninfo, with this database's name.",
+							   &biocrypt_primary_conninfo,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+}
+
+/*
+ * The connection string to this standby's primary, or NULL if there is
+ * none: biocrypt.primary_conninfo, else the walreceiver's own.
+ */
+const char *
+PrimaryConninfo(void)
+{
+	const char *walreceiver;
+
+	if (biocrypt_primary_conninfo != NULL && biocrypt_primary_conninfo[0] != '\0')
+		return biocrypt_primary_conninfo;
+	walreceiver = GetConfigOption("primary_conninfo", true, false);
+	return walreceiver != NULL && walreceiver[0] != '\0' ? walreceiver : NULL;
+}
 
 /* How long until deadline, in ms (0 once it has passed). */
 static long
