@@ -54,9 +54,10 @@ AuditShared *audit_shared = NULL;
 static int	biocrypt_audit_timeout = 10000;
 static int	biocrypt_required_confirmations = 2;
 
-/* the slot this backend waits on, given up if the process exits (FATAL) */
-static AuditSlot *waiting_slot = NULL;
-static uint64 waiting_ticket = 0;
+/* the slots this backend waits on, given up if the process exits (FATAL) */
+static AuditSlot *waiting_slot[AUDIT_QUEUE_SLOTS];
+static uint64 waiting_ticket[AUDIT_QUEUE_SLOTS];
+static int	nwaiting = 0;
 static bool exit_callback_registered = false;
 
 static const char *const operation_names[] = {
@@ -594,9 +595,9 @@ Abandon(AuditSlot *slot, uint64 ticket, const char *sqlstate)
 static void
 AuditBackendExit(int code, Datum arg)
 {
-	if (waiting_slot != NULL)
-		Abandon(waiting_slot, waiting_ticket, "");
-	waiting_slot = NULL;
+	for (int i = 0; i < nwaiting; i++)
+		Abandon(waiting_slot[i], waiting_ticket[i], "");
+	nwaiting = 0;
 }
 
 /* One look at the slot; true and *event_id when it is committed. */
@@ -753,66 +754,85 @@ WaitedSince(instr_time start)
 }
 
 /*
- * Record an access: returns the event's id once its row has committed.
- * ERROR if that cannot happen within biocrypt.audit_timeout.  The wait
- * (for a slot, then for the commit) is counted in biocrypt.stats, a
- * failed one too.
+ * Record events (a standby's batch: auditforward.c): each is queued, in
+ * order, before any is waited for, so that they share one commit; ids
+ * gets each event's id once all have committed.  ERROR if that cannot
+ * happen within biocrypt.audit_timeout.  The wait (for the slots, then for
+ * the commit) is counted in biocrypt.stats, a failed one too.
  */
-int64
-AuditRecord(AuditEvent *ev)
+void
+AuditRecordMany(AuditEvent **evs, int n, int64 *ids)
 {
-	TimestampTz deadline;
-	AuditSlot  *slot;
-	uint64		ticket = 0;
-	int64		event_id = 0;
+	TimestampTz deadline = 0;
 	volatile bool timed_out = false;
 	instr_time	start;
 
 #ifdef BIOCRYPT_AUDIT_BYPASS
 	/* benchmark builds only: the floor that audited accesses are measured against */
-	return 0;
+	memset(ids, 0, sizeof(int64) * n);
+	return;
 #endif
+	Assert(n <= AUDIT_QUEUE_SLOTS);
 	RefuseOnStandby();
-	deadline = Seal(ev);
 	INSTR_TIME_SET_CURRENT(start);
 	if (!exit_callback_registered)
 	{
 		before_shmem_exit(AuditBackendExit, (Datum) 0);
 		exit_callback_registered = true;
 	}
-	slot = Enqueue(ev, deadline, &ticket, false);
-	waiting_slot = slot;
-	waiting_ticket = ticket;
 	PG_TRY();
 	{
-		while (!SlotCommitted(slot, ticket, &event_id))
+		for (int i = 0; i < n; i++)
 		{
-			if (GetCurrentTimestamp() >= deadline)
-			{
-				timed_out = true;
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("biocrypt: access refused: the audit worker did not record the access in time"),
-						 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
-						 errhidestmt(true), errhidecontext(true)));
-			}
-			ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS,
-										PG_WAIT_EXTENSION);
+			deadline = Seal(evs[i]);
+			waiting_slot[i] = Enqueue(evs[i], deadline, &waiting_ticket[i], false);
+			nwaiting = i + 1;
 		}
+		for (int i = 0; i < n; i++)
+			while (!SlotCommitted(waiting_slot[i], waiting_ticket[i], &ids[i]))
+			{
+				if (GetCurrentTimestamp() >= deadline)
+				{
+					timed_out = true;
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("biocrypt: access refused: the audit worker did not record the access in time"),
+							 errhint("Every access must be recorded in biocrypt.audit_log; see the server log for the audit worker's messages."),
+							 errhidestmt(true), errhidecontext(true)));
+				}
+				ConditionVariableTimedSleep(&audit_shared->cv, AUDIT_POLL_MS,
+											PG_WAIT_EXTENSION);
+			}
 	}
 	PG_CATCH();
 	{
 		ConditionVariableCancelSleep();
-		Abandon(slot, ticket, timed_out ? "55000" : "");
-		waiting_slot = NULL;
-		DetachMatches(ev);
+		/* a slot already read as committed is free again: Abandon leaves it */
+		for (int i = 0; i < nwaiting; i++)
+			Abandon(waiting_slot[i], waiting_ticket[i], timed_out ? "55000" : "");
+		nwaiting = 0;
+		for (int i = 0; i < n; i++)
+			DetachMatches(evs[i]);
 		AuditStatsWait(WaitedSince(start));
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	waiting_slot = NULL;
+	nwaiting = 0;
 	ConditionVariableCancelSleep();
-	DetachMatches(ev);
+	for (int i = 0; i < n; i++)
+		DetachMatches(evs[i]);
 	AuditStatsWait(WaitedSince(start));
-	return event_id;
+}
+
+/*
+ * Record an access: returns the event's id once its row has committed.
+ * ERROR if that cannot happen within biocrypt.audit_timeout.
+ */
+int64
+AuditRecord(AuditEvent *ev)
+{
+	int64		id = 0;
+
+	AuditRecordMany(&ev, 1, &id);
+	return id;
 }

@@ -30,6 +30,7 @@ extern void AuditProbeHash(uint8 *out, const void *a, size_t alen,
 extern void AuditSetMatches(AuditEvent *ev, const char *json, size_t len);
 extern void AuditJsonNumber(StringInfo buf, double v);
 extern void AuditRecordNoWait(AuditEvent *ev);
+extern void AuditRecordMany(AuditEvent **evs, int n, int64 *ids);
 extern void AuditRecordLater(AuditEvent *ev);
 extern const char *AuditOperationName(AuditOperation op);
 extern AuditOperation AuditOperationByName(const char *name);

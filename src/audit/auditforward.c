@@ -143,6 +143,13 @@ ConnectPrimary(void)
 								TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 															Min(FORWARD_CONNECT_MS, AuditTimeoutMs())),
 								&error);
+	/* one plan for every batch */
+	if (primary != NULL &&
+		!RemotePrepare(primary, "biocrypt_forward",
+					   "SELECT id, sqlstate FROM biocrypt.audit_forward($1::biocrypt.audit_log[])",
+					   1, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), AuditTimeoutMs()),
+					   &error))
+		AuditForwardStop();
 	if (primary == NULL)
 		ereport(LOG,
 				(errmsg("biocrypt: this standby cannot reach its primary to record accesses: %s",
@@ -198,8 +205,7 @@ AuditForwardBatch(AuditWriteItem *items, int n)
 	values[0] = VARDATA_ANY(rows);
 	lengths[0] = VARSIZE_ANY_EXHDR(rows);
 	pgstat_report_activity(STATE_RUNNING, "biocrypt: sending audit records to the primary");
-	res = RemoteExec(primary, "SELECT id, sqlstate FROM biocrypt.audit_forward($1::biocrypt.audit_log[])",
-					 1, values, lengths, formats,
+	res = RemoteExecPrepared(primary, "biocrypt_forward", 1, values, lengths, formats,
 					 TimestampTzPlusMilliseconds(GetCurrentTimestamp(), AuditTimeoutMs()),
 					 &error);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -337,39 +343,38 @@ ForwardedEvent(const Datum *values, const bool *nulls, AuditEvent *ev, char **ma
 	return true;
 }
 
-/* Record one event a standby sent; its id, or 0 and *sqlstate. */
-static int64
-RecordForwarded(AuditEvent *ev, const char *matches, char *sqlstate)
+/*
+ * Make ready one event a standby sent, for AuditRecordMany; false if it
+ * cannot be recorded: an incomplete row whose begun row is not a
+ * standby's open access (or is closed by an earlier row of the batch).
+ */
+static bool
+PrepareForwarded(AuditEvent *ev, const char *matches, AuditEvent **batch, int nbatch)
 {
-	int64		id;
-
 	if (ev->outcome == AUDIT_OUTCOME_INCOMPLETE)
 	{
 		int64		begun_id = ev->begun_id;
 		char		origin[sizeof(ev->origin)];
-
 		BiocryptAsOwner st;
 		bool		found;
 
+		for (int i = 0; i < nbatch; i++)
+			if (batch[i]->outcome == AUDIT_OUTCOME_INCOMPLETE && batch[i]->begun_id == begun_id)
+				return false;
 		/* from the begun row as the primary has it, if it is still open */
 		strlcpy(origin, ev->origin, sizeof(origin));
 		BiocryptBecomeOwner(&st, BiocryptRelid("audit_log"));
 		found = AuditIncompleteOf(begun_id, ev);
 		BiocryptRestoreUser(&st);
 		if (!found)
-		{
-			strlcpy(sqlstate, "22023", 6);
-			return 0;
-		}
+			return false;
 		strlcpy(ev->origin, origin, sizeof(ev->origin));
 		ev->owner_pid = MyProcPid;
 		ev->forwarded = true;
 	}
 	else if (matches != NULL)
 		AuditSetMatches(ev, matches, strlen(matches));
-	id = AuditRecord(ev);
-	sqlstate[0] = '\0';
-	return id;
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(biocrypt_audit_forward);
@@ -390,7 +395,11 @@ biocrypt_audit_forward(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *enulls;
 	int			n;
-	AuditEvent *ev = palloc(sizeof(AuditEvent));
+	AuditEvent *evs;
+	AuditEvent **batch;
+	bool	   *recorded;
+	int			nbatch = 0;
+	int64		ids[AUDIT_QUEUE_SLOTS];
 
 	if (ARR_ELEMTYPE(arr) != rowtype || ARR_NDIM(arr) > 1)
 		ereport(ERROR,
@@ -398,34 +407,46 @@ biocrypt_audit_forward(PG_FUNCTION_ARGS)
 				 errmsg("biocrypt: audit_forward takes a one-dimensional array of biocrypt.audit_log rows"),
 				 errhidestmt(true), errhidecontext(true)));
 	deconstruct_array(arr, rowtype, -1, false, TYPALIGN_DOUBLE, &elems, &enulls, &n);
+	if (n > AUDIT_QUEUE_SLOTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("biocrypt: audit_forward takes at most %d events at a time", AUDIT_QUEUE_SLOTS),
+				 errhidestmt(true), errhidecontext(true)));
 	desc = lookup_rowtype_tupdesc_copy(rowtype, -1);
+	evs = palloc0(sizeof(AuditEvent) * Max(n, 1));
+	batch = palloc(sizeof(AuditEvent *) * Max(n, 1));
+	recorded = palloc0(sizeof(bool) * Max(n, 1));
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
+	/* every event checked and made ready, then all queued for one commit */
 	for (int i = 0; i < n; i++)
 	{
 		Datum		values[AUDIT_NCOLUMNS];
 		bool		nulls[AUDIT_NCOLUMNS];
 		char	   *matches = NULL;
-		char		sqlstate[6] = "22023";
-		int64		id = 0;
-		Datum		out[2];
-		bool		outnulls[2] = {false, false};
 
 		if (!enulls[i] && RowColumns(elems[i], desc, attnums, values, nulls) &&
-			ForwardedEvent(values, nulls, ev, &matches))
-			id = RecordForwarded(ev, matches, sqlstate);
-		if (id == 0)
+			ForwardedEvent(values, nulls, &evs[i], &matches) &&
+			PrepareForwarded(&evs[i], matches, batch, nbatch))
+		{
+			batch[nbatch++] = &evs[i];
+			recorded[i] = true;
+		}
+		else
 			ereport(WARNING,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("biocrypt: audit event %d of %d sent by role \"%s\" was not recorded: no standby could have sent it",
 							i + 1, n, GetUserNameFromId(GetSessionUserId(), false)),
 					 errhidestmt(true), errhidecontext(true)));
-		out[0] = Int64GetDatum(id);
-		outnulls[0] = id == 0;
-		out[1] = sqlstate[0] != '\0' ? CStringGetTextDatum(sqlstate) : (Datum) 0;
-		outnulls[1] = sqlstate[0] == '\0';
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
 	SPI_finish();
+	AuditRecordMany(batch, nbatch, ids);
+	for (int i = 0, b = 0; i < n; i++)
+	{
+		Datum		out[2] = {Int64GetDatum(recorded[i] ? ids[b++] : 0), CStringGetTextDatum("22023")};
+		bool		outnulls[2] = {!recorded[i], recorded[i]};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
+	}
 	return (Datum) 0;
 }

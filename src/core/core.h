@@ -65,10 +65,12 @@ struct pg_result;
 extern struct pg_conn *RemoteConnect(const char *conninfo, const char *dbname,
 									 const char *appname, TimestampTz deadline,
 									 char **error);
-extern struct pg_result *RemoteExec(struct pg_conn *conn, const char *sql, int nparams,
-									const char *const *values, const int *lengths,
-									const int *formats, TimestampTz deadline,
-									char **error);
+extern bool RemotePrepare(struct pg_conn *conn, const char *name, const char *sql,
+						  int nparams, TimestampTz deadline, char **error);
+extern struct pg_result *RemoteExecPrepared(struct pg_conn *conn, const char *name,
+											int nparams, const char *const *values,
+											const int *lengths, const int *formats,
+											TimestampTz deadline, char **error);
 extern char *RemoteError(struct pg_conn *conn);
 
 /* The extension's objects in the catalogs (catalog.c) */

@@ -142,23 +142,17 @@ RemoteConnect(const char *conninfo, const char *dbname, const char *appname,
 }
 
 /*
- * Run one statement with parameters (text or binary, as formats says) and
- * return its last result, text columns.  NULL past deadline or when the
- * connection fails, with the reason in *error; the caller then drops the
- * connection, since a statement may still be running on the other side.
+ * The last result of what was sent, once it is complete.  NULL past
+ * deadline or when the connection fails, with the reason in *error; the
+ * caller then drops the connection, since a statement may still be
+ * running on the other side.
  */
-PGresult *
-RemoteExec(PGconn *conn, const char *sql, int nparams, const char *const *values,
-		   const int *lengths, const int *formats, TimestampTz deadline, char **error)
+static PGresult *
+LastResult(PGconn *conn, TimestampTz deadline, char **error)
 {
 	PGresult   *last = NULL;
 	PGresult   *res;
 
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, lengths, formats, 0))
-	{
-		*error = RemoteError(conn);
-		return NULL;
-	}
 	for (;;)
 	{
 		while (PQisBusy(conn))
@@ -185,4 +179,45 @@ RemoteExec(PGconn *conn, const char *sql, int nparams, const char *const *values
 	if (last == NULL)
 		*error = RemoteError(conn);
 	return last;
+}
+
+/*
+ * Prepare sql as statement name on the connection; false (and *error) if
+ * it could not be.
+ */
+bool
+RemotePrepare(PGconn *conn, const char *name, const char *sql, int nparams,
+			  TimestampTz deadline, char **error)
+{
+	PGresult   *res;
+	bool		ok;
+
+	if (!PQsendPrepare(conn, name, sql, nparams, NULL))
+	{
+		*error = RemoteError(conn);
+		return false;
+	}
+	res = LastResult(conn, deadline, error);
+	ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (res != NULL && !ok)
+		*error = pstrdup(PQresultErrorMessage(res));
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * Run the prepared statement name with parameters (text or binary, as
+ * formats says) and return its last result, text columns; NULL as
+ * LastResult says.
+ */
+PGresult *
+RemoteExecPrepared(PGconn *conn, const char *name, int nparams, const char *const *values,
+				   const int *lengths, const int *formats, TimestampTz deadline, char **error)
+{
+	if (!PQsendQueryPrepared(conn, name, nparams, values, lengths, formats, 0))
+	{
+		*error = RemoteError(conn);
+		return NULL;
+	}
+	return LastResult(conn, deadline, error);
 }

@@ -67,7 +67,8 @@ RESET SESSION AUTHORIZATION;
 -- what was recorded: the standby's roles, pid and times, no xid, the origin
 -- with the sending role; the begun row's incomplete completion
 SELECT id - :start AS n, operation, outcome, sqlstate, session_role = current_user AS same_role,
-	backend_pid, xid, xact_outcome, origin, begun_id - :start AS begun,
+	CASE WHEN backend_pid = pg_backend_pid() THEN 'this session' ELSE backend_pid::text END AS pid,
+	xid, xact_outcome, origin, begun_id - :start AS begun,
 	started_at = (SELECT started_at FROM biocrypt.audit_log WHERE id = :model) AS same_start
 FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
 SELECT ok FROM biocrypt.verify_audit();
