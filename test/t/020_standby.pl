@@ -23,6 +23,7 @@ use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use IPC::Run;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use BiocryptNode;
@@ -44,7 +45,7 @@ my $standby = BiocryptNode->new('replica1');
 $standby->init_from_backup($primary, 'bk', has_streaming => 1);
 my $conninfo = 'host=' . $primary->host . ' port=' . $primary->port . ' user=forwarder';
 $standby->append_conf('postgresql.conf',
-	"biocrypt.primary_conninfo = '$conninfo'\n");
+	"biocrypt.primary_conninfo = '$conninfo'\nrestart_after_crash = on\n");
 $standby->start;
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery(), count(*) FROM people'),
@@ -125,6 +126,33 @@ is($primary->safe_psql('postgres',
 	'0', 'primary: every forwarded row names its role');
 is($primary->safe_psql('postgres', 'SELECT ok, rows_checked > 10 FROM biocrypt.verify_audit()'),
 	't|t', 'primary: the chain verifies with the standby\'s rows in it');
+
+###########################################################################
+# 1b. a standby backend killed in the middle of an access: the standby
+# restarts, its forwarding connection drops, and the primary closes the
+# access as incomplete
+###########################################################################
+$since = head_id();
+my ($sout, $serr) = ('', '');
+my $slow = IPC::Run::start(
+	[ 'psql', '-XAt', '-d', $standby->connstr('postgres'), '-c',
+		"SELECT biocrypt.verify(face, $probe, 0.01), pg_sleep(60) FROM people WHERE id = 7" ],
+	'>', \$sout, '2>', \$serr);
+ok($primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM biocrypt.audit_log WHERE id > $since AND outcome = 'begun' AND origin IS NOT NULL"),
+	'killed: the access\'s begun row is on the primary');
+# the row names the standby's backend
+my ($begun, $victim) = split /\|/, $primary->safe_psql('postgres',
+	"SELECT id, backend_pid FROM biocrypt.audit_log WHERE id > $since AND outcome = 'begun' AND origin IS NOT NULL");
+is($standby->safe_psql('postgres', "SELECT backend_type FROM pg_stat_activity WHERE pid = $victim"),
+	'client backend', 'killed: the row\'s backend_pid is the standby\'s backend');
+kill 'KILL', $victim;
+$slow->finish;
+ok($primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM biocrypt.audit_log WHERE begun_id = $begun AND outcome = 'incomplete'"),
+	'killed: the primary closed the access as incomplete');
+ok($standby->poll_query_until('postgres', "SELECT biocrypt.verify(face, $probe, 0.01) FROM people WHERE id = 7"),
+	'killed: the standby is back and its accesses work');
 
 ###########################################################################
 # 2. the primary stopped: each access fails at once
