@@ -9,7 +9,8 @@ SRC_CORE = catalog checkconfig remote secmem session spi subxact worker
 SRC_CRYPTO = chainkey destroyed keys ringadmin rootkey sealkey
 SRC_TEMPLATE = expiry purposes seal sealedprobe template tplheader typmod
 SRC_AUDIT = access audit auditchain auditentries auditguard auditrequest auditsite \
-	auditclose auditforward auditqueue auditstats auditstmt auditworker auditwrite export review
+	auditclose auditforward auditqueue auditstats auditstmt auditworker auditwrite export fanout \
+	review
 SRC_MATCH = calibrate compare disclosure galhandler galscan galscore identify iris pairs probe \
 	sealed verifyreason
 SRC_GALLERY = galbuild galhelper galload galpage galrank galsearch galvacuum galwarm
@@ -34,7 +35,8 @@ REGRESS = type protect header tamper errors roles sealed \
 	verify_reason calibrate identify_vector identify_bits identify_access gallery shape \
 	audit guard audit_values purpose review \
 	retention_policy retention_expiry retention_owner policy_guard row_binding compliance \
-	compliance_report audit_chain score_disclosure stats forward badinput check_config privileges
+	compliance_report forward fanout audit_chain score_disclosure stats badinput check_config \
+	privileges
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-instance=tmp_check_regress \
 	--temp-config=$(srcdir)/test/regress.conf --load-extension=$(EXTENSION)
 

@@ -39,3 +39,25 @@ REVOKE ALL ON FUNCTION biocrypt.audit_forward(biocrypt.audit_log[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION biocrypt.audit_forward(biocrypt.audit_log[]) TO biocrypt_standby;
 
 COMMENT ON FUNCTION biocrypt.audit_forward(biocrypt.audit_log[]) IS 'records the audit events a hot standby sends, each committed in this server''s chain before the next; for biocrypt_standby';
+
+----------------------------------------------------------------------------
+-- one request, several servers: biocrypt.request_id is recorded in every
+-- audit row of the session (a coordinator and its shards set the same);
+-- a coordinator records the call it sent to its shards
+----------------------------------------------------------------------------
+
+ALTER TABLE biocrypt.audit_log ADD COLUMN request_id text;
+
+COMMENT ON COLUMN biocrypt.audit_log.request_id IS 'biocrypt.request_id of the session that made the access: links the rows one request leaves on several servers; NULL when not set, and in rows written before 0.3.0';
+
+CREATE FUNCTION biocrypt.record_fanout(operation text, subject text DEFAULT NULL,
+	probe real[] DEFAULT NULL, k integer DEFAULT NULL, candidates jsonb DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'biocrypt_record_fanout'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION biocrypt.record_fanout(text, text, real[], integer, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biocrypt.record_fanout(text, text, real[], integer, jsonb)
+	TO biocrypt_enroller, biocrypt_matcher, biocrypt_admin;
+
+COMMENT ON FUNCTION biocrypt.record_fanout(text, text, real[], integer, jsonb) IS 'a coordinator''s record of a call to its shards (operation, subject or probe hash, merged candidates), with the session''s request id; returns the audit row''s id';

@@ -314,6 +314,7 @@ AuditEventInit(AuditEvent *ev, AuditOperation op)
 	ev->owner_pid = MyProc->lockGroupLeader != NULL ? MyProc->lockGroupLeader->pid : MyProcPid;
 	ev->xid = GetTopFullTransactionIdIfAny();
 	strlcpy(ev->purpose, PurposeCurrent(), NAMEDATALEN);
+	strlcpy(ev->request_id, RequestIdCurrent(), NAMEDATALEN);
 	ev->operation = op;
 	ev->relation = InvalidOid;
 	ev->query_id = (int64) pgstat_get_my_query_id();

@@ -92,6 +92,7 @@ typedef struct AuditEvent
 	int64		begun_id;		/* completion: the begun row; 0: none */
 	int32		owner_pid;		/* the backend (a parallel worker's leader) */
 	char		origin[NAMEDATALEN * 2 + 72];	/* a standby's, as its primary records it */
+	char		request_id[NAMEDATALEN];	/* biocrypt.request_id */
 	/* matches as JSON text: inline, or in a DSM segment when longer */
 	int32		matches_len;	/* -1: NULL */
 	dsm_handle	matches_dsm;	/* DSM_HANDLE_INVALID: inline */

@@ -145,6 +145,7 @@ typedef enum AuditColumnIndex
 	AC_SHAPE_SKIPPED,
 	/* added in 0.3.0 */
 	AC_ORIGIN,
+	AC_REQUEST_ID,
 	AUDIT_NCOLUMNS
 } AuditColumnIndex;
 

@@ -81,6 +81,7 @@ static const AuditColumn columns[AUDIT_NCOLUMNS] = {
 	[AC_PURPOSE_SKIPPED] = {"purpose_skipped", INT8OID, true, 1},	/* 0.2.0 */
 	[AC_SHAPE_SKIPPED] = {"shape_skipped", INT8OID, true, 1},
 	[AC_ORIGIN] = {"origin", TEXTOID, true, 2}, /* 0.3.0 */
+	[AC_REQUEST_ID] = {"request_id", TEXTOID, true, 2},
 };
 
 /* A column's value as the encoding takes it (base/auditenc.c). */

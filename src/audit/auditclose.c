@@ -78,6 +78,7 @@ AuditEventFromRow(const Datum *values, const bool *nulls, AuditEvent *ev)
 	TextFromColumn(ev->sqlstate, sizeof(ev->sqlstate), values, nulls, AC_SQLSTATE);
 	ev->begun_id = nulls[AC_BEGUN_ID] ? 0 : DatumGetInt64(values[AC_BEGUN_ID]);
 	TextFromColumn(ev->origin, sizeof(ev->origin), values, nulls, AC_ORIGIN);
+	TextFromColumn(ev->request_id, sizeof(ev->request_id), values, nulls, AC_REQUEST_ID);
 	ev->matches_len = -1;
 	ev->matches_dsm = DSM_HANDLE_INVALID;
 }

@@ -181,6 +181,7 @@ BuildRow(const AuditWriteItem *item, int64 id, const char *degraded_sqlstate,
 	values[AC_PURPOSE_SKIPPED] = Int64GetDatum(ev->purpose_skipped);
 	values[AC_SHAPE_SKIPPED] = Int64GetDatum(ev->shape_skipped);
 	values[AC_ORIGIN] = TextOrNull(ev->origin, &nulls[AC_ORIGIN]);
+	values[AC_REQUEST_ID] = TextOrNull(ev->request_id, &nulls[AC_REQUEST_ID]);
 	/* a column the table lacks yet (before the update) is neither stored nor hashed */
 	for (int c = AC_FIRST_OPTIONAL; c < AUDIT_NCOLUMNS; c++)
 		nulls[c] |= log_attnum[c] == InvalidAttrNumber;

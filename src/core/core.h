@@ -89,6 +89,7 @@ extern bool RoleAdministersBiocrypt(Oid roleid);
 /* Session settings (session.c) */
 extern void SessionInit(void);
 extern const char *PurposeCurrent(void);
+extern const char *RequestIdCurrent(void);
 extern bool RevealAllowed(void);
 extern void SessionWithholdActivity(void);
 

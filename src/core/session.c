@@ -73,6 +73,39 @@ RevealAllowed(void)
 	return biocrypt_allow_reveal;
 }
 
+/*
+ * biocrypt.request_id: a label a caller gives its accesses, recorded in
+ * each audit row (request_id), so that the rows one request leaves on
+ * several servers can be found together (a coordinator and its shards).
+ * Printable ASCII and short: it is written in every row as given.
+ */
+static char *biocrypt_request_id = NULL;
+
+static bool
+CheckRequestId(char **newval, void **extra, GucSource source)
+{
+	size_t		len = strlen(*newval);
+
+	if (len >= NAMEDATALEN)
+	{
+		GUC_check_errdetail("A request id is at most %d bytes.", NAMEDATALEN - 1);
+		return false;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((*newval)[i] < 0x20 || (*newval)[i] > 0x7e)
+		{
+			GUC_check_errdetail("A request id is printable ASCII.");
+			return false;
+		}
+	return true;
+}
+
+const char *
+RequestIdCurrent(void)
+{
+	return biocrypt_request_id != NULL ? biocrypt_request_id : "";
+}
+
 void
 SessionInit(void)
 {
@@ -86,4 +119,10 @@ SessionInit(void)
 							   &biocrypt_purpose, "",
 							   PGC_USERSET, 0,
 							   CheckPurposeSetting, NULL, NULL);
+	DefineCustomStringVariable("biocrypt.request_id",
+							   "A label recorded in the audit row of each access (request_id).",
+							   "Links the audit rows one request leaves on several servers, e.g. a coordinator and its shards.",
+							   &biocrypt_request_id, "",
+							   PGC_USERSET, 0,
+							   CheckRequestId, NULL, NULL);
 }

@@ -8,13 +8,20 @@
 --   psql -v ON_ERROR_STOP=1 -v shard0='host=... dbname=gallery' \
 --        -v shard1='...' -v shard2='...' -d gallery -f coordinator.sql
 --
--- The coordinator needs PL/Proxy, not biocrypt: no template, no key and no
--- plaintext reaches it (embeddings and probes pass through it on their way
--- to a shard, as they pass through any application server).  A subject
--- lives on partition abs(hashtext(subject) % 3): modular_mapping lets
--- PL/Proxy use 3 partitions instead of a power of two.
+-- The coordinator needs PL/Proxy, and biocrypt (preloaded, with a root key
+-- of its own) for its audit log only: no template and no data key is ever
+-- on it (embeddings and probes pass through it on their way to a shard, as
+-- they pass through any application server).  Each call gets a request id,
+-- set as biocrypt.request_id for the call's transaction here and on the
+-- shards, and the coordinator records the call in its own chained audit
+-- log (biocrypt.record_fanout: the operation, purpose, subject or probe
+-- hash, and the merged candidates), so that the id leads from its row to
+-- the shards' rows.  A subject lives on partition abs(hashtext(subject) %
+-- 3): modular_mapping lets PL/Proxy use 3 partitions instead of a power of
+-- two.
 
 CREATE EXTENSION IF NOT EXISTS plproxy;
+CREATE EXTENSION IF NOT EXISTS biocrypt;
 
 CREATE SERVER gallery FOREIGN DATA WRAPPER plproxy OPTIONS (
 	modular_mapping '1',
@@ -27,21 +34,6 @@ CREATE USER MAPPING FOR PUBLIC SERVER gallery;
 
 CREATE SCHEMA shards;
 COMMENT ON SCHEMA shards IS 'PL/Proxy functions that run the shards'' gallery functions; call the wrappers in public instead';
-
--- One row per call through the coordinator.  This is NOT biocrypt's
--- HMAC-chained audit log (the coordinator has none): it is the index that
--- leads a compliance query from a request id to the shards' audit rows.
-CREATE TABLE fanout_log (
-	request_id uuid PRIMARY KEY,
-	at timestamptz NOT NULL DEFAULT clock_timestamp(),
-	login_role name NOT NULL DEFAULT session_user,
-	operation text NOT NULL,
-	purpose text,
-	subject text,
-	probe_sha256 text,
-	candidates jsonb
-);
-COMMENT ON TABLE fanout_log IS 'one row per gallery call through the coordinator (request id, operation, purpose, subject or probe hash, merged candidates); not the chained audit log';
 
 CREATE FUNCTION shards.enrol(request_id uuid, purpose text, subject text,
 		embedding real[], purposes text[]) RETURNS text AS $$
@@ -96,62 +88,76 @@ CREATE FUNCTION shard_of(subject text) RETURNS int
 LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT abs(hashtext(subject) % 3) $$;
 COMMENT ON FUNCTION shard_of(text) IS 'the partition (0..2) that holds a subject';
 
-CREATE FUNCTION fanout_begin(operation text, subject text DEFAULT NULL,
-		probe real[] DEFAULT NULL) RETURNS uuid
-LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-	INSERT INTO fanout_log (request_id, operation, purpose, subject, probe_sha256)
-	VALUES (gen_random_uuid(), operation, current_setting('biocrypt.purpose', true), subject,
-		encode(sha256(convert_to(probe::text, 'UTF8')), 'hex'))
-	RETURNING request_id
+-- a new request id, for this transaction
+CREATE FUNCTION fanout_request() RETURNS uuid
+LANGUAGE sql AS $$
+	SELECT set_config('biocrypt.request_id', gen_random_uuid()::text, true)::uuid
 $$;
-COMMENT ON FUNCTION fanout_begin(text, text, real[]) IS 'a new request id, logged with the operation, the caller''s purpose and the subject or the probe''s hash';
+COMMENT ON FUNCTION fanout_request() IS 'a new request id, set as biocrypt.request_id for this transaction';
 
--- the merged candidates of a search, once
-CREATE FUNCTION fanout_done(req uuid, merged jsonb) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-	UPDATE fanout_log SET candidates = merged
-	WHERE request_id = req AND candidates IS NULL AND login_role = session_user
-$$;
-COMMENT ON FUNCTION fanout_done(uuid, jsonb) IS 'record the merged candidates of a search in its fanout_log row';
-
+-- Each wrapper calls its shard(s) with a new request id, then records the
+-- call in the coordinator's audit log.  A call that fails (a shard down, a
+-- refusal on a shard) records nothing here; the shards record their own
+-- refusals.
 CREATE FUNCTION enrol(subject text, embedding real[], purposes text[] DEFAULT NULL)
-RETURNS text LANGUAGE sql AS $$
-	SELECT shards.enrol(fanout_begin('enrol', subject), current_setting('biocrypt.purpose', true),
-		subject, embedding, purposes)
-$$;
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	shard text := shards.enrol(fanout_request(), current_setting('biocrypt.purpose', true),
+		subject, embedding, purposes);
+BEGIN
+	PERFORM biocrypt.record_fanout('protect', subject);
+	RETURN shard;
+END $$;
 CREATE FUNCTION verify(subject text, probe real[], max_distance float8)
-RETURNS boolean LANGUAGE sql AS $$
-	SELECT shards.verify_subject(fanout_begin('verify', subject, probe),
-		current_setting('biocrypt.purpose', true), subject, probe, max_distance)
-$$;
-CREATE FUNCTION erase(subject text) RETURNS bigint LANGUAGE sql AS $$
-	SELECT shards.erase(fanout_begin('erase', subject), current_setting('biocrypt.purpose', true), subject)
-$$;
-CREATE FUNCTION hold(subject text, reason text) RETURNS boolean LANGUAGE sql AS $$
-	SELECT shards.hold(fanout_begin('hold', subject), current_setting('biocrypt.purpose', true),
-		subject, reason)
-$$;
-CREATE FUNCTION purge() RETURNS bigint LANGUAGE sql AS $$
-	SELECT sum(n)::bigint FROM shards.purge(fanout_begin('purge'),
-		current_setting('biocrypt.purpose', true)) n
-$$;
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	matched boolean := shards.verify_subject(fanout_request(), current_setting('biocrypt.purpose', true),
+		subject, probe, max_distance);
+BEGIN
+	PERFORM biocrypt.record_fanout('verify', subject, probe,
+		candidates => jsonb_build_array(jsonb_build_object('subject', subject, 'match', matched)));
+	RETURN matched;
+END $$;
+CREATE FUNCTION erase(subject text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint := shards.erase(fanout_request(), current_setting('biocrypt.purpose', true), subject);
+BEGIN
+	PERFORM biocrypt.record_fanout('erase', subject);
+	RETURN n;
+END $$;
+CREATE FUNCTION hold(subject text, reason text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	placed boolean := shards.hold(fanout_request(), current_setting('biocrypt.purpose', true),
+		subject, reason);
+BEGIN
+	PERFORM biocrypt.record_fanout('hold', subject);
+	RETURN placed;
+END $$;
+CREATE FUNCTION purge() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint := (SELECT sum(p)::bigint FROM shards.purge(fanout_request(),
+		current_setting('biocrypt.purpose', true)) p);
+BEGIN
+	PERFORM biocrypt.record_fanout('purge');
+	RETURN n;
+END $$;
 
 -- 1:N: every shard's top k, merged.  A shard that cannot be reached makes
--- the whole call fail (no partial result, and no fanout_log row).
+-- the whole call fail (no partial result).
 CREATE TYPE candidate AS (subject text, distance float8, shard text);
 COMMENT ON TYPE candidate IS 'a subject found by identify(), its distance and its shard';
 
 CREATE FUNCTION identify(probe real[], k int DEFAULT 10) RETURNS SETOF candidate
 LANGUAGE plpgsql AS $$
 DECLARE
-	req uuid := fanout_begin('identify', NULL, probe);
+	req uuid := fanout_request();
 	merged candidate[];
 BEGIN
 	SELECT coalesce(array_agg(c ORDER BY c.distance, c.subject), '{}') INTO merged
 	FROM (SELECT l.subject, l.distance, l.shard
 		FROM shards.identify_local(req, current_setting('biocrypt.purpose', true), probe, k) l
 		ORDER BY l.distance, l.subject LIMIT k) c;
-	PERFORM fanout_done(req, to_jsonb(merged));
+	PERFORM biocrypt.record_fanout('identify', NULL, probe, k, to_jsonb(merged));
 	RETURN QUERY SELECT * FROM unnest(merged);
 END $$;
 
@@ -159,7 +165,7 @@ END $$;
 -- each line with the shards that lack it (no row: all agree).
 CREATE FUNCTION check_shards(OUT line text, OUT present_on text[], OUT missing_on text[])
 RETURNS SETOF record LANGUAGE sql AS $$
-	WITH l AS (SELECT * FROM shards.policy_lines(fanout_begin('check_shards'),
+	WITH l AS (SELECT * FROM shards.policy_lines(fanout_request(),
 			current_setting('biocrypt.purpose', true))),
 	s AS (SELECT DISTINCT l.shard FROM l)
 	SELECT l.line, array_agg(DISTINCT l.shard ORDER BY l.shard),
@@ -177,30 +183,17 @@ COMMENT ON FUNCTION purge() IS 'run the purge on every shard; returns templates 
 COMMENT ON FUNCTION identify(real[], int) IS '1:N over every shard: the k nearest subjects, with their shard';
 COMMENT ON FUNCTION check_shards() IS 'grants, memberships and policies that some shard lacks, with the shards that have and lack each';
 
--- the coordinator's roles mirror the shards' (a caller connects to the
--- shards as itself, where biocrypt checks it again)
-DO $$
-DECLARE
-	r text;
-BEGIN
-	FOREACH r IN ARRAY ARRAY['biocrypt_enroller', 'biocrypt_matcher', 'biocrypt_admin'] LOOP
-		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
-			EXECUTE format('CREATE ROLE %I NOLOGIN', r);
-		END IF;
-	END LOOP;
-END $$;
-
-REVOKE ALL ON TABLE fanout_log FROM PUBLIC;
+-- the coordinator's roles are biocrypt's own (CREATE EXTENSION made them),
+-- as on the shards, where biocrypt checks the caller again
 REVOKE ALL ON SCHEMA shards FROM PUBLIC;
 REVOKE ALL ON FOREIGN SERVER gallery FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA shards FROM PUBLIC;
-REVOKE ALL ON FUNCTION shard_of(text), fanout_begin(text, text, real[]), fanout_done(uuid, jsonb),
+REVOKE ALL ON FUNCTION shard_of(text), fanout_request(),
 	enrol(text, real[], text[]), verify(text, real[], float8), erase(text),
 	hold(text, text), purge(), identify(real[], int), check_shards() FROM PUBLIC;
 GRANT USAGE ON SCHEMA shards TO biocrypt_enroller, biocrypt_matcher, biocrypt_admin;
 GRANT USAGE ON FOREIGN SERVER gallery TO biocrypt_enroller, biocrypt_matcher, biocrypt_admin;
-GRANT SELECT ON TABLE fanout_log TO biocrypt_admin;
-GRANT EXECUTE ON FUNCTION shard_of(text), fanout_begin(text, text, real[]), fanout_done(uuid, jsonb)
+GRANT EXECUTE ON FUNCTION shard_of(text), fanout_request()
 	TO biocrypt_enroller, biocrypt_matcher, biocrypt_admin;
 GRANT EXECUTE ON FUNCTION shards.enrol(uuid, text, text, real[], text[]),
 	enrol(text, real[], text[]) TO biocrypt_enroller;

@@ -11,7 +11,7 @@
 -- Every function takes the coordinator's request id and the caller's
 -- purpose first.  It sets both for its own transaction only
 -- (set_config(..., true)) before the access, so the shard's audit row
--- carries 'gallery <request id>' in application_name.  The functions run
+-- carries the request id (biocrypt.request_id, the column request_id).  The functions run
 -- with the caller's rights (SECURITY INVOKER): biocrypt's own checks
 -- (roles, purpose grants, column policy) apply on the shard to the role the
 -- coordinator connects as.
@@ -33,12 +33,12 @@ BEGIN
 	IF request_id IS NULL THEN
 		RAISE EXCEPTION 'gallery: a request id is required' USING ERRCODE = '22004';
 	END IF;
-	PERFORM set_config('application_name', 'gallery ' || request_id, true);
+	PERFORM set_config('biocrypt.request_id', request_id::text, true);
 	IF purpose IS NOT NULL THEN
 		PERFORM set_config('biocrypt.purpose', purpose, true);
 	END IF;
 END $$;
-COMMENT ON FUNCTION gallery_request(uuid, text) IS 'tag this transaction with the coordinator''s request id (application_name) and the caller''s purpose';
+COMMENT ON FUNCTION gallery_request(uuid, text) IS 'tag this transaction with the coordinator''s request id (biocrypt.request_id) and the caller''s purpose';
 
 CREATE FUNCTION enrol(request_id uuid, purpose text, subject text,
 		embedding real[], purposes text[]) RETURNS text

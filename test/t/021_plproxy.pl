@@ -1,13 +1,14 @@
 # Copyright (c) biocrypt authors
 #
-# A gallery sharded with PL/Proxy (docs/scale-out.md): a coordinator without
-# biocrypt and 3 shards, each with its own root key, set up by
-# test/scaleout/coordinator.sql and shard.sql.  3,000 subjects enrolled
-# through the coordinator land on the shard hashtext() names; verify, erase
-# and hold are routed there; the merged 1:N search equals one server's
-# identify() over the same templates; each call's request id is in the
-# coordinator's fanout_log and in the shards' audit rows; a shard down makes
-# the coordinator's search fail, with no rows.
+# A gallery sharded with PL/Proxy (docs/scale-out.md): a coordinator and 3
+# shards, each with its own root key, set up by test/scaleout/coordinator.sql
+# and shard.sql; the coordinator runs biocrypt for its audit log only and
+# never holds a template or a data key.  3,000 subjects enrolled through the
+# coordinator land on the shard hashtext() names; verify, erase and hold are
+# routed there; the merged 1:N search equals one server's identify() over
+# the same templates; each call's request id is in the coordinator's
+# chained audit row of the call and in the shards' audit rows; a shard down
+# makes the coordinator's search fail, with no rows and no row of its own.
 use strict;
 use warnings;
 
@@ -50,17 +51,17 @@ foreach my $i (0 .. 2)
 	push @shards, $node;
 }
 
-# the coordinator: no biocrypt at all
-my $coord = PostgreSQL::Test::Cluster->new('coordinator');
-$coord->init;
-$coord->append_conf('postgresql.conf', $SMALL);
-$coord->start;
+# the coordinator: biocrypt for its audit log, with a root key of its own
+my $coord = BiocryptNode->new_node('coordinator', root_key => '44' x 32, conf => $SMALL);
 my @conn = map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=postgres' } @shards;
 $coord->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
 	map({ ('-v', "shard$_=$conn[$_]") } 0 .. 2),
 	'-d', $coord->connstr('postgres'), '-f', "$SCRIPTS/coordinator.sql" ], 'coordinator.sql');
-is($coord->safe_psql('postgres', "SELECT count(*) FROM pg_extension WHERE extname = 'biocrypt'"),
-	'0', 'the coordinator has no biocrypt');
+# no template column and no data key on the coordinator
+my $holds = q{SELECT (SELECT count(*) FROM biocrypt.keys) || '|' || (SELECT count(*) FROM pg_attribute a
+	JOIN pg_class c ON c.oid = a.attrelid WHERE a.atttypid = 'protected_template'::regtype
+	AND c.relnamespace <> 'biocrypt'::regnamespace AND c.relkind IN ('r', 'p', 'm'))};
+is($coord->safe_psql('postgres', $holds), '0|0', 'the coordinator holds no data key and no template column');
 $coord->safe_psql('postgres', $EMB);
 
 my $SET = "SET biocrypt.purpose = 'identification';";
@@ -79,15 +80,17 @@ foreach my $i (0 .. 2)
 	$total += $n;
 }
 is($total, $N, 'every subject on exactly one shard');
-is($coord->safe_psql('postgres', "SELECT count(*) FROM fanout_log WHERE operation = 'enrol'"),
-	$N, 'fanout_log: one row per enrolment');
+is($coord->safe_psql('postgres',
+		"SELECT count(*) FROM biocrypt.audit_log WHERE operation = 'protect' AND origin = 'shards'"),
+	$N, 'coordinator audit log: one row per enrolment');
 
 # the shard a subject lives on, and the request id of the last call
 sub home { return $coord->safe_psql('postgres', "SELECT shard_of('$_[0]')"); }
 sub last_request
 {
 	return $coord->safe_psql('postgres',
-		"SELECT request_id FROM fanout_log WHERE operation = '$_[0]' ORDER BY at DESC LIMIT 1");
+		"SELECT request_id FROM biocrypt.audit_log WHERE operation = '$_[0]' AND origin = 'shards' "
+		  . "ORDER BY id DESC LIMIT 1");
 }
 # audit rows a request left on each shard: 'n0|n1|n2'
 sub audit_counts
@@ -95,7 +98,7 @@ sub audit_counts
 	my ($req) = @_;
 	return join '|', map {
 		$_->safe_psql('postgres',
-			"SELECT count(*) FROM biocrypt.audit_log WHERE application_name = 'gallery $req'")
+			"SELECT count(*) FROM biocrypt.audit_log WHERE request_id = '$req'")
 	} @shards;
 }
 sub expect_on
@@ -111,7 +114,10 @@ is(coord_sql("SELECT verify('subject-42', emb(42, 0.001), 0.01)"), 't', 'verify:
 my $req = last_request('verify');
 is(yes_no(audit_counts($req)), expect_on($h), "verify: audit rows on shard$h only, with the request id");
 is($shards[$h]->safe_psql('postgres', "SELECT string_agg(DISTINCT operation, ',') FROM biocrypt.audit_log "
-	  . "WHERE application_name = 'gallery $req'"), 'verify', "verify: the row on shard$h is a verify");
+	  . "WHERE request_id = '$req'"), 'verify', "verify: the row on shard$h is a verify");
+is($coord->safe_psql('postgres', "SELECT matches->0->>'subject' || ' ' || (matches->0->>'match') "
+	  . "|| ' ' || (probe_hmac IS NOT NULL) FROM biocrypt.audit_log WHERE request_id = '$req'"),
+	'subject-42 true true', 'verify: the coordinator\'s row names the subject, the answer and the probe\'s hash');
 is(coord_sql("SELECT verify('subject-42', emb(43), 0.01)"), 'f', 'verify: another subject\'s probe');
 
 # 1:N: the merged search equals one server's identify over the same 3,000
@@ -136,11 +142,16 @@ is(yes_no(audit_counts($req)), 'y|y|y', 'identify: an audit row on every shard w
 # the compliance query of docs/scale-out.md, on each shard
 is(join(' ', map { $_->safe_psql('postgres', 'SELECT string_agg(DISTINCT operation || \'/\' || purpose '
 	  . "|| '/' || session_role, ',') FROM (SELECT id, started_at, operation, outcome, session_role, purpose, "
-	  . "templates_compared FROM biocrypt.audit_log WHERE application_name = 'gallery ' || '$req') a") } @shards),
+	  . "templates_compared FROM biocrypt.audit_log WHERE request_id = '$req') a") } @shards),
 	join(' ', ('identify/identification/postgres') x 3), 'identify: the shards\' rows name the search and its purpose');
-is($coord->safe_psql('postgres', "SELECT purpose || '|' || jsonb_array_length(candidates) || '|' "
-	  . "|| length(probe_sha256) FROM fanout_log WHERE request_id = '$req'"),
-	'identification|10|64', 'fanout_log: purpose, the 10 merged candidates, the probe\'s sha256');
+is($coord->safe_psql('postgres', "SELECT operation || '|' || purpose || '|' || k || '|' "
+	  . "|| jsonb_array_length(matches) || '|' || (probe_hmac IS NOT NULL) || '|' || templates_compared "
+	  . "FROM biocrypt.audit_log WHERE request_id = '$req'"),
+	'identify|identification|10|10|true|0',
+	'coordinator: one identify row with the purpose, k, the 10 merged candidates and the probe\'s hash');
+is($coord->safe_psql('postgres', "SELECT string_agg(m->>'shard', ',' ORDER BY ord) FROM biocrypt.audit_log, "
+	  . "jsonb_array_elements(matches) WITH ORDINALITY e(m, ord) WHERE request_id = '$req'") =~ /^shard[0-2](,shard[0-2]){9}$/ ? 1 : 0,
+	1, 'coordinator: each merged candidate names its shard');
 
 # the caller's purpose reaches the shards: templates enrolled for
 # identification are skipped under another purpose
@@ -148,7 +159,7 @@ is(coord_sql("SET biocrypt.purpose = 'verification'; SELECT count(*) FROM identi
 	'0', 'identify under purpose verification: nothing found');
 $req = last_request('identify');
 is(join(' ', map { $_->safe_psql('postgres', 'SELECT string_agg(DISTINCT purpose, \',\') '
-	  . "FROM biocrypt.audit_log WHERE application_name = 'gallery $req'") } @shards),
+	  . "FROM biocrypt.audit_log WHERE request_id = '$req'") } @shards),
 	'verification verification verification', 'identify: the shards audited the caller\'s purpose');
 
 # a login role in biocrypt_matcher, on every server, reaches the shards as itself
@@ -161,7 +172,7 @@ is($coord->safe_psql('postgres', $SET . 'SELECT count(*) FROM identify(emb(17, 0
 	extra_params => [ '-U', 'alice' ]), '10', 'alice (biocrypt_matcher): identify through the coordinator');
 $req = last_request('identify');
 is(join(' ', map { $_->safe_psql('postgres', 'SELECT string_agg(DISTINCT session_role::text, \',\') '
-	  . "FROM biocrypt.audit_log WHERE application_name = 'gallery $req'") } @shards),
+	  . "FROM biocrypt.audit_log WHERE request_id = '$req'") } @shards),
 	'alice alice alice', 'alice: the shards audited her as the caller');
 my ($arc, $aout, $aerr) = $coord->psql('postgres', $SET . "SELECT erase('subject-9')",
 	extra_params => [ '-U', 'alice' ]);
@@ -178,8 +189,9 @@ is(coord_sql("SELECT hold('subject-6', 'case 17')"), 't', 'hold: placed');
 is(join('|', map { $_->safe_psql('postgres', "SELECT count(*) FROM biocrypt.holds WHERE subject = 'subject-6'") } @shards),
 	expect_on($h) =~ s/y/1/r, "hold: on shard$h only");
 is(coord_sql('SELECT purge()'), '0', 'purge on every shard: nothing expired');
-is($coord->safe_psql('postgres', "SELECT count(*) FROM fanout_log WHERE operation IN ('erase', 'hold', 'purge')"),
-	'3', 'fanout_log: erase, hold, purge');
+is($coord->safe_psql('postgres', "SELECT string_agg(operation || ':' || coalesce(matches->0->>'subject', '-'), ',' "
+	  . "ORDER BY id) FROM biocrypt.audit_log WHERE origin = 'shards' AND operation IN ('erase', 'hold', 'purge')"),
+	'erase:subject-5,hold:subject-6,purge:-', 'coordinator: erase, hold and purge recorded with their subjects');
 
 # purpose grants compared across shards
 is(coord_sql('SELECT count(*) FROM check_shards()'), '0', 'check_shards: all shards agree');
@@ -189,15 +201,18 @@ is(coord_sql("SELECT line || ' ' || present_on::text || ' ' || missing_on::text 
 
 # a shard down: the coordinator's search fails, no partial result
 $shards[2]->stop;
-my $before = $coord->safe_psql('postgres', 'SELECT count(*) FROM fanout_log');
+my $before = $coord->safe_psql('postgres', 'SELECT max(id) FROM biocrypt.audit_log');
 my ($rc, $out, $err) = $coord->psql('postgres', $SET . 'SELECT * FROM identify(emb(17), 10)');
 isnt($rc, 0, 'shard down: identify fails');
 is($out, '', 'shard down: no rows');
 like($err, qr/ERROR:  PL\/Proxy function shards\.identify_local\(4\): \[postgres\] PQconnectStart: connection to server .* failed/,
 	'shard down: the PL/Proxy error names the function and the connection');
 note("shard down: $err");
-is($coord->safe_psql('postgres', 'SELECT count(*) FROM fanout_log'), $before,
-	'shard down: no fanout_log row for the failed search');
+is($coord->safe_psql('postgres', 'SELECT max(id) FROM biocrypt.audit_log'), $before,
+	'shard down: the coordinator records no search that did not happen');
+is($coord->safe_psql('postgres', 'SELECT ok FROM biocrypt.verify_audit()'), 't',
+	'coordinator: its audit chain verifies');
+is($coord->safe_psql('postgres', $holds), '0|0', 'the coordinator still holds no data key and no template column');
 
 $coord->stop;
 $_->stop foreach @shards[0, 1];

@@ -1,0 +1,118 @@
+/*-------------------------------------------------------------------------
+ *
+ * fanout.c
+ *		The coordinator's record of a call it sent to the shards of a
+ *		gallery (docs/scale-out.md): biocrypt.record_fanout().
+ *
+ * A coordinator in front of shards (PL/Proxy) holds no template and
+ * decrypts nothing; the shards record their accesses.  What the
+ * coordinator adds is the call as a whole: who asked, for which purpose,
+ * with which probe (its keyed hash), and the candidates it merged from
+ * every shard.  It records that in its own chained audit log, as one row
+ * of the call's operation with origin 'shards' (the access happened
+ * there) and the call's request id (biocrypt.request_id), the id that the
+ * shards' rows carry too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "core/core.h"
+#include "template/template.h"
+#include "audit/audit_internal.h"
+
+/* The operations a coordinator sends to shards. */
+static bool
+FanoutOperation(const char *name, AuditOperation *op)
+{
+	static const AuditOperation routed[] = {AUDIT_OP_PROTECT, AUDIT_OP_VERIFY,
+		AUDIT_OP_IDENTIFY, AUDIT_OP_ERASE, AUDIT_OP_HOLD, AUDIT_OP_PURGE};
+
+	for (int i = 0; i < (int) lengthof(routed); i++)
+		if (strcmp(AuditOperationName(routed[i]), name) == 0)
+		{
+			*op = routed[i];
+			return true;
+		}
+	return false;
+}
+
+/* The row's matches: the merged candidates, or the subject the call named. */
+static void
+FanoutMatches(AuditEvent *ev, Jsonb *candidates, const char *subject)
+{
+	StringInfoData buf;
+
+	if (candidates != NULL)
+	{
+		if (!JB_ROOT_IS_ARRAY(candidates) || JB_ROOT_IS_SCALAR(candidates))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("biocrypt: the candidates of a fan-out must be a JSON array"),
+					 errhidestmt(true), errhidecontext(true)));
+		buf.data = JsonbToCString(NULL, &candidates->root, VARSIZE(candidates));
+		AuditSetMatches(ev, buf.data, strlen(buf.data));
+		return;
+	}
+	if (subject == NULL)
+		return;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "[{\"subject\": ");
+	AuditJsonString(&buf, subject);
+	appendStringInfoString(&buf, "}]");
+	AuditSetMatches(ev, buf.data, buf.len);
+}
+
+PG_FUNCTION_INFO_V1(biocrypt_record_fanout);
+/*
+ * biocrypt.record_fanout(operation, subject, probe, k, candidates): record
+ * a call this coordinator made to its shards; returns the row's id once it
+ * has committed.  The session's biocrypt.request_id must be set: it is
+ * what links the row to the shards' rows.
+ */
+Datum
+biocrypt_record_fanout(PG_FUNCTION_ARGS)
+{
+	AuditOperation op;
+	AuditEvent *ev;
+	int64		id;
+
+	if (PG_ARGISNULL(0) || !FanoutOperation(text_to_cstring(PG_GETARG_TEXT_PP(0)), &op))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: a fan-out's operation is protect, verify, identify, erase, hold or purge"),
+				 errhidestmt(true), errhidecontext(true)));
+	if (RequestIdCurrent()[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: a fan-out is recorded with its request id"),
+				 errhint("SET LOCAL biocrypt.request_id to the id the shards' calls carry."),
+				 errhidestmt(true), errhidecontext(true)));
+	if (!PG_ARGISNULL(3) && PG_GETARG_INT32(3) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("biocrypt: k must be at least 1"),
+				 errhidestmt(true), errhidecontext(true)));
+	ev = palloc(sizeof(AuditEvent));
+	AuditEventInit(ev, op);
+	strlcpy(ev->origin, "shards", sizeof(ev->origin));
+	if (!PG_ARGISNULL(2))
+	{
+		int			dims;
+		const float4 *probe = CheckFloatArray(PG_GETARG_ARRAYTYPE_P(2), "probe", &dims);
+
+		/* this server's keyed hash: equal probes give equal hashes here */
+		AuditProbeHash(ev->probe_hmac, probe, sizeof(float4) * dims, NULL, 0);
+		ev->has_probe = true;
+	}
+	ev->k = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	FanoutMatches(ev, PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
+				  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	id = AuditRecord(ev);
+	pfree(ev);
+	PG_RETURN_INT64(id);
+}
