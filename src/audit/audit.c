@@ -76,38 +76,6 @@ AuditOperationName(AuditOperation op)
 	return operation_names[op];
 }
 
-/* The operation of a recorded name (rows read back by the worker). */
-AuditOperation
-AuditOperationByName(const char *name)
-{
-	for (int op = 0; op < (int) lengthof(operation_names); op++)
-		if (strcmp(operation_names[op], name) == 0)
-			return (AuditOperation) op;
-	ereport(ERROR,
-			(errmsg_internal("biocrypt: unknown audit operation \"%s\"", name),
-			 errhidestmt(true), errhidecontext(true)));
-	return AUDIT_OP_DENIED;		/* keep the compiler quiet */
-}
-
-const char *
-AuditOutcomeName(AuditOutcome outcome)
-{
-	return outcome_names[outcome];
-}
-
-/* The outcome of a recorded name (rows read back, rows a standby sent). */
-AuditOutcome
-AuditOutcomeByName(const char *name)
-{
-	for (int o = 0; o < (int) lengthof(outcome_names); o++)
-		if (strcmp(outcome_names[o], name) == 0)
-			return (AuditOutcome) o;
-	ereport(ERROR,
-			(errmsg_internal("biocrypt: unknown audit outcome \"%s\"", name),
-			 errhidestmt(true), errhidecontext(true)));
-	return AUDIT_OUTCOME_ERROR; /* keep the compiler quiet */
-}
-
 /* Is name an operation (outcome) the audit log knows?  (-1: no) */
 int
 AuditOperationIndex(const char *name)
@@ -125,6 +93,38 @@ AuditOutcomeIndex(const char *name)
 		if (strcmp(outcome_names[o], name) == 0)
 			return o;
 	return -1;
+}
+
+/* The operation of a recorded name (rows read back by the worker). */
+AuditOperation
+AuditOperationByName(const char *name)
+{
+	int			op = AuditOperationIndex(name);
+
+	if (op < 0)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: unknown audit operation \"%s\"", name),
+				 errhidestmt(true), errhidecontext(true)));
+	return (AuditOperation) op;
+}
+
+const char *
+AuditOutcomeName(AuditOutcome outcome)
+{
+	return outcome_names[outcome];
+}
+
+/* The outcome of a recorded name (rows read back, rows a standby sent). */
+AuditOutcome
+AuditOutcomeByName(const char *name)
+{
+	int			o = AuditOutcomeIndex(name);
+
+	if (o < 0)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: unknown audit outcome \"%s\"", name),
+				 errhidestmt(true), errhidecontext(true)));
+	return (AuditOutcome) o;
 }
 
 /* biocrypt.audit_timeout, for the standby's forwarder */

@@ -172,6 +172,7 @@ typedef struct AuditWriteItem
 } AuditWriteItem;
 
 extern bool AuditWriteBatch(AuditWriteItem *items, int n, bool resolve);
+extern void AuditFailItems(AuditWriteItem *items, int n, const char *sqlstate);
 extern void BeginWork(void);
 extern void EndWork(void);
 extern bool WriteTransaction(AuditWriteItem *items, int n, bool resolve,

@@ -72,18 +72,6 @@ AuditForwardStop(void)
 	primary = NULL;
 }
 
-/* Every item of the batch failed with sqlstate. */
-static void
-FailAll(AuditWriteItem *items, int n, const char *sqlstate)
-{
-	for (int i = 0; i < n; i++)
-	{
-		items[i].id = 0;
-		items[i].degraded = false;
-		strlcpy(items[i].sqlstate, sqlstate, sizeof(items[i].sqlstate));
-	}
-}
-
 /*
  * The batch as the primary reads it, copied into cxt; NULL (and the items
  * failed) if it cannot be built, e.g. before CREATE EXTENSION replays.
@@ -116,7 +104,7 @@ BatchRows(AuditWriteItem *items, int n, MemoryContext cxt)
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		FailAll(items, n, unpack_sql_state(edata->sqlerrcode));
+		AuditFailItems(items, n, unpack_sql_state(edata->sqlerrcode));
 		FreeErrorData(edata);
 		rows = NULL;
 	}
@@ -199,7 +187,7 @@ AuditForwardBatch(AuditWriteItem *items, int n)
 		return;
 	if (!ConnectPrimary())
 	{
-		FailAll(items, n, "08006");
+		AuditFailItems(items, n, "08006");
 		return;
 	}
 	values[0] = VARDATA_ANY(rows);
@@ -219,9 +207,9 @@ AuditForwardBatch(AuditWriteItem *items, int n)
 	 * closes any begun row it did record as incomplete.
 	 */
 	if (res != NULL && PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL)
-		FailAll(items, n, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		AuditFailItems(items, n, PQresultErrorField(res, PG_DIAG_SQLSTATE));
 	else
-		FailAll(items, n, "08006");
+		AuditFailItems(items, n, "08006");
 	ereport(LOG,
 			(errmsg("biocrypt: the primary did not record %d audit %s of this standby: %s",
 					n, n == 1 ? "event" : "events",

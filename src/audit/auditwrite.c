@@ -502,9 +502,12 @@ BatchHasXid(const AuditWriteItem *items, int n)
 	return false;
 }
 
-/* Forget every row id of the batch: its transaction did not commit. */
-static void
-ForgetIds(AuditWriteItem *items, int n, const char *sqlstate)
+/*
+ * Forget every row id of the batch: its transaction did not commit (or, on
+ * a standby, the primary did not record it).
+ */
+void
+AuditFailItems(AuditWriteItem *items, int n, const char *sqlstate)
 {
 	for (int i = 0; i < n; i++)
 	{
@@ -615,7 +618,7 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 		pgstat_report_activity(STATE_IDLE, NULL);
 		ReportWriteFailure(edata, n);
 		head_loaded = false;
-		ForgetIds(items, n, unpack_sql_state(edata->sqlerrcode));
+		AuditFailItems(items, n, unpack_sql_state(edata->sqlerrcode));
 		*setup_failed = !setup_done;
 		/* nothing can be written now: no retry until the next event */
 		if (*setup_failed)
