@@ -52,7 +52,7 @@ COMMENT ON COLUMN biocrypt.audit_log.request_id IS 'biocrypt.request_id of the s
 
 CREATE FUNCTION biocrypt.record_fanout(operation text, subject text DEFAULT NULL,
 	probe real[] DEFAULT NULL, k integer DEFAULT NULL, candidates jsonb DEFAULT NULL)
-	RETURNS bigint
+	RETURNS void
 	AS 'MODULE_PATHNAME', 'biocrypt_record_fanout'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
@@ -60,4 +60,4 @@ REVOKE ALL ON FUNCTION biocrypt.record_fanout(text, text, real[], integer, jsonb
 GRANT EXECUTE ON FUNCTION biocrypt.record_fanout(text, text, real[], integer, jsonb)
 	TO biocrypt_enroller, biocrypt_matcher, biocrypt_admin;
 
-COMMENT ON FUNCTION biocrypt.record_fanout(text, text, real[], integer, jsonb) IS 'a coordinator''s record of a call to its shards (operation, subject or probe hash, merged candidates), with the session''s request id; returns the audit row''s id';
+COMMENT ON FUNCTION biocrypt.record_fanout(text, text, real[], integer, jsonb) IS 'a coordinator''s record of a call to its shards (operation, subject or probe hash, merged candidates), with the session''s request id, queued for the audit log';

@@ -11,7 +11,10 @@
  * every shard.  It records that in its own chained audit log, as one row
  * of the call's operation with origin 'shards' (the access happened
  * there) and the call's request id (biocrypt.request_id), the id that the
- * shards' rows carry too.
+ * shards' rows carry too.  The row is queued without waiting for its
+ * commit: it guards no decryption (the shards committed theirs before
+ * they decrypted), and a search would otherwise wait for a second durable
+ * commit on its way back.
  *
  *-------------------------------------------------------------------------
  */
@@ -70,16 +73,15 @@ FanoutMatches(AuditEvent *ev, Jsonb *candidates, const char *subject)
 PG_FUNCTION_INFO_V1(biocrypt_record_fanout);
 /*
  * biocrypt.record_fanout(operation, subject, probe, k, candidates): record
- * a call this coordinator made to its shards; returns the row's id once it
- * has committed.  The session's biocrypt.request_id must be set: it is
- * what links the row to the shards' rows.
+ * a call this coordinator made to its shards.  The session's
+ * biocrypt.request_id must be set: it is what links the row to the
+ * shards' rows.
  */
 Datum
 biocrypt_record_fanout(PG_FUNCTION_ARGS)
 {
 	AuditOperation op;
 	AuditEvent *ev;
-	int64		id;
 
 	if (PG_ARGISNULL(0) || !FanoutOperation(text_to_cstring(PG_GETARG_TEXT_PP(0)), &op))
 		ereport(ERROR,
@@ -112,7 +114,11 @@ biocrypt_record_fanout(PG_FUNCTION_ARGS)
 	ev->k = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
 	FanoutMatches(ev, PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
 				  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	id = AuditRecord(ev);
+	/* a list too long for the queue's slot travels in a segment: wait for it */
+	if (ev->matches_dsm == DSM_HANDLE_INVALID)
+		AuditRecordLater(ev);
+	else
+		(void) AuditRecord(ev);
 	pfree(ev);
-	PG_RETURN_INT64(id);
+	PG_RETURN_VOID();
 }

@@ -139,8 +139,9 @@ say '\nPL/Proxy scale-out: a coordinator and 3 shards (test/scaleout/*.sql), fou
 say '%s\n' "$SO_INFO"
 say 'PL/Proxy %s; %s cores; load average at start: %s\n' "$PLPROXY_VERSION" "$(nproc)" "$LOAD_START"
 say 'settings (each server): shared_buffers = %s, fsync = on, synchronous_commit = on,\n' "$SHARED_BUFFERS"
-say '  max_parallel_workers_per_gather = 0, jit = off, autovacuum = off, Unix sockets, ports %s\n' \
-	"$(for n in "${NODES[@]}"; do printf '%s ' "$n=${PORT[$n]}"; done)"
+PORTS=""
+for n in "${NODES[@]}"; do PORTS="$PORTS${PORTS:+, }$n ${PORT[$n]}"; done
+say '  max_parallel_workers_per_gather = 0, jit = off, autovacuum = off; Unix sockets, ports %s\n' "$PORTS"
 say 'embeddings: %d-d f32, emb(i) as in test/t/021_plproxy.pl; probe emb(17, 0.05); k = 10\n' "$DIMS"
 say 'pgbench -n -M prepared -c 1 -T %d, %d alternating runs per side after a warm-up; medians of the mean latencies\n\n' \
 	"$SECS" "$RUNS"

@@ -23,8 +23,12 @@ SELECT biocrypt.verify(tpl, '{1,2,3}'::real[], 0.1) FROM fan_g;
 
 -- a coordinator's records
 SELECT biocrypt.record_fanout('identify', NULL, '{1,2,3}'::real[], 2,
-	'[{"subject": "fan-1", "distance": 0.01, "shard": "shard0"}, {"subject": "x", "distance": 0.2, "shard": "shard2"}]') > :start AS recorded;
-SELECT biocrypt.record_fanout('erase', 'fan-9') > :start AS recorded;
+	'[{"subject": "fan-1", "distance": 0.01, "shard": "shard0"}, {"subject": "x", "distance": 0.2, "shard": "shard2"}]');
+SELECT biocrypt.record_fanout('erase', 'fan-9');
+-- a list of candidates longer than a queue slot holds (4 kB)
+SELECT biocrypt.record_fanout('identify', NULL, '{1,2,3}'::real[], 200,
+	(SELECT jsonb_agg(jsonb_build_object('subject', 'subject-' || i, 'distance', i / 1000.0, 'shard', 'shard1') ORDER BY i)
+	 FROM generate_series(1, 200) i));
 -- refused: no such operation, not one a coordinator sends, k, the candidates, the probe
 SELECT biocrypt.record_fanout('steal');
 SELECT biocrypt.record_fanout('reveal', 'fan-1');
@@ -47,7 +51,9 @@ RESET biocrypt.request_id;
 
 SELECT pg_temp.settle();
 SELECT id - :start AS n, operation, outcome, purpose, request_id, origin, k, templates_compared AS compared,
-	probe_hmac IS NOT NULL AS probe_hashed, matches
+	probe_hmac IS NOT NULL AS probe_hashed,
+	CASE WHEN jsonb_array_length(matches) > 2 THEN jsonb_array_length(matches) || ' candidates, the last '
+		|| (matches->-1->>'subject') ELSE matches::text END AS matches
 FROM biocrypt.audit_log WHERE id > :start ORDER BY id;
 -- the same probe, the same keyed hash: the coordinator's row and the verify's
 SELECT count(DISTINCT probe_hmac) FROM biocrypt.audit_log

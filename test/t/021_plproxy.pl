@@ -66,6 +66,14 @@ $coord->safe_psql('postgres', $EMB);
 
 my $SET = "SET biocrypt.purpose = 'identification';";
 sub coord_sql { return $coord->safe_psql('postgres', $SET . $_[0]); }
+# the coordinator's audit log, once the rows of the calls so far are in
+# (record_fanout() queues them without waiting)
+sub coord_log
+{
+	$coord->poll_query_until('postgres', 'SELECT coalesce(sum(depth), 0) = 0 FROM biocrypt.audit_queue')
+	  or die 'the coordinator\'s audit queue does not drain';
+	return $coord->safe_psql('postgres', $_[0]);
+}
 
 # enrol through the coordinator
 is(coord_sql("SELECT count(*) FROM (SELECT enrol('subject-' || i, emb(i), ARRAY['identification']) "
@@ -80,7 +88,7 @@ foreach my $i (0 .. 2)
 	$total += $n;
 }
 is($total, $N, 'every subject on exactly one shard');
-is($coord->safe_psql('postgres',
+is(coord_log(
 		"SELECT count(*) FROM biocrypt.audit_log WHERE operation = 'protect' AND origin = 'shards'"),
 	$N, 'coordinator audit log: one row per enrolment');
 
@@ -88,7 +96,7 @@ is($coord->safe_psql('postgres',
 sub home { return $coord->safe_psql('postgres', "SELECT shard_of('$_[0]')"); }
 sub last_request
 {
-	return $coord->safe_psql('postgres',
+	return coord_log(
 		"SELECT request_id FROM biocrypt.audit_log WHERE operation = '$_[0]' AND origin = 'shards' "
 		  . "ORDER BY id DESC LIMIT 1");
 }
@@ -115,7 +123,7 @@ my $req = last_request('verify');
 is(yes_no(audit_counts($req)), expect_on($h), "verify: audit rows on shard$h only, with the request id");
 is($shards[$h]->safe_psql('postgres', "SELECT string_agg(DISTINCT operation, ',') FROM biocrypt.audit_log "
 	  . "WHERE request_id = '$req'"), 'verify', "verify: the row on shard$h is a verify");
-is($coord->safe_psql('postgres', "SELECT matches->0->>'subject' || ' ' || (matches->0->>'match') "
+is(coord_log("SELECT matches->0->>'subject' || ' ' || (matches->0->>'match') "
 	  . "|| ' ' || (probe_hmac IS NOT NULL) FROM biocrypt.audit_log WHERE request_id = '$req'"),
 	'subject-42 true true', 'verify: the coordinator\'s row names the subject, the answer and the probe\'s hash');
 is(coord_sql("SELECT verify('subject-42', emb(43), 0.01)"), 'f', 'verify: another subject\'s probe');
@@ -144,12 +152,12 @@ is(join(' ', map { $_->safe_psql('postgres', 'SELECT string_agg(DISTINCT operati
 	  . "|| '/' || session_role, ',') FROM (SELECT id, started_at, operation, outcome, session_role, purpose, "
 	  . "templates_compared FROM biocrypt.audit_log WHERE request_id = '$req') a") } @shards),
 	join(' ', ('identify/identification/postgres') x 3), 'identify: the shards\' rows name the search and its purpose');
-is($coord->safe_psql('postgres', "SELECT operation || '|' || purpose || '|' || k || '|' "
+is(coord_log("SELECT operation || '|' || purpose || '|' || k || '|' "
 	  . "|| jsonb_array_length(matches) || '|' || (probe_hmac IS NOT NULL) || '|' || templates_compared "
 	  . "FROM biocrypt.audit_log WHERE request_id = '$req'"),
 	'identify|identification|10|10|true|0',
 	'coordinator: one identify row with the purpose, k, the 10 merged candidates and the probe\'s hash');
-is($coord->safe_psql('postgres', "SELECT string_agg(m->>'shard', ',' ORDER BY ord) FROM biocrypt.audit_log, "
+is(coord_log("SELECT string_agg(m->>'shard', ',' ORDER BY ord) FROM biocrypt.audit_log, "
 	  . "jsonb_array_elements(matches) WITH ORDINALITY e(m, ord) WHERE request_id = '$req'") =~ /^shard[0-2](,shard[0-2]){9}$/ ? 1 : 0,
 	1, 'coordinator: each merged candidate names its shard');
 
@@ -189,7 +197,7 @@ is(coord_sql("SELECT hold('subject-6', 'case 17')"), 't', 'hold: placed');
 is(join('|', map { $_->safe_psql('postgres', "SELECT count(*) FROM biocrypt.holds WHERE subject = 'subject-6'") } @shards),
 	expect_on($h) =~ s/y/1/r, "hold: on shard$h only");
 is(coord_sql('SELECT purge()'), '0', 'purge on every shard: nothing expired');
-is($coord->safe_psql('postgres', "SELECT string_agg(operation || ':' || coalesce(matches->0->>'subject', '-'), ',' "
+is(coord_log("SELECT string_agg(operation || ':' || coalesce(matches->0->>'subject', '-'), ',' "
 	  . "ORDER BY id) FROM biocrypt.audit_log WHERE origin = 'shards' AND operation IN ('erase', 'hold', 'purge')"),
 	'erase:subject-5,hold:subject-6,purge:-', 'coordinator: erase, hold and purge recorded with their subjects');
 
@@ -201,14 +209,14 @@ is(coord_sql("SELECT line || ' ' || present_on::text || ' ' || missing_on::text 
 
 # a shard down: the coordinator's search fails, no partial result
 $shards[2]->stop;
-my $before = $coord->safe_psql('postgres', 'SELECT max(id) FROM biocrypt.audit_log');
+my $before = coord_log('SELECT max(id) FROM biocrypt.audit_log');
 my ($rc, $out, $err) = $coord->psql('postgres', $SET . 'SELECT * FROM identify(emb(17), 10)');
 isnt($rc, 0, 'shard down: identify fails');
 is($out, '', 'shard down: no rows');
 like($err, qr/ERROR:  PL\/Proxy function shards\.identify_local\(4\): \[postgres\] PQconnectStart: connection to server .* failed/,
 	'shard down: the PL/Proxy error names the function and the connection');
 note("shard down: $err");
-is($coord->safe_psql('postgres', 'SELECT max(id) FROM biocrypt.audit_log'), $before,
+is(coord_log('SELECT max(id) FROM biocrypt.audit_log'), $before,
 	'shard down: the coordinator records no search that did not happen');
 is($coord->safe_psql('postgres', 'SELECT ok FROM biocrypt.verify_audit()'), 't',
 	'coordinator: its audit chain verifies');
