@@ -53,9 +53,10 @@ SODIUM_LIBS := $(shell pkg-config --libs libsodium)
 # server headers as system headers: -Wextra then checks only our own code
 PG_CPPFLAGS = -I$(srcdir)/src -I$(shell $(PG_CONFIG) --includedir) $(SODIUM_CFLAGS) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(PG_CFLAGS_EXTRA)
-# libpq: a standby's audit worker sends its events to the primary
-SHLIB_LINK = $(SODIUM_LIBS)
-SHLIB_LINK_INTERNAL = $(libpq)
+# libpq: a standby's audit worker sends its events to the primary.  In
+# SHLIB_LINK, not SHLIB_LINK_INTERNAL: PGXS drops the latter when PG_LDFLAGS
+# is given (test/sanitize.sh gives it)
+SHLIB_LINK = $(SODIUM_LIBS) -L$(shell $(PG_CONFIG) --libdir) -lpq
 
 EXTRA_CLEAN = tmp_check_regress tmp_check_isolation tmp_sanitize tmp_valgrind \
 	test/unit/envelope_test test/unit/kernels_test \
