@@ -180,7 +180,7 @@ extern bool WriteTransaction(AuditWriteItem *items, int n, bool resolve,
 extern int64 AuditWriteHead(void);
 extern int64 AuditWriteReconcile(void);
 extern int64 AuditWriteIncomplete(const int64 *ids, int n);
-extern bool AuditIncompleteOf(int64 begun_id, AuditEvent *ev);
+extern bool AuditStandbyOpenAccess(int64 begun_id, const char *sender, AuditEvent *ev);
 extern bytea *AuditRowsSend(const AuditWriteItem *items, int n);
 extern void AuditEventFromRow(const Datum *values, const bool *nulls, AuditEvent *ev);
 extern void AuditWriteClosedThrough(int64 id);

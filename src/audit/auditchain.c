@@ -142,7 +142,7 @@ void
 AuditRowHash(const Datum *values, const bool *nulls, uint8 *out)
 {
 	crypto_auth_hmacsha256_state st;
-	AuditEncValue enc[AUDIT_NCOLUMNS];
+	AuditEncValue enc[AUDIT_NCOLUMNS + AUDIT_RELEASES];
 	int			n = 0;
 	bool		present[AUDIT_RELEASES] = {true};
 
@@ -160,6 +160,13 @@ AuditRowHash(const Datum *values, const bool *nulls, uint8 *out)
 	{
 		if (!columns[i].hashed || !present[columns[i].release])
 			continue;
+		/* 0.3.0 on: a present group starts with its mark (base/auditenc.c) */
+		if (columns[i].release >= 2 && columns[i - 1].release != columns[i].release)
+		{
+			memset(&enc[n], 0, sizeof(enc[n]));
+			enc[n].kind = AUDITENC_GROUP;
+			enc[n++].v.i64 = columns[i].release;
+		}
 		if (nulls[i])
 		{
 			memset(&enc[n], 0, sizeof(enc[n]));

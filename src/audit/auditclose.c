@@ -230,12 +230,28 @@ AuditWriteClosedThrough(int64 id)
 }
 
 /*
- * The incomplete completion of begun row begun_id of this chain, if that
- * row came from a standby and has no completion yet (a standby's
- * backend died: auditforward.c); in SPI.
+ * Did the login role sender forward this origin?  The primary writes
+ * " (role@address)" last (auditforward.c); the address has no parentheses.
+ */
+static bool
+ForwardedBy(const char *origin, const char *sender)
+{
+	const char *last = NULL;
+	size_t		len = strlen(sender);
+
+	for (const char *p = strstr(origin, " ("); p != NULL; p = strstr(p + 1, " ("))
+		last = p;
+	return last != NULL && strncmp(last + 2, sender, len) == 0 && last[2 + len] == '@';
+}
+
+/*
+ * Is begun row begun_id of this chain an access that login role sender
+ * forwarded from a standby and that has no completion yet?  If so and ev
+ * is given, ev gets its incomplete completion (a standby's backend died:
+ * auditforward.c).  In SPI.
  */
 bool
-AuditIncompleteOf(int64 begun_id, AuditEvent *ev)
+AuditStandbyOpenAccess(int64 begun_id, const char *sender, AuditEvent *ev)
 {
 	uint64		n;
 	SPITupleTable *rows = OpenBegunRows("l.id = $2 AND l.origin IS NOT NULL", INT8OID,
@@ -246,7 +262,10 @@ AuditIncompleteOf(int64 begun_id, AuditEvent *ev)
 	if (n != 1)
 		return false;
 	heap_deform_tuple(rows->vals[0], rows->tupdesc, values, nulls);
-	IncompleteFromBegun(values, nulls, ev);
+	if (nulls[AC_ORIGIN] || !ForwardedBy(TextDatumGetCString(values[AC_ORIGIN]), sender))
+		return false;
+	if (ev != NULL)
+		IncompleteFromBegun(values, nulls, ev);
 	return true;
 }
 

@@ -40,6 +40,7 @@
 #include "utils/array.h"
 #include "commands/dbcommands.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -208,6 +209,8 @@ AuditForwardBatch(AuditWriteItem *items, int n)
 	 */
 	if (res != NULL && PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL)
 		AuditFailItems(items, n, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	else if (res == NULL && strcmp(error, "timeout expired") == 0)
+		AuditFailItems(items, n, "57014");	/* connected, but no answer in time */
 	else
 		AuditFailItems(items, n, "08006");
 	ereport(LOG,
@@ -222,7 +225,7 @@ AuditForwardBatch(AuditWriteItem *items, int n)
 /*
  * Accesses whose standby backends died before completing them: the
  * primary writes their incomplete rows from their begun rows.  false if
- * it did not.
+ * it could not be asked (they are tried again at the next sweep).
  */
 bool
 AuditForwardIncomplete(const int64 *ids, int n)
@@ -233,16 +236,25 @@ AuditForwardIncomplete(const int64 *ids, int n)
 
 	for (int i = 0; i < n; i++)
 	{
-		AuditEventInit(&evs[i], AUDIT_OP_DENIED);
+		/*
+		 * Only what names the access: the primary rebuilds the rest from
+		 * its begun row.  (Not AuditEventInit: the worker is outside any
+		 * transaction here, where a catalog lookup would crash it.)
+		 */
+		evs[i].operation = AUDIT_OP_DENIED;
 		evs[i].outcome = AUDIT_OUTCOME_INCOMPLETE;
 		evs[i].begun_id = ids[i];
-		evs[i].ended_at = GetCurrentTimestamp();
+		evs[i].started_at = evs[i].ended_at = GetCurrentTimestamp();
+		evs[i].matches_len = -1;
+		evs[i].matches_dsm = DSM_HANDLE_INVALID;
+		strlcpy(evs[i].origin, cluster_name[0] != '\0' ? cluster_name : "standby", NAMEDATALEN);
 		items[i].ev = &evs[i];
 		items[i].matches_len = -1;
 	}
 	AuditForwardBatch(items, n);
+	/* 22023: the primary has the access closed already (its own sweep) */
 	for (int i = 0; i < n; i++)
-		ok &= items[i].id > 0;
+		ok &= items[i].id > 0 || strcmp(items[i].sqlstate, "22023") == 0;
 	return ok;
 }
 
@@ -331,36 +343,49 @@ ForwardedEvent(const Datum *values, const bool *nulls, AuditEvent *ev, char **ma
 	return true;
 }
 
+/* AuditStandbyOpenAccess, reading the log as its owner. */
+static bool
+OpenAccessOf(int64 begun_id, const char *sender, AuditEvent *ev)
+{
+	BiocryptAsOwner st;
+	bool		open;
+
+	BiocryptBecomeOwner(&st, BiocryptRelid("audit_log"));
+	open = AuditStandbyOpenAccess(begun_id, sender, ev);
+	BiocryptRestoreUser(&st);
+	return open;
+}
+
 /*
  * Make ready one event a standby sent, for AuditRecordMany; false if it
- * cannot be recorded: an incomplete row whose begun row is not a
- * standby's open access (or is closed by an earlier row of the batch).
+ * cannot be recorded.  A row that closes an access (it names a begun row)
+ * must close one that the same login role forwarded from a standby, still
+ * open, and not closed by an earlier row of the batch: a forwarding role
+ * can close no access of this server's, nor another standby's, nor one
+ * twice.  An incomplete row is rebuilt from the begun row as the primary
+ * has it.
  */
 static bool
 PrepareForwarded(AuditEvent *ev, const char *matches, AuditEvent **batch, int nbatch)
 {
-	if (ev->outcome == AUDIT_OUTCOME_INCOMPLETE)
-	{
-		int64		begun_id = ev->begun_id;
-		char		origin[sizeof(ev->origin)];
-		BiocryptAsOwner st;
-		bool		found;
+	char	   *sender = GetUserNameFromId(GetSessionUserId(), false);
+	char		origin[sizeof(ev->origin)];
 
+	if (ev->begun_id != 0)
+	{
 		for (int i = 0; i < nbatch; i++)
-			if (batch[i]->outcome == AUDIT_OUTCOME_INCOMPLETE && batch[i]->begun_id == begun_id)
+			if (batch[i]->begun_id == ev->begun_id)
 				return false;
-		/* from the begun row as the primary has it, if it is still open */
 		strlcpy(origin, ev->origin, sizeof(origin));
-		BiocryptBecomeOwner(&st, BiocryptRelid("audit_log"));
-		found = AuditIncompleteOf(begun_id, ev);
-		BiocryptRestoreUser(&st);
-		if (!found)
+		if (!OpenAccessOf(ev->begun_id, sender,
+						  ev->outcome == AUDIT_OUTCOME_INCOMPLETE ? ev : NULL))
 			return false;
+		/* an incomplete row was rebuilt: it keeps this sender's origin */
 		strlcpy(ev->origin, origin, sizeof(ev->origin));
 		ev->owner_pid = MyProcPid;
 		ev->forwarded = true;
 	}
-	else if (matches != NULL)
+	if (matches != NULL && ev->outcome != AUDIT_OUTCOME_INCOMPLETE)
 		AuditSetMatches(ev, matches, strlen(matches));
 	return true;
 }

@@ -20,6 +20,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -28,20 +30,33 @@
 #include "template/template.h"
 #include "audit/audit_internal.h"
 
-/* The operations a coordinator sends to shards. */
-static bool
-FanoutOperation(const char *name, AuditOperation *op)
+/*
+ * The operations a coordinator sends to shards, each with the role whose
+ * members may record it: the role that may perform it on a shard, so that
+ * a matcher cannot put an erasure or a hold of its own making into the
+ * log (or the compliance report).
+ */
+static const struct
 {
-	static const AuditOperation routed[] = {AUDIT_OP_PROTECT, AUDIT_OP_VERIFY,
-		AUDIT_OP_IDENTIFY, AUDIT_OP_ERASE, AUDIT_OP_HOLD, AUDIT_OP_PURGE};
+	AuditOperation op;
+	const char *role;
+}			routed[] = {
+	{AUDIT_OP_PROTECT, "biocrypt_enroller"},
+	{AUDIT_OP_VERIFY, "biocrypt_verifier"},
+	{AUDIT_OP_IDENTIFY, "biocrypt_matcher"},
+	{AUDIT_OP_ERASE, "biocrypt_admin"},
+	{AUDIT_OP_HOLD, "biocrypt_admin"},
+	{AUDIT_OP_PURGE, "biocrypt_admin"},
+};
 
+/* The fan-out operation called name; -1 if none. */
+static int
+FanoutOperation(const char *name)
+{
 	for (int i = 0; i < (int) lengthof(routed); i++)
-		if (strcmp(AuditOperationName(routed[i]), name) == 0)
-		{
-			*op = routed[i];
-			return true;
-		}
-	return false;
+		if (strcmp(AuditOperationName(routed[i].op), name) == 0)
+			return i;
+	return -1;
 }
 
 /* The row's matches: the merged candidates, or the subject the call named. */
@@ -80,13 +95,19 @@ PG_FUNCTION_INFO_V1(biocrypt_record_fanout);
 Datum
 biocrypt_record_fanout(PG_FUNCTION_ARGS)
 {
-	AuditOperation op;
+	int			r = PG_ARGISNULL(0) ? -1 : FanoutOperation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	AuditEvent *ev;
 
-	if (PG_ARGISNULL(0) || !FanoutOperation(text_to_cstring(PG_GETARG_TEXT_PP(0)), &op))
+	if (r < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("biocrypt: a fan-out's operation is protect, verify, identify, erase, hold or purge"),
+				 errhidestmt(true), errhidecontext(true)));
+	if (!has_privs_of_role(GetUserId(), get_role_oid(routed[r].role, false)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("biocrypt: only members of %s record a fan-out's %s",
+						routed[r].role, AuditOperationName(routed[r].op)),
 				 errhidestmt(true), errhidecontext(true)));
 	if (RequestIdCurrent()[0] == '\0')
 		ereport(ERROR,
@@ -100,7 +121,7 @@ biocrypt_record_fanout(PG_FUNCTION_ARGS)
 				 errmsg("biocrypt: k must be at least 1"),
 				 errhidestmt(true), errhidecontext(true)));
 	ev = palloc(sizeof(AuditEvent));
-	AuditEventInit(ev, op);
+	AuditEventInit(ev, routed[r].op);
 	strlcpy(ev->origin, "shards", sizeof(ev->origin));
 	if (!PG_ARGISNULL(2))
 	{

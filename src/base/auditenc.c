@@ -8,10 +8,17 @@
  * integers and OIDs as 64-bit big-endian, a float8 as its IEEE bits
  * (64-bit big-endian), bytes as a 64-bit big-endian length and the bytes.
  *
- * Every value is either of fixed width or length-prefixed, so for a given
- * list of column kinds the encoding can be read back field by field: two
- * different rows never encode to the same bytes, and no row's encoding is
- * a prefix of another's.  It depends on the values only, never on server
+ * The columns a release added (0.3.0 on) are preceded, where present, by
+ * a group mark: the marker byte 2, which no value starts with, and the
+ * group's number as 64-bit big-endian.  Without it, 0.2.0's two counts
+ * at 0 (present) and 0.3.0's two texts empty (present) would write the
+ * same bytes.  0.2.0's own group has no mark: its rows keep their hashes.
+ *
+ * Every value is either of fixed width or length-prefixed, and a group
+ * starts with a byte no value starts with, so for a given list of column
+ * kinds the encoding can be read back field by field: two different rows
+ * never encode to the same bytes, and no row's encoding is a prefix of
+ * another's.  It depends on the values only, never on server
  * settings (DateStyle, extra_float_digits).
  *
  *-------------------------------------------------------------------------
@@ -60,6 +67,9 @@ PutValue(const AuditEncValue *val, AuditEncSink sink, void *arg)
 			if (val->v.bytes.len > 0)
 				sink(arg, val->v.bytes.data, val->v.bytes.len);
 			break;
+		case AUDITENC_GROUP:
+			PutU64(sink, arg, (uint64_t) val->v.i64);
+			break;
 	}
 }
 
@@ -70,10 +80,11 @@ AuditEncRow(const AuditEncValue *values, int n, AuditEncSink sink, void *arg)
 	sink(arg, (const uint8_t *) AUDITENC_VERSION, strlen(AUDITENC_VERSION));
 	for (int i = 0; i < n; i++)
 	{
-		uint8_t		marker = values[i].isnull ? 0 : 1;
+		uint8_t		marker = values[i].kind == AUDITENC_GROUP ? 2 :
+			values[i].isnull ? 0 : 1;
 
 		sink(arg, &marker, 1);
-		if (!values[i].isnull)
+		if (marker != 0)
 			PutValue(&values[i], sink, arg);
 	}
 }

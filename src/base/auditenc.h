@@ -26,10 +26,15 @@ typedef enum AuditEncKind
 	AUDITENC_INT32,				/* int4, sign-extended to 64 bits */
 	AUDITENC_OID,				/* regclass, zero-extended to 64 bits */
 	AUDITENC_FLOAT8,			/* by its IEEE 754 bits */
-	AUDITENC_BYTES				/* text, name, bytea, inet, jsonb as stored */
+	AUDITENC_BYTES,				/* text, name, bytea, inet, jsonb as stored */
+	AUDITENC_GROUP				/* not a column: the start of a release's group */
 } AuditEncKind;
 
-/* One column's value; the member that kind names is the one used. */
+/*
+ * One column's value; the member that kind names is the one used.  A
+ * group mark (AUDITENC_GROUP, its number in i64) precedes the columns a
+ * release added, from 0.3.0 on, where they are present.
+ */
 typedef struct AuditEncValue
 {
 	AuditEncKind kind;

@@ -38,7 +38,7 @@
 #include <string.h>
 
 #define MAX_COLUMNS		32
-#define NUM_KINDS		5
+#define NUM_KINDS		6	/* AUDITENC_GROUP included: a mark in any place */
 #define NUM_EDITS		5
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -151,6 +151,11 @@ ReadValue(Reader *r, AuditEncKind kind, AuditEncValue *v)
 				r->left -= len;
 				break;
 			}
+		case AUDITENC_GROUP:
+			/* a mark is never NULL: the encoding ignores isnull for it */
+			v->isnull = false;
+			v->v.i64 = (int64_t) ReadNumber(r, 8);
+			break;
 	}
 	if (v->isnull && kind == AUDITENC_BYTES)
 	{
@@ -188,6 +193,7 @@ SameValue(const AuditEncValue *a, const AuditEncValue *b)
 	switch (a->kind)
 	{
 		case AUDITENC_INT64:
+		case AUDITENC_GROUP:
 			return a->v.i64 == b->v.i64;
 		case AUDITENC_INT32:
 			return a->v.i32 == b->v.i32;
@@ -271,10 +277,13 @@ CheckDecodes(const Buf *enc, const AuditEncValue *row, int n)
 		const AuditEncValue *v = &row[i];
 		uint64_t	word;
 
-		if (pos >= enc->len || enc->data[pos] > 1)
+		if (pos >= enc->len || enc->data[pos] > (v->kind == AUDITENC_GROUP ? 2 : 1))
 			Fail("missing or bad NULL marker");
-		if ((enc->data[pos++] == 0) != v->isnull)
+		if (v->kind == AUDITENC_GROUP && enc->data[pos] != 2)
+			Fail("a group mark does not start with 2");
+		if (v->kind != AUDITENC_GROUP && (enc->data[pos] == 0) != v->isnull)
 			Fail("NULL marker differs from the value");
+		pos++;
 		if (v->isnull)
 			continue;
 		if (enc->len - pos < 8)
@@ -284,8 +293,9 @@ CheckDecodes(const Buf *enc, const AuditEncValue *row, int n)
 		switch (v->kind)
 		{
 			case AUDITENC_INT64:
+			case AUDITENC_GROUP:
 				if ((int64_t) word != v->v.i64)
-					Fail("int64 does not read back");
+					Fail("int64 or group mark does not read back");
 				break;
 			case AUDITENC_INT32:
 				if ((int64_t) word != (int64_t) v->v.i32)
@@ -348,6 +358,12 @@ Resplit(AuditEncValue *row, int i, int j, size_t split)
 static void
 ToggleNull(AuditEncValue *v)
 {
+	/* a group mark has no NULL: change its number instead */
+	if (v->kind == AUDITENC_GROUP)
+	{
+		v->v.i64 = ~v->v.i64;
+		return;
+	}
 	if (v->kind == AUDITENC_BYTES && !v->isnull)
 		free((void *) v->v.bytes.data);
 	memset(&v->v, 0, sizeof(v->v));
@@ -378,6 +394,7 @@ Nudge(AuditEncValue *v, uint8_t c)
 				break;
 			}
 		case AUDITENC_INT64:
+		case AUDITENC_GROUP:
 			v->v.i64 = (int64_t) ((uint64_t) v->v.i64 ^ ((uint64_t) 1 << (c % 64)));
 			break;
 		case AUDITENC_INT32:

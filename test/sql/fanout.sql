@@ -41,6 +41,17 @@ SELECT biocrypt.record_fanout('verify', 'fan-1', '{}'::real[]);
 -- without a request id there is nothing to link to
 RESET biocrypt.request_id;
 SELECT biocrypt.record_fanout('verify', 'fan-1');
+-- a matcher records its searches, not erasures or holds
+CREATE ROLE fan_matcher IN ROLE biocrypt_matcher;
+SET ROLE fan_matcher;
+SET biocrypt.request_id = 'req-0003';
+SELECT biocrypt.record_fanout('identify', NULL, '{1,2,3}'::real[], 1, '[]');
+SELECT biocrypt.record_fanout('erase', 'fan-1');
+SELECT biocrypt.record_fanout('hold', 'fan-1');
+SELECT biocrypt.record_fanout('purge');
+SELECT biocrypt.record_fanout('protect', 'fan-2');
+RESET ROLE;
+RESET biocrypt.request_id;
 -- only the roles that make such calls
 CREATE ROLE fan_plain;
 SET ROLE fan_plain;
@@ -61,4 +72,4 @@ WHERE id > :start AND operation IN ('identify', 'verify') AND outcome IN ('ok', 
 SELECT ok FROM biocrypt.verify_audit();
 
 DROP TABLE fan_g;
-DROP ROLE fan_plain;
+DROP ROLE fan_plain, fan_matcher;

@@ -12,6 +12,7 @@ SET TimeZone = 'UTC';
 SET biocrypt.purpose = 'verification';
 
 CREATE ROLE fwd_standby LOGIN IN ROLE biocrypt_standby;
+CREATE ROLE fwd_standby2 LOGIN IN ROLE biocrypt_standby;
 CREATE ROLE fwd_other LOGIN IN ROLE biocrypt_admin;
 CREATE TABLE fwd_g (id int, tpl protected_template);
 INSERT INTO fwd_g VALUES (1, biocrypt.protect('{1,2,3}'::real[], 'fwd-1'));
@@ -36,10 +37,14 @@ INSERT INTO sent (n, changes) VALUES
 	(18, '{"operation": null}'),
 	(19, '{"templates_compared": null}'),
 	(20, '{"outcome": "begun"}'),
-	(30, jsonb_build_object('outcome', 'incomplete', 'begun_id', :model));
+	(30, jsonb_build_object('outcome', 'incomplete', 'begun_id', :model)),
+	(31, '{"outcome": "ok"}'),
+	(32, '{"outcome": "begun"}');
 UPDATE sent SET r = jsonb_populate_record(a, jsonb_build_object('begun_id', NULL, 'origin', 'replica9') || changes)
 FROM biocrypt.audit_log a WHERE a.id = :model;
-GRANT SELECT, UPDATE ON sent TO fwd_standby, fwd_other;
+GRANT SELECT, UPDATE ON sent TO fwd_standby, fwd_standby2, fwd_other;
+-- this server's own begun row of the verify above
+SELECT begun_id AS local_begun FROM biocrypt.audit_log WHERE id = :model \gset
 SELECT max(id) AS start FROM biocrypt.audit_log \gset
 
 -- not a member: no call at all
@@ -60,6 +65,22 @@ UPDATE sent SET r.begun_id = :begun, r.outcome = 'incomplete' WHERE n = 20;
 SELECT id - :start AS n, sqlstate FROM biocrypt.audit_forward(ARRAY[
 	(SELECT r FROM sent WHERE n = 20), (SELECT r FROM sent WHERE n = 20),
 	(SELECT r FROM sent WHERE n = 30)]);
+-- a completion closes only an open access the same role forwarded: not
+-- this server's own, not another sender's, not one already closed, not
+-- one closed earlier in the batch
+SELECT id AS begun2 FROM biocrypt.audit_forward(ARRAY(SELECT r FROM sent WHERE n = 32)) \gset
+UPDATE sent SET r.begun_id = :local_begun WHERE n = 31;
+SELECT id - :start AS n, sqlstate FROM biocrypt.audit_forward(ARRAY(SELECT r FROM sent WHERE n = 31));
+UPDATE sent SET r.begun_id = :begun WHERE n = 31;
+SELECT id - :start AS n, sqlstate FROM biocrypt.audit_forward(ARRAY(SELECT r FROM sent WHERE n = 31));
+UPDATE sent SET r.begun_id = :begun2 WHERE n = 31;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION fwd_standby2;
+SELECT id - :start AS n, sqlstate FROM biocrypt.audit_forward(ARRAY(SELECT r FROM sent WHERE n = 31));
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION fwd_standby;
+SELECT id - :start AS n, sqlstate FROM biocrypt.audit_forward(ARRAY[
+	(SELECT r FROM sent WHERE n = 31), (SELECT r FROM sent WHERE n = 31)]);
 -- a two-dimensional array is not a batch
 SELECT * FROM biocrypt.audit_forward(ARRAY[ARRAY(SELECT r FROM sent WHERE n = 1)]);
 RESET SESSION AUTHORIZATION;
@@ -78,4 +99,5 @@ FROM biocrypt.stats WHERE role = 'fwd_standby';
 
 DROP TABLE fwd_g, sent;
 DROP ROLE fwd_standby;
+DROP ROLE fwd_standby2;
 DROP ROLE fwd_other;

@@ -155,6 +155,39 @@ ok($standby->poll_query_until('postgres', "SELECT biocrypt.verify(face, $probe, 
 	'killed: the standby is back and its accesses work');
 
 ###########################################################################
+# 1c. the primary's end of the forwarding connection terminated while a
+# standby access is open: the primary closes the access as incomplete, the
+# access's late completion is refused (one closing row), and the standby
+# stays up (its sweep asks the primary, which has the access closed)
+###########################################################################
+$since = head_id();
+my $started = $standby->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
+($sout, $serr) = ('', '');
+$slow = IPC::Run::start(
+	[ 'psql', '-XAt', '-d', $standby->connstr('postgres'), '-c',
+		"SELECT biocrypt.verify(face, $probe, 0.01), pg_sleep(2) FROM people WHERE id = 7" ],
+	'>', \$sout, '2>', \$serr);
+ok($primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM biocrypt.audit_log WHERE id > $since AND outcome = 'begun' AND origin IS NOT NULL"),
+	'forwarder cut: the access\'s begun row is on the primary');
+$begun = $primary->safe_psql('postgres',
+	"SELECT id FROM biocrypt.audit_log WHERE id > $since AND outcome = 'begun' AND origin IS NOT NULL");
+$primary->safe_psql('postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	  . "WHERE application_name = 'biocrypt standby audit'");
+ok($primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM biocrypt.audit_log WHERE begun_id = $begun AND outcome = 'incomplete'"),
+	'forwarder cut: the primary closed the open access as incomplete');
+$slow->finish;
+is($sout =~ s/\n\z//r, 't|', 'forwarder cut: the access, on record since its begun row, answered');
+sleep 3;	# the standby's sweep runs every second
+is($standby->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $started,
+	'forwarder cut: the standby did not restart');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM biocrypt.audit_log WHERE begun_id = $begun"),
+	'1', 'forwarder cut: one closing row (the late completion was refused)');
+is($standby->safe_psql('postgres', "SELECT biocrypt.verify(face, $probe, 0.01) FROM people WHERE id = 7"),
+	't', 'forwarder cut: the next access reconnects and works');
+
+###########################################################################
 # 2. the primary stopped: each access fails at once
 ###########################################################################
 $primary->stop;

@@ -45,6 +45,7 @@ typedef struct EncCase
 #define F8(x)	{AUDITENC_FLOAT8, false, {.f8 = (x)}}
 #define BYTES(s) {AUDITENC_BYTES, false, {.bytes = {(s), sizeof(s) - 1}}}
 #define NUL(k)	{(k), true, {.i64 = 0}}
+#define GROUP(x) {AUDITENC_GROUP, false, {.i64 = (x)}}
 
 static const EncCase cases[] = {
 	{"no columns", {{0}}, 0, W("")},
@@ -65,6 +66,7 @@ static const EncCase cases[] = {
 	{"NULLs of every kind",
 		{NUL(AUDITENC_INT64), NUL(AUDITENC_INT32), NUL(AUDITENC_OID),
 		NUL(AUDITENC_FLOAT8), NUL(AUDITENC_BYTES)}, 5, W("\x00\x00\x00\x00\x00")},
+	{"group mark 2", {GROUP(2)}, 1, W("\x02\x00\x00\x00\x00\x00\x00\x00\x02")},
 	{"a row: id, chain, NULL, relation, k, metric",
 		{I64(7), BYTES("73"), NUL(AUDITENC_INT64), OIDV(16384), I32(10),
 		BYTES("cosine")}, 6,
@@ -139,12 +141,35 @@ TestBorder(void)
 		  "NULL and empty bytes encode alike");
 }
 
+/*
+ * 0.2.0's counts at 0 and 0.3.0's texts empty (the one group present or
+ * the other) must not encode alike: the mark tells them apart.
+ */
+static void
+TestGroups(void)
+{
+	const AuditEncValue counts[2] = {I64(0), I64(0)};
+	const AuditEncValue texts[3] = {GROUP(2), BYTES(""), BYTES("")};
+	Collected	x = {{0}, 0, 0};
+	Collected	y = {{0}, 0, 0};
+
+	AuditEncRow(counts, 2, Collect, &x);
+	AuditEncRow(texts, 3, Collect, &y);
+	Check(x.len != y.len || memcmp(x.data, y.data, x.len) != 0,
+		  "a group of two zero counts and a marked group of two empty texts encode alike");
+	/* x: the counts' encoding, then the texts' without the mark */
+	AuditEncRow(texts + 1, 2, Collect, &x);
+	Check(memcmp(x.data + strlen(AUDITENC_VERSION), x.data + x.len - 18, 18) == 0,
+		  "without the mark, the two groups would encode alike (the check could not fail)");
+}
+
 int
 main(void)
 {
 	for (size_t i = 0; i < NUM_CASES; i++)
 		TestCase(&cases[i]);
 	TestBorder();
+	TestGroups();
 
 	return UnitReport();
 }
