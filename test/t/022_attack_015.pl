@@ -15,7 +15,17 @@
 #  C. record_fanout() as a matcher on a server with templates: a
 #     succeeded erase and purge of any subject.
 #  D. a standby's access while the primary is stopped (SIGSTOP): how long
-#     it waits.
+#     it waits; the audit worker terminated; pg_hba rejecting the
+#     forwarding login; a parallel query and a cursor on the standby.
+#  E. a PL/Proxy coordinator whose shards are down: the probe of a failed
+#     identify() in its server log (STATEMENT).
+#  F. the primary's forwarding backend terminated while a standby access
+#     is open: the primary closes it incomplete, the standby's completion
+#     is lost, and the standby's audit worker then crashes (SIGSEGV) when
+#     it closes that access (AuditForwardIncomplete outside a
+#     transaction); the standby's audit worker killed mid-access.
+# The checks assert what was observed, broken or not, so that a fix shows
+# as a failing check here to update.
 use strict;
 use warnings;
 
@@ -113,7 +123,7 @@ is($primary->safe_psql('postgres', 'SELECT ok FROM biocrypt.verify_audit()'), 't
 my ($rc, $out, $err) = $primary->psql_verbose('postgres',
 	q{SELECT count(*) FROM biocrypt.audit_forward(ARRAY(SELECT a FROM biocrypt.audit_log a,
 		generate_series(1, 129) WHERE a.operation = 'verify' AND a.outcome = 'ok' LIMIT 129))},
-	extra_params => [ '-U', 'fwd1' ]);
+	extra_params => [ '-v', 'VERBOSITY=verbose', '-U', 'fwd1' ]);
 like($err, qr/54000/, 'A: 129 events: refused, 54000');
 ($rc, $out, $err) = $primary->psql_verbose('postgres', forward_sql(
 	'{"matches": ' . ('[' x 5000) . (']' x 5000) . '}'), extra_params => [ '-U', 'fwd1' ]);
@@ -137,6 +147,7 @@ my $victim = $primary->safe_psql('postgres',
 	  . "AND origin IS NULL AND request_id IS NULL");
 is($primary->safe_psql('postgres', 'SELECT ok FROM biocrypt.verify_audit()'), 't', 'B: chain ok before');
 $primary->safe_psql('postgres', qq{
+	SET biocrypt.allow_audit_maintenance = on;
 	ALTER TABLE biocrypt.audit_log DISABLE TRIGGER audit_log_append_only;
 	UPDATE biocrypt.audit_log SET purpose_skipped = NULL, shape_skipped = NULL,
 		origin = '', request_id = '' WHERE id = $victim;
@@ -149,6 +160,7 @@ is($primary->safe_psql('postgres', 'SELECT ok, first_bad_id FROM biocrypt.verify
 	"B: verify_audit() does not name row $victim");
 # the control: a visible origin is caught
 $primary->safe_psql('postgres', qq{
+	SET biocrypt.allow_audit_maintenance = on;
 	ALTER TABLE biocrypt.audit_log DISABLE TRIGGER audit_log_append_only;
 	UPDATE biocrypt.audit_log SET origin = 'replica1' WHERE id = $victim;
 	ALTER TABLE biocrypt.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
@@ -156,6 +168,7 @@ $primary->safe_psql('postgres', qq{
 is($primary->safe_psql('postgres', 'SELECT ok, first_bad_id FROM biocrypt.verify_audit()'), "f|$victim",
 	"B: control: origin = 'replica1' is named");
 $primary->safe_psql('postgres', qq{
+	SET biocrypt.allow_audit_maintenance = on;
 	ALTER TABLE biocrypt.audit_log DISABLE TRIGGER audit_log_append_only;
 	UPDATE biocrypt.audit_log SET origin = '' WHERE id = $victim;
 	ALTER TABLE biocrypt.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
@@ -207,14 +220,19 @@ is($standby->safe_psql('postgres', "SELECT biocrypt.verify(face, $probe, 0.01) F
 	't', 'D: standby verify answers');
 
 # a non-superuser on the standby: the forwarding connection string
-($rc, $out, $err) = $standby->psql_verbose('postgres',
-	q{SELECT current_setting('biocrypt.primary_conninfo', true);
-	  SELECT count(*) FROM pg_settings WHERE name = 'biocrypt.primary_conninfo' AND setting <> '';
-	  SHOW biocrypt.primary_conninfo;}, extra_params => [ '-U', 'm1' ]);
-diag("D: m1 asks for biocrypt.primary_conninfo: rc $rc, out '$out', err '$err'");
+foreach my $ask (q{SELECT current_setting('biocrypt.primary_conninfo', true)},
+	q{SELECT coalesce(setting, 'NULL') FROM pg_settings WHERE name = 'biocrypt.primary_conninfo'},
+	q{SHOW biocrypt.primary_conninfo}, q{SELECT count(*) FROM pg_file_settings},
+	q{SELECT string_agg(name || '=' || setting, ',') FROM pg_show_all_settings() WHERE name ~ 'conninfo'})
+{
+	($rc, $out, $err) = $standby->psql_verbose('postgres', $ask,
+		extra_params => [ '-v', 'VERBOSITY=terse', '-U', 'm1' ]);
+	diag("D: m1: $ask: rc $rc, out '$out', err '$err'");
+	unlike($out, qr/forwarder/, "D: m1 does not read the conninfo ($ask)");
+}
 
 my $pm = $primary->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
-my $ppid = $primary->postmaster_pid;
+my $ppid = $primary->{_pid};
 my @stopped = ($ppid);
 foreach my $p (split /\n/, $primary->safe_psql('postgres',
 		"SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"))
@@ -286,37 +304,106 @@ my $slog = slurp_file($standby->logfile);
 diag('D: standby log lines naming the primary: '
 	  . join(' | ', grep { /cannot reach its primary|did not record/ } split /\n/, $slog));
 
+# the forwarding login allowed again
+open($fh, '>', $hba) or die;
+print $fh $orig;
+close $fh;
+$primary->reload;
+ok($standby->poll_query_until('postgres',
+		"SELECT biocrypt.verify(face, $probe, 0.01) FROM people WHERE id = 7"),
+	'D: pg_hba restored: the standby\'s accesses work again');
+
+# F1. the primary's forwarding backend terminated while a standby access is
+# open: the primary closes it as incomplete, and the standby then sends
+# its completion too
+$since = head_id($primary);
+$slow = IPC::Run::start(
+	[ 'psql', '-XAt', '-d', $standby->connstr('postgres'), '-c',
+		"SELECT biocrypt.verify(face, $probe, 0.01), pg_sleep(4) FROM people WHERE id = 7" ],
+	'>', \$sout, '2>', \$serr);
+ok($primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM biocrypt.audit_log WHERE id > $since AND outcome = 'begun'"),
+	'F1: the standby access is open on the primary');
+my $fbegun = $primary->safe_psql('postgres',
+	"SELECT id FROM biocrypt.audit_log WHERE id > $since AND outcome = 'begun'");
+$primary->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE application_name = 'biocrypt standby audit'});
+$slow->finish;
+diag("F1: the standby access answered '$sout' err '$serr'");
+sleep 2;
+like(slurp_file($standby->logfile), qr/background worker "biocrypt audit worker" \(PID \d+\) was terminated by signal 11/,
+	'F1: the standby\'s audit worker crashed (SIGSEGV) closing the access whose completion was lost');
+diag('F1: completions of begun row ' . $fbegun . ': ' . $primary->safe_psql('postgres',
+		"SELECT string_agg(id || ' ' || outcome, '; ' ORDER BY id) FROM biocrypt.audit_log WHERE begun_id = $fbegun"));
+
+# F2. the standby's audit worker killed (SIGKILL) while an access is open
+$since = head_id($primary);
+($sout, $serr) = ('', '');
+$slow = IPC::Run::start(
+	[ 'psql', '-XAt', '-d', $standby->connstr('postgres'), '-c',
+		"SELECT biocrypt.verify(face, $probe, 0.01), pg_sleep(4) FROM people WHERE id = 7" ],
+	'>', \$sout, '2>', \$serr);
+ok($primary->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM biocrypt.audit_log WHERE id > $since AND outcome = 'begun'"),
+	'F2: the standby access is open on the primary');
+$fbegun = $primary->safe_psql('postgres',
+	"SELECT id FROM biocrypt.audit_log WHERE id > $since AND outcome = 'begun'");
+$wpid = $standby->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'biocrypt audit worker'");
+kill 'KILL', $wpid;
+$slow->finish;
+diag("F2: audit worker $wpid killed: the access answered '$sout' err '" . substr($serr, 0, 200) . "'");
+ok($primary->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM biocrypt.audit_log WHERE begun_id = $fbegun"),
+	'F2: the begun row is closed on the primary');
+diag('F2: completions of begun row ' . $fbegun . ': ' . $primary->safe_psql('postgres',
+		"SELECT string_agg(id || ' ' || outcome, '; ' ORDER BY id) FROM biocrypt.audit_log WHERE begun_id = $fbegun"));
+ok($standby->poll_query_until('postgres',
+		"SELECT biocrypt.verify(face, $probe, 0.01) FROM people WHERE id = 7"),
+	'F2: the standby is back and its accesses work');
+is($primary->safe_psql('postgres', 'SELECT ok, first_bad_id FROM biocrypt.verify_audit()'), 't|',
+	'F: verify_audit() on the primary');
+
 ###########################################################################
 # E. a PL/Proxy coordinator (test/scaleout/coordinator.sql) whose shards
 # cannot be reached: what its server log keeps of a probe
 ###########################################################################
-my $coord = BiocryptNode->new_node('coord', root_key => $KEY, purpose => 'verification',
-	conf => "log_statement = none\nlog_min_error_statement = error\n");
-$coord->safe_psql('postgres', 'CREATE ROLE m2 LOGIN IN ROLE biocrypt_matcher');
-my $down = 'host=127.0.0.1 port=1 dbname=postgres connect_timeout=1';
-IPC::Run::run([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', "shard0=$down", '-v', "shard1=$down",
-		'-v', "shard2=$down", '-d', $coord->connstr('postgres'), '-f',
-		"$FindBin::RealBin/../scaleout/coordinator.sql" ], '>', \$sout, '2>', \$serr)
-  or diag("E: coordinator.sql: $serr");
-my $clog = -s $coord->logfile;
-($rc, $out, $err) = $coord->psql_verbose('postgres',
-	q{SELECT * FROM identify('{1.234567,2.345678,3.456789}'::real[], 3)},
-	extra_params => [ '-U', 'm2' ]);
-diag("E: identify with the shards down: rc $rc, err '" . substr($err, 0, 300) . "'");
-($rc, $out, $err) = $coord->psql_verbose('postgres',
-	q{SELECT shards.erase(gen_random_uuid(), 'verification', 'person-1')},
-	extra_params => [ '-U', 'm2' ]);
-like($err, qr/42501/, 'E: a matcher cannot call shards.erase');
-($rc, $out, $err) = $coord->psql_verbose('postgres',
-	q{SELECT count(*) FROM shards.identify_local('00000000-0000-0000-0000-000000000001',
-		'verification', '{1,2,3}'::real[], 3)},
-	extra_params => [ '-U', 'm2' ]);
-diag("E: a matcher calls shards.identify_local directly (no record_fanout): rc $rc, err '"
-	  . substr($err, 0, 200) . "'");
-my $ctext = slurp_file($coord->logfile, $clog);
-unlike($ctext, qr/1\.234567|2\.345678|3\.456789/, 'E: no probe value in the coordinator\'s log');
-diag('E: coordinator log: ' . join(' | ', grep { /STATEMENT|1\.2345/ } split /\n/, $ctext));
-$coord->stop;
+my $pg_config = $ENV{PG_CONFIG} // 'pg_config';
+my $sharedir = `$pg_config --sharedir`;
+chomp $sharedir;
+SKIP:
+{
+	skip 'E: PL/Proxy is not installed (test/install.sh installs postgresql-15-plproxy)', 2
+	  unless -f "$sharedir/extension/plproxy.control";
+	my $coord = BiocryptNode->new_node('coord', root_key => $KEY, purpose => 'verification',
+		conf => "log_statement = none\nlog_min_error_statement = error\n");
+	$coord->safe_psql('postgres', 'CREATE ROLE m2 LOGIN IN ROLE biocrypt_matcher');
+	my $down = 'host=127.0.0.1 port=1 dbname=postgres connect_timeout=1';
+	IPC::Run::run([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', "shard0=$down", '-v', "shard1=$down",
+			'-v', "shard2=$down", '-d', $coord->connstr('postgres'), '-f',
+			"$FindBin::RealBin/../scaleout/coordinator.sql" ], '>', \$sout, '2>', \$serr)
+	  or diag("E: coordinator.sql: $serr");
+	my $clog = -s $coord->logfile;
+	($rc, $out, $err) = $coord->psql_verbose('postgres',
+		q{SELECT * FROM identify('{1.234567,2.345678,3.456789}'::real[], 3)},
+		extra_params => [ '-v', 'VERBOSITY=verbose', '-U', 'm2' ]);
+	diag("E: identify with the shards down: rc $rc, err '" . substr($err, 0, 300) . "'");
+	($rc, $out, $err) = $coord->psql_verbose('postgres',
+		q{SELECT shards.erase(gen_random_uuid(), 'verification', 'person-1')},
+		extra_params => [ '-v', 'VERBOSITY=verbose', '-U', 'm2' ]);
+	like($err, qr/42501/, 'E: a matcher cannot call shards.erase');
+	($rc, $out, $err) = $coord->psql_verbose('postgres',
+		q{SELECT count(*) FROM shards.identify_local('00000000-0000-0000-0000-000000000001',
+			'verification', '{1,2,3}'::real[], 3)},
+		extra_params => [ '-v', 'VERBOSITY=verbose', '-U', 'm2' ]);
+	diag("E: a matcher calls shards.identify_local directly (no record_fanout): rc $rc, err '"
+		  . substr($err, 0, 200) . "'");
+	my $ctext = slurp_file($coord->logfile, $clog);
+	like($ctext, qr/STATEMENT:  SELECT \* FROM identify\('\{1\.234567,2\.345678,3\.456789\}'/,
+		'E: the probe is in the coordinator\'s server log (STATEMENT of the failed call)');
+	diag('E: coordinator log: ' . join(' | ', grep { /STATEMENT|1\.2345/ } split /\n/, $ctext));
+	$coord->stop;
+}
 
 $standby->stop;
 $primary->stop;
