@@ -17,8 +17,10 @@
 #  D. a standby's access while the primary is stopped (SIGSTOP): how long
 #     it waits; the audit worker terminated; pg_hba rejecting the
 #     forwarding login; a parallel query and a cursor on the standby.
-#  E. a PL/Proxy coordinator whose shards are down: the probe of a failed
-#     identify() in its server log (STATEMENT).
+#  E. a PL/Proxy coordinator whose shards are down, run against the advice
+#     of docs/scale-out.md (log_min_error_statement = error): the probe of a
+#     failed identify() in its server log (STATEMENT); a matcher cannot
+#     call shards.erase.
 #  F. the primary's forwarding backend terminated while a standby access
 #     is open: the primary closes it incomplete, the standby's completion
 #     is lost, and the standby's audit worker then crashes (SIGSEGV) when
