@@ -175,6 +175,7 @@ extern bool AuditWriteBatch(AuditWriteItem *items, int n, bool resolve);
 extern void AuditFailItems(AuditWriteItem *items, int n, const char *sqlstate);
 extern void BeginWork(void);
 extern void EndWork(void);
+extern ErrorData *AbortWork(MemoryContext cxt);
 extern bool WriteTransaction(AuditWriteItem *items, int n, bool resolve,
 							 bool alone, bool *open, bool *setup_failed);
 extern int64 AuditWriteHead(void);

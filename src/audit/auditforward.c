@@ -99,12 +99,8 @@ BatchRows(AuditWriteItem *items, int n, MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = AbortWork(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		AuditFailItems(items, n, unpack_sql_state(edata->sqlerrcode));
 		FreeErrorData(edata);
 		rows = NULL;
@@ -369,10 +365,11 @@ static bool
 PrepareForwarded(AuditEvent *ev, const char *matches, AuditEvent **batch, int nbatch)
 {
 	char	   *sender = GetUserNameFromId(GetSessionUserId(), false);
-	char		origin[sizeof(ev->origin)];
 
 	if (ev->begun_id != 0)
 	{
+		char		origin[sizeof(ev->origin)];
+
 		for (int i = 0; i < nbatch; i++)
 			if (batch[i]->begun_id == ev->begun_id)
 				return false;

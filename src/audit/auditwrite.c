@@ -527,6 +527,23 @@ BeginWork(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
+/*
+ * In the PG_CATCH of a transaction BeginWork started: the error, copied
+ * into cxt, and the transaction aborted.
+ */
+ErrorData *
+AbortWork(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(cxt);
+	return edata;
+}
+
 /* Commit what BeginWork started. */
 void
 EndWork(void)
@@ -608,13 +625,8 @@ WriteTransaction(AuditWriteItem *items, int n, bool resolve, bool alone,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = AbortWork(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		ReportWriteFailure(edata, n);
 		head_loaded = false;
