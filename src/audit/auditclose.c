@@ -245,6 +245,46 @@ ForwardedBy(const char *origin, const char *sender)
 }
 
 /*
+ * AuditStandbyOpenAccess without the row: only its origin, by a plan kept
+ * for the backend (the primary's forwarding session asks for each
+ * completion a standby sends).
+ */
+static bool
+StandbyOpenOrigin(int64 begun_id, const char *sender)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[2] = {CStringGetTextDatum(BiocryptChainId()), Int64GetDatum(begun_id)};
+	bool		isnull;
+	Datum		origin;
+
+	if (plan == NULL)
+	{
+		Oid			argtypes[2] = {TEXTOID, INT8OID};
+
+		plan = SPI_prepare("SELECT l.origin FROM biocrypt.audit_log l "
+						   "WHERE l.chain_id = $1 AND l.id = $2 AND l.outcome = 'begun' "
+						   "AND l.origin IS NOT NULL "
+						   "AND NOT EXISTS (SELECT FROM biocrypt.audit_log c "
+						   "WHERE c.chain_id = l.chain_id AND c.begun_id = l.id)",
+						   2, argtypes);
+		if (plan == NULL)
+			ereport(ERROR,
+					(errmsg_internal("biocrypt: could not prepare the open-access lookup"),
+					 errhidestmt(true), errhidecontext(true)));
+		SPI_keepplan(plan);
+	}
+	/* not read-only: a snapshot of its own, after the rows just committed */
+	if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errmsg_internal("biocrypt: could not read the open begun audit rows"),
+				 errhidestmt(true), errhidecontext(true)));
+	if (SPI_processed != 1)
+		return false;
+	origin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return !isnull && ForwardedBy(TextDatumGetCString(origin), sender);
+}
+
+/*
  * Is begun row begun_id of this chain an access that login role sender
  * forwarded from a standby and that has no completion yet?  If so and ev
  * is given, ev gets its incomplete completion (a standby's backend died:
@@ -254,11 +294,15 @@ bool
 AuditStandbyOpenAccess(int64 begun_id, const char *sender, AuditEvent *ev)
 {
 	uint64		n;
-	SPITupleTable *rows = OpenBegunRows("l.id = $2 AND l.origin IS NOT NULL", INT8OID,
-										Int64GetDatum(begun_id), &n);
+	SPITupleTable *rows;
 	Datum		values[AUDIT_NCOLUMNS];
 	bool		nulls[AUDIT_NCOLUMNS];
 
+	/* every completion a standby sends asks this: one kept plan for it */
+	if (ev == NULL)
+		return StandbyOpenOrigin(begun_id, sender);
+	rows = OpenBegunRows("l.id = $2 AND l.origin IS NOT NULL", INT8OID,
+						 Int64GetDatum(begun_id), &n);
 	if (n != 1)
 		return false;
 	heap_deform_tuple(rows->vals[0], rows->tupdesc, values, nulls);
