@@ -175,6 +175,8 @@ extern bool AuditWriteBatch(AuditWriteItem *items, int n, bool resolve);
 extern void AuditFailItems(AuditWriteItem *items, int n, const char *sqlstate);
 extern void BeginWork(void);
 extern void EndWork(void);
+extern struct _SPI_plan *KeptPlan(struct _SPI_plan **plan, const char *sql, int nargs,
+								   Oid *argtypes);
 extern ErrorData *AbortWork(MemoryContext cxt);
 extern bool WriteTransaction(AuditWriteItem *items, int n, bool resolve,
 							 bool alone, bool *open, bool *setup_failed);

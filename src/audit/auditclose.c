@@ -257,24 +257,16 @@ StandbyOpenOrigin(int64 begun_id, const char *sender)
 	bool		isnull;
 	Datum		origin;
 
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
 
-		plan = SPI_prepare("SELECT l.origin FROM biocrypt.audit_log l "
-						   "WHERE l.chain_id = $1 AND l.id = $2 AND l.outcome = 'begun' "
-						   "AND l.origin IS NOT NULL "
-						   "AND NOT EXISTS (SELECT FROM biocrypt.audit_log c "
-						   "WHERE c.chain_id = l.chain_id AND c.begun_id = l.id)",
-						   2, argtypes);
-		if (plan == NULL)
-			ereport(ERROR,
-					(errmsg_internal("biocrypt: could not prepare the open-access lookup"),
-					 errhidestmt(true), errhidecontext(true)));
-		SPI_keepplan(plan);
-	}
 	/* not read-only: a snapshot of its own, after the rows just committed */
-	if (SPI_execute_plan(plan, args, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(KeptPlan(&plan, "SELECT l.origin FROM biocrypt.audit_log l "
+								  "WHERE l.chain_id = $1 AND l.id = $2 AND l.outcome = 'begun' "
+								  "AND l.origin IS NOT NULL "
+								  "AND NOT EXISTS (SELECT FROM biocrypt.audit_log c "
+								  "WHERE c.chain_id = l.chain_id AND c.begun_id = l.id)",
+								  2, argtypes),
+						 args, NULL, false, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errmsg_internal("biocrypt: could not read the open begun audit rows"),
 				 errhidestmt(true), errhidecontext(true)));

@@ -57,8 +57,8 @@ static AttrNumber log_attnum[AUDIT_NCOLUMNS];
 
 static void AdvanceHead(AuditWriteItem *item, const uint8 *hash);
 
-/* A kept plan for one of the worker's own statements, prepared once. */
-static SPIPlanPtr
+/* A kept plan for one of the audit layer's own statements, prepared once. */
+SPIPlanPtr
 KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*plan == NULL)
